@@ -1,0 +1,70 @@
+"""Packet-level value types shared by the decoder, the capture sources and the reassembler (pure)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class TcpFlag(enum.IntFlag):
+    """TCP header flag bits."""
+
+    FIN = 0x01
+    SYN = 0x02
+    RST = 0x04
+    PSH = 0x08
+    ACK = 0x10
+    URG = 0x20
+    ECE = 0x40
+    CWR = 0x80
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One end of a TCP connection: an IP address (text form) and a port."""
+
+    ip: str
+    port: int
+
+    def __str__(self) -> str:
+        if ":" in self.ip:
+            return f"[{self.ip}]:{self.port}"
+        return f"{self.ip}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One captured TCP segment, decoded from a frame.
+
+    Attributes:
+        frame: 1-based frame number in the capture.
+        ts: capture time stamp, seconds since the epoch.
+        src, dst: sender and receiver.
+        seq, ack: raw 32-bit sequence and acknowledgement numbers.
+        flags: TCP flag bits (see `TcpFlag`).
+        window: the advertised window (unscaled).
+        payload: the TCP payload bytes that were captured.
+        wire_len: the payload length on the wire, from the IP header; larger than
+            `len(payload)` when the capture's snap length cut the frame short.
+        checksum_ok: True/False when the TCP checksum could be verified, None when it could not
+            (frame truncated) or was not checked.
+        vlan: the 802.1Q tags the frame carried, outermost first (keeps VLANs apart).
+    """
+
+    frame: int
+    ts: float
+    src: Endpoint
+    dst: Endpoint
+    seq: int
+    ack: int
+    flags: int
+    window: int
+    payload: bytes
+    wire_len: int
+    checksum_ok: bool | None = None
+    vlan: tuple[int, ...] = ()
+
+    @property
+    def missing(self) -> int:
+        """Payload bytes the capture did not keep (snap length)."""
+        return self.wire_len - len(self.payload)

@@ -1,0 +1,115 @@
+"""The `netlab` entry point: builds the typer app, maps errors to exit codes in one place."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from netlab import __version__
+from netlab.errors import (
+    CapturePermissionError,
+    FilterUnavailable,
+    NetlabError,
+    PcapReadError,
+)
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit codes (see STYLE.md §6)."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    NO_INPUT = 66
+    UNAVAILABLE = 69
+    NO_PERMISSION = 77
+    INTERRUPTED = 130
+
+
+def exit_status_for(error: NetlabError) -> ExitStatus:
+    """The exit status for a netlab error: the only place errors become exit codes."""
+    if isinstance(error, CapturePermissionError):
+        return ExitStatus.NO_PERMISSION
+    if isinstance(error, FilterUnavailable):
+        return ExitStatus.UNAVAILABLE
+    if isinstance(error, PcapReadError) and error.missing:
+        return ExitStatus.NO_INPUT
+    return ExitStatus.ERROR
+
+
+app = typer.Typer(
+    name="netlab",
+    help="A network-lab toolkit: a threaded TCP chat, its sockets, and Follow TCP Stream from live capture or pcap.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def configure_logging(verbose: int, quiet: int) -> None:
+    """Send log records to stderr at a level chosen by -v / -q."""
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    level = max(logging.DEBUG, min(logging.CRITICAL, level))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("netlab: %(levelname)s: %(message)s"))
+    root = logging.getLogger("netlab")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"netlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (repeat for more)."),
+    quiet: int = typer.Option(0, "--quiet", "-q", count=True, help="Fewer diagnostics on stderr."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """netlab: see TCP at work. Run `netlab COMMAND --help` for each command."""
+    configure_logging(verbose, quiet)
+
+
+def run_guarded(body: Callable[[], Any]) -> Any:
+    """Run a command body, turning netlab errors into one stderr line and an exit code."""
+    try:
+        return body()
+    except NetlabError as error:
+        typer.echo(f"netlab: {error}", err=True)
+        raise typer.Exit(int(exit_status_for(error))) from None
+
+
+def _register_commands() -> None:
+    from netlab.cli import follow, join, lab, report, serve, sockets
+
+    for module in (serve, join, sockets, follow, report, lab):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console-script entry point; quiet on a closed pipe and on Ctrl-C."""
+    try:
+        app()
+    except BrokenPipeError:
+        # Python docs, "Note on SIGPIPE": point stdout at devnull so the interpreter's final flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(ExitStatus.ERROR)
+    except KeyboardInterrupt:
+        sys.exit(ExitStatus.INTERRUPTED)

@@ -1,0 +1,40 @@
+"""The one hierarchy of errors netlab raises; the CLI maps them to exit codes in one place."""
+
+from __future__ import annotations
+
+
+class NetlabError(Exception):
+    """Base of every error netlab raises on purpose. The message is one line for the user."""
+
+
+class CaptureError(NetlabError):
+    """Capturing or reading packets failed."""
+
+
+class CapturePermissionError(CaptureError):
+    """No right to open a capture socket (needs root or CAP_NET_RAW)."""
+
+
+class FilterUnavailable(CaptureError):
+    """A BPF filter could not be compiled (libpcap missing or bad expression)."""
+
+
+class PcapReadError(CaptureError):
+    """A capture file is missing, unreadable, truncated or corrupt."""
+
+    def __init__(self, message: str, *, offset: int | None = None, missing: bool = False) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.missing = missing
+
+
+class ChatProtocolError(NetlabError):
+    """The chat protocol was violated."""
+
+
+class LocalProtocolError(ChatProtocolError):
+    """We were asked to do something the chat protocol does not allow."""
+
+
+class RemoteProtocolError(ChatProtocolError):
+    """The peer sent something the chat protocol does not allow."""
