@@ -38,3 +38,11 @@ class LocalProtocolError(ChatProtocolError):
 
 class RemoteProtocolError(ChatProtocolError):
     """The peer sent something the chat protocol does not allow."""
+
+
+class LabError(NetlabError):
+    """Setting up or running the lab failed (namespaces, links, participants, report)."""
+
+
+class LabPermissionError(LabError):
+    """The namespaced lab needs root (to create network namespaces and links)."""

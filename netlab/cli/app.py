@@ -15,6 +15,7 @@ from netlab import __version__
 from netlab.errors import (
     CapturePermissionError,
     FilterUnavailable,
+    LabPermissionError,
     NetlabError,
     PcapReadError,
 )
@@ -34,7 +35,7 @@ class ExitStatus(enum.IntEnum):
 
 def exit_status_for(error: NetlabError) -> ExitStatus:
     """The exit status for a netlab error: the only place errors become exit codes."""
-    if isinstance(error, CapturePermissionError):
+    if isinstance(error, (CapturePermissionError, LabPermissionError)):
         return ExitStatus.NO_PERMISSION
     if isinstance(error, FilterUnavailable):
         return ExitStatus.UNAVAILABLE
