@@ -1,0 +1,396 @@
+"""Live capture sources: open an interface, yield whole raw frames, count what the kernel dropped.
+
+The library API (used by `netlab follow` and by `netlab lab`)::
+
+    with open_live("lo", port=55555) as capture:   # backend chosen by the numbers (see BACKENDS)
+        capture.started.wait()                      # the kernel filter is attached: start traffic now
+        for frame in capture:                       # CapturedFrame(ts, data, orig_len)
+            ...                                     # decode with netlab.capture.decode
+        print(capture.stats())                      # frames, kernel drops, truncated frames
+
+`stop()` may be called from any thread or a signal handler; iteration then drains what the kernel
+already queued and ends. No per-packet dissection happens here: frames are bytes, decoded by the
+same fast struct decoder `--read` uses.
+
+Backends (all keep frames whole: snap length >= 262 144; loopback frames reach 65 550 bytes):
+
+- ``tcpdump``: `tcpdump -U -w - --immediate-mode` with a large kernel ring, piped into a streaming
+  pcap reader. Capture happens in another process with libpcap's memory-mapped ring, so Python's
+  speed only matters on average, not per packet. Default when tcpdump is installed.
+- ``afpacket``: a plain `AF_PACKET` socket in this process, the BPF filter compiled into the kernel
+  (libpcap via ctypes, or a hand-built program when libpcap is missing), loopback's outgoing copy
+  dropped in the kernel, a 32 MiB receive buffer, kernel time stamps. Needs nothing but Linux.
+- ``scapy``: scapy's `L2ListenSocket` read with `recv_raw` (no dissection) and the same kernel
+  filter; kept for comparison with what scapy itself offers.
+"""
+
+from __future__ import annotations
+
+import abc
+import ipaddress
+import logging
+import select
+import shutil
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from netlab.capture import bpf
+from netlab.errors import CaptureError, CapturePermissionError, FilterUnavailable
+
+log = logging.getLogger(__name__)
+
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+SO_RCVBUFFORCE = 33
+SO_TIMESTAMPNS = 35
+DEFAULT_RCVBUF = 32 * 1024 * 1024
+POLL_INTERVAL_S = 0.1
+
+#: ARPHRD types whose frames start with a 14-byte Ethernet header (Ethernet and Linux loopback).
+_ETHERNET_LIKE = {1, 772}
+_ARPHRD_LOOPBACK = 772
+
+NO_PERMISSION_HINT = (
+    "run as root, or grant the capability (sudo setcap cap_net_raw,cap_net_admin+eip $(readlink -f "
+    "$(which python3))), or capture with tcpdump/Wireshark and use `netlab follow --read FILE`"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedFrame:
+    """One frame as captured: time stamp (s since the epoch), the bytes kept, the length on the wire."""
+
+    ts: float
+    data: bytes
+    orig_len: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStats:
+    """What a capture saw so far.
+
+    Attributes:
+        frames: frames delivered to the reader.
+        kernel_drops: frames the kernel (or the capture helper) dropped for lack of buffer space.
+        truncated: frames delivered shorter than on the wire (should stay 0: snap length >= 262 144).
+    """
+
+    frames: int = 0
+    kernel_drops: int = 0
+    truncated: int = 0
+
+
+class LiveCapture(abc.ABC):
+    """A running capture on one interface; iterate for `CapturedFrame`s.
+
+    Attributes:
+        iface: the interface name.
+        linktype: the pcap link type of the frames (1 Ethernet, 101 raw IP).
+        snaplen: the most bytes kept of any frame.
+        backend: the backend's name.
+        started: set once frames matching the filter will be captured (start traffic after it).
+    """
+
+    backend = "?"
+
+    def __init__(self, iface: str, linktype: int, snaplen: int) -> None:
+        self.iface = iface
+        self.linktype = linktype
+        self.snaplen = snaplen
+        self.started = threading.Event()
+        self._stopping = threading.Event()
+        self._frames = 0
+        self._truncated = 0
+
+    def stop(self) -> None:
+        """Ask the capture to end: iteration drains what is already queued, then stops. Thread-safe."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once `stop()` was called."""
+        return self._stopping.is_set()
+
+    @abc.abstractmethod
+    def __iter__(self) -> Iterator[CapturedFrame]:
+        """Frames in capture order until `stop()`; ends after draining the kernel's queue."""
+
+    @abc.abstractmethod
+    def kernel_drops(self) -> int:
+        """Frames dropped so far by the kernel or the helper."""
+
+    def stats(self) -> CaptureStats:
+        """Counters so far (thread-safe enough to poll: plain integer reads)."""
+        return CaptureStats(self._frames, self.kernel_drops(), self._truncated)
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the socket or helper process. Idempotent."""
+
+    def __enter__(self) -> LiveCapture:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _count(self, data_len: int, orig_len: int) -> None:
+        self._frames += 1
+        if orig_len > data_len:
+            self._truncated += 1
+
+
+# ---------------------------------------------------------------------------------------- interfaces
+
+
+def arphrd_type(iface: str) -> int:
+    """The interface's ARPHRD hardware type from sysfs (772 loopback, 1 Ethernet).
+
+    Raises:
+        CaptureError: no such interface.
+    """
+    if iface == "any":
+        return 0
+    try:
+        return int(Path(f"/sys/class/net/{iface}/type").read_text().strip())
+    except (OSError, ValueError):
+        names = ", ".join(sorted(name for _, name in socket.if_nameindex()))
+        raise CaptureError(f"no network interface named {iface!r} (have: {names})") from None
+
+
+def is_loopback(iface: str) -> bool:
+    """True for the loopback interface."""
+    return iface != "any" and arphrd_type(iface) == _ARPHRD_LOOPBACK
+
+
+def linktype_of(iface: str) -> int:
+    """The pcap link type a capture on `iface` produces (Ethernet framing or raw IP)."""
+    return LINKTYPE_ETHERNET if arphrd_type(iface) in _ETHERNET_LIKE else LINKTYPE_RAW
+
+
+def loopback_name() -> str:
+    """The name of the loopback interface (`lo` on Linux)."""
+    for _, name in socket.if_nameindex():
+        if is_loopback(name):
+            return name
+    return "lo"
+
+
+def choose_interface(host: str | None) -> tuple[str, str]:
+    """Pick the interface to capture on for traffic to `host`; returns (name, reason).
+
+    Loopback when `host` is unset, a loopback address or an address of this machine (the kernel
+    routes traffic to its own addresses over loopback); otherwise the interface the kernel would
+    route to `host` through.
+    """
+    if host is None:
+        return loopback_name(), "the server is local"
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as error:
+        raise CaptureError(f"cannot resolve host {host!r}: {error.strerror}") from None
+    address = ipaddress.ip_address(str(infos[0][4][0]).split("%")[0])
+    local = _local_addresses()
+    if address.is_loopback or address in local:
+        return loopback_name(), f"{host} is this machine"
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((str(address), 9))
+        except OSError as error:
+            raise CaptureError(f"no route to {host}: {error.strerror}; pick one with --iface") from None
+        source = ipaddress.ip_address(probe.getsockname()[0].split("%")[0])
+    name = local.get(source)
+    if name is None:
+        raise CaptureError(f"cannot tell which interface reaches {host}; pick one with --iface")
+    return name, f"the route to {host} goes through it"
+
+
+def _local_addresses() -> dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str]:
+    import psutil
+
+    found: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
+    for name, addresses in psutil.net_if_addrs().items():
+        for entry in addresses:
+            if entry.family in (socket.AF_INET, socket.AF_INET6):
+                found[ipaddress.ip_address(entry.address.split("%")[0])] = name
+    return found
+
+
+# ------------------------------------------------------------------------------------------- filters
+
+
+def filter_expression(port: int | None, host: str | None, raw: str | None) -> str:
+    """The tcpdump expression for the options: `tcp port P and host H and (RAW)`; '' for everything."""
+    parts = []
+    if port is not None:
+        parts.append(f"tcp port {port}")
+    if host is not None:
+        parts.append(f"host {host}")
+    if raw:
+        parts.append(f"({raw})")
+    return " and ".join(parts)
+
+
+def build_program(
+    linktype: int, port: int | None, host: str | None, raw: str | None, snaplen: int
+) -> tuple[bpf.BpfProgram, str]:
+    """The kernel filter for the options, and how it was built (for the user).
+
+    With libpcap: the full expression. Without it: a hand-built `tcp port P` program (host checked
+    in user space by `follow`), or no kernel filter at all when the link type is not Ethernet.
+
+    Raises:
+        FilterUnavailable: a raw `--filter` was given and libpcap is missing, or it does not compile.
+    """
+    expression = filter_expression(port, host, raw)
+    if not expression:
+        return bpf.accept_all(snaplen), "no filter"
+    if bpf.libpcap_available():
+        return bpf.compile_filter(expression, linktype, snaplen), f"kernel filter '{expression}' (libpcap)"
+    if raw:
+        raise FilterUnavailable(
+            "libpcap is not installed, so --filter cannot be compiled "
+            "(apt-get install libpcap0.8, or use --port/--host instead)"
+        )
+    log.warning("libpcap is not installed: using a built-in kernel filter for 'tcp port %s'", port)
+    if linktype == LINKTYPE_ETHERNET and port is not None:
+        return bpf.port_filter(port, snaplen), f"built-in kernel filter 'tcp port {port}' (no libpcap)"
+    return bpf.accept_all(snaplen), "no kernel filter (no libpcap); filtering in user space"
+
+
+# ------------------------------------------------------------------------------------------ AF_PACKET
+
+
+def capture_open_error(error: OSError, iface: str) -> CaptureError:
+    if isinstance(error, PermissionError):
+        return CapturePermissionError(f"no permission to capture on {iface} (needs CAP_NET_RAW): {NO_PERMISSION_HINT}")
+    return CaptureError(f"cannot capture on {iface}: {error.strerror or error}")
+
+
+class AfPacketCapture(LiveCapture):
+    """Capture with a plain AF_PACKET socket; see the module docstring. Not thread-safe except `stop`."""
+
+    backend = "afpacket"
+
+    def __init__(self, iface: str, program: bpf.BpfProgram, rcvbuf: int = DEFAULT_RCVBUF) -> None:
+        super().__init__(iface, linktype_of(iface), bpf.snaplen_of(program))
+        self._drops = 0
+        kind = socket.SOCK_RAW if self.linktype == LINKTYPE_ETHERNET else socket.SOCK_DGRAM
+        try:
+            # Protocol 0 receives nothing until bind(): the filter is in place before the first frame.
+            self._sock = socket.socket(socket.AF_PACKET, kind, 0)
+        except OSError as error:
+            raise capture_open_error(error, iface) from None
+        try:
+            self._configure(program, rcvbuf)
+            self._sock.bind((iface if iface != "any" else "", ETH_P_ALL))
+        except OSError as error:
+            self._sock.close()
+            raise capture_open_error(error, iface) from None
+        self._sock.setblocking(False)
+        self.started.set()
+
+    def _configure(self, program: bpf.BpfProgram, rcvbuf: int) -> None:
+        if is_loopback(self.iface):
+            program = bpf.drop_outgoing(program)
+        bpf.attach(self._sock, program)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+        except PermissionError:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+
+    def kernel_drops(self) -> int:
+        if self._sock.fileno() >= 0:
+            # The kernel resets its counters on every read, so they are accumulated here.
+            raw = self._sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+            self._drops += struct.unpack("II", raw)[1]
+        return self._drops
+
+    def __iter__(self) -> Iterator[CapturedFrame]:
+        buffer = bytearray(self.snaplen + 1)
+        view = memoryview(buffer)
+        ancillary = socket.CMSG_SPACE(16)
+        poller = select.poll()
+        poller.register(self._sock, select.POLLIN)
+        recvmsg_into = self._sock.recvmsg_into
+        unpack_ts = struct.Struct("qq").unpack_from
+        while True:
+            last = self.stopping
+            poller.poll(0 if last else POLL_INTERVAL_S * 1000)
+            while True:
+                try:
+                    size, cmsgs, flags, _ = recvmsg_into([view], ancillary, socket.MSG_TRUNC)
+                except BlockingIOError:
+                    break
+                kept = min(size, len(buffer))
+                ts = 0.0
+                for _, _, payload in cmsgs:
+                    sec, nsec = unpack_ts(payload)
+                    ts = sec + nsec * 1e-9
+                self._count(kept, size)
+                yield CapturedFrame(ts, bytes(view[:kept]), size)
+            if last:
+                return
+
+    def close(self) -> None:
+        if self._sock.fileno() >= 0:
+            self.kernel_drops()
+            self._sock.close()
+
+
+# ---------------------------------------------------------------------------------------- the facade
+
+#: Backend names, fastest first by bench/capture_bench.py (see the README for the figures).
+BACKENDS = ("tcpdump", "afpacket", "scapy")
+
+
+def default_backend() -> str:
+    """`tcpdump` when it is installed (it held zero loss at the highest rates), else `afpacket`."""
+    return "tcpdump" if shutil.which("tcpdump") else "afpacket"
+
+
+def open_live(
+    iface: str,
+    *,
+    port: int | None = None,
+    host: str | None = None,
+    raw_filter: str | None = None,
+    snaplen: int = bpf.DEFAULT_SNAPLEN,
+    backend: str | None = None,
+) -> LiveCapture:
+    """Start capturing on `iface` the frames matching the options; see the module docstring.
+
+    Returns a `LiveCapture`; wait on its `started` event before sending traffic.
+
+    Raises:
+        CapturePermissionError: no capture rights.
+        FilterUnavailable: the filter cannot be compiled, or the backend's helper is missing.
+        CaptureError: no such interface, or the capture failed to start.
+    """
+    name = backend or default_backend()
+    linktype = linktype_of(iface)
+    if name == "tcpdump":
+        from netlab.capture.live_tcpdump import TcpdumpCapture
+
+        expression = filter_expression(port, host, raw_filter)
+        return TcpdumpCapture(iface, linktype, expression, snaplen, inbound_only=is_loopback(iface))
+    program, how = build_program(linktype, port, host, raw_filter, snaplen)
+    log.info("capture filter: %s", how)
+    if name == "afpacket":
+        return AfPacketCapture(iface, program)
+    if name == "scapy":
+        from netlab.capture.live_scapy import ScapyCapture
+
+        return ScapyCapture(iface, program)
+    raise CaptureError(f"unknown capture backend {name!r} (choose from {', '.join(BACKENDS)})")
