@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from netlab.capture.writer import PcapWriter
 from netlab.lab.impair import Impairment
 from netlab.lab.netns import Namespaces, Topology, inside, list_namespaces, sweep_leftovers
-from netlab.lab.pcapout import PcapOut
 from netlab.lab.switch import Switch
 
 pytestmark = pytest.mark.live
@@ -67,7 +67,7 @@ def test_lossy_switch_makes_retransmissions_yet_tcp_delivers_every_byte(
     before: tuple[list[str], str], tmp_path: Path
 ) -> None:
     topo = Topology.plan(3)
-    pcap = PcapOut(tmp_path / "lab.pcap")
+    pcap = PcapWriter(tmp_path / "lab.pcap", linktype=1)
     lines = [f"line {i}: привет 👋\n".encode() for i in range(120)]
     with Namespaces(topo):
         assert set(topo.namespaces) <= set(list_namespaces())
@@ -84,7 +84,7 @@ def test_lossy_switch_makes_retransmissions_yet_tcp_delivers_every_byte(
     assert echoed == b"".join(lines)
     assert switch.stats.dropped > 0
     retrans = subprocess.run(
-        ["tshark", "-r", str(pcap.path), "-Y", "tcp.analysis.retransmission or tcp.analysis.fast_retransmission"],
+        ["tshark", "-r", str(tmp_path / "lab.pcap"), "-Y", "tcp.analysis.retransmission or tcp.analysis.fast_retransmission"],
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
     assert retrans.strip(), "no retransmission in the capture although frames were dropped"
