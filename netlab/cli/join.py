@@ -1,15 +1,65 @@
-"""`netlab join` (not built yet)."""
+"""`netlab join`: chat from a terminal (prompt_toolkit) or a pipe (plain lines)."""
 
 from __future__ import annotations
+
+import getpass
+import sys
 
 import typer
 
 
+def _default_nick() -> str:
+    from netlab.chat.protocol import nick_problem
+
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = ""
+    return name if name and nick_problem(name) is None else "guest"
+
+
 def register(app: typer.Typer) -> None:
     """Add the `join` command to the app."""
+    from netlab.cli.app import run_guarded
 
     @app.command("join")
-    def join() -> None:
-        """Not built yet."""
-        typer.echo("netlab join: not built yet", err=True)
-        raise typer.Exit(1)
+    def join(
+        host: str = typer.Option("127.0.0.1", "--host", help="Server address."),
+        port: int = typer.Option(55555, "--port", "-p", min=1, max=65535, help="Server port."),
+        nick: str = typer.Option(None, "--nick", "-n", help="Your nickname (default: your login name)."),
+        dialect: str = typer.Option(
+            "auto", "--dialect", "-d",
+            help="auto: detect from the server's behaviour; netlab: netlab serve (lines); tutorial: the "
+                 "classic students' server (bare NICK, bare chunks); raw: a relay server with no handshake.",
+        ),
+        linger: float = typer.Option(1.0, "--linger", min=0, help="In a pipe: seconds to keep receiving "
+                                     "after the input ends."),
+        timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Seconds to wait for connect and handshake."),
+    ) -> None:
+        """Join a chat. On a terminal: an interactive prompt; in a pipe: send each input line,
+        print received messages on stdout, keep listening --linger seconds, exit 0.
+
+        Leave with /exit, /quit or выход. Commands on netlab servers: /who, /nick NEW, /me ACTION,
+        /msg NICK TEXT, /help.
+        """
+
+        def body() -> None:
+            from netlab.chat.client import DIALECTS, ChatClient, ChatClientError
+
+            if dialect not in DIALECTS:
+                raise ChatClientError(f"unknown --dialect {dialect!r}; choose one of auto, netlab, tutorial, raw")
+            interactive = sys.stdin.isatty() and sys.stdout.isatty()
+            name = nick or _default_nick()
+            client = ChatClient.connect(host, port, name, dialect=dialect, timeout=timeout)
+            if interactive:
+                from netlab.chat.ui_prompt import run_prompt_ui
+
+                run_prompt_ui(client)
+            else:
+                from netlab.chat.ui_line import plain_text, run_line_ui
+
+                if client.welcome is not None:
+                    sys.stdout.write(plain_text(client.welcome) + "\n")
+                run_line_ui(client, sys.stdin, sys.stdout, linger)
+
+        run_guarded(body)

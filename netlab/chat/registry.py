@@ -1,0 +1,219 @@
+"""The one home of the chat server's shared state: connections, nicknames, outboxes, history.
+
+Every field of every `Connection` that more than one thread touches is read and written
+only while holding `ClientRegistry.lock` (one lock for everything: joins, leaves,
+broadcasts and the flusher's bookkeeping). Sockets are *sent to* only by the flusher
+thread and *received from* only by the connection's reader thread; the flusher alone
+closes them, so a file descriptor is never reused under a thread still using it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from netlab.chat.protocol import Dialect
+
+
+def format_address(address: tuple[str, int] | tuple[str, int, int, int] | None) -> str:
+    """``ip:port``, or ``[ip]:port`` for IPv6 (empty for an unknown address)."""
+    if not address:
+        return ""
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass(eq=False)
+class Connection:
+    """One accepted client socket and its bookkeeping (fields guarded by the registry lock)."""
+
+    sock: socket.socket
+    remote: str
+    local: str
+    accepted: float
+    nick: str | None = None
+    dialect: Dialect | None = None
+    joined: float = 0.0
+    outbox: bytearray = field(default_factory=bytearray)
+    dirty: bool = False  # queued in the registry's dirty list for the flusher
+    armed: bool = False  # waiting in epoll for POLLOUT
+    closing: bool = False  # shut the socket down once the outbox is sent (or at close_deadline)
+    close_deadline: float = 0.0
+    shut: bool = False  # socket shut down (reader will wake up and finish)
+    reader_done: bool = False  # the reader thread has finished with the socket
+    closed: bool = False
+    fd: int = -1
+
+    def __post_init__(self) -> None:
+        self.fd = self.sock.fileno()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """A snapshot of one joined client (for /who, the operator console and the status file)."""
+
+    nick: str
+    remote: str
+    local: str
+    joined: float
+    queued_bytes: int
+    dialect: str
+
+
+class ClientRegistry:
+    """Connections, nicknames, per-client outboxes and the message history, behind one lock.
+
+    Thread-safe: every public method takes `lock`. Methods whose name ends in ``_locked``
+    expect the caller to hold it.
+    """
+
+    def __init__(self, sendq_bytes: int, history: int) -> None:
+        self.lock = threading.Lock()
+        self.sendq_bytes = sendq_bytes
+        self.connections: set[Connection] = set()
+        self.members: dict[str, Connection] = {}  # casefolded nick -> connection
+        self.dirty: list[Connection] = []
+        self.closing: set[Connection] = set()  # connections marked closing and not yet closed
+        self.history: deque[str] = deque(maxlen=max(history, 0))
+        self.changed = True  # membership changed since the last status publication
+        self.queued_changed = False
+
+    # -- membership
+
+    def add(self, conn: Connection, limit: int) -> bool:
+        """Register a fresh connection unless `limit` connections exist already."""
+        with self.lock:
+            if len(self.connections) >= limit:
+                return False
+            self.connections.add(conn)
+            return True
+
+    def claim(self, conn: Connection, nick: str, dialect: Dialect) -> bool:
+        """Make `conn` a member called `nick`; False when the name is taken (case-insensitively)."""
+        key = nick.casefold()
+        with self.lock:
+            if key in self.members or conn.closing:
+                return False
+            self.members[key] = conn
+            conn.nick, conn.dialect, conn.joined = nick, dialect, time.time()
+            self.changed = True
+            return True
+
+    def rename(self, conn: Connection, nick: str) -> str | None:
+        """Rename a member; returns the old nick, or None when `nick` is taken by someone else."""
+        key = nick.casefold()
+        with self.lock:
+            holder = self.members.get(key)
+            if conn.nick is None or (holder is not None and holder is not conn):
+                return None
+            old = conn.nick
+            del self.members[old.casefold()]
+            self.members[key] = conn
+            conn.nick = nick
+            self.changed = True
+            return old
+
+    def leave_locked(self, conn: Connection) -> bool:
+        """Remove `conn` from the members; True if it was one."""
+        if conn.nick is not None and self.members.get(conn.nick.casefold()) is conn:
+            del self.members[conn.nick.casefold()]
+            self.changed = True
+            return True
+        return False
+
+    def find(self, nick: str) -> Connection | None:
+        """The member called `nick` (case-insensitively), if any."""
+        with self.lock:
+            return self.members.get(nick.casefold())
+
+    def snapshot(self) -> list[ClientInfo]:
+        """The joined clients, oldest first."""
+        with self.lock:
+            rows = [
+                ClientInfo(c.nick or "", c.remote, c.local, c.joined, len(c.outbox),
+                           c.dialect.value if c.dialect else "")
+                for c in self.members.values()
+            ]
+        return sorted(rows, key=lambda row: row.joined)
+
+    def nicks(self) -> list[str]:
+        """The members' nicknames."""
+        with self.lock:
+            return [c.nick for c in self.members.values() if c.nick]
+
+    # -- queuing output
+
+    def queue_locked(self, conn: Connection, text: str) -> bool:
+        """Queue one line for `conn`; False when its outbox would exceed the SendQ limit."""
+        if conn.closing and conn.shut:
+            return True
+        if conn.dialect is Dialect.TUTORIAL:
+            payload = (b"\n" if conn.outbox else b"") + text.encode("utf-8")
+        else:
+            payload = text.encode("utf-8") + b"\n"
+        return self._append_locked(conn, payload)
+
+    def queue_raw_locked(self, conn: Connection, payload: bytes) -> None:
+        """Queue bytes as they are (the greeting)."""
+        self._append_locked(conn, payload)
+
+    def _append_locked(self, conn: Connection, payload: bytes) -> bool:
+        if len(conn.outbox) + len(payload) > self.sendq_bytes:
+            return False
+        conn.outbox += payload
+        self.queued_changed = True
+        if not conn.dirty and not conn.armed:
+            conn.dirty = True
+            self.dirty.append(conn)
+        return True
+
+    def broadcast_locked(self, text: str, exclude: Connection | None) -> list[Connection]:
+        """Queue `text` for every member but `exclude`; returns the members whose SendQ overflowed."""
+        line = text.encode("utf-8") + b"\n"
+        chunk = text.encode("utf-8")
+        overflowed: list[Connection] = []
+        limit = self.sendq_bytes
+        dirty = self.dirty
+        for conn in self.members.values():
+            if conn is exclude:
+                continue
+            outbox = conn.outbox
+            payload = line if conn.dialect is not Dialect.TUTORIAL else (b"\n" + chunk if outbox else chunk)
+            if len(outbox) + len(payload) > limit:
+                overflowed.append(conn)
+                continue
+            outbox += payload
+            if not conn.dirty and not conn.armed:
+                conn.dirty = True
+                dirty.append(conn)
+        self.queued_changed = True
+        return overflowed
+
+    def mark_closing_locked(self, conn: Connection, final_line: str | None, deadline: float) -> None:
+        """Send `final_line` (if any) after what is queued, then shut the socket down."""
+        if conn.closing:
+            return
+        if final_line is not None:
+            payload = final_line.encode("utf-8") + (b"" if conn.dialect is Dialect.TUTORIAL else b"\n")
+            if conn.dialect is Dialect.TUTORIAL and conn.outbox:
+                payload = b"\n" + payload
+            conn.outbox += payload
+        conn.closing = True
+        conn.close_deadline = deadline
+        self.closing.add(conn)
+        if not conn.dirty:
+            conn.dirty = True
+            self.dirty.append(conn)
+
+    def take_dirty_locked(self) -> list[Connection]:
+        """Hand the flusher the connections with fresh output."""
+        work, self.dirty = self.dirty, []
+        return work
+
+    def queued_bytes(self) -> int:
+        """Bytes waiting in all outboxes."""
+        with self.lock:
+            return sum(len(c.outbox) for c in self.connections)

@@ -1,0 +1,61 @@
+"""Plain line mode for `netlab join` when stdin or stdout is not a terminal (pipes, scripts)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import TextIO
+
+from netlab.chat.client import EXIT_WORDS, ChatClient, ChatClosed
+from netlab.chat.protocol import Incoming, neutralise
+
+
+def plain_text(message: Incoming) -> str:
+    """How a received message is printed in line mode: the line as received, control characters escaped."""
+    return neutralise(message.line or message.text)
+
+
+def run_line_ui(client: ChatClient, lines: Iterable[str], out: TextIO, linger: float) -> None:
+    """Send each input line, print every received message to `out`, one per line.
+
+    When the input ends (or an exit word is typed), keep receiving for `linger` seconds,
+    then leave. Raises `ChatClosed` when the server closes the connection before that.
+    """
+    printer = threading.Thread(target=_print_all, args=(client, out), name="join-printer")
+    printer.start()
+    server_gone = False
+    try:
+        for raw in lines:
+            line = raw.rstrip("\r\n")
+            if line.strip() in EXIT_WORDS:
+                break
+            if client.closed:
+                server_gone = True
+                break
+            if line:
+                client.send(line)
+        else:
+            _linger(client, linger)
+    except ChatClosed:
+        server_gone = True
+    finally:
+        reason = client.close_reason
+        client.close()
+        printer.join()
+        out.flush()
+    if server_gone:
+        raise ChatClosed(f"the server closed the connection{': ' + reason if reason else ''}")
+
+
+def _linger(client: ChatClient, seconds: float) -> None:
+    """Wait `seconds` for late messages, returning early if the server closes."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not client.closed:
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+
+def _print_all(client: ChatClient, out: TextIO) -> None:
+    for message in client:
+        out.write(plain_text(message) + "\n")
+        out.flush()
