@@ -46,3 +46,7 @@ class LabError(NetlabError):
 
 class LabPermissionError(LabError):
     """The namespaced lab needs root (to create network namespaces and links)."""
+
+
+class SocketsError(NetlabError):
+    """Listing sockets failed: a network namespace or process that does not exist, or no right to look."""

@@ -1,0 +1,332 @@
+"""Taking a snapshot of the chat's sockets: the IO edge of `netlab sockets`.
+
+On Linux: one kernel-filtered sock_diag query per address family (`diag`; /proc/net/tcp when
+sock_diag is missing), pids from /proc scanning the chat server and its children first (`procfs`),
+nicknames from the status file a running `netlab serve` publishes (`netlab.runtime`). Elsewhere:
+psutil, with its per-process fallback when the system-wide call is denied (macOS without root).
+
+Library use (e.g. a lab report)::
+
+    from netlab.sockets.snapshot import take_snapshot
+    from netlab.sockets.table import group_rows, render_text
+    rows = take_snapshot(55555)
+    print(render_text(group_rows(rows)))
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from netlab import runtime
+from netlab.capture.model import Endpoint
+from netlab.errors import SocketsError
+from netlab.sockets import diag, procfs
+from netlab.sockets.model import ServerStatus, Snapshot, SocketRow, TcpState, parse_status
+from netlab.sockets.table import annotate, select
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 55555
+IS_LINUX = sys.platform.startswith("linux")
+
+
+def take_snapshot(
+    port: int | None = DEFAULT_PORT,
+    *,
+    pid: int | None = None,
+    netns: str | None = None,
+    states: Iterable[TcpState] = (),
+    status_dir: Path | None = None,
+) -> list[SocketRow]:
+    """The sockets on `port` (every port when None), with owners, nicknames and roles.
+
+    The rows of `snapshot` with the same arguments; group and render them with `netlab.sockets.table`.
+    """
+    return list(snapshot(port, pid=pid, netns=netns, states=states, status_dir=status_dir).rows)
+
+
+def snapshot(
+    port: int | None = DEFAULT_PORT,
+    *,
+    pid: int | None = None,
+    netns: str | None = None,
+    states: Iterable[TcpState] = (),
+    status_dir: Path | None = None,
+    backend: str = "auto",
+) -> Snapshot:
+    """Look at the TCP sockets now.
+
+    Args:
+        port: keep sockets with this local or remote port; None keeps every port.
+        pid: keep sockets held by this process or its children (looks into its network namespace
+            when it lives in another one).
+        netns: a network namespace name (``ip netns``) or path to look into instead of ours.
+        states: keep only these states (all when empty).
+        status_dir: where running servers publish their status (default: `runtime.status_dir()`).
+        backend: "auto", "sock_diag", "proc" or "psutil".
+
+    Raises:
+        SocketsError: unknown pid or namespace, no right to enter it, or an unusable backend.
+    """
+    taken = time.time()
+    servers = load_servers(port, status_dir)
+    family = _family_of(pid)
+    ns_path = _namespace_of(netns, pid)
+    chosen = _choose_backend(backend)
+    if chosen == "psutil":
+        rows, hidden_note = _psutil_rows(port)
+    else:
+        rows, chosen = _linux_rows(port, ns_path, chosen, pid)
+        hidden_note = None
+    rows = select(rows, states)
+    if family and chosen != "psutil":
+        held = _inodes_of(family)
+        rows = [row for row in rows if row.inode in held]
+    if chosen != "psutil":
+        rows, hidden_note = _attribute(rows, servers, family)
+    elif family:
+        rows = [row for row in rows if set(row.pids) & set(family)]
+    rows = annotate(rows, servers, port)
+    hidden = sum(1 for row in rows if row.inode and not row.pids)
+    notes: tuple[str, ...] = ()
+    if hidden_note and (hidden or chosen == "psutil"):
+        notes = (hidden_note.format(hidden=hidden, total=len(rows)),)
+    return Snapshot(
+        rows=tuple(rows),
+        taken=taken,
+        port=port,
+        backend=chosen,
+        servers=tuple(servers),
+        hidden=hidden,
+        notes=notes,
+        netns=str(ns_path) if ns_path else None,
+    )
+
+
+def load_servers(port: int | None, directory: Path | None = None) -> list[ServerStatus]:
+    """The registries of running servers: the one on `port`, or every one when `port` is None.
+
+    Status files of servers that are gone (dead pid) or of an unknown schema are ignored.
+    """
+    if port is not None:
+        documents = [runtime.read_status(port, directory)]
+    else:
+        base = directory or runtime.status_dir()
+        documents = [
+            runtime.read_status(int(p.stem[6:]), base)
+            for p in base.glob("serve-*.json")
+            if p.stem[6:].isdigit()
+        ]
+    servers: list[ServerStatus] = []
+    for document in documents:
+        status = parse_status(document) if document else None
+        if status is None:
+            continue
+        if not _alive(status.pid):
+            log.info("ignoring the status file of port %d: server pid %d is gone", status.port, status.pid)
+            continue
+        servers.append(status)
+    return servers
+
+
+def _alive(pid: int) -> bool:
+    if IS_LINUX:
+        return procfs.pid_alive(pid)
+    import psutil
+
+    return bool(psutil.pid_exists(pid))
+
+
+def _family_of(pid: int | None) -> list[int]:
+    """`pid` and its descendants, or [] when no pid was asked for."""
+    if pid is None:
+        return []
+    if not _alive(pid):
+        raise SocketsError(f"no process with pid {pid}")
+    if IS_LINUX:
+        return [pid, *procfs.descendants(pid)]
+    import psutil
+
+    try:
+        return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+    except psutil.Error as error:
+        raise SocketsError(f"cannot look at process {pid}: {error}") from error
+
+
+def _inodes_of(pids: list[int]) -> set[int]:
+    """The socket inodes held by `pids` (Linux)."""
+    held: set[int] = set()
+    for pid in pids:
+        try:
+            held.update(procfs.socket_inodes(pid))
+        except PermissionError as error:
+            raise SocketsError(f"no permission to read the sockets of pid {pid}: run with sudo") from error
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a child that just ended
+    return held
+
+
+def _namespace_of(netns: str | None, pid: int | None) -> Path | None:
+    """The namespace file to look into, or None for our own namespace."""
+    if netns is not None:
+        if not IS_LINUX:
+            raise SocketsError("--netns needs Linux network namespaces")
+        from netlab.sockets.netns import netns_path
+
+        return netns_path(netns)
+    if pid is not None and IS_LINUX:
+        theirs = procfs.netns_id(pid)
+        if theirs is not None and theirs != procfs.netns_id("self"):
+            return Path(f"/proc/{pid}/ns/net")
+    return None
+
+
+def _choose_backend(backend: str) -> str:
+    if backend not in ("auto", "sock_diag", "proc", "psutil"):
+        raise SocketsError(f"unknown backend {backend!r}: use auto, sock_diag, proc or psutil")
+    if backend == "auto":
+        return "sock_diag" if IS_LINUX else "psutil"
+    if backend != "psutil" and not IS_LINUX:
+        raise SocketsError(f"the {backend} backend needs Linux")
+    return backend
+
+
+def _linux_rows(
+    port: int | None, ns_path: Path | None, backend: str, pid: int | None
+) -> tuple[list[SocketRow], str]:
+    """Rows from sock_diag (falling back to /proc/net/tcp when auto-chosen sock_diag is unavailable)."""
+    if backend == "sock_diag":
+        try:
+            if ns_path is None:
+                return diag.query(port), "sock_diag"
+            from netlab.sockets.netns import open_diag_socket_in
+
+            with open_diag_socket_in(ns_path) as sock:
+                return diag.query(port, sock), "sock_diag"
+        except SocketsError:
+            raise
+        except OSError as error:
+            log.info("sock_diag unavailable (%s); reading /proc/net/tcp instead", error)
+    root = procfs.PROC if ns_path is None else _proc_root_in(ns_path, pid)
+    rows = procfs.read_proc_net_tcp(root)
+    if port is not None:
+        rows = [row for row in rows if port in (row.local.port, row.remote.port)]
+    return rows, "proc"
+
+
+def _proc_root_in(ns_path: Path, pid: int | None) -> str:
+    """A /proc/PID whose net/ shows the namespace at `ns_path`."""
+    if pid is not None:
+        return f"{procfs.PROC}/{pid}"
+    target = os.stat(ns_path).st_ino
+    for name in os.listdir(procfs.PROC):
+        if name.isdigit() and procfs.netns_id(name) == target:
+            return f"{procfs.PROC}/{name}"
+    raise SocketsError(f"no process lives in network namespace {str(ns_path)!r}, so /proc cannot show it")
+
+
+_HIDDEN_NOTE = (
+    "pids of {hidden} of {total} sockets are hidden (shown as -): they belong to other users' processes, "
+    "whose file descriptors only root can read; run with sudo to see them"
+)
+
+_UNSEEN_NOTE = (
+    "no visible process holds {hidden} of {total} sockets (pid shown as -): their owner lives in another "
+    "PID namespace (a container) or has just exited"
+)
+
+
+def _attribute(
+    rows: list[SocketRow], servers: list[ServerStatus], family: list[int]
+) -> tuple[list[SocketRow], str | None]:
+    """Fill in owners from /proc, reading the servers, their children and `family` first."""
+    first: list[int] = list(family)
+    for server in servers:
+        first.extend([server.pid, *procfs.descendants(server.pid)])
+    found = procfs.attribute(
+        (row.inode for row in rows), first=first, prefer_uids={row.uid for row in rows if row.uid is not None}
+    )
+    names: dict[int, str | None] = {}
+    owned: list[SocketRow] = []
+    for row in rows:
+        pids = tuple(found.owners.get(row.inode, ()))
+        if pids and pids[0] not in names:
+            names[pids[0]] = procfs.process_name(pids[0])
+        owned.append(row.with_owner(pids, names[pids[0]]) if pids else row)
+    log.debug("pid attribution read %d processes; %d denied", found.scanned, len(found.denied))
+    if os.geteuid() != 0:
+        return owned, (_HIDDEN_NOTE if found.denied else None)
+    return owned, _UNSEEN_NOTE
+
+
+# --- psutil: the portable backend ----------------------------------------------------------------
+
+
+def _psutil_rows(port: int | None) -> tuple[list[SocketRow], str | None]:
+    """Rows from psutil (no queues, no inodes); per-process fallback when the global call is denied."""
+    import psutil
+
+    try:
+        connections = [(conn, conn.pid) for conn in psutil.net_connections("tcp")]
+        denied = 0
+    except psutil.AccessDenied:
+        connections, denied = _per_process_connections()
+    rows: list[SocketRow] = []
+    names: dict[int, str | None] = {}
+    for conn, owner in connections:
+        row = _psutil_row(conn, owner, names)
+        if row is not None and (port is None or port in (row.local.port, row.remote.port)):
+            rows.append(row)
+    note = None
+    if denied:
+        note = f"sockets of {denied} processes could not be read (access denied); run with sudo to see them"
+    return rows, note
+
+
+def _per_process_connections() -> tuple[list[tuple[object, int]], int]:
+    import psutil
+
+    found: list[tuple[object, int]] = []
+    denied = 0
+    for proc in psutil.process_iter():
+        try:
+            found.extend((conn, proc.pid) for conn in proc.net_connections("tcp"))
+        except (psutil.AccessDenied, psutil.ZombieProcess):
+            denied += 1
+        except psutil.NoSuchProcess:
+            continue
+    return found, denied
+
+
+def _psutil_row(conn: object, owner: int | None, names: dict[int, str | None]) -> SocketRow | None:
+    import psutil
+
+    status = str(getattr(conn, "status", "NONE"))
+    if status == "NONE":
+        return None
+    laddr, raddr = getattr(conn, "laddr", ()), getattr(conn, "raddr", ())
+    family = (
+        6 if getattr(conn, "family", None) == socket.AF_INET6 or ":" in (laddr[0] if laddr else "") else 4
+    )
+    wildcard = "::" if family == 6 else "0.0.0.0"
+    if owner is not None and owner not in names:
+        try:
+            names[owner] = psutil.Process(owner).name()
+        except psutil.Error:
+            names[owner] = None
+    return SocketRow(
+        family=family,
+        local=Endpoint(laddr[0], laddr[1]) if laddr else Endpoint(wildcard, 0),
+        remote=Endpoint(raddr[0], raddr[1]) if raddr else Endpoint(wildcard, 0),
+        state=TcpState.from_name(status),
+        recv_q=None,
+        send_q=None,
+        pids=(owner,) if owner is not None else (),
+        process=names.get(owner) if owner is not None else None,
+    )

@@ -1,0 +1,495 @@
+"""`netlab sockets` against real sockets held by separate processes, checked against `ss` and `netstat`.
+
+A server process accepts K named clients from a clients process, floods one client that never
+reads ("stuck"), and publishes its registry with `netlab.runtime.write_status`; a third process
+holds unrelated noise connections on another port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import pwd
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from netlab.sockets.snapshot import snapshot
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or shutil.which("ss") is None, reason="needs Linux and ss"
+)
+
+NICKS = ("alice", "bob", "carol", "stuck")
+
+SERVER = r"""
+import os, socket, sys, time
+from pathlib import Path
+from netlab.runtime import write_status
+directory, count = Path(sys.argv[1]), int(sys.argv[2])
+listener = socket.create_server(("127.0.0.1", 0))
+port = listener.getsockname()[1]
+print(port, flush=True)
+clients, conns = [], []
+listener.settimeout(20)
+for _ in range(count):
+    conn, _addr = listener.accept()
+    conn.settimeout(20)
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = conn.recv(1)
+        if not chunk:
+            raise SystemExit("client left before naming itself")
+        line += chunk
+    nick = line.decode().strip()
+    conns.append((nick, conn))
+    clients.append({"nick": nick, "remote": "%s:%d" % conn.getpeername(), "local": "%s:%d" % conn.getsockname(),
+                    "joined": time.time(), "queued_bytes": 0, "dialect": "netlab"})
+for nick, conn in conns:
+    if nick == "stuck":
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)  # fixed buffers settle at once
+        conn.setblocking(False)
+        try:
+            while True:
+                conn.send(b"x" * 65536)
+        except BlockingIOError:
+            pass
+now = time.time()
+write_status(port, {"pid": os.getpid(), "host": "127.0.0.1", "port": port, "started": now, "updated": now,
+                    "listen": "127.0.0.1:%d" % port, "clients": clients}, directory)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+CLIENTS = r"""
+import socket, sys
+port, nicks = int(sys.argv[1]), sys.argv[2:]
+held = []
+for nick in nicks:
+    conn = socket.socket()
+    if nick == "stuck":  # never reads; a fixed receive buffer (no autotuning) makes its queue settle
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+    conn.settimeout(20)
+    conn.connect(("127.0.0.1", port))
+    conn.sendall(nick.encode() + b"\n")
+    held.append(conn)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+NOISE = r"""
+import socket, sys
+count = int(sys.argv[1])
+listener = socket.create_server(("127.0.0.1", 0), backlog=count)
+port = listener.getsockname()[1]
+held = []
+for _ in range(count):
+    held.append(socket.create_connection(("127.0.0.1", port), timeout=20))
+    held.append(listener.accept()[0])
+print(port, flush=True)
+sys.stdin.read()
+"""
+
+
+def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _read_line(proc: subprocess.Popen[str], timeout: float = 20.0) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, "helper process did not answer in time"
+    line = proc.stdout.readline().strip()
+    assert line, f"helper process ended (exit {proc.poll()})"
+    return line
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+@dataclass
+class Chat:
+    port: int
+    server_pid: int
+    clients_pid: int
+    noise_port: int
+    runtime_dir: Path
+
+
+@pytest.fixture(scope="module")
+def chat() -> Iterator[Chat]:
+    """A published server with named clients (one stuck) and 200 noise connections on another port."""
+    runtime_dir = Path(tempfile.mkdtemp(prefix="netlab-sockets-test-"))
+    runtime_dir.chmod(0o755)  # readable by the unprivileged test run
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        noise = _spawn(NOISE, "200")
+        procs.append(noise)
+        noise_port = int(_read_line(noise))
+        server = _spawn(SERVER, str(runtime_dir), str(len(NICKS)))
+        procs.append(server)
+        port = int(_read_line(server))
+        clients = _spawn(CLIENTS, str(port), *NICKS)
+        procs.append(clients)
+        assert _read_line(clients) == "ready"
+        assert _read_line(server) == "ready"
+        yield Chat(port, server.pid, clients.pid, noise_port, runtime_dir)
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+def _env(chat: Chat) -> dict[str, str]:
+    return {**os.environ, "NETLAB_RUNTIME_DIR": str(chat.runtime_dir), "NO_COLOR": "1", "COLUMNS": "160"}
+
+
+def _netlab(chat: Chat, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "netlab", "sockets", *args]
+    if user is not None:
+        account = pwd.getpwnam(user)
+        command = [
+            "setpriv",
+            f"--reuid={account.pw_uid}",
+            f"--regid={account.pw_gid}",
+            "--clear-groups",
+            *command,
+        ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=_env(chat), cwd="/")
+
+
+Key = tuple[str, str, str, frozenset[int]]
+SS_LINE = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s*(.*)$")
+
+
+def _ss(port: int) -> dict[tuple[str, str], tuple[str, int, int, frozenset[int]]]:
+    """`ss -tanp` filtered to `port`: (local, remote) -> (state, recv-q, send-q, pids)."""
+    out = subprocess.run(
+        ["ss", "-tanpH", f"( sport = :{port} or dport = :{port} )"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    rows: dict[tuple[str, str], tuple[str, int, int, frozenset[int]]] = {}
+    for line in out.splitlines():
+        match = SS_LINE.match(line.strip())
+        assert match, line
+        state, recv_q, send_q, local, remote, users = match.groups()
+        pids = frozenset(int(pid) for pid in re.findall(r"pid=(\d+)", users))
+        rows[(local, remote)] = (state, int(recv_q), int(send_q), pids)
+    return rows
+
+
+def _stable_ss(port: int) -> dict[tuple[str, str], tuple[str, int, int, frozenset[int]]]:
+    """ss output once two reads in a row agree (the flood into the stuck client has settled)."""
+    previous = _ss(port)
+    for _ in range(100):
+        time.sleep(0.05)
+        current = _ss(port)
+        if current == previous:
+            return current
+        previous = current
+    raise AssertionError("socket queues never settled")
+
+
+def _json_rows(stdout: str) -> dict[tuple[str, str], dict[str, object]]:
+    document = json.loads(stdout)
+    assert document["schema_version"] == 1
+    return {(row["local"], row["remote"]): row for row in document["rows"]}
+
+
+def test_json_rows_equal_ss_rows_with_nicknames_and_queues(chat: Chat) -> None:
+    for _attempt in range(5):  # ss before and after must agree, so netlab saw the same moment
+        expected = _stable_ss(chat.port)
+        result = _netlab(chat, "--port", str(chat.port), "--json")
+        if _ss(chat.port) == expected:
+            break
+    else:
+        raise AssertionError("sockets kept changing around the netlab run")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    rows = _json_rows(result.stdout)
+
+    ours = {(key, row["state"], frozenset(row["pids"])) for key, row in rows.items()}
+    theirs = {(key, state, pids) for key, (state, _r, _s, pids) in expected.items()}
+    assert ours == theirs
+    assert len(rows) == 1 + 2 * len(NICKS)  # listener + both ends of each client; no noise
+    for key, row in rows.items():
+        assert (row["recv_q"], row["send_q"]) == expected[key][1:3], key
+
+    by_role: dict[str, list[dict[str, object]]] = {}
+    for row in rows.values():
+        by_role.setdefault(str(row["role"]), []).append(row)
+    assert [row["pid"] for row in by_role["listener"]] == [chat.server_pid]
+    assert sorted(str(row["nickname"]) for row in by_role["server"]) == sorted(NICKS)
+    assert sorted(str(row["nickname"]) for row in by_role["client"]) == sorted(NICKS)
+    assert {row["pid"] for row in by_role["server"]} == {chat.server_pid}
+    assert {row["pid"] for row in by_role["client"]} == {chat.clients_pid}
+    for row in by_role["client"]:  # the nickname sits on the right connection: ends mirror each other
+        peer = rows[(str(row["remote"]), str(row["local"]))]
+        assert peer["nickname"] == row["nickname"] and peer["role"] == "server"
+
+    stuck_client = next(row for row in by_role["client"] if row["nickname"] == "stuck")
+    stuck_server = next(row for row in by_role["server"] if row["nickname"] == "stuck")
+    assert isinstance(stuck_client["recv_q"], int) and stuck_client["recv_q"] > 0
+    assert isinstance(stuck_server["send_q"], int) and stuck_server["send_q"] > 0
+
+
+def test_json_groups_listener_first_then_both_ends_of_each_client(chat: Chat) -> None:
+    result = _netlab(chat, "--port", str(chat.port), "--json")
+    document = json.loads(result.stdout)
+    kinds = [(row["group"], row["group_kind"], row["role"], row["nickname"]) for row in document["rows"]]
+    assert kinds[0][1:3] == ("listener", "listener")
+    groups: dict[int, list[tuple[str, str]]] = {}
+    for group, _kind, role, nick in kinds[1:]:
+        groups.setdefault(group, []).append((role, nick))
+    assert sorted(groups.values()) == sorted([[("server", nick), ("client", nick)] for nick in NICKS])
+
+
+def test_library_snapshot_matches_ss(chat: Chat) -> None:
+    expected = _stable_ss(chat.port)
+    taken = snapshot(chat.port, status_dir=chat.runtime_dir)
+    from netlab.sockets.table import format_endpoint
+
+    ours = {
+        (format_endpoint(r.local), format_endpoint(r.remote)): (
+            r.state.ss_name,
+            r.recv_q,
+            r.send_q,
+            frozenset(r.pids),
+        )
+        for r in taken.rows
+    }
+    assert ours == expected
+    assert taken.backend == "sock_diag"
+
+
+@pytest.mark.parametrize("backend", ["proc", "psutil"])
+def test_fallback_backends_see_the_same_sockets(chat: Chat, backend: str) -> None:
+    expected = _stable_ss(chat.port)
+    result = _netlab(chat, "--port", str(chat.port), "--json", "--backend", backend)
+    assert result.returncode == 0, result.stderr
+    rows = _json_rows(result.stdout)
+    assert {(k, r["state"], frozenset(r["pids"])) for k, r in rows.items()} == {
+        (k, v[0], v[3]) for k, v in expected.items()
+    }
+    assert {r["nickname"] for r in rows.values() if r["role"] == "client"} == set(NICKS)
+
+
+def test_unprivileged_run_shows_rows_hides_pids_and_says_why(chat: Chat) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop privileges")
+    expected = _stable_ss(chat.port)
+    result = _netlab(chat, "--port", str(chat.port), "--json", user="nobody")
+    assert result.returncode == 0, result.stderr
+    rows = _json_rows(result.stdout)
+    assert set(rows) == set(expected)
+    assert all(row["pid"] is None and row["process"] is None for row in rows.values())
+    assert {r["nickname"] for r in rows.values() if r["role"] == "client"} == set(NICKS)
+    notes = result.stderr.strip().splitlines()
+    assert len(notes) == 1 and "hidden" in notes[0] and "sudo" in notes[0], result.stderr
+    text = _netlab(chat, "--port", str(chat.port), user="nobody")
+    assert text.returncode == 0 and "\x1b" not in text.stdout
+    assert all(line.split()[-2:] == ["-", "-"] for line in text.stdout.splitlines()[1:] if line)
+
+
+def test_text_output_in_a_pipe_is_plain_and_grouped(chat: Chat) -> None:
+    result = _netlab(chat, "--port", str(chat.port))
+    assert result.returncode == 0 and result.stderr == ""
+    assert "\x1b" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "ROLE",
+        "NICK",
+        "PROTO",
+        "LOCAL",
+        "REMOTE",
+        "STATE",
+        "RECV-Q",
+        "SEND-Q",
+        "PID",
+        "PROCESS",
+    ]
+    assert lines[1].startswith("listener")
+    blocks = [block.splitlines() for block in "\n".join(lines[2:]).strip().split("\n\n")]
+    assert len(blocks) == len(NICKS)
+    for block in blocks:
+        assert [line.split()[0] for line in block] == ["server", "client"]
+        assert block[0].split()[1] == block[1].split()[1]  # same nickname on both ends
+
+
+def test_netstat_format_matches_real_netstat_lines(chat: Chat) -> None:
+    if shutil.which("netstat") is None:
+        pytest.skip("netstat is not installed")
+    result = _netlab(chat, "--port", str(chat.port), "--format", "netstat")
+    assert result.returncode == 0, result.stderr
+    netstat = subprocess.run(
+        ["netstat", "-tanp"], capture_output=True, text=True, timeout=30
+    ).stdout.splitlines()
+    assert result.stdout.splitlines()[:2] == netstat[:2]
+
+    def columns(line: str) -> list[str]:
+        return line.split()[:6]  # program names differ (netstat: argv[0]; we: comm)
+
+    theirs = sorted(columns(line) for line in netstat[2:] if f":{chat.port} " in line)
+    ours = sorted(columns(line) for line in result.stdout.splitlines()[2:])
+    assert ours == theirs
+
+
+def test_pid_option_selects_a_process_and_its_sockets_only(chat: Chat) -> None:
+    result = _netlab(chat, "--pid", str(chat.clients_pid), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = list(json.loads(result.stdout)["rows"])
+    assert len(rows) == len(NICKS)
+    assert {row["pid"] for row in rows} == {chat.clients_pid}
+    assert {row["nickname"] for row in rows} == set(NICKS)
+
+
+def test_state_and_listening_filters(chat: Chat) -> None:
+    listening = json.loads(_netlab(chat, "-p", str(chat.port), "--listening", "--json").stdout)["rows"]
+    assert [(row["role"], row["state"]) for row in listening] == [("listener", "LISTEN")]
+    established = json.loads(_netlab(chat, "-p", str(chat.port), "--state", "established", "--json").stdout)[
+        "rows"
+    ]
+    assert len(established) == 2 * len(NICKS) and {row["state"] for row in established} == {"ESTAB"}
+
+
+def test_status_file_of_a_dead_server_is_ignored(chat: Chat, tmp_path: Path) -> None:
+    from netlab.runtime import read_status, write_status
+
+    status = read_status(chat.port, chat.runtime_dir)
+    assert status is not None
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    status["pid"] = int(dead.stdout)
+    write_status(chat.port, {k: v for k, v in status.items() if k != "schema_version"}, tmp_path)
+    taken = snapshot(chat.port, status_dir=tmp_path)
+    assert taken.servers == ()
+    assert {row.nickname for row in taken.rows} == {None}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["--state", "bogus"], 2, "unknown state"),
+        (["--all", "--port", "80"], 2, "--all"),
+        (["--netns", "no-such-netns-here"], 1, "no network namespace"),
+        (["--pid", "999999999"], 1, "no process with pid"),
+        (["1.0"], 2, "--watch"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_no_traceback(
+    chat: Chat, args: list[str], code: int, needle: str
+) -> None:
+    result = _netlab(chat, *args)
+    assert result.returncode == code, result.stderr
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_no_sockets_is_said_on_stderr(chat: Chat) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    result = _netlab(chat, "--port", str(free))
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0].startswith("ROLE") and len(result.stdout.splitlines()) == 1
+    assert "no TCP sockets on port" in result.stderr
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A listening socket of our own on a free port, closed after the test."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(10)
+        yield server
+
+
+def test_watch_refreshes_in_a_terminal_marks_a_new_socket_and_exits_cleanly_on_ctrl_c(
+    listener: socket.socket, tmp_path: Path
+) -> None:
+    port = listener.getsockname()[1]
+    master, slave = pty.openpty()
+    env = {**os.environ, "NETLAB_RUNTIME_DIR": str(tmp_path), "TERM": "xterm-256color", "COLUMNS": "160"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netlab", "sockets", "--port", str(port), "--watch", "0.2"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    screen = b""
+    newcomer: socket.socket | None = None
+    try:
+
+        def read_until(pattern: bytes, timeout: float = 20.0) -> None:
+            nonlocal screen
+            deadline = time.monotonic() + timeout
+            while pattern not in screen:
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"no {pattern!r} in {screen[-2000:]!r}"
+                ready, _, _ = select.select([master], [], [], remaining)
+                if ready:
+                    screen += os.read(master, 65536)
+
+        read_until(b"refresh 1 ")
+        newcomer = socket.create_connection(("127.0.0.1", port), timeout=10)
+        local = f"127.0.0.1:{newcomer.getsockname()[1]}"
+        read_until(b"refresh 3 ")
+        after_connect = screen[screen.index(b"refresh 2 ") :]
+        assert local.encode() in after_connect
+        line = next(line for line in after_connect.split(b"\n") if local.encode() in line)
+        assert b"+" in line.split(local.encode())[0]  # marked new
+        assert b"\x1b[" in screen  # colour in a terminal
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        while True:  # drain what is left
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            screen += chunk
+        assert b"Traceback" not in screen
+    finally:
+        if newcomer is not None:
+            newcomer.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        os.close(master)
