@@ -66,7 +66,10 @@ class ScapyCapture(LiveCapture):
         poller.register(self._sock.ins, select.POLLIN)
         while True:
             last = self.stopping
-            poller.poll(0 if last else POLL_INTERVAL_S * 1000)
+            if not poller.poll(0) and not last:
+                if self.on_idle is not None:
+                    self.on_idle()
+                poller.poll(POLL_INTERVAL_S * 1000)
             while True:
                 try:
                     _, data, ts = self._sock.recv_raw(self.snaplen)

@@ -13,6 +13,7 @@ import fcntl
 import io
 import logging
 import re
+import select
 import shutil
 import signal
 import struct
@@ -125,7 +126,12 @@ class TcpdumpCapture(LiveCapture):
         scale = 1e-6
         header_seen = False
         unpack_record = _RECORD.unpack_from
-        while chunk := stream.read1(PIPE_BYTES):
+        while True:
+            if self.on_idle is not None and not select.select([stream], [], [], 0)[0]:
+                self.on_idle()
+            chunk = stream.read1(PIPE_BYTES)
+            if not chunk:
+                break
             del buffer[:offset]
             buffer += chunk
             offset = 0

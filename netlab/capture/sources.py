@@ -2,7 +2,7 @@
 
 The library API (used by `netlab follow` and by `netlab lab`)::
 
-    with open_live("lo", port=55555) as capture:   # backend chosen by the numbers (see BACKENDS)
+    with open_live("lo", ports=[55555]) as capture:   # backend chosen by the numbers (see BACKENDS)
         capture.started.wait()                      # the kernel filter is attached: start traffic now
         for frame in capture:                       # CapturedFrame(ts, data, orig_len)
             ...                                     # decode with netlab.capture.decode
@@ -14,12 +14,13 @@ same fast struct decoder `--read` uses.
 
 Backends (all keep frames whole: snap length >= 262 144; loopback frames reach 65 550 bytes):
 
-- ``tcpdump``: `tcpdump -U -w - --immediate-mode` with a large kernel ring, piped into a streaming
-  pcap reader. Capture happens in another process with libpcap's memory-mapped ring, so Python's
-  speed only matters on average, not per packet. Default when tcpdump is installed.
-- ``afpacket``: a plain `AF_PACKET` socket in this process, the BPF filter compiled into the kernel
-  (libpcap via ctypes, or a hand-built program when libpcap is missing), loopback's outgoing copy
-  dropped in the kernel, a 32 MiB receive buffer, kernel time stamps. Needs nothing but Linux.
+- ``afpacket`` (default): a plain `AF_PACKET` socket in this process, the BPF filter compiled into
+  the kernel (libpcap via ctypes, or a hand-built program when libpcap is missing), loopback's
+  outgoing copy dropped in the kernel, a 128 MiB receive buffer (a burst waits there while Python
+  catches up), kernel time stamps. Needs nothing but Linux. Lost nothing in bench/capture_bench.py.
+- ``tcpdump``: `tcpdump -U -w - --immediate-mode` piped into a streaming pcap reader. In immediate
+  mode libpcap uses fixed ring slots of the snap length, so at 262 144 bytes a 64 MiB ring holds
+  only ~250 frames and bursts overflow it (measured: kernel drops from ~50 000 messages/s).
 - ``scapy``: scapy's `L2ListenSocket` read with `recv_raw` (no dissection) and the same kernel
   filter; kept for comparison with what scapy itself offers.
 """
@@ -30,11 +31,10 @@ import abc
 import ipaddress
 import logging
 import select
-import shutil
 import socket
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -51,7 +51,7 @@ SOL_PACKET = 263
 PACKET_STATISTICS = 6
 SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35
-DEFAULT_RCVBUF = 32 * 1024 * 1024
+DEFAULT_RCVBUF = 128 * 1024 * 1024
 POLL_INTERVAL_S = 0.1
 
 #: ARPHRD types whose frames start with a 14-byte Ethernet header (Ethernet and Linux loopback).
@@ -109,6 +109,8 @@ class LiveCapture(abc.ABC):
         self._stopping = threading.Event()
         self._frames = 0
         self._truncated = 0
+        #: Called (in the iterating thread) when no frame is waiting, before blocking: flush output here.
+        self.on_idle: Callable[[], object] | None = None
 
     def stop(self) -> None:
         """Ask the capture to end: iteration drains what is already queued, then stops. Thread-safe."""
@@ -194,11 +196,7 @@ def choose_interface(host: str | None) -> tuple[str, str]:
     """
     if host is None:
         return loopback_name(), "the server is local"
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as error:
-        raise CaptureError(f"cannot resolve host {host!r}: {error.strerror}") from None
-    address = ipaddress.ip_address(str(infos[0][4][0]).split("%")[0])
+    address = ipaddress.ip_address(sorted(resolve(host))[0])
     local = _local_addresses()
     if address.is_loopback or address in local:
         return loopback_name(), f"{host} is this machine"
@@ -215,6 +213,19 @@ def choose_interface(host: str | None) -> tuple[str, str]:
     return name, f"the route to {host} goes through it"
 
 
+def resolve(host: str) -> set[str]:
+    """The IP addresses (text form, as `Endpoint.ip`) a host name or address stands for.
+
+    Raises:
+        CaptureError: the name does not resolve.
+    """
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as error:
+        raise CaptureError(f"cannot resolve host {host!r}: {error.strerror}") from None
+    return {str(ipaddress.ip_address(str(info[4][0]).split("%")[0])) for info in infos}
+
+
 def _local_addresses() -> dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str]:
     import psutil
 
@@ -229,20 +240,23 @@ def _local_addresses() -> dict[ipaddress.IPv4Address | ipaddress.IPv6Address, st
 # ------------------------------------------------------------------------------------------- filters
 
 
-def filter_expression(port: int | None, host: str | None, raw: str | None) -> str:
+def filter_expression(ports: Sequence[int], hosts: Sequence[str], raw: str | None) -> str:
     """The tcpdump expression for the options: `tcp port P and host H and (RAW)`; '' for everything."""
     parts = []
-    if port is not None:
-        parts.append(f"tcp port {port}")
-    if host is not None:
-        parts.append(f"host {host}")
+    if len(ports) == 1:
+        parts.append(f"tcp port {ports[0]}")
+    elif ports:
+        parts.append("tcp and (" + " or ".join(f"port {port}" for port in ports) + ")")
+    if hosts:
+        parts.append(" or ".join(f"host {host}" for host in hosts) if len(hosts) == 1 else
+                     "(" + " or ".join(f"host {host}" for host in hosts) + ")")
     if raw:
         parts.append(f"({raw})")
     return " and ".join(parts)
 
 
 def build_program(
-    linktype: int, port: int | None, host: str | None, raw: str | None, snaplen: int
+    linktype: int, ports: Sequence[int], hosts: Sequence[str], raw: str | None, snaplen: int
 ) -> tuple[bpf.BpfProgram, str]:
     """The kernel filter for the options, and how it was built (for the user).
 
@@ -252,7 +266,7 @@ def build_program(
     Raises:
         FilterUnavailable: a raw `--filter` was given and libpcap is missing, or it does not compile.
     """
-    expression = filter_expression(port, host, raw)
+    expression = filter_expression(ports, hosts, raw)
     if not expression:
         return bpf.accept_all(snaplen), "no filter"
     if bpf.libpcap_available():
@@ -262,9 +276,10 @@ def build_program(
             "libpcap is not installed, so --filter cannot be compiled "
             "(apt-get install libpcap0.8, or use --port/--host instead)"
         )
-    log.warning("libpcap is not installed: using a built-in kernel filter for 'tcp port %s'", port)
-    if linktype == LINKTYPE_ETHERNET and port is not None:
-        return bpf.port_filter(port, snaplen), f"built-in kernel filter 'tcp port {port}' (no libpcap)"
+    if linktype == LINKTYPE_ETHERNET and len(ports) == 1:
+        log.warning("libpcap is not installed: using a built-in kernel filter for 'tcp port %d'", ports[0])
+        return bpf.port_filter(ports[0], snaplen), f"built-in kernel filter 'tcp port {ports[0]}' (no libpcap)"
+    log.warning("libpcap is not installed: capturing everything on the interface and filtering in user space")
     return bpf.accept_all(snaplen), "no kernel filter (no libpcap); filtering in user space"
 
 
@@ -327,7 +342,10 @@ class AfPacketCapture(LiveCapture):
         unpack_ts = struct.Struct("qq").unpack_from
         while True:
             last = self.stopping
-            poller.poll(0 if last else POLL_INTERVAL_S * 1000)
+            if not poller.poll(0) and not last:
+                if self.on_idle is not None:
+                    self.on_idle()
+                poller.poll(POLL_INTERVAL_S * 1000)
             while True:
                 try:
                     size, cmsgs, flags, _ = recvmsg_into([view], ancillary, socket.MSG_TRUNC)
@@ -337,7 +355,8 @@ class AfPacketCapture(LiveCapture):
                 ts = 0.0
                 for _, _, payload in cmsgs:
                     sec, nsec = unpack_ts(payload)
-                    ts = sec + nsec * 1e-9
+                    # Microseconds, computed as pcap readers do, so `--save` then `--read` agrees exactly.
+                    ts = sec + (nsec // 1000) * 1e-6
                 self._count(kept, size)
                 yield CapturedFrame(ts, bytes(view[:kept]), size)
             if last:
@@ -351,25 +370,29 @@ class AfPacketCapture(LiveCapture):
 
 # ---------------------------------------------------------------------------------------- the facade
 
-#: Backend names, fastest first by bench/capture_bench.py (see the README for the figures).
-BACKENDS = ("tcpdump", "afpacket", "scapy")
+#: Backend names, best first by bench/capture_bench.py (see the README for the figures).
+BACKENDS = ("afpacket", "tcpdump", "scapy")
 
 
 def default_backend() -> str:
-    """`tcpdump` when it is installed (it held zero loss at the highest rates), else `afpacket`."""
-    return "tcpdump" if shutil.which("tcpdump") else "afpacket"
+    """`afpacket`: it lost nothing at every rate bench/capture_bench.py reached (see the README)."""
+    return "afpacket"
 
 
 def open_live(
     iface: str,
     *,
+    ports: Sequence[int] = (),
+    hosts: Sequence[str] = (),
     port: int | None = None,
     host: str | None = None,
     raw_filter: str | None = None,
     snaplen: int = bpf.DEFAULT_SNAPLEN,
     backend: str | None = None,
 ) -> LiveCapture:
-    """Start capturing on `iface` the frames matching the options; see the module docstring.
+    """Start capturing on `iface` the TCP frames of `ports` and `hosts` (`port`/`host`: one of each).
+
+    `raw_filter` is a tcpdump expression and-ed to the rest; see the module docstring.
 
     Returns a `LiveCapture`; wait on its `started` event before sending traffic.
 
@@ -378,14 +401,16 @@ def open_live(
         FilterUnavailable: the filter cannot be compiled, or the backend's helper is missing.
         CaptureError: no such interface, or the capture failed to start.
     """
+    ports = (*ports, port) if port is not None else tuple(ports)
+    hosts = (*hosts, host) if host is not None else tuple(hosts)
     name = backend or default_backend()
     linktype = linktype_of(iface)
     if name == "tcpdump":
         from netlab.capture.live_tcpdump import TcpdumpCapture
 
-        expression = filter_expression(port, host, raw_filter)
+        expression = filter_expression(ports, hosts, raw_filter)
         return TcpdumpCapture(iface, linktype, expression, snaplen, inbound_only=is_loopback(iface))
-    program, how = build_program(linktype, port, host, raw_filter, snaplen)
+    program, how = build_program(linktype, ports, hosts, raw_filter, snaplen)
     log.info("capture filter: %s", how)
     if name == "afpacket":
         return AfPacketCapture(iface, program)

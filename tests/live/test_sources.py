@@ -98,7 +98,7 @@ def test_64k_writes_are_captured_whole_and_once(backend: str, listener: socket.s
     port = listener.getsockname()[1]
     upload = os.urandom(16 * 65_536 + 123)
     answer = "привет, мир 🙂\n".encode() * 100
-    capture = open_live("lo", port=port, backend=backend)
+    capture = open_live("lo", ports=[port], backend=backend)
     frames = capture_while(capture, threading.Thread(target=exchange, args=(listener, upload, answer)))
     assert capture.stats().truncated == 0
     assert capture.stats().kernel_drops == 0
@@ -113,7 +113,7 @@ def test_kernel_filter_keeps_other_ports_out(backend: str, listener: socket.sock
     other = socket.create_server(("127.0.0.1", 0))
     other.settimeout(10)
     port = listener.getsockname()[1]
-    capture = open_live("lo", port=port, backend=backend)
+    capture = open_live("lo", ports=[port], backend=backend)
 
     def traffic() -> None:
         exchange(other, b"not for us", b"no")
@@ -129,7 +129,7 @@ def test_kernel_filter_keeps_other_ports_out(backend: str, listener: socket.sock
 def test_without_libpcap_afpacket_still_captures(monkeypatch: pytest.MonkeyPatch, listener: socket.socket) -> None:
     monkeypatch.setattr(bpf, "LIBPCAP_NAMES", ("libpcap-not-here.so.9",))
     port = listener.getsockname()[1]
-    capture = open_live("lo", port=port, backend="afpacket")
+    capture = open_live("lo", ports=[port], backend="afpacket")
     frames = capture_while(capture, threading.Thread(target=exchange, args=(listener, b"hello", b"hi")))
     assert payload_by_direction(frames, port) == {"c2s": b"hello", "s2c": b"hi"}
 
@@ -141,7 +141,7 @@ def test_unprivileged_open_raises_permission_error(backend: str) -> None:
         "from netlab.capture.sources import open_live\n"
         "from netlab.errors import CapturePermissionError\n"
         "try:\n"
-        f"    open_live('lo', port=9, backend={backend!r})\n"
+        f"    open_live('lo', ports=[9], backend={backend!r})\n"
         "except CapturePermissionError as error:\n"
         "    print(error); sys.exit(77)\n"
     )

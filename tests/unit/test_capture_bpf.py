@@ -47,19 +47,26 @@ def test_without_libpcap_expressions_fail_with_a_hint(monkeypatch: pytest.Monkey
     with pytest.raises(FilterUnavailable, match="libpcap is not installed"):
         bpf.compile_filter("tcp port 1", 1)
     with pytest.raises(FilterUnavailable, match="--filter cannot be compiled"):
-        sources.build_program(1, 5, None, "udp", 262_144)
+        sources.build_program(1, [5], [], "udp", 262_144)
 
 
 def test_without_libpcap_port_filters_are_built_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bpf, "LIBPCAP_NAMES", ("libpcap-not-here.so.9",))
-    program, how = sources.build_program(1, 4242, None, None, 262_144)
+    program, how = sources.build_program(1, [4242], [], None, 262_144)
     assert program == bpf.port_filter(4242)
     assert "no libpcap" in how
-    program, how = sources.build_program(101, 4242, None, None, 262_144)
+    program, how = sources.build_program(101, [4242], [], None, 262_144)
     assert program == bpf.accept_all()
     assert "user space" in how
 
 
 def test_filter_expression_combines_options() -> None:
-    assert sources.filter_expression(5, "10.0.0.1", "not port 22") == "tcp port 5 and host 10.0.0.1 and (not port 22)"
-    assert sources.filter_expression(None, None, None) == ""
+    assert sources.filter_expression([5], ["10.0.0.1"], "not port 22") == "tcp port 5 and host 10.0.0.1 and (not port 22)"
+    assert sources.filter_expression([5, 6], ["a", "b"], None) == "tcp and (port 5 or port 6) and (host a or host b)"
+    assert sources.filter_expression([], [], None) == ""
+
+
+@needs_libpcap
+def test_every_combined_expression_compiles() -> None:
+    expression = sources.filter_expression([5, 6], ["10.0.0.1", "::1"], "not port 22")
+    assert bpf.snaplen_of(bpf.compile_filter(expression, 1)) == 262_144
