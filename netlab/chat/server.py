@@ -563,10 +563,10 @@ class ChatServer:
     def _flush_timeout(self) -> float:
         with self.registry.lock:
             closing = bool(self.registry.closing)
-            queued = self.registry.queued_changed or self.registry.changed
-        if closing or self._stopping.is_set():
-            return 0.05
-        return STATUS_QUEUE_INTERVAL if queued else -1
+            changed, queued = self.registry.changed, self.registry.queued_changed
+        if closing or self._stopping.is_set() or (changed and self.config.publish_status):
+            return STATUS_MIN_INTERVAL
+        return STATUS_QUEUE_INTERVAL if queued and self.config.publish_status else -1
 
     def _all_closed(self) -> bool:
         with self.registry.lock:

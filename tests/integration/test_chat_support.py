@@ -1,0 +1,117 @@
+"""Helpers shared by the chat integration tests (no tests here)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from netlab.chat.server import ChatServer
+
+TIMEOUT = 5.0
+
+
+class LineClient:
+    """A minimal line-dialect participant on a real socket (like nc), with timeouts everywhere."""
+
+    def __init__(self, address: tuple[str, int], nick: str | None = None) -> None:
+        self.sock = socket.create_connection(address, timeout=TIMEOUT)
+        self.buffer = b""
+        greeting = self.sock.recv(4)
+        assert greeting == b"NICK", greeting
+        self.welcome = ""
+        if nick is not None:
+            self.sock.sendall(nick.encode() + b"\n")
+            self.welcome = self.expect("Welcome")
+
+    def send(self, data: bytes | str) -> None:
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def say(self, text: str) -> None:
+        self.send(text + "\n")
+
+    def line(self, timeout: float = TIMEOUT) -> str:
+        """The next line (raises TimeoutError or EOFError)."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no line within {timeout} s; have {self.buffer[:200]!r}")
+            self.sock.settimeout(remaining)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(f"EOF; have {self.buffer[:200]!r}")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode("utf-8", errors="replace")
+
+    def expect(self, fragment: str, timeout: float = TIMEOUT) -> str:
+        """Skip lines until one contains `fragment`; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.line(max(0.01, deadline - time.monotonic()))
+            if fragment in line:
+                return line
+
+    def lines_until_quiet(self, quiet: float = 0.3) -> list[str]:
+        out = []
+        while True:
+            try:
+                out.append(self.line(quiet))
+            except TimeoutError:
+                return out
+
+    def read_to_eof(self, timeout: float = TIMEOUT) -> bytes:
+        deadline = time.monotonic() + timeout
+        data = self.buffer
+        self.buffer = b""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no EOF within {timeout} s")
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                return data
+            if not chunk:
+                return data
+            data += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@contextmanager
+def running_server(tmp_path: Path, **options: Any) -> Iterator[ChatServer]:
+    """A ChatServer on 127.0.0.1:0, always stopped afterwards."""
+    options.setdefault("status_dir", tmp_path)
+    options.setdefault("flood_rate", 0)
+    server = ChatServer(port=0, **options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def thread_count() -> int:
+    return threading.active_count()
+
+
+def wait_for(predicate: Any, timeout: float = TIMEOUT, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
