@@ -1,15 +1,200 @@
-"""`netlab follow` (not built yet)."""
+"""`netlab follow`: Follow TCP Stream from a pcap/pcapng file (thin: parse, build, call, write)."""
 
 from __future__ import annotations
 
+import enum
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from netlab.cli.app import run_guarded
+from netlab.render.base import format_names
+
+FORMAT_NAMES = format_names()
+
+if TYPE_CHECKING:
+    from netlab.capture.model import Segment
+    from netlab.stream.pipeline import FollowSummary
+
+
+class DirectionChoice(enum.StrEnum):
+    """--direction values."""
+
+    both = "both"
+    c2s = "c2s"
+    s2c = "s2c"
+
+
+class ColorChoice(enum.StrEnum):
+    """--color values."""
+
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _formats_help() -> str:
+    from netlab.render import format_info, format_names
+
+    return "; ".join(f"{name}: {format_info(name).description}" for name in format_names())
+
+
+def _use_color(choice: ColorChoice, binary: bool) -> bool:
+    if binary or choice is ColorChoice.never:
+        return False
+    if choice is ColorChoice.always:
+        return True
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def summary_line(summary: FollowSummary) -> str:
+    """The one-line stderr summary."""
+    line = (
+        f"netlab follow: {summary.shown} of {summary.streams} stream(s), {summary.packets} packets, "
+        f"{summary.bytes_c2s} bytes client→server, {summary.bytes_s2c} bytes server→client, "
+        f"{summary.retransmissions} retransmission(s), {summary.out_of_order} out-of-order, "
+        f"{summary.gaps} gap(s) ({summary.gap_bytes} bytes missing)"
+    )
+    if summary.conflicts:
+        line += f", {summary.conflicts} conflicting overlap(s)"
+    if summary.not_captured_bytes:
+        line += f", {summary.not_captured_bytes} bytes cut by the snap length"
+    if summary.interrupted:
+        line += " (interrupted)"
+    return line
+
+
+def run_follow(
+    segments: Iterable[Segment],
+    *,
+    fmt: str,
+    streams: list[int],
+    ports: list[int],
+    hosts: list[str],
+    direction: DirectionChoice,
+    color: ColorChoice,
+    split_vlans: bool,
+    summary: bool,
+) -> None:
+    """Build the pipeline for any segment source and write to stdout (summary to stderr)."""
+    from netlab.render import RenderOptions, format_info, make_renderer
+    from netlab.stream.events import Direction
+    from netlab.stream.pipeline import StreamFilter, follow
+    from netlab.stream.reassembly import Reassembler
+
+    binary = fmt == "raw"
+    options = RenderOptions(
+        direction=None if direction is DirectionChoice.both else Direction(direction.value),
+        color=_use_color(color, binary),
+    )
+    format_info(fmt)
+    renderer = make_renderer(fmt, options)
+    write: Callable[[str | bytes], object]
+    if renderer.binary:
+        write = sys.stdout.buffer.write  # type: ignore[assignment]
+    else:
+        write = sys.stdout.write  # type: ignore[assignment]
+    selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(hosts))
+    result = follow(
+        segments, renderer, write, selection=selection, reassembler=Reassembler(split_vlans=split_vlans)
+    )
+    sys.stdout.flush()
+    if summary:
+        typer.echo(summary_line(result), err=True)
+    if selection.streams and result.streams and not result.shown:
+        typer.echo(
+            f"netlab follow: no stream matched (the capture has streams 0..{result.streams - 1})", err=True
+        )
 
 
 def register(app: typer.Typer) -> None:
     """Add the `follow` command to the app."""
+    names = FORMAT_NAMES
 
-    @app.command("follow")
-    def follow() -> None:
-        """Not built yet."""
-        typer.echo("netlab follow: not built yet", err=True)
-        raise typer.Exit(1)
+    @app.command(
+        "follow", help="Follow TCP streams in a capture: every stream's dialogue, in order, gaps shown."
+    )
+    def follow_command(
+        read: Annotated[
+            Path,
+            typer.Option("--read", "-r", help="pcap or pcapng file to read (gzip is fine).", metavar="FILE"),
+        ],
+        stream: Annotated[
+            list[int] | None,
+            typer.Option(
+                "--stream", "-s", help="Only this stream (Wireshark's tcp.stream number); repeatable.", min=0
+            ),
+        ] = None,
+        fmt: Annotated[
+            str,
+            typer.Option(
+                "--format", "-f", help=f"Output format, one of: {', '.join(FORMAT_NAMES)}.", metavar="FORMAT"
+            ),
+        ] = "text",
+        port: Annotated[
+            list[int] | None,
+            typer.Option(
+                "--port",
+                "-p",
+                help="Only streams with this port at either end; repeatable.",
+                min=0,
+                max=65535,
+            ),
+        ] = None,
+        host: Annotated[
+            list[str] | None,
+            typer.Option("--host", help="Only streams with this IP address at either end; repeatable."),
+        ] = None,
+        direction: Annotated[
+            DirectionChoice,
+            typer.Option("--direction", "-d", help="Only client→server (c2s) or server→client (s2c) bytes."),
+        ] = DirectionChoice.both,
+        color: Annotated[
+            ColorChoice,
+            typer.Option(
+                "--color", help="Color the text output (auto: only on a terminal, without NO_COLOR)."
+            ),
+        ] = ColorChoice.auto,
+        split_vlans: Annotated[
+            bool,
+            typer.Option(
+                "--split-vlans/--merge-vlans",
+                help="Keep one 4-tuple on different VLANs apart (Wireshark merges them).",
+            ),
+        ] = False,
+        summary: Annotated[
+            bool, typer.Option("--summary/--no-summary", help="Print the counts on stderr at the end.")
+        ] = True,
+    ) -> None:
+        """Follow TCP streams in a capture file."""
+        if fmt not in names:
+            raise typer.BadParameter(
+                f"unknown format {fmt!r}; choose from {', '.join(names)}", param_hint="--format"
+            )
+        if direction is not DirectionChoice.both and fmt.startswith("tshark-"):
+            raise typer.BadParameter(
+                "the tshark formats always show both directions", param_hint="--direction"
+            )
+
+        def body() -> None:
+            from netlab.capture.pcapfile import read_segments
+
+            run_follow(
+                read_segments(read),
+                fmt=fmt,
+                streams=stream or [],
+                ports=port or [],
+                hosts=host or [],
+                direction=direction,
+                color=color,
+                split_vlans=split_vlans,
+                summary=summary,
+            )
+
+        run_guarded(body)
+
+    follow_command.__doc__ = "Follow TCP streams in a capture file.\n\nFormats: " + _formats_help()

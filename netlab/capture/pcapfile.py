@@ -1,0 +1,224 @@
+"""Streaming pcap / pcapng reader (struct-based, packet by packet, never the whole file).
+
+`read_packets(path)` yields `(linktype, ts, frame, orig_len)` for every packet record, in file
+order. Memory stays at one read buffer however large the file is. A truncated or corrupt file
+first yields everything readable, then raises `PcapReadError` naming the byte offset of the
+bad record; a missing file raises `PcapReadError(missing=True)`. Gzip-compressed captures
+(as Wireshark's test suite ships them) are read transparently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from netlab.capture.decode import decode
+from netlab.capture.model import Segment
+from netlab.errors import PcapReadError
+
+PacketRecord = tuple[int, float, bytes, int]
+"""(linktype, ts in seconds, captured frame bytes, original length on the wire)."""
+
+_CHUNK = 1 << 20
+_MAX_RECORD = 1 << 28  # a record claiming more than 256 MiB is corrupt
+
+_PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+_PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+
+
+class _Reader:
+    """A file with a refillable buffer and absolute offsets, for error messages."""
+
+    __slots__ = ("name", "file", "buf", "pos", "base")
+
+    def __init__(self, name: str, file: BinaryIO) -> None:
+        self.name = name
+        self.file = file
+        self.buf = b""
+        self.pos = 0  # position in buf
+        self.base = 0  # file offset of buf[0]
+
+    def ensure(self, n: int) -> bool:
+        """Make `n` bytes available at `pos`; False at a clean end of file (nothing left)."""
+        avail = len(self.buf) - self.pos
+        if avail >= n:
+            return True
+        chunk = self.file.read(max(_CHUNK, n - avail))
+        self.base += self.pos
+        self.buf = self.buf[self.pos :] + chunk
+        self.pos = 0
+        if len(self.buf) >= n:
+            return True
+        if not self.buf:
+            return False
+        more = self.file.read(n - len(self.buf))
+        self.buf += more
+        return len(self.buf) >= n
+
+    def offset(self) -> int:
+        return self.base + self.pos
+
+    def error(self, what: str, offset: int | None = None) -> PcapReadError:
+        at = self.offset() if offset is None else offset
+        return PcapReadError(f"{self.name}: {what} at byte offset {at}", offset=at)
+
+
+def _open(path: Path) -> BinaryIO:
+    try:
+        raw = path.open("rb")
+    except FileNotFoundError:
+        raise PcapReadError(f"{path}: no such capture file", missing=True) from None
+    except IsADirectoryError:
+        raise PcapReadError(f"{path}: is a directory, not a capture file") from None
+    except OSError as err:
+        raise PcapReadError(f"{path}: cannot open: {err.strerror}") from None
+    if raw.peek(2)[:2] == b"\x1f\x8b":
+        return gzip.open(raw, "rb")  # type: ignore[return-value]
+    return raw
+
+
+def read_packets(path: str | Path) -> Iterator[PacketRecord]:
+    """Yield every packet record of a pcap or pcapng file, streaming.
+
+    Raises:
+        PcapReadError: missing file (`missing=True`), unknown format, or a truncated/corrupt
+            record (after every record before it was yielded).
+    """
+    path = Path(path)
+    with _open(path) as file:
+        reader = _Reader(str(path), file)
+        try:
+            if not reader.ensure(4):
+                raise reader.error("empty file, not a pcap or pcapng capture", 0)
+            magic = reader.buf[:4]
+            if magic == _PCAPNG_SHB:
+                yield from _read_pcapng(reader)
+            elif magic in _PCAP_MAGICS:
+                yield from _read_pcap(reader, *_PCAP_MAGICS[magic])
+            else:
+                raise reader.error("not a pcap or pcapng capture (unknown magic number)", 0)
+        except (OSError, EOFError, gzip.BadGzipFile) as err:
+            raise reader.error(f"read failed ({err})") from None
+
+
+def _read_pcap(reader: _Reader, endian: str, resolution: float) -> Iterator[PacketRecord]:
+    if not reader.ensure(24):
+        raise reader.error("truncated pcap file header")
+    linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
+    reader.pos += 24
+    record = struct.Struct(endian + "IIII").unpack_from
+    ensure = reader.ensure
+    while True:
+        if not ensure(16):
+            if len(reader.buf) > reader.pos:
+                raise reader.error("truncated packet record header")
+            return
+        ts_sec, ts_frac, incl_len, orig_len = record(reader.buf, reader.pos)
+        if incl_len > _MAX_RECORD:
+            raise reader.error(f"corrupt packet record (captured length {incl_len})")
+        if not ensure(16 + incl_len):
+            raise reader.error("truncated packet record")
+        start = reader.pos + 16
+        reader.pos = start + incl_len
+        yield linktype, ts_sec + ts_frac * resolution, reader.buf[start : reader.pos], orig_len
+
+
+class _Interface:
+    __slots__ = ("linktype", "resolution", "offset")
+
+    def __init__(self, linktype: int, resolution: float, offset: int) -> None:
+        self.linktype = linktype
+        self.resolution = resolution
+        self.offset = offset
+
+
+def _read_pcapng(reader: _Reader) -> Iterator[PacketRecord]:
+    endian = "<"
+    interfaces: list[_Interface] = []
+    while True:
+        if not reader.ensure(12):
+            if len(reader.buf) > reader.pos:
+                raise reader.error("truncated block header")
+            return
+        at = reader.offset()
+        buf = reader.buf
+        if buf[reader.pos : reader.pos + 4] == _PCAPNG_SHB:
+            bom = buf[reader.pos + 8 : reader.pos + 12]
+            if bom == b"\x4d\x3c\x2b\x1a":
+                endian = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                endian = ">"
+            else:
+                raise reader.error("corrupt section header block (byte-order magic)")
+            interfaces = []
+        block_type, block_len = struct.unpack_from(endian + "II", buf, reader.pos)
+        if block_len < 12 or block_len % 4 or block_len > _MAX_RECORD:
+            raise reader.error(f"corrupt block (length {block_len})")
+        if not reader.ensure(block_len):
+            raise reader.error("truncated block")
+        body = reader.buf[reader.pos + 8 : reader.pos + block_len - 4]
+        reader.pos += block_len
+        if block_type == 1:
+            interfaces.append(_interface(body, endian))
+        elif block_type in (6, 2, 3):
+            packet = _packet(block_type, body, endian, interfaces)
+            if packet is None:
+                raise reader.error("packet block for an undeclared interface", at)
+            yield packet
+
+
+def _interface(body: bytes, endian: str) -> _Interface:
+    linktype = struct.unpack_from(endian + "H", body, 0)[0]
+    resolution, ts_offset = 1e-6, 0
+    off = 8
+    while off + 4 <= len(body):
+        code, length = struct.unpack_from(endian + "HH", body, off)
+        if code == 0:
+            break
+        value = body[off + 4 : off + 4 + length]
+        if code == 9 and length == 1:
+            r = value[0]
+            resolution = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
+        elif code == 14 and length == 8:
+            ts_offset = struct.unpack_from(endian + "q", value, 0)[0]
+        off += 4 + ((length + 3) & ~3)
+    return _Interface(linktype, resolution, ts_offset)
+
+
+def _packet(block_type: int, body: bytes, endian: str, interfaces: list[_Interface]) -> PacketRecord | None:
+    if block_type == 3:  # simple packet block: interface 0, no time stamp
+        if not interfaces:
+            return None
+        orig_len = struct.unpack_from(endian + "I", body, 0)[0]
+        return interfaces[0].linktype, 0.0, body[4 : 4 + min(orig_len, len(body) - 4)], orig_len
+    if block_type == 6:
+        iface_id, ts_hi, ts_lo, cap_len, orig_len = struct.unpack_from(endian + "IIIII", body, 0)
+    else:  # obsolete packet block
+        iface_id, _drops, ts_hi, ts_lo, cap_len, orig_len = struct.unpack_from(endian + "HHIIII", body, 0)
+    if iface_id >= len(interfaces):
+        return None
+    iface = interfaces[iface_id]
+    ts = ((ts_hi << 32) | ts_lo) * iface.resolution + iface.offset
+    return iface.linktype, ts, body[20 : 20 + cap_len], orig_len
+
+
+def read_segments(path: str | Path, *, verify: bool = True) -> Iterator[Segment]:
+    """Yield the TCP segments of a capture file, numbered like Wireshark's frames (1-based).
+
+    Non-TCP packets are skipped (but counted in frame numbers). Raises `PcapReadError` as
+    `read_packets` does, after yielding every readable segment.
+    """
+    number = 0
+    for linktype, ts, frame, _orig_len in read_packets(path):
+        number += 1
+        segment = decode(linktype, frame, number, ts, verify=verify)
+        if segment is not None:
+            yield segment

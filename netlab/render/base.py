@@ -1,0 +1,120 @@
+"""The renderer protocol, its options, and the registry of formats by name (pure).
+
+A renderer is a small object fed the reassembler's events one by one. `on_event` returns what
+can be shown now (so a live capture prints each turn as soon as it is in order); formats that
+must see a whole stream first (the tshark-compatible ones) return it from `end`. Renderers
+never write to a stream themselves: the caller writes what they return.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Protocol
+
+from netlab.stream.events import Direction, Event
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """Choices shared by the renderers.
+
+    Attributes:
+        direction: only this direction (raw, text, hex); None = both.
+        color: ANSI colors (client red, server blue, as Wireshark) for terminal output.
+    """
+
+    direction: Direction | None = None
+    color: bool = False
+
+
+class Renderer(Protocol):
+    """Turns events into output. `binary` renderers return bytes, the others str."""
+
+    binary: bool
+
+    def begin(self) -> str | bytes:
+        """Output before the first event."""
+        ...
+
+    def on_event(self, event: Event) -> str | bytes:
+        """Output for one event ('' / b'' when there is nothing to show yet)."""
+        ...
+
+    def end(self) -> str | bytes:
+        """Output after the last event."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FormatInfo:
+    """A registered format: where its renderer class lives and a one-line description."""
+
+    name: str
+    module: str
+    attr: str
+    description: str
+
+
+_FORMATS: dict[str, FormatInfo] = {}
+
+
+def register_format(name: str, module: str, attr: str, description: str) -> None:
+    """Register a renderer class `module.attr` (constructed with a `RenderOptions`) as `name`."""
+    _FORMATS[name] = FormatInfo(name, module, attr, description)
+
+
+def format_names() -> list[str]:
+    """The registered format names, in registration order."""
+    return list(_FORMATS)
+
+
+def format_info(name: str) -> FormatInfo:
+    """The registration of `name`; KeyError when unknown."""
+    return _FORMATS[name]
+
+
+def make_renderer(name: str, options: RenderOptions | None = None) -> Renderer:
+    """Build the renderer registered as `name`. Raises KeyError for an unknown name."""
+    info = _FORMATS[name]
+    cls = getattr(importlib.import_module(info.module), info.attr)
+    renderer: Renderer = cls(options or RenderOptions())
+    return renderer
+
+
+register_format(
+    "text",
+    "netlab.render.text",
+    "TextRenderer",
+    "readable dialogue: a header per stream, turns labelled with direction and time, gaps in place",
+)
+register_format(
+    "hex",
+    "netlab.render.hexdump",
+    "HexRenderer",
+    "hex dump per turn, like Wireshark's Follow window in Hex Dump mode",
+)
+register_format(
+    "raw",
+    "netlab.render.raw",
+    "RawRenderer",
+    "the bytes themselves (both directions, or --direction c2s|s2c), to stdout",
+)
+register_format(
+    "json",
+    "netlab.render.jsonl",
+    "JsonLinesRenderer",
+    "JSON Lines: one object per event; data chunks carry stream, src, dst, ts and base64 data",
+)
+register_format(
+    "tshark-ascii", "netlab.render.tshark", "TsharkAscii", "identical to `tshark -q -z follow,tcp,ascii,N`"
+)
+register_format(
+    "tshark-hex", "netlab.render.tshark", "TsharkHex", "identical to `tshark -q -z follow,tcp,hex,N`"
+)
+register_format(
+    "tshark-raw", "netlab.render.tshark", "TsharkRaw", "identical to `tshark -q -z follow,tcp,raw,N`"
+)
+register_format(
+    "tshark-yaml", "netlab.render.tshark", "TsharkYaml", "identical to `tshark -q -z follow,tcp,yaml,N`"
+)

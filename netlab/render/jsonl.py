@@ -1,0 +1,111 @@
+"""JSON Lines: one object per event (pure).
+
+Data chunks: `{"schema_version":1,"stream":0,"src":"ip:port","dst":"ip:port","direction":"c2s",
+"ts":..,"frame":..,"data":"<base64>"}`; every other event has an `"event"` key and no `"data"`
+(`opened`, `gap`, `control`, `notice`, `closed`). IPv6 endpoints are written `[addr]:port`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from dataclasses import asdict
+from typing import Any
+
+from netlab.capture.model import Endpoint
+from netlab.render.base import RenderOptions
+from netlab.stream.events import Closed, Control, Data, Event, Gap, Notice, Opened
+
+SCHEMA_VERSION = 1
+
+
+class JsonLinesRenderer:
+    """Incremental JSON Lines renderer."""
+
+    binary = False
+
+    def __init__(self, options: RenderOptions) -> None:
+        self._direction = options.direction
+        self._names: dict[Endpoint, str] = {}
+
+    def _name(self, endpoint: Endpoint) -> str:
+        name = self._names.get(endpoint)
+        if name is None:
+            name = self._names[endpoint] = str(endpoint)
+        return name
+
+    def begin(self) -> str:
+        return ""
+
+    def on_event(self, event: Event) -> str:
+        if type(event) is Data:
+            if self._direction is not None and event.direction is not self._direction:
+                return ""
+            b64 = binascii.b2a_base64(event.data, newline=False).decode("ascii")
+            return (
+                f'{{"schema_version":1,"stream":{event.stream},"src":"{self._name(event.src)}",'
+                f'"dst":"{self._name(event.dst)}","direction":"{event.direction.value}",'
+                f'"ts":{event.ts:.6f},"frame":{event.frame},"data":"{b64}"}}\n'
+            )
+        return json.dumps(self._other(event), separators=(",", ":")) + "\n"
+
+    def _other(self, event: Event) -> dict[str, Any]:
+        record: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
+        if isinstance(event, Opened):
+            record.update(
+                event="opened",
+                stream=event.stream,
+                ts=round(event.ts, 6),
+                frame=event.frame,
+                client=str(event.client),
+                server=str(event.server),
+                roles_guessed=event.roles_guessed,
+            )
+            if event.vlan:
+                record["vlan"] = list(event.vlan)
+        elif isinstance(event, Gap):
+            record.update(
+                event="gap",
+                stream=event.stream,
+                direction=event.direction.value,
+                ts=round(event.ts, 6),
+                frame=event.frame,
+                size=event.size,
+                offset=event.offset,
+                reason=event.reason.value,
+            )
+        elif isinstance(event, Control):
+            record.update(
+                event="control",
+                kind=event.kind.value,
+                stream=event.stream,
+                direction=event.direction.value,
+                ts=round(event.ts, 6),
+                frame=event.frame,
+                seq=event.seq,
+                ack=event.ack,
+            )
+        elif isinstance(event, Notice):
+            record.update(
+                event="notice",
+                kind=event.kind.value,
+                stream=event.stream,
+                direction=event.direction.value,
+                ts=round(event.ts, 6),
+                frame=event.frame,
+                size=event.size,
+            )
+        elif isinstance(event, Closed):
+            stats = asdict(event.stats)
+            record.update(
+                event="closed",
+                stream=event.stream,
+                ts=round(event.ts, 6),
+                frame=event.frame,
+                reason=event.reason.value,
+                stats=stats,
+            )
+        return record
+
+    def end(self) -> str:
+        return ""

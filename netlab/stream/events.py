@@ -1,0 +1,177 @@
+"""The events the reassembler emits (frozen, slotted value objects; pure).
+
+Every event names its `stream` (Wireshark's `tcp.stream` number), the capture time `ts` and
+the `frame` (1-based) that caused it, so transcripts, ladder diagrams and statistics can all be
+drawn from one event list.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from netlab.capture.model import Endpoint
+
+
+class Direction(enum.Enum):
+    """Which way bytes flow: client to server or server to client."""
+
+    C2S = "c2s"
+    S2C = "s2c"
+
+    @property
+    def reverse(self) -> Direction:
+        """The other direction."""
+        return Direction.S2C if self is Direction.C2S else Direction.C2S
+
+
+class ControlKind(enum.Enum):
+    """Connection-control packets a ladder diagram draws."""
+
+    SYN = "syn"
+    SYN_ACK = "syn-ack"
+    FIN = "fin"
+    RST = "rst"
+
+
+class GapReason(enum.Enum):
+    """Why bytes are missing from a transcript."""
+
+    LOST_ACKED = "lost"  # not in the capture, but the receiver acknowledged them
+    LOST_UNACKED = "unacked"  # a hole nothing acknowledged; later data is shown after it
+    NOT_CAPTURED = "not-captured"  # cut off by the capture's snap length
+
+
+class NoticeKind(enum.Enum):
+    """Anomalies the reassembler counts and reports."""
+
+    RETRANSMISSION = "retransmission"  # bytes seen before (identical copy or partial overlap)
+    OUT_OF_ORDER = "out-of-order"  # arrived ahead of a hole, buffered
+    CONFLICT = "conflicting-overlap"  # a copy of already-seen bytes that differs; first copy kept
+    BAD_CHECKSUM_REPLACED = "bad-checksum-replaced"  # a copy with a bad checksum lost to a good one
+    BUFFER_LIMIT = "buffer-limit"  # too many out-of-order bytes; released after a gap
+
+
+class CloseReason(enum.Enum):
+    """How a stream ended."""
+
+    FIN = "fin"  # both sides sent FIN
+    RST = "rst"
+    END = "end"  # the capture ended first
+    REUSED = "reused"  # a new connection took over the 4-tuple
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    """Counts for one stream, as the reassembler saw it."""
+
+    packets_c2s: int = 0
+    packets_s2c: int = 0
+    bytes_c2s: int = 0
+    bytes_s2c: int = 0
+    retransmissions: int = 0
+    out_of_order: int = 0
+    conflicts: int = 0
+    gaps: int = 0
+    gap_bytes: int = 0
+    not_captured_bytes: int = 0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+
+    @property
+    def packets(self) -> int:
+        """Packets in both directions."""
+        return self.packets_c2s + self.packets_s2c
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first to the last packet."""
+        return self.last_ts - self.first_ts
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A new stream: its first packet was seen.
+
+    `client` sent the SYN; without a SYN in the capture the roles are a guess (the endpoint with
+    the lower port is taken as the server) and `roles_guessed` is True.
+    """
+
+    stream: int
+    ts: float
+    frame: int
+    client: Endpoint
+    server: Endpoint
+    roles_guessed: bool
+    vlan: tuple[int, ...] = ()
+    first_sender: Direction = Direction.C2S  # who sent the first packet (tshark's "Node 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """In-order bytes of one direction. `offset` counts bytes (and gaps) of that direction so far."""
+
+    stream: int
+    direction: Direction
+    ts: float
+    frame: int
+    src: Endpoint
+    dst: Endpoint
+    data: bytes
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """`size` bytes of one direction are missing at `offset`; never filled in."""
+
+    stream: int
+    direction: Direction
+    ts: float
+    frame: int
+    size: int
+    offset: int
+    reason: GapReason
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A SYN, SYN-ACK, FIN or RST packet (every copy, for ladder diagrams).
+
+    `seq`/`ack` are relative to the direction's initial sequence number (0 when unknown).
+    """
+
+    stream: int
+    direction: Direction
+    ts: float
+    frame: int
+    kind: ControlKind
+    seq: int
+    ack: int
+    payload_len: int
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An anomaly of `size` payload bytes (retransmission, out-of-order, conflicting overlap...)."""
+
+    stream: int
+    direction: Direction
+    ts: float
+    frame: int
+    kind: NoticeKind
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The stream ended (or the capture did); carries its final statistics."""
+
+    stream: int
+    ts: float
+    frame: int
+    reason: CloseReason
+    stats: StreamStats
+
+
+Event = Opened | Data | Gap | Control | Notice | Closed

@@ -1,0 +1,187 @@
+"""`follow`: segments → reassembler → selection → renderer → a write callable (pure core).
+
+The CLI plugs in a segment source (a pcap file today, a live capture tomorrow) and a writer; the
+loop, the stream selection, the summary and the "flush, then re-raise" error policy live here
+so every source behaves the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from netlab.capture.model import Endpoint, Segment
+from netlab.errors import NetlabError
+from netlab.stream.events import Closed, Data, Event, Opened
+from netlab.stream.reassembly import Reassembler
+
+
+class Renderer(Protocol):
+    """What `follow` needs from a renderer (see `netlab.render.base.Renderer`)."""
+
+    def begin(self) -> str | bytes: ...
+
+    def on_event(self, event: Event) -> str | bytes: ...
+
+    def end(self) -> str | bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    """Which streams to show: stream numbers, ports, hosts (empty = no constraint).
+
+    A stream matches when its number is listed (if any are) and one of its endpoints has a
+    listed port (if any) and one has a listed host (if any).
+    """
+
+    streams: frozenset[int] = frozenset()
+    ports: frozenset[int] = frozenset()
+    hosts: frozenset[str] = frozenset()
+
+    def matches(self, opened: Opened) -> bool:
+        """True when the stream announced by `opened` is selected."""
+        if self.streams and opened.stream not in self.streams:
+            return False
+        ends: tuple[Endpoint, Endpoint] = (opened.client, opened.server)
+        if self.ports and not any(e.port in self.ports for e in ends):
+            return False
+        return not self.hosts or any(e.ip in self.hosts for e in ends)
+
+    @property
+    def everything(self) -> bool:
+        """True when no constraint is set."""
+        return not (self.streams or self.ports or self.hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowSummary:
+    """Totals over the shown streams (for the stderr summary)."""
+
+    streams: int = 0
+    shown: int = 0
+    packets: int = 0
+    bytes_c2s: int = 0
+    bytes_s2c: int = 0
+    retransmissions: int = 0
+    out_of_order: int = 0
+    conflicts: int = 0
+    gaps: int = 0
+    gap_bytes: int = 0
+    not_captured_bytes: int = 0
+    interrupted: bool = False
+
+
+class _Totals:
+    __slots__ = (
+        "shown",
+        "packets",
+        "c2s",
+        "s2c",
+        "retrans",
+        "ooo",
+        "conflicts",
+        "gaps",
+        "gap_bytes",
+        "not_captured",
+    )
+
+    def __init__(self) -> None:
+        self.shown = self.packets = self.c2s = self.s2c = self.retrans = self.ooo = 0
+        self.conflicts = self.gaps = self.gap_bytes = self.not_captured = 0
+
+    def add(self, closed: Closed) -> None:
+        s = closed.stats
+        self.shown += 1
+        self.packets += s.packets
+        self.c2s += s.bytes_c2s
+        self.s2c += s.bytes_s2c
+        self.retrans += s.retransmissions
+        self.ooo += s.out_of_order
+        self.conflicts += s.conflicts
+        self.gaps += s.gaps
+        self.gap_bytes += s.gap_bytes
+        self.not_captured += s.not_captured_bytes
+
+
+def follow(
+    segments: Iterable[Segment],
+    renderer: Renderer,
+    write: Callable[[str | bytes], object],
+    *,
+    selection: StreamFilter | None = None,
+    reassembler: Reassembler | None = None,
+    on_events: Callable[[list[Event]], object] | None = None,
+) -> FollowSummary:
+    """Reassemble `segments`, render the selected streams' events and pass the output to `write`.
+
+    Ctrl-C (KeyboardInterrupt raised by the source) is a normal stop: the rest is flushed and the
+    summary says `interrupted`. A `NetlabError` from the source (e.g. a truncated pcap) is re-raised
+    after everything read so far has been flushed and rendered. `on_events` (optional) sees every
+    selected event too, e.g. to build statistics or a ladder diagram from the same list.
+    """
+    selection = selection or StreamFilter()
+    reassembler = reassembler or Reassembler()
+    shown: set[int] = set()
+    totals = _Totals()
+    everything = selection.everything
+    on_event = renderer.on_event
+
+    def emit(events: list[Event]) -> None:
+        if not everything:
+            picked: list[Event] = []
+            for event in events:
+                if type(event) is Opened and selection.matches(event):
+                    shown.add(event.stream)
+                if event.stream in shown:
+                    picked.append(event)
+            events = picked
+        for event in events:
+            out = on_event(event)
+            if out:
+                write(out)
+            if type(event) is Closed:
+                totals.add(event)
+        if on_events is not None and events:
+            on_events(events)
+
+    start = renderer.begin()
+    if start:
+        write(start)
+    interrupted = False
+    failure: NetlabError | None = None
+    feed = reassembler.feed
+    try:
+        for segment in segments:
+            events = feed(segment)
+            if events:
+                if everything and on_events is None and len(events) == 1 and type(events[0]) is Data:
+                    out = on_event(events[0])  # the hot path: one in-order chunk
+                    if out:
+                        write(out)
+                    continue
+                emit(events)
+    except KeyboardInterrupt:
+        interrupted = True
+    except NetlabError as err:
+        failure = err
+    emit(reassembler.flush())
+    end = renderer.end()
+    if end:
+        write(end)
+    if failure is not None:
+        raise failure
+    return FollowSummary(
+        streams=reassembler.streams,
+        shown=totals.shown,
+        packets=totals.packets,
+        bytes_c2s=totals.c2s,
+        bytes_s2c=totals.s2c,
+        retransmissions=totals.retrans,
+        out_of_order=totals.ooo,
+        conflicts=totals.conflicts,
+        gaps=totals.gaps,
+        gap_bytes=totals.gap_bytes,
+        not_captured_bytes=totals.not_captured,
+        interrupted=interrupted,
+    )

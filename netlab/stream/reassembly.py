@@ -1,0 +1,568 @@
+"""The sans-IO TCP reassembler: segments in, stream events out.
+
+Theory of operation
+-------------------
+Connections are keyed by their 4-tuple (plus the VLAN tags with ``split_vlans``); each gets a
+stream number in order of first appearance, like Wireshark's ``tcp.stream``. A SYN (without
+ACK) starts a new stream on a used 4-tuple when its ISN differs from the one seen before, or
+when the old connection was closed (both FINs, or a RST after the handshake).
+
+Each direction (a ``_Flow``) keeps ``next``: the absolute offset of the next byte owed to the
+reader. Sequence numbers are turned into absolute offsets once per segment with ``seq_diff``
+against ``origin + next`` (modulo 2**32), so wrap-around never reaches the comparisons.
+Invariants:
+
+* every byte below ``next`` has been emitted exactly once, as ``Data`` or inside a ``Gap``;
+* ``frags`` holds out-of-order segments at or above ``next`` in arrival order (first copy wins,
+  as in Wireshark's follow, including its quirks with overlapping out-of-order segments);
+* a segment that starts below ``next`` is a retransmission: only bytes beyond ``next`` are new,
+  and the overlapping bytes are compared with a window of recently emitted bytes (``recent``) to
+  flag a conflicting overlap;
+* a hole is skipped (a ``Gap``) only when the peer acknowledges bytes beyond it (the receiver had
+  them; Wireshark's rule) or at ``flush`` (nothing more will come: data after a hole is still
+  shown, unlike Wireshark);
+* an in-order segment whose TCP checksum is known bad is *held* until the receiver ACKs it, a good
+  copy replaces it, or ``flush``: so a good copy beats a corrupt one, while captures with
+  offloaded (invalid) checksums everywhere still lose nothing.
+
+Memory is bounded by the open connections and their out-of-order bytes (``max_buffer`` per
+direction; beyond it the lowest hole becomes a gap).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from netlab.capture.model import Endpoint, Segment
+from netlab.stream.events import (
+    Closed,
+    CloseReason,
+    Control,
+    ControlKind,
+    Data,
+    Direction,
+    Event,
+    Gap,
+    GapReason,
+    Notice,
+    NoticeKind,
+    Opened,
+    StreamStats,
+)
+from netlab.stream.seq import SEQ_MASK, seq_diff
+
+_FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
+_RECENT_BYTES = 32 * 1024
+_OFFLOAD_TRUST = 2  # after this many bad checksums were ACKed, stop holding (sender-side capture)
+DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
+
+
+class _Frag:
+    __slots__ = ("pos", "length", "data", "ts", "frame", "checksum_ok")
+
+    def __init__(
+        self, pos: int, length: int, data: bytes, ts: float, frame: int, checksum_ok: bool | None
+    ) -> None:
+        self.pos = pos
+        self.length = length
+        self.data = data
+        self.ts = ts
+        self.frame = frame
+        self.checksum_ok = checksum_ok
+
+
+class _Flow:
+    """One direction of a connection (mutable, private to the reassembler)."""
+
+    __slots__ = (
+        "direction",
+        "src",
+        "dst",
+        "started",
+        "origin",
+        "next",
+        "soft",
+        "base_seq",
+        "frags",
+        "frag_bytes",
+        "held",
+        "offloaded",
+        "recent",
+        "recent_bytes",
+        "fin",
+        "packets",
+        "bytes",
+    )
+
+    def __init__(self, direction: Direction, src: Endpoint, dst: Endpoint) -> None:
+        self.direction = direction
+        self.src = src
+        self.dst = dst
+        self.started = False
+        self.origin = 0  # raw sequence number of absolute offset 0
+        self.next = 0  # absolute offset of the next byte owed
+        self.soft = False  # started by an empty non-SYN segment (maybe a keep-alive)
+        self.base_seq: int | None = None  # the ISN as Wireshark records it (port-reuse test)
+        self.frags: list[_Frag] = []
+        self.frag_bytes = 0
+        self.held: _Frag | None = None
+        self.offloaded = 0  # bad-checksum segments the receiver accepted (checksum offload)
+        self.recent: deque[tuple[int, bytes]] = deque()
+        self.recent_bytes = 0
+        self.fin = False
+        self.packets = 0
+        self.bytes = 0
+
+    def absolute(self, seq: int) -> int:
+        """The absolute offset of raw sequence number `seq` (nearest to `next`)."""
+        return self.next + seq_diff(seq, (self.origin + self.next) & SEQ_MASK)
+
+
+class _Conn:
+    __slots__ = (
+        "stream",
+        "key",
+        "c2s",
+        "s2c",
+        "client",
+        "server",
+        "handshake",
+        "rst",
+        "retransmissions",
+        "out_of_order",
+        "conflicts",
+        "gaps",
+        "gap_bytes",
+        "not_captured",
+        "first_ts",
+        "last_ts",
+        "last_frame",
+    )
+
+    def __init__(
+        self, stream: int, key: tuple[object, ...], client: Endpoint, server: Endpoint, ts: float
+    ) -> None:
+        self.stream = stream
+        self.key = key
+        self.client = client
+        self.server = server
+        self.c2s = _Flow(Direction.C2S, client, server)
+        self.s2c = _Flow(Direction.S2C, server, client)
+        self.handshake = False  # a SYN-ACK was seen
+        self.rst = False
+        self.retransmissions = 0
+        self.out_of_order = 0
+        self.conflicts = 0
+        self.gaps = 0
+        self.gap_bytes = 0
+        self.not_captured = 0
+        self.first_ts = ts
+        self.last_ts = ts
+        self.last_frame = 0
+
+    def stats(self) -> StreamStats:
+        return StreamStats(
+            packets_c2s=self.c2s.packets,
+            packets_s2c=self.s2c.packets,
+            bytes_c2s=self.c2s.bytes,
+            bytes_s2c=self.s2c.bytes,
+            retransmissions=self.retransmissions,
+            out_of_order=self.out_of_order,
+            conflicts=self.conflicts,
+            gaps=self.gaps,
+            gap_bytes=self.gap_bytes,
+            not_captured_bytes=self.not_captured,
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+        )
+
+    def close_reason(self) -> CloseReason:
+        if self.rst:
+            return CloseReason.RST
+        if self.c2s.fin and self.s2c.fin:
+            return CloseReason.FIN
+        return CloseReason.END
+
+
+def guess_server(a: Endpoint, b: Endpoint) -> bool:
+    """Without a SYN: True when `b` looks like the server (the lower, usually well-known, port)."""
+    return b.port <= a.port
+
+
+class Reassembler:
+    """Turns TCP segments into per-stream events (sans-IO: no clock, no sockets, no printing).
+
+    Args:
+        split_vlans: keep the same 4-tuple on different VLAN tags apart (Wireshark merges them).
+        prefer_good_checksum: hold in-order segments with a bad TCP checksum until acknowledged
+            or replaced by a good copy.
+        max_buffer: out-of-order bytes buffered per direction before the lowest hole is given up.
+
+    Not thread-safe: one reassembler belongs to one pipeline.
+    """
+
+    def __init__(
+        self,
+        *,
+        split_vlans: bool = False,
+        prefer_good_checksum: bool = True,
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+    ) -> None:
+        self.split_vlans = split_vlans
+        self.prefer_good_checksum = prefer_good_checksum
+        self.max_buffer = max_buffer
+        self._conns: dict[tuple[object, ...], _Conn] = {}
+        self._all: list[_Conn] = []  # open connections in stream order, for flush
+        self._next_stream = 0
+
+    @property
+    def streams(self) -> int:
+        """How many streams have been opened so far."""
+        return self._next_stream
+
+    def feed_all(self, segments: Iterable[Segment]) -> list[Event]:
+        """Feed every segment, then flush; return all events (convenience for small captures)."""
+        events: list[Event] = []
+        for segment in segments:
+            events.extend(self.feed(segment))
+        events.extend(self.flush())
+        return events
+
+    def feed(self, seg: Segment) -> list[Event]:
+        """Take one segment (in capture order) and return the events it causes."""
+        events: list[Event] = []
+        flags = seg.flags
+        key: tuple[object, ...] = (seg.src, seg.dst, seg.vlan) if self.split_vlans else (seg.src, seg.dst)
+        conn = self._conns.get(key)
+        if conn is None or (flags & (_SYN | _ACK) == _SYN and self._reused(conn, seg)):
+            conn = self._open(seg, key, conn, events)
+        if seg.src == conn.client and (seg.dst == conn.server or conn.client != conn.server):
+            flow, rev = conn.c2s, conn.s2c
+        else:
+            flow, rev = conn.s2c, conn.c2s
+        flow.packets += 1
+        conn.last_ts = seg.ts
+        conn.last_frame = seg.frame
+        if flags & (_SYN | _FIN | _RST):
+            self._control(conn, flow, rev, seg, events)
+        if flags & _ACK and (rev.frags or rev.held is not None):
+            self._acknowledge(conn, rev, rev.absolute(seg.ack), seg, events)
+        if seg.wire_len:
+            self._payload(conn, flow, seg, events)
+        elif not flow.started:
+            self._start(flow, seg)
+        return events
+
+    def flush(self) -> list[Event]:
+        """End of input: release what is still buffered (after gaps) and close every stream."""
+        events: list[Event] = []
+        for conn in self._all:
+            self._finish(conn, CloseReason.END, events)
+        self._all.clear()
+        self._conns.clear()
+        return events
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _reused(self, conn: _Conn, seg: Segment) -> bool:
+        flow = conn.c2s if seg.src == conn.client else conn.s2c
+        if flow.base_seq is not None and seg.seq != flow.base_seq:
+            return True
+        closed = conn.rst or (conn.c2s.fin and conn.s2c.fin)
+        return closed and conn.handshake
+
+    def _open(self, seg: Segment, key: tuple[object, ...], old: _Conn | None, events: list[Event]) -> _Conn:
+        if old is not None:
+            self._finish(old, CloseReason.REUSED, events)
+            self._all.remove(old)
+        flags = seg.flags
+        guessed = False
+        if flags & _SYN:
+            client, server = (seg.dst, seg.src) if flags & _ACK else (seg.src, seg.dst)
+        else:
+            guessed = True
+            client, server = (seg.src, seg.dst) if guess_server(seg.src, seg.dst) else (seg.dst, seg.src)
+        conn = _Conn(self._next_stream, key, client, server, seg.ts)
+        self._next_stream += 1
+        self._conns[key] = conn
+        self._conns[(seg.dst, seg.src, seg.vlan) if self.split_vlans else (seg.dst, seg.src)] = conn
+        self._all.append(conn)
+        first = Direction.C2S if seg.src == client else Direction.S2C
+        events.append(Opened(conn.stream, seg.ts, seg.frame, client, server, guessed, seg.vlan, first))
+        return conn
+
+    def _finish(self, conn: _Conn, reason: CloseReason, events: list[Event]) -> None:
+        for flow in (conn.c2s, conn.s2c):
+            self._release_all(conn, flow, events)
+        if reason is CloseReason.END:
+            reason = conn.close_reason()
+        events.append(Closed(conn.stream, conn.last_ts, conn.last_frame, reason, conn.stats()))
+
+    def _control(self, conn: _Conn, flow: _Flow, rev: _Flow, seg: Segment, events: list[Event]) -> None:
+        flags = seg.flags
+        if flags & _RST:
+            kind = ControlKind.RST
+            conn.rst = conn.rst or conn.handshake
+        elif flags & _SYN:
+            kind = ControlKind.SYN_ACK if flags & _ACK else ControlKind.SYN
+            if flags & _ACK:
+                conn.handshake = True
+        else:
+            kind = ControlKind.FIN
+            flow.fin = True
+        seq = seq_diff(seg.seq, flow.base_seq) if flow.base_seq is not None else 0
+        ack = seq_diff(seg.ack, rev.base_seq) if flags & _ACK and rev.base_seq is not None else 0
+        events.append(Control(conn.stream, flow.direction, seg.ts, seg.frame, kind, seq, ack, seg.wire_len))
+
+    # -- bytes ------------------------------------------------------------------------------
+
+    def _start(self, flow: _Flow, seg: Segment) -> None:
+        syn = seg.flags & _SYN
+        flow.started = True
+        flow.origin = (seg.seq + 1) & SEQ_MASK if syn else seg.seq
+        flow.next = 0
+        flow.soft = not syn and not seg.wire_len
+        flow.base_seq = seg.seq if syn else (seg.seq - 1) & SEQ_MASK
+
+    def _payload(self, conn: _Conn, flow: _Flow, seg: Segment, events: list[Event]) -> None:
+        if not flow.started:
+            self._start(flow, seg)
+        seq = (seg.seq + 1) & SEQ_MASK if seg.flags & _SYN else seg.seq
+        pos = flow.absolute(seq)
+        nxt = flow.next
+        if flow.soft:
+            flow.soft = False
+            if pos == nxt + 1 and not flow.frags:  # the empty segment was a keep-alive: no gap
+                flow.origin = (flow.origin + 1) & SEQ_MASK
+                pos = nxt
+        length = seg.wire_len
+        data = seg.payload
+        if pos < nxt:
+            end = pos + length
+            self._compare(conn, flow, pos, data, seg)
+            conn.retransmissions += 1
+            events.append(
+                Notice(conn.stream, flow.direction, seg.ts, seg.frame, NoticeKind.RETRANSMISSION, length)
+            )
+            if end <= nxt:
+                return
+            cut = nxt - pos
+            data = data[cut:]
+            pos = nxt
+            length = end - nxt
+            if not data:
+                return
+        if pos == nxt:
+            held = flow.held
+            if held is not None:
+                self._replace_held(conn, flow, held, data, length, seg, events)
+                return
+            if seg.checksum_ok is False and self.prefer_good_checksum and flow.offloaded < _OFFLOAD_TRUST:
+                flow.held = _Frag(pos, length, data, seg.ts, seg.frame, False)
+                return
+            self._emit(conn, flow, data, length, seg.ts, seg.frame, events)
+            if flow.frags:
+                self._drain(conn, flow, None, seg, events)
+            return
+        held = flow.held
+        behind_held = held is not None and pos == held.pos + held.length
+        frag = _Frag(pos, length, data, seg.ts, seg.frame, seg.checksum_ok)
+        self._buffer(conn, flow, frag, seg, events, count=not behind_held)
+
+    def _buffer(
+        self, conn: _Conn, flow: _Flow, frag: _Frag, seg: Segment, events: list[Event], *, count: bool = True
+    ) -> None:
+        for i, other in enumerate(flow.frags):
+            if other.pos == frag.pos:
+                conn.retransmissions += 1
+                if other.checksum_ok is False and frag.checksum_ok and other.length <= frag.length:
+                    flow.frags[i] = frag  # the good copy replaces the corrupt one in place
+                    flow.frag_bytes += len(frag.data) - len(other.data)
+                    if other.data != frag.data[: len(other.data)]:
+                        events.append(
+                            Notice(
+                                conn.stream,
+                                flow.direction,
+                                seg.ts,
+                                seg.frame,
+                                NoticeKind.BAD_CHECKSUM_REPLACED,
+                                frag.length,
+                            )
+                        )
+                    return
+                break
+        else:
+            if count:
+                conn.out_of_order += 1
+                events.append(
+                    Notice(
+                        conn.stream, flow.direction, seg.ts, seg.frame, NoticeKind.OUT_OF_ORDER, frag.length
+                    )
+                )
+        flow.frags.append(frag)
+        flow.frag_bytes += len(frag.data)
+        if flow.frag_bytes > self.max_buffer:
+            events.append(
+                Notice(
+                    conn.stream, flow.direction, seg.ts, seg.frame, NoticeKind.BUFFER_LIMIT, flow.frag_bytes
+                )
+            )
+            self._skip_hole(conn, flow, GapReason.LOST_UNACKED, seg.ts, seg.frame, events)
+            self._drain(conn, flow, None, seg, events)
+
+    def _replace_held(
+        self,
+        conn: _Conn,
+        flow: _Flow,
+        held: _Frag,
+        data: bytes,
+        length: int,
+        seg: Segment,
+        events: list[Event],
+    ) -> None:
+        """A second copy starting where a held (bad-checksum) segment starts."""
+        flow.held = None
+        if seg.checksum_ok is False:  # two bad copies: the first one wins, as usual
+            self._emit(conn, flow, held.data, held.length, held.ts, held.frame, events)
+            self._payload(conn, flow, seg, events)
+            return
+        if data[: len(held.data)] != held.data[: len(data)]:
+            conn.conflicts += 1
+            events.append(
+                Notice(
+                    conn.stream, flow.direction, seg.ts, seg.frame, NoticeKind.BAD_CHECKSUM_REPLACED, length
+                )
+            )
+        if length < held.length:  # the good copy is shorter: keep the held tail after it
+            self._emit(conn, flow, data, length, seg.ts, seg.frame, events)
+            tail = _Frag(flow.next, held.length - length, held.data[length:], held.ts, held.frame, False)
+            self._buffer(conn, flow, tail, seg, events)
+        else:
+            self._emit(conn, flow, data, length, seg.ts, seg.frame, events)
+        if flow.frags:
+            self._drain(conn, flow, None, seg, events)
+
+    def _compare(self, conn: _Conn, flow: _Flow, pos: int, data: bytes, seg: Segment) -> None:
+        """Flag a retransmitted copy whose bytes differ from what was already emitted."""
+        end = pos + len(data)
+        for start, chunk in flow.recent:
+            stop = start + len(chunk)
+            if stop <= pos or start >= end:
+                continue
+            lo, hi = max(pos, start), min(end, stop)
+            if chunk[lo - start : hi - start] != data[lo - pos : hi - pos]:
+                conn.conflicts += 1
+                return
+
+    def _emit(
+        self, conn: _Conn, flow: _Flow, data: bytes, length: int, ts: float, frame: int, events: list[Event]
+    ) -> None:
+        """Emit bytes at `next` (and a not-captured gap for a snap-length-truncated tail)."""
+        offset = flow.next
+        captured = len(data)
+        if captured:
+            events.append(Data(conn.stream, flow.direction, ts, frame, flow.src, flow.dst, data, offset))
+            flow.bytes += captured
+            flow.recent.append((offset, data))
+            flow.recent_bytes += captured
+            while flow.recent_bytes > _RECENT_BYTES and len(flow.recent) > 1:
+                flow.recent_bytes -= len(flow.recent.popleft()[1])
+        if captured < length:
+            missing = length - captured
+            conn.not_captured += missing
+            events.append(
+                Gap(
+                    conn.stream, flow.direction, ts, frame, missing, offset + captured, GapReason.NOT_CAPTURED
+                )
+            )
+        flow.next = offset + length
+
+    def _drain(self, conn: _Conn, flow: _Flow, ack: int | None, seg: Segment, events: list[Event]) -> None:
+        """Emit buffered segments that now fit (Wireshark's check_follow_fragments loop)."""
+        frags = flow.frags
+        while frags:
+            lowest = frags[0].pos
+            nxt = flow.next
+            for i, frag in enumerate(frags):
+                pos = frag.pos
+                if pos < lowest:
+                    lowest = pos
+                if pos <= nxt:
+                    del frags[i]
+                    flow.frag_bytes -= len(frag.data)
+                    end = pos + frag.length
+                    if end > nxt:
+                        cut = nxt - pos
+                        self._emit(conn, flow, frag.data[cut:], end - nxt, frag.ts, frag.frame, events)
+                    break
+            else:
+                if ack is not None and ack > lowest:
+                    self._gap(conn, flow, lowest - nxt, GapReason.LOST_ACKED, seg.ts, seg.frame, events)
+                    flow.next = lowest
+                    continue
+                return
+
+    def _acknowledge(self, conn: _Conn, flow: _Flow, ack: int, seg: Segment, events: list[Event]) -> None:
+        """The peer acknowledged up to `ack` (absolute) in `flow`: held and lost bytes are settled."""
+        held = flow.held
+        if held is not None and ack > held.pos:
+            flow.held = None
+            flow.offloaded += 1
+            self._emit(conn, flow, held.data, held.length, held.ts, held.frame, events)
+        if flow.frags:
+            self._drain(conn, flow, ack, seg, events)
+
+    def _gap(
+        self,
+        conn: _Conn,
+        flow: _Flow,
+        size: int,
+        reason: GapReason,
+        ts: float,
+        frame: int,
+        events: list[Event],
+    ) -> None:
+        conn.gaps += 1
+        conn.gap_bytes += size
+        events.append(Gap(conn.stream, flow.direction, ts, frame, size, flow.next, reason))
+
+    def _skip_hole(
+        self, conn: _Conn, flow: _Flow, reason: GapReason, ts: float, frame: int, events: list[Event]
+    ) -> None:
+        lowest = min(frag.pos for frag in flow.frags)
+        if lowest > flow.next:
+            self._gap(conn, flow, lowest - flow.next, reason, ts, frame, events)
+            flow.next = lowest
+
+    def _release_all(self, conn: _Conn, flow: _Flow, events: list[Event]) -> None:
+        """End of input for `flow`: emit the held segment and every buffered one, after gaps."""
+        held = flow.held
+        if held is not None:
+            flow.held = None
+            self._emit(conn, flow, held.data, held.length, held.ts, held.frame, events)
+        while flow.frags:
+            frag = min(flow.frags, key=lambda f: f.pos)
+            self._skip_hole(conn, flow, GapReason.LOST_UNACKED, frag.ts, frag.frame, events)
+            before = len(flow.frags)
+            self._drain_simple(conn, flow, events)
+            if len(flow.frags) == before:  # cannot happen: the lowest fragment now fits
+                break
+
+    def _drain_simple(self, conn: _Conn, flow: _Flow, events: list[Event]) -> None:
+        frags = flow.frags
+        progressed = True
+        while frags and progressed:
+            progressed = False
+            nxt = flow.next
+            for i, frag in enumerate(frags):
+                if frag.pos <= nxt:
+                    del frags[i]
+                    flow.frag_bytes -= len(frag.data)
+                    end = frag.pos + frag.length
+                    if end > nxt:
+                        self._emit(
+                            conn, flow, frag.data[nxt - frag.pos :], end - nxt, frag.ts, frag.frame, events
+                        )
+                    progressed = True
+                    break
