@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from netlab.sockets import diag, procfs
+from netlab.sockets.model import SocketRow
 from netlab.sockets.snapshot import snapshot
 
 pytestmark = pytest.mark.skipif(
@@ -271,6 +273,30 @@ def test_json_groups_listener_first_then_both_ends_of_each_client(chat: Chat) ->
     for group, _kind, role, nick in kinds[1:]:
         groups.setdefault(group, []).append((role, nick))
     assert sorted(groups.values()) == sorted([[("server", nick), ("client", nick)] for nick in NICKS])
+
+
+def test_kernel_port_filter_keeps_exactly_the_sockets_on_the_port(chat: Chat) -> None:
+    def key(row: SocketRow) -> tuple[object, ...]:
+        return (row.local, row.remote, row.state, row.inode)
+
+    everything = diag.query(None)
+    for port in (chat.port, chat.noise_port):
+        filtered = diag.query(port)
+        assert sorted(map(key, filtered), key=repr) == sorted(
+            (key(row) for row in everything if port in (row.local.port, row.remote.port)), key=repr
+        )
+    assert len(diag.query(chat.noise_port)) == 1 + 2 * 200
+
+
+def test_attribution_reads_the_named_processes_first_and_stops_when_all_are_found(chat: Chat) -> None:
+    rows = diag.query(chat.port)
+    wanted = [row.inode for row in rows if row.inode]
+    found = procfs.attribute(wanted, first=[chat.server_pid, chat.clients_pid])
+    assert found.scanned == 2  # nothing else was read
+    assert set(found.owners) == set(wanted)
+    assert {pid for owners in found.owners.values() for pid in owners} == {chat.server_pid, chat.clients_pid}
+    blind = procfs.attribute(wanted)  # no hint: ordered by fd-table size, still complete
+    assert blind.owners == found.owners
 
 
 def test_library_snapshot_matches_ss(chat: Chat) -> None:
