@@ -1,15 +1,171 @@
-"""`netlab lab` (not built yet)."""
+"""`netlab lab`: the whole networks lab in one command, on loopback or on namespaced hosts."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
 import typer
+
+SCRIPT_HELP = (
+    "A conversation of your own: a UTF-8 file with one `NICK> LINE` per line (a participant joins on "
+    "their first line; `NICK>` alone just joins; commands like /me, /msg, /nick, /quit are sent as "
+    "typed; after `/nick NEW` use NEW; `@snapshot` marks where to look at the sockets; # comments). "
+    "See the README."
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the `lab` command to the app."""
 
     @app.command("lab")
-    def lab() -> None:
-        """Not built yet."""
-        typer.echo("netlab lab: not built yet", err=True)
-        raise typer.Exit(1)
+    def lab(
+        clients: Annotated[
+            int | None,
+            typer.Option(
+                "--clients",
+                "-c",
+                min=2,
+                max=200,
+                help="Participants in the default conversation (default 3; with --hosts N, N-1).",
+            ),
+        ] = None,
+        messages: Annotated[
+            int,
+            typer.Option(
+                "--messages",
+                "-m",
+                min=0,
+                max=1000,
+                help="Extra chat lines each participant sends in the default conversation.",
+            ),
+        ] = 2,
+        script: Annotated[
+            Path | None, typer.Option("--script", "-s", metavar="FILE", help=SCRIPT_HELP)
+        ] = None,
+        port: Annotated[
+            int,
+            typer.Option(
+                "--port",
+                "-p",
+                min=0,
+                max=65535,
+                help="Server port (default 0: a free port, shown in the summary).",
+            ),
+        ] = 0,
+        keep_running: Annotated[
+            bool,
+            typer.Option(
+                "--keep-running",
+                help="After the conversation, keep the server (and the capture) up for your own clients until Ctrl-C.",
+            ),
+        ] = False,
+        hosts: Annotated[
+            int,
+            typer.Option(
+                "--hosts",
+                min=0,
+                max=200,
+                help="Run on N hosts in network namespaces (server on h1, clients on h2..hN) joined by a switch "
+                "that captures and can impair the wire. Linux, root. 0 = loopback.",
+            ),
+        ] = 0,
+        loss: Annotated[
+            float, typer.Option("--loss", min=0, max=100, help="With --hosts: drop PCT% of IP frames.")
+        ] = 0.0,
+        delay: Annotated[
+            float, typer.Option("--delay", min=0, max=10000, help="With --hosts: delay every IP frame MS ms.")
+        ] = 0.0,
+        reorder: Annotated[
+            float,
+            typer.Option(
+                "--reorder",
+                min=0,
+                max=100,
+                help="With --hosts: hold PCT% of IP frames back 25 ms so later ones overtake.",
+            ),
+        ] = 0.0,
+        seed: Annotated[
+            int | None, typer.Option("--seed", help="With --hosts: seed the wire's random choices.")
+        ] = None,
+        captures: Annotated[
+            Path, typer.Option("--captures", metavar="DIR", help="Where the pcap goes.")
+        ] = Path("captures"),
+        reports: Annotated[
+            Path, typer.Option("--reports", metavar="DIR", help="Where report folders go.")
+        ] = Path("reports"),
+        name: Annotated[
+            str | None, typer.Option("--name", help="Run name (default lab-YYYYmmdd-HHMMSS).")
+        ] = None,
+    ) -> None:
+        """Run the whole networks lab in one command and write a report a teacher can open.
+
+        Starts the chat server, captures its traffic, lets scripted participants hold a short
+        multilingual conversation (a join, a private message, a nickname change, a /me, a leave),
+        takes a socket snapshot mid-conversation, shuts everything down cleanly, and writes
+        captures/RUN.pcap, reports/RUN/dialogue.txt, reports/RUN/report.md and reports/RUN/report.html.
+        The paths go to stdout; progress goes to stderr.
+        """
+        from netlab.cli.app import run_guarded
+
+        if (loss or delay or reorder or seed is not None) and not hosts:
+            typer.echo("netlab: --loss, --delay, --reorder and --seed need --hosts N "
+                       "(loopback never loses or reorders a packet)", err=True)  # fmt: skip
+            raise typer.Exit(2)
+        if hosts == 1:
+            typer.echo("netlab: --hosts needs at least 2 (one server host and one client host)", err=True)
+            raise typer.Exit(2)
+
+        def body() -> None:
+            from netlab.lab.impair import Impairment
+            from netlab.lab.run import LabConfig, LabRun
+
+            config = LabConfig(
+                clients=clients, messages=messages, script=script, port=port, keep_running=keep_running,
+                hosts=hosts, impairment=Impairment(loss, delay, reorder), seed=seed,
+                captures_dir=captures, reports_dir=reports, run_name=name,
+            )  # fmt: skip
+            if hosts:
+                from netlab.lab.netns import require_root
+
+                require_root()
+            stop = threading.Event()
+            with _terminate_as_interrupt():
+                result = LabRun(config, lambda text: typer.echo(f"netlab lab: {text}", err=True), stop).run()
+            report = result.report
+            typer.echo(
+                f"netlab lab: done; {len(report.connections)} TCP connection(s) in the report", err=True
+            )
+            for note in result.notes:
+                typer.echo(f"netlab lab: note: {note}", err=True)
+            if result.undelivered:
+                typer.echo(
+                    f"netlab lab: {len(result.undelivered)} line(s) were not delivered in time", err=True
+                )
+            if result.pcap is not None:
+                typer.echo(f"capture:  {result.pcap}")
+            typer.echo(f"dialogue: {result.files.dialogue}")
+            typer.echo(f"report:   {result.files.markdown}")
+            typer.echo(f"html:     {result.files.html}")
+
+        run_guarded(body)
+
+
+class _terminate_as_interrupt:  # noqa: N801 - used as a context manager
+    """Within the block, SIGTERM raises KeyboardInterrupt, so `kill` cleans up like Ctrl-C."""
+
+    def __enter__(self) -> None:
+        self._previous = signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._raise)
+
+    @staticmethod
+    def _raise(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._previous)

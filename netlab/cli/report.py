@@ -1,15 +1,69 @@
-"""`netlab report` (not built yet)."""
+"""`netlab report --read FILE.pcap [--out DIR]`: the lab report from any capture."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from netlab.errors import PcapReadError
+
+
+def default_out(pcap: Path) -> Path:
+    """`reports/<capture name without extension>/`."""
+    name = pcap.name
+    for suffix in (".gz", ".pcapng", ".pcap", ".cap"):
+        name = name.removesuffix(suffix)
+    return Path("reports") / (name or "capture")
 
 
 def register(app: typer.Typer) -> None:
     """Add the `report` command to the app."""
 
     @app.command("report")
-    def report() -> None:
-        """Not built yet."""
-        typer.echo("netlab report: not built yet", err=True)
-        raise typer.Exit(1)
+    def report(
+        read: Annotated[
+            Path,
+            typer.Option(
+                "--read",
+                "-r",
+                metavar="FILE",
+                help="A pcap or pcapng capture (e.g. one you took with Wireshark).",
+            ),
+        ],
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                "--out",
+                "-o",
+                metavar="DIR",
+                help="Directory for dialogue.txt, report.md and report.html (default: reports/<capture name>/).",
+            ),
+        ] = None,
+    ) -> None:
+        """Build the lab report from a capture: each TCP connection's dialogue, ladder diagram and statistics.
+
+        Writes DIR/dialogue.txt (the `netlab follow` transcript), DIR/report.md and DIR/report.html
+        (one self-contained page: open it in any browser). The sockets section of `netlab lab`'s
+        report is left out, since a capture does not show sockets. Prints the paths on stdout.
+        """
+        from netlab.cli.app import run_guarded
+
+        def body() -> None:
+            from netlab.report.write import report_from_pcap
+
+            if not read.exists():
+                raise PcapReadError(f"no such capture file: {read}", missing=True)
+            if read.is_dir():
+                raise PcapReadError(f"{read} is a directory; give a .pcap or .pcapng file")
+            directory = out or default_out(read)
+            typer.echo(f"netlab: reading {read} ...", err=True)
+            files, built = report_from_pcap(read, directory)
+            typer.echo(
+                f"netlab: {len(built.connections)} TCP connection(s); report in {directory}/", err=True
+            )
+            for path in (files.dialogue, files.markdown, files.html):
+                typer.echo(str(path))
+
+        run_guarded(body)

@@ -1,0 +1,376 @@
+"""`netlab lab`: the whole networks lab in one run (server, capture, participants, snapshot, report).
+
+Order of a run: set up the network (namespaces only) → start the server → start the capture →
+play the script step by step (each step waits for the deliveries it should cause) → take the
+socket snapshot where the script says → everyone leaves → (``--keep-running``: wait for Ctrl-C)
+→ stop the server → let the connections finish closing → stop the capture → build the report.
+Everything started is stopped in `finally` blocks, so errors and Ctrl-C clean up too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from netlab.capture.model import Endpoint
+from netlab.chat.client import ChatClient
+from netlab.chat.server import ChatServer
+from netlab.errors import LabError, NetlabError
+from netlab.lab.conversation import expectations, is_leave, renamed_to
+from netlab.lab.impair import Impairment
+from netlab.lab.networks import LoopbackNetwork, NamespaceNetwork, Network
+from netlab.lab.participants import Inbox, Participant
+from netlab.lab.script import Script, StepKind, default_script, parse_script
+from netlab.report.build import build_report
+from netlab.report.model import Command, Report, RunInfo
+from netlab.report.write import ReportFiles, collect_into, write_report
+from netlab.sockets.model import SocketRow, parse_status
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+CLOSE_WAIT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class LabConfig:
+    """How to run the lab (the options of `netlab lab`)."""
+
+    clients: int | None = None
+    messages: int = 2
+    script: Path | None = None
+    port: int = 0
+    keep_running: bool = False
+    hosts: int = 0
+    impairment: Impairment = field(default_factory=Impairment)
+    seed: int | None = None
+    captures_dir: Path = Path("captures")
+    reports_dir: Path = Path("reports")
+    run_name: str | None = None
+    step_timeout: float = 10.0
+    capture_backend: str | None = None
+
+
+@dataclass(slots=True)
+class LabResult:
+    """What a run produced."""
+
+    run_name: str
+    pcap: Path | None
+    files: ReportFiles
+    report: Report
+    server: tuple[str, int]
+    participants: list[Participant]
+    undelivered: list[str]
+    notes: list[str]
+
+
+def load_script(config: LabConfig) -> tuple[Script, str]:
+    """The conversation to play, and where it came from."""
+    if config.script is not None:
+        try:
+            text = config.script.read_text(encoding="utf-8")
+        except OSError as error:
+            raise LabError(f"cannot read the script {config.script}: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise LabError(f"the script {config.script} is not UTF-8 text") from None
+        return parse_script(text, source=str(config.script)), str(config.script)
+    clients = config.clients if config.clients is not None else _default_clients(config)
+    return parse_script(default_script(clients, config.messages)), "the default conversation"
+
+
+def _default_clients(config: LabConfig) -> int:
+    return max(2, config.hosts - 1) if config.hosts else 3
+
+
+def run_name(config: LabConfig) -> str:
+    """`lab-YYYYmmdd-HHMMSS` (with `-hostsN` for namespaced runs) unless one was given."""
+    if config.run_name:
+        return config.run_name
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"lab-{stamp}" + (f"-hosts{config.hosts}" if config.hosts else "")
+
+
+class LabRun:
+    """One run of the lab. Use `run()`; every resource it starts is released before it returns."""
+
+    def __init__(self, config: LabConfig, progress: Progress, stop: threading.Event | None = None) -> None:
+        self.config = config
+        self.progress = progress
+        self.stop_event = stop or threading.Event()
+        self.name = run_name(config)
+        self.script, self.script_source = load_script(config)
+        self.network: Network = (
+            NamespaceNetwork(config.hosts, config.impairment, config.seed)
+            if config.hosts
+            else LoopbackNetwork(config.capture_backend)
+        )
+        self.inbox = Inbox()
+        self.participants: list[Participant | None] = [None] * len(self.script.participants)
+        self.sockets: list[SocketRow] | None = None
+        self.sockets_note = ""
+        self.undelivered: list[str] = []
+        self.notes: list[str] = []
+        self.server: ChatServer | None = None
+        self.address: tuple[str, int] = ("", 0)
+        self.pcap: Path | None = None
+        self.started = time.time()
+
+    def run(self) -> LabResult:
+        """Play the lab and write the report; raises `NetlabError` for what the user can fix."""
+        pcap = self.config.captures_dir / f"{self.name}.pcap"
+        try:
+            self._setup(pcap)
+            self._play()
+            if self.config.keep_running:
+                self._keep_running()
+        finally:
+            self._teardown()
+        return self._report()
+
+    # -------------------------------------------------------------------------------- phases
+
+    def _setup(self, pcap: Path) -> None:
+        net = self.network
+        if isinstance(net, NamespaceNetwork):
+            topo = net.topology
+            self.progress(f"creating {len(topo.hosts)} hosts in network namespaces {topo.switch_netns[:-3]}-* ...")
+            net.start()
+            self.progress(f"switch up; the wire: {self.config.impairment.describe()}")
+        with net.server_context():
+            self.server = ChatServer(host=net.server_ip, port=self.config.port, publish_status=not self.config.hosts)
+            self.address = self.server.start()
+        self.progress(f"server listening on {self.address[0]}:{self.address[1]}")
+        if net.start_capture(self.address[1], pcap):
+            self.pcap = pcap
+            self.progress(f"capturing into {pcap}")
+        else:
+            self.progress(f"{net.capture_note}; carrying on without the capture, dialogue and diagrams")
+            self.notes.append(net.capture_note)
+
+    def _play(self) -> None:
+        steps = self.script.steps
+        for number, step in enumerate(steps, start=1):
+            if self.stop_event.is_set():
+                raise KeyboardInterrupt
+            if step.kind is StepKind.JOIN:
+                self._join(step.actor)
+            elif step.kind is StepKind.SNAPSHOT:
+                self._snapshot()
+            else:
+                self._send(step.actor, step.line, number, len(steps))
+        for participant in self._online():
+            self._send(participant.index, "/quit", len(steps), len(steps), quiet=True)
+
+    def _join(self, index: int) -> None:
+        nick = self.script.participants[index]
+        host, port = self.address
+        timeout = 15.0 if self.config.hosts else 5.0
+        with self.network.client_context(index) as where:
+            client = ChatClient.connect(host, port, nick, timeout=timeout)
+        participant = Participant(index, client, self.inbox, where)
+        self.participants[index] = participant
+        self.progress(f"{nick} joined from {participant.local} ({where})")
+
+    def _online(self) -> list[Participant]:
+        return [p for p in self.participants if p is not None and not p.left]
+
+    def _send(self, index: int, line: str, number: int, total: int, quiet: bool = False) -> None:
+        participant = self.participants[index]
+        if participant is None or participant.left:
+            raise LabError(f"script step {number}: participant {self.script.participants[index]} is not connected")
+        online = [p.index for p in self._online()]
+        nicks = {p.index: p.nick for p in self.participants if p is not None}
+        awaited = expectations(line, index, nicks, online)
+        participant.send(line)
+        if not quiet:
+            self.progress(f"[{number}/{total}] {participant.nick}> {line}")
+        unmet = self.inbox.await_all(awaited, self.config.step_timeout, actor=index)
+        for expect in unmet:
+            missing = self.participants[expect.recipient]
+            who = missing.nick if missing else "?"
+            self.undelivered.append(f"{participant.nick}> {line} (not seen by {who})")
+            log.warning("%s> %s: %s did not receive it within %g s", participant.nick, line, who,
+                        self.config.step_timeout)  # fmt: skip
+        new_nick = renamed_to(line)
+        if new_nick and not unmet:
+            participant.nicks.append(new_nick)
+        if is_leave(line):
+            participant.left = True
+            participant.close(farewell=False)
+
+    def _snapshot(self) -> None:
+        server = self.server
+        status = parse_status({"schema_version": 1, **server.status()}) if server else None
+        try:
+            self.sockets = self.network.sockets(self.address[1], status)
+        except NetlabError as error:
+            self.sockets = []
+            self.sockets_note = f"the socket snapshot failed: {error}"
+            self.progress(self.sockets_note)
+            return
+        when = datetime.now().strftime("%H:%M:%S")
+        self.sockets_note = (
+            f"Taken at {when}, mid-conversation, with {len(self._online())} participants connected "
+            f"(what `netlab sockets --port {self.address[1]}` shows)."
+        )
+        self.progress(f"socket snapshot: {len(self.sockets)} sockets")
+
+    def _keep_running(self) -> None:
+        host, port = self.address
+        where = ""
+        if isinstance(self.network, NamespaceNetwork):
+            where = f"ip netns exec {self.network.topology.hosts[1].netns} "
+        self.progress(
+            f"the server stays up on {host}:{port}: join with `{where}netlab join --host {host} --port {port}`; "
+            "press Ctrl-C to stop and write the report"
+        )
+        try:
+            while not self.stop_event.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            self.progress("stopping ...")
+
+    def _teardown(self) -> None:
+        errors: list[BaseException] = []
+        for participant in self.participants:
+            if participant is not None:
+                try:
+                    participant.close(farewell=not participant.left)
+                except OSError as error:
+                    errors.append(error)
+        if self.server is not None:
+            self.server.stop()
+            self.progress("server stopped")
+        self._await_closed()
+        drops = self.network.stop_capture()
+        if drops:
+            self.notes.append(f"the kernel dropped {drops} frames during the capture")
+        if isinstance(self.network, NamespaceNetwork):
+            frames, dropped, reordered = self.network.wire_stats
+            self.notes.append(
+                f"the switch forwarded {frames} frames; the wire dropped {dropped} and delayed {reordered} for reordering"
+            )
+        self.network.close()
+        if isinstance(self.network, NamespaceNetwork):
+            self.progress("namespaces removed")
+        if errors:
+            log.warning("while closing participants: %s", errors[0])
+
+    def _await_closed(self) -> None:
+        """Namespaces: give lost FINs time to be retransmitted, so the capture shows every close."""
+        net = self.network
+        if not isinstance(net, NamespaceNetwork) or not self.address[1]:
+            return
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        while net.busy_connections(self.address[1]) and time.monotonic() < deadline:
+            self.stop_event.wait(0.05)
+
+    # -------------------------------------------------------------------------------- report
+
+    def _nicknames(self) -> dict[Endpoint, str]:
+        return {p.local: p.label for p in self.participants if p is not None}
+
+    def _report(self) -> LabResult:
+        directory = self.config.reports_dir / self.name
+        collected = None
+        if self.pcap is not None and self.pcap.exists():
+            self.progress("reading the capture and writing the report ...")
+            collected, _ = collect_into(directory, self.pcap, self._nicknames())
+        run = self._run_info()
+        report = build_report(
+            run, collected, capture_path=str(self.pcap or ""), sockets=self.sockets if self.sockets is not None else [],
+            sockets_note=self.sockets_note,
+        )  # fmt: skip
+        files = write_report(report, directory)
+        live = [p for p in self.participants if p is not None]
+        return LabResult(self.name, self.pcap, files, report, self.address, live, self.undelivered, self.notes)
+
+    def _run_info(self) -> RunInfo:
+        cfg = self.config
+        host, port = self.address
+        settings: list[tuple[str, str]] = [
+            ("run", self.name),
+            ("network", "loopback (127.0.0.1)" if not cfg.hosts else f"{cfg.hosts} hosts in network namespaces"),
+            ("server", f"{host}:{port}"),
+            ("participants", ", ".join(f"{p.label} ({p.local}, {p.host})" for p in self.participants if p)),
+            ("conversation", f"{self.script_source}: {sum(1 for s in self.script.steps if s.kind is StepKind.SEND)} lines"),
+        ]
+        if cfg.hosts:
+            settings.append(("wire", cfg.impairment.describe() + (f" (seed {cfg.seed})" if cfg.seed is not None else "")))
+        if self.undelivered:
+            settings.append(("not delivered in time", "; ".join(self.undelivered)))
+        notes = list(self.notes)
+        return RunInfo(
+            title=f"netlab lab report: {self.name}",
+            kind=self.network.kind,
+            started=self.started,
+            settings=tuple(settings),
+            commands=tuple(self._hand_commands()),
+            notes=tuple(notes),
+        )
+
+    def _hand_commands(self) -> list[Command]:
+        port = self.address[1]
+        pcap = f"captures/{self.name}.pcap"
+        nicks = [p.nicks[0] for p in self.participants if p is not None]
+        if not self.config.hosts:
+            out = [
+                Command("1. start the chat server", f"netlab serve --port {port}"),
+                Command("2. capture its traffic (as root)", f"sudo netlab follow --port {port} --save {pcap}"),
+            ]
+            out += [Command(f"3. join as {n}", f"netlab join --port {port} --nick {n}") for n in nicks]
+            out += [
+                Command("4. look at the sockets (netstat -tnp / ss -tnp show the same)", f"netlab sockets --port {port}"),
+                Command("5. follow the TCP streams", f"netlab follow --read {pcap}"),
+                Command("6. build this report", f"netlab report --read {pcap}"),
+            ]
+            return out
+        net = self.network
+        assert isinstance(net, NamespaceNetwork)
+        return _namespace_commands(net, port, nicks, self.config.impairment, pcap)
+
+
+def _namespace_commands(
+    net: NamespaceNetwork, port: int, nicks: list[str], impairment: Impairment, pcap: str
+) -> list[Command]:
+    hosts = net.topology.hosts
+    lines = ["ip link add br0 type bridge && ip link set br0 up"]
+    for h in hosts:
+        lines += [
+            f"ip netns add {h.name}",
+            f"ip link add {h.name}-eth0 type veth peer name {h.name}-port",
+            f"ip link set {h.name}-eth0 netns {h.name} name eth0",
+            f"ip -n {h.name} addr add {h.ip}/24 dev eth0 && ip -n {h.name} link set eth0 up",
+            f"ip link set {h.name}-port master br0 up",
+        ]
+    out = [Command("1. build the hosts: one namespace each, a veth pair each, one bridge", "\n".join(lines))]
+    if impairment.active:
+        netem = " ".join(
+            part for part in (
+                f"delay {impairment.delay_ms:g}ms" if impairment.delay_ms or impairment.reorder else "",
+                f"reorder {impairment.reorder:g}%" if impairment.reorder else "",
+                f"loss {impairment.loss:g}%" if impairment.loss else "",
+            ) if part
+        )  # fmt: skip
+        out.append(Command(
+            "2. impair the wire (needs the netem qdisc; netlab's own switch does this where netem is missing)",
+            "\n".join(f"tc qdisc add dev {h.name}-port root netem {netem}" for h in hosts),
+        ))  # fmt: skip
+    out.append(Command("3. capture on the bridge", f"tcpdump -i br0 -w {pcap} tcp port {port}"))
+    out.append(Command("4. the server on h1", f"ip netns exec h1 netlab serve --host {hosts[0].ip} --port {port}"))
+    clients = hosts[1:]
+    out += [
+        Command(f"5. {n} on {clients[i % len(clients)].name}",
+                f"ip netns exec {clients[i % len(clients)].name} netlab join --host {hosts[0].ip} --port {port} --nick {n}")
+        for i, n in enumerate(nicks)
+    ]  # fmt: skip
+    out.append(Command("6. the sockets on h1", f"netlab sockets --netns h1 --port {port}"))
+    out.append(Command("7. the report", f"netlab report --read {pcap}"))
+    out.append(Command("8. clean up", " && ".join(f"ip netns del {h.name}" for h in hosts) + " && ip link del br0"))
+    return out

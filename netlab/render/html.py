@@ -1,0 +1,154 @@
+"""HTML output: a connection's dialogue coloured by direction, and self-contained pages (pure).
+
+Client→server text is red and server→client text is blue, as in Wireshark's Follow TCP Stream.
+Everything taken from a capture is escaped; control characters other than newline and tab are
+shown as ``.`` (Wireshark's ASCII view does the same). Pages carry their CSS inline and use no
+external fonts, scripts or images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+
+from netlab.render.ladder import render_ladder
+from netlab.stream.dialogue import Dialogue, DialogueItem, Turn, build_dialogues
+from netlab.stream.events import Event, Gap
+
+C2S_COLOUR = "#c0392b"
+S2C_COLOUR = "#1f4fbf"
+
+CSS = f"""
+:root {{ color-scheme: light; }}
+body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto;
+  max-width: 1100px; padding: 1.5rem; color: #222; background: #fff; line-height: 1.45; }}
+h1 {{ margin-top: 0; }} h2 {{ border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }}
+code, pre, .mono {{ font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; }}
+pre.commands {{ background: #f6f8fa; border: 1px solid #e1e4e8; padding: .75rem; overflow-x: auto; }}
+table {{ border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }}
+th, td {{ border: 1px solid #d0d7de; padding: .25rem .5rem; text-align: left; vertical-align: top; }}
+th {{ background: #f6f8fa; }} td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+tr.group-start td {{ border-top: 2px solid #8c959f; }}
+.dialogue {{ font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: .85rem;
+  white-space: pre-wrap; word-break: break-word; border: 1px solid #d0d7de; padding: .5rem;
+  background: #fff; max-height: 32rem; overflow-y: auto; margin: .5rem 0; }}
+.dialogue .c2s {{ color: {C2S_COLOUR}; }} .dialogue .s2c {{ color: {S2C_COLOUR}; }}
+.dialogue span {{ display: block; }}
+.dialogue .gap {{ color: #555; background: #eee; font-style: italic; }}
+.legend .c2s {{ color: {C2S_COLOUR}; font-weight: bold; }} .legend .s2c {{ color: {S2C_COLOUR}; font-weight: bold; }}
+.note {{ color: #555; font-style: italic; }}
+.warn {{ color: #8a4b00; }}
+figure.ladder-figure {{ margin: .5rem 0 1.5rem; overflow-x: auto; }}
+article.connection {{ margin-bottom: 2rem; }}
+nav ul {{ columns: 2; }}
+"""
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch in "\n\t" or (ch >= " " and ch != "\x7f") else "." for ch in text)
+
+
+def dialogue_html(items: Iterable[DialogueItem], *, max_bytes: int | None = None) -> str:
+    """A stream's dialogue (`Dialogue.items`) as a `<div class="dialogue">` of coloured turns.
+
+    Each turn is one `<span>` (class ``c2s`` red or ``s2c`` blue); a gap is shown in place as
+    "[N bytes missing in capture]"; control packets are not part of a transcript. With
+    `max_bytes`, turns stop once that many payload bytes were shown and a note says how many
+    bytes were left out.
+    """
+    spans: list[str] = []
+    shown = left_out = 0
+    for item in items:
+        if isinstance(item, Turn):
+            if max_bytes is not None and shown + len(item.data) > max_bytes:
+                left_out += len(item.data)
+                continue
+            shown += len(item.data)
+            text = _printable(item.data.decode("utf-8", errors="replace")).removesuffix("\n")
+            spans.append(f'<span class="turn {item.direction.value}">{escape(text)}</span>')
+        elif isinstance(item, Gap) and not left_out:
+            spans.append(f'<span class="gap {item.direction.value}">[{item.size} bytes missing in capture]</span>')
+    if left_out:
+        spans.append(f'<span class="gap">[… {left_out} more bytes not shown here; see dialogue.txt]</span>')
+    if not spans:
+        spans.append('<span class="note">(no payload)</span>')
+    return '<div class="dialogue">' + "".join(spans) + "</div>"
+
+
+def legend_html(client: str = "client", server: str = "server") -> str:
+    """The colour legend: which colour is which direction."""
+    return (
+        f'<p class="legend"><span class="c2s">{escape(client)} → {escape(server)}</span> (client to server) · '
+        f'<span class="s2c">{escape(server)} → {escape(client)}</span> (server to client)</p>'
+    )
+
+
+def table_html(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    css_class: str,
+    numeric: Iterable[str] = (),
+    group_starts: Iterable[int] = (),
+) -> str:
+    """A `<table>` with escaped cells; columns named in `numeric` are right-aligned."""
+    numeric_set = set(numeric)
+    starts = set(group_starts)
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = []
+    for index, row in enumerate(rows):
+        cells = "".join(
+            f'<td class="num">{escape(c)}</td>' if h in numeric_set else f"<td>{escape(c)}</td>"
+            for h, c in zip(headers, row, strict=True)
+        )
+        attr = ' class="group-start"' if index in starts and index else ""
+        body.append(f"<tr{attr}>{cells}</tr>")
+    return f'<table class="{escape(css_class)}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def page(title: str, body: str) -> str:
+    """A complete, self-contained HTML document (inline CSS; no external resources)."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+def render_dialogues(dialogues: Sequence[Dialogue], events: Sequence[Event], title: str = "Follow TCP Stream") -> str:
+    """A page with each stream's dialogue and ladder diagram (`events`: the same events, all streams)."""
+    parts = [f"<h1>{escape(title)}</h1>", legend_html()]
+    for dialogue in dialogues:
+        mine = [e for e in events if e.stream == dialogue.stream]
+        parts.append(f'<article class="connection" id="stream-{dialogue.stream}">')
+        parts.append(f"<h2>stream {dialogue.stream}: {escape(str(dialogue.client))} → {escape(str(dialogue.server))}</h2>")
+        parts.append(dialogue_html(dialogue.items))
+        parts.append(f'<figure class="ladder-figure">{render_ladder(mine)}</figure>')
+        parts.append("</article>")
+    return page(title, "\n".join(parts))
+
+
+class HtmlRenderer:
+    """The `html` format of `netlab follow`: one self-contained page, written at the end.
+
+    It must see every event before it can lay the page out, so it keeps them (memory grows with the
+    capture; use `netlab report` for large captures, which caps what it draws).
+    """
+
+    binary = False
+
+    def __init__(self, options: object = None) -> None:
+        self._events: list[Event] = []
+
+    def begin(self) -> str:
+        """Nothing before the page."""
+        return ""
+
+    def on_event(self, event: Event) -> str:
+        """Keep the event for the page."""
+        self._events.append(event)
+        return ""
+
+    def end(self) -> str:
+        """The whole page."""
+        return render_dialogues(build_dialogues(self._events), self._events)

@@ -1,0 +1,213 @@
+"""Building a report from a capture: read, decode, reassemble, keep what the report shows.
+
+The capture is streamed (`netlab.capture.pcapfile`), decoded (`netlab.capture.decode`) and fed
+to the `Reassembler`; its events are the single source of the dialogue, the ladder diagrams and
+the statistics. Per connection at most `MAX_EVENTS_PER_CONNECTION` events are kept in memory
+(the statistics still count everything), and the full transcript goes to `dialogue_sink` as it
+is produced, so memory does not grow with the size of the capture.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netlab.capture.decode import decode
+from netlab.capture.model import Endpoint, Segment
+from netlab.capture.pcapfile import read_packets
+from netlab.errors import PcapReadError
+from netlab.render import RenderOptions, make_renderer
+from netlab.report.model import (
+    MAX_EVENTS_PER_CONNECTION,
+    CaptureSummary,
+    ConnectionView,
+    Report,
+    RunInfo,
+)
+from netlab.sockets.model import SocketRow
+from netlab.stream.dialogue import build_dialogues
+from netlab.stream.events import Closed, Data, Direction, Event, Opened, StreamStats
+from netlab.stream.reassembly import Reassembler
+
+log = logging.getLogger(__name__)
+
+_GREETING = b"NICK"
+_NICK_RE = re.compile(r"^[^\W\d][\w.\-]{0,23}$")
+
+TextSink = Callable[[str], object]
+
+
+@dataclass(slots=True)
+class _Accumulator:
+    """What we keep of one stream while the capture streams by."""
+
+    stream: int
+    opened: Opened | None = None
+    events: list[Event] = field(default_factory=list)
+    left_out: int = 0
+    stats: StreamStats | None = None
+    first_c2s: bytes = b""
+    first_s2c: bytes = b""
+
+    def add(self, event: Event, cap: int) -> None:
+        if isinstance(event, Opened):
+            self.opened = event
+        elif isinstance(event, Closed):
+            self.stats = event.stats
+        elif isinstance(event, Data):
+            if event.direction is Direction.C2S and len(self.first_c2s) < 64:
+                self.first_c2s += event.data[:64]
+            elif event.direction is Direction.S2C and len(self.first_s2c) < 64:
+                self.first_s2c += event.data[:64]
+        if len(self.events) < cap or isinstance(event, (Opened, Closed)):
+            self.events.append(event)
+        else:
+            self.left_out += 1
+
+
+def guess_nickname(first_s2c: bytes, first_c2s: bytes) -> str:
+    """The nickname a netlab-protocol client sent after the server's ``NICK`` greeting, or ''."""
+    if not first_s2c.startswith(_GREETING):
+        return ""
+    line = first_c2s.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace").strip()
+    return line if _NICK_RE.match(line) else ""
+
+
+@dataclass(slots=True)
+class Collected:
+    """The outcome of one pass over a capture."""
+
+    connections: list[ConnectionView]
+    frames: int
+    tcp_segments: int
+    first_ts: float
+    last_ts: float
+    notes: list[str]
+
+
+def collect(
+    segments: Iterable[Segment],
+    *,
+    nicknames: Mapping[Endpoint, str] | None = None,
+    dialogue_sink: TextSink | None = None,
+    cap: int = MAX_EVENTS_PER_CONNECTION,
+) -> Collected:
+    """Reassemble `segments` and keep, per connection, its first `cap` events and its statistics.
+
+    `nicknames` maps a client endpoint to the label shown for its connection; without an entry
+    the nickname is read from the netlab handshake when the capture holds it. The follow
+    transcript (the `text` format of `netlab follow`) is passed to `dialogue_sink` piece by piece.
+    """
+    reassembler = Reassembler()
+    text = make_renderer("text", RenderOptions()) if dialogue_sink else None
+    streams: dict[int, _Accumulator] = {}
+    count = 0
+    first_ts = last_ts = 0.0
+
+    def take(events: list[Event]) -> None:
+        for event in events:
+            acc = streams.get(event.stream)
+            if acc is None:
+                acc = streams[event.stream] = _Accumulator(event.stream)
+            acc.add(event, cap)
+            if text is not None and dialogue_sink is not None:
+                piece = text.on_event(event)
+                if piece:
+                    dialogue_sink(str(piece))
+
+    if text is not None and dialogue_sink is not None:
+        dialogue_sink(str(text.begin()))
+    for segment in segments:
+        count += 1
+        first_ts = first_ts or segment.ts
+        last_ts = segment.ts
+        take(reassembler.feed(segment))
+    take(reassembler.flush())
+    if text is not None and dialogue_sink is not None:
+        dialogue_sink(str(text.end()))
+    labels = nicknames or {}
+    views = []
+    for stream in sorted(streams):
+        acc = streams[stream]
+        label = ""
+        if acc.opened is not None:
+            label = labels.get(acc.opened.client, "") or guess_nickname(acc.first_s2c, acc.first_c2s)
+        dialogues = build_dialogues(acc.events)
+        views.append(
+            ConnectionView(
+                stream, acc.opened, tuple(acc.events), acc.stats or StreamStats(), label, acc.left_out,
+                dialogues[0] if dialogues else None,
+            )  # fmt: skip
+        )
+    notes = []
+    capped = sum(1 for v in views if v.events_left_out)
+    if capped:
+        notes.append(
+            f"{capped} connection(s) had more than {cap} events; their dialogue and diagram in this report "
+            "stop there (statistics count everything; dialogue.txt has the whole transcript)"
+        )
+    return Collected(views, 0, count, first_ts, last_ts, notes)
+
+
+def read_capture(
+    path: Path,
+    *,
+    nicknames: Mapping[Endpoint, str] | None = None,
+    dialogue_sink: TextSink | None = None,
+) -> tuple[Collected, PcapReadError | None]:
+    """`collect` over a capture file; a truncated/corrupt tail is returned, not raised.
+
+    Raises:
+        PcapReadError: the file is missing or not a capture at all (nothing readable).
+    """
+    frames = 0
+    broken: PcapReadError | None = None
+
+    def segments() -> Iterable[Segment]:
+        nonlocal frames, broken
+        try:
+            for linktype, ts, frame, _orig_len in read_packets(path):
+                frames += 1
+                segment = decode(linktype, frame, frames, ts)
+                if segment is not None:
+                    yield segment
+        except PcapReadError as error:
+            if frames == 0:
+                raise
+            broken = error
+
+    collected = collect(segments(), nicknames=nicknames, dialogue_sink=dialogue_sink)
+    collected.frames = frames
+    if broken is not None:
+        collected.notes.append(f"the capture ends early: {broken}")
+        log.warning("%s", broken)
+    return collected, broken
+
+
+def build_report(
+    run: RunInfo,
+    collected: Collected | None,
+    *,
+    capture_path: str = "",
+    sockets: Iterable[SocketRow] | None = None,
+    sockets_note: str = "",
+) -> Report:
+    """Put a report together from a run description, a collected capture and a socket snapshot."""
+    summary = None
+    connections: tuple[ConnectionView, ...] = ()
+    if collected is not None:
+        summary = CaptureSummary(
+            capture_path, collected.frames, collected.tcp_segments, len(collected.connections),
+            collected.first_ts, collected.last_ts, tuple(collected.notes),
+        )  # fmt: skip
+        connections = tuple(collected.connections)
+    return Report(
+        run=run,
+        capture=summary,
+        connections=connections,
+        sockets=None if sockets is None else tuple(sockets),
+        sockets_note=sockets_note,
+    )

@@ -1,0 +1,100 @@
+"""The report as Markdown (pure): `report.md` next to `report.html`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+from netlab.report.model import MAX_CONNECTIONS_DRAWN, MAX_DIALOGUE_BYTES, ConnectionView, Report
+from netlab.report.tables import STATS_HEADERS, socket_table, stats_rows
+from netlab.sockets.table import group_rows, render_text
+from netlab.stream.dialogue import Turn
+from netlab.stream.events import Direction, Gap
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table with escaped cells."""
+    lines = ["| " + " | ".join(_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def fence(text: str, info: str = "") -> str:
+    """A fenced code block that cannot be closed early by backticks inside `text`."""
+    ticks = "```"
+    while ticks in text:
+        ticks += "`"
+    return f"{ticks}{info}\n{text.rstrip(chr(10))}\n{ticks}"
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts)) if ts else "unknown"
+
+
+def render_markdown(report: Report) -> str:
+    """The whole report as Markdown; the dialogue is included in full only via dialogue.txt."""
+    run = report.run
+    out = [f"# {run.title}", "", f"Started: {_when(run.started)}", ""]
+    out += ["## What ran and how", ""]
+    if run.settings:
+        out += [md_table(("setting", "value"), run.settings), ""]
+    if run.commands:
+        out += ["To do the same by hand, in separate terminals:", ""]
+        out += [fence("\n".join(f"# {c.purpose}\n{c.command}" for c in run.commands), "sh"), ""]
+    out += [f"- {note}" for note in run.notes]
+    if run.notes:
+        out.append("")
+    if report.sockets is not None:
+        out += ["## Sockets", ""]
+        if report.sockets_note:
+            out += [report.sockets_note, ""]
+        if report.sockets:
+            out += [fence(render_text(group_rows(report.sockets))), ""]
+            headers, rows, _, _ = socket_table(report.sockets)
+            out += [md_table(headers, rows), ""]
+        else:
+            out += ["(no sockets were found)", ""]
+    out += ["## Statistics", ""]
+    if report.capture is not None:
+        cap = report.capture
+        out += [f"Capture `{cap.path}`: {cap.frames} frames, {cap.tcp_segments} TCP segments, "
+                f"{cap.connections} connections.", ""]  # fmt: skip
+        out += [f"- {note}" for note in cap.notes]
+        if cap.notes:
+            out.append("")
+    if report.connections:
+        out += [md_table(STATS_HEADERS, stats_rows(report)), ""]
+    else:
+        out += ["(no TCP connections in the capture)", ""]
+    out += ["## Connections", ""]
+    for conn in report.drawn:
+        out += [f"### {conn.title()}", ""]
+        out += [fence(_dialogue_text(conn)), ""]
+        if conn.events_left_out:
+            out += [f"({conn.events_left_out} more events not shown; see dialogue.txt)", ""]
+    if len(report.connections) > MAX_CONNECTIONS_DRAWN:
+        out += [f"({len(report.connections) - MAX_CONNECTIONS_DRAWN} more connections are in the statistics only)", ""]
+    out += ["The HTML report (report.html) colours each direction and draws a ladder diagram per connection.", ""]
+    return "\n".join(out)
+
+
+def _dialogue_text(conn: ConnectionView, max_bytes: int = MAX_DIALOGUE_BYTES) -> str:
+    """The turns, each line marked `→` (client to server) or `←` (server to client)."""
+    lines: list[str] = []
+    shown = 0
+    for item in conn.dialogue.items if conn.dialogue else ():
+        if isinstance(item, Turn):
+            shown += len(item.data)
+            if shown > max_bytes:
+                lines.append("[… the rest is in dialogue.txt]")
+                break
+            arrow = "→" if item.direction is Direction.C2S else "←"
+            text = item.data.decode("utf-8", errors="replace")
+            lines += [f"{arrow} {line}" for line in text.splitlines() or [""]]
+        elif isinstance(item, Gap):
+            lines.append(f"[{item.size} bytes missing in capture]")
+    return "\n".join(lines) or "(no payload)"

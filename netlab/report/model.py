@@ -1,0 +1,144 @@
+"""What a report is made of: the run, the sockets, each connection's events and statistics (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from netlab.capture.model import Endpoint
+from netlab.sockets.model import SocketRow
+from netlab.stream.dialogue import Dialogue
+from netlab.stream.events import Event, Opened, StreamStats
+
+#: Per connection, the most events kept for the dialogue and the ladder (the statistics count all).
+MAX_EVENTS_PER_CONNECTION = 600
+#: Per connection, the most payload bytes shown in the report's dialogue (dialogue.txt has all).
+MAX_DIALOGUE_BYTES = 64 * 1024
+#: The most connections drawn in full; the rest appear in the statistics only.
+MAX_CONNECTIONS_DRAWN = 40
+#: The most arrows in one ladder diagram.
+MAX_LADDER_ROWS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command a student could type to do one step by hand, and what it does."""
+
+    purpose: str
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What ran and how.
+
+    Attributes:
+        title: the report's title.
+        kind: "loopback", "namespaces" or "pcap".
+        started: when the run (or the capture) began, seconds since the epoch (0 when unknown).
+        settings: (name, value) pairs shown in a table (clients, port, impairments, ...).
+        commands: how to do the same by hand.
+        notes: anything the reader should know (e.g. the capture was skipped).
+    """
+
+    title: str
+    kind: str
+    started: float = 0.0
+    settings: tuple[tuple[str, str], ...] = ()
+    commands: tuple[Command, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionView:
+    """One TCP connection as the report shows it.
+
+    Attributes:
+        stream: the stream number (tcp.stream in Wireshark).
+        opened: its `Opened` event (None when the capture held no start for it).
+        events: its events in order, at most `MAX_EVENTS_PER_CONNECTION` (see `events_left_out`).
+        stats: the reassembler's statistics for the whole connection.
+        client_label: who the client is (a nickname), or "".
+        events_left_out: events not kept because of the cap.
+        dialogue: the kept events grouped into turns (`netlab.stream.build_dialogues`).
+    """
+
+    stream: int
+    opened: Opened | None
+    events: tuple[Event, ...]
+    stats: StreamStats
+    client_label: str = ""
+    events_left_out: int = 0
+    dialogue: Dialogue | None = None
+
+    @property
+    def client(self) -> Endpoint | None:
+        """The client end, when known."""
+        return self.opened.client if self.opened else None
+
+    @property
+    def server(self) -> Endpoint | None:
+        """The server end, when known."""
+        return self.opened.server if self.opened else None
+
+    def title(self) -> str:
+        """A heading such as 'stream 0: alice 127.0.0.1:40000 → 127.0.0.1:55555'."""
+        who = f"{self.client_label} " if self.client_label else ""
+        ends = f"{self.client} → {self.server}" if self.opened else "(ends unknown)"
+        return f"stream {self.stream}: {who}{ends}"
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSummary:
+    """The capture as a whole."""
+
+    path: str
+    frames: int
+    tcp_segments: int
+    connections: int
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything a report shows; `sockets` is None when there was no snapshot (`report --read`)."""
+
+    run: RunInfo
+    capture: CaptureSummary | None
+    connections: tuple[ConnectionView, ...]
+    sockets: tuple[SocketRow, ...] | None = None
+    sockets_note: str = ""
+
+    @property
+    def drawn(self) -> tuple[ConnectionView, ...]:
+        """The connections drawn in full (dialogue and ladder)."""
+        return self.connections[:MAX_CONNECTIONS_DRAWN]
+
+    @property
+    def totals(self) -> StreamStats:
+        """The statistics summed over every connection."""
+        return sum_stats(c.stats for c in self.connections)
+
+
+def sum_stats(items: Iterable[StreamStats]) -> StreamStats:
+    """Add up `StreamStats` (first/last time stamps span them all)."""
+    stats = list(items)
+    if not stats:
+        return StreamStats()
+    firsts = [s.first_ts for s in stats if s.first_ts]
+    return StreamStats(
+        packets_c2s=sum(s.packets_c2s for s in stats),
+        packets_s2c=sum(s.packets_s2c for s in stats),
+        bytes_c2s=sum(s.bytes_c2s for s in stats),
+        bytes_s2c=sum(s.bytes_s2c for s in stats),
+        retransmissions=sum(s.retransmissions for s in stats),
+        out_of_order=sum(s.out_of_order for s in stats),
+        conflicts=sum(s.conflicts for s in stats),
+        gaps=sum(s.gaps for s in stats),
+        gap_bytes=sum(s.gap_bytes for s in stats),
+        not_captured_bytes=sum(s.not_captured_bytes for s in stats),
+        first_ts=min(firsts) if firsts else 0.0,
+        last_ts=max(s.last_ts for s in stats),
+    )

@@ -1,0 +1,49 @@
+"""The report's tables as header + rows of text, shared by the Markdown and HTML writers (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from netlab.report.model import ConnectionView, Report
+from netlab.sockets.model import SocketRow
+from netlab.sockets.table import COLUMNS, NUMERIC, group_rows, row_cells
+from netlab.stream.events import StreamStats
+
+STATS_HEADERS = (
+    "stream", "client", "packets c→s", "packets s→c", "bytes c→s", "bytes s→c",
+    "retransmissions", "out-of-order", "gaps (bytes)", "duration (s)",
+)  # fmt: skip
+STATS_NUMERIC = frozenset(STATS_HEADERS[2:])
+
+
+def stats_cells(label: str, who: str, stats: StreamStats) -> tuple[str, ...]:
+    """One statistics row."""
+    gaps = f"{stats.gaps} ({stats.gap_bytes})" if stats.gaps else "0"
+    return (
+        label, who, str(stats.packets_c2s), str(stats.packets_s2c), str(stats.bytes_c2s), str(stats.bytes_s2c),
+        str(stats.retransmissions), str(stats.out_of_order), gaps, f"{max(0.0, stats.duration):.3f}",
+    )  # fmt: skip
+
+
+def connection_who(conn: ConnectionView) -> str:
+    """The client column: nickname and address, or the address alone."""
+    client = str(conn.client) if conn.client else "?"
+    return f"{conn.client_label} ({client})" if conn.client_label else client
+
+
+def stats_rows(report: Report) -> list[tuple[str, ...]]:
+    """A row per connection, then the total."""
+    rows = [stats_cells(str(c.stream), connection_who(c), c.stats) for c in report.connections]
+    if len(report.connections) != 1:
+        rows.append(stats_cells("total", f"{len(report.connections)} connections", report.totals))
+    return rows
+
+
+def socket_table(rows: Sequence[SocketRow]) -> tuple[tuple[str, ...], list[tuple[str, ...]], list[int], frozenset[str]]:
+    """Headers, rows (listeners first, then both ends of each connection), group start indexes, numeric columns."""
+    cells: list[tuple[str, ...]] = []
+    starts: list[int] = []
+    for group in group_rows(rows):
+        starts.append(len(cells))
+        cells.extend(row_cells(row) for row in group.rows)
+    return COLUMNS, cells, starts, NUMERIC

@@ -1,0 +1,85 @@
+"""Writing a report's files: report.md, report.html (and dialogue.txt, streamed while reading)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from netlab.capture.model import Endpoint
+from netlab.errors import LabError, PcapReadError
+from netlab.report.build import Collected, build_report, read_capture
+from netlab.report.markdown import render_markdown
+from netlab.report.model import Command, Report, RunInfo
+from netlab.report.page import render_html
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFiles:
+    """Where a report's files were written."""
+
+    directory: Path
+    dialogue: Path
+    markdown: Path
+    html: Path
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise LabError(f"cannot write {path}: {error.strerror}") from None
+
+
+def prepare_directory(directory: Path) -> None:
+    """Create the report directory (and parents), or explain in one line why we cannot."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LabError(f"cannot create the report directory {directory}: {error.strerror}") from None
+
+
+def collect_into(
+    directory: Path, pcap: Path, nicknames: Mapping[Endpoint, str] | None = None
+) -> tuple[Collected, PcapReadError | None]:
+    """Read `pcap`, streaming its follow transcript into `directory/dialogue.txt`."""
+    prepare_directory(directory)
+    dialogue = directory / "dialogue.txt"
+    try:
+        with dialogue.open("w", encoding="utf-8") as sink:
+            return read_capture(pcap, nicknames=nicknames, dialogue_sink=sink.write)
+    except OSError as error:
+        raise LabError(f"cannot write {dialogue}: {error.strerror}") from None
+
+
+def write_report(report: Report, directory: Path) -> ReportFiles:
+    """Write report.md and report.html into `directory` (dialogue.txt is written by `collect_into`)."""
+    prepare_directory(directory)
+    files = ReportFiles(directory, directory / "dialogue.txt", directory / "report.md", directory / "report.html")
+    if not files.dialogue.exists():
+        _write_text(files.dialogue, "")
+    _write_text(files.markdown, render_markdown(report))
+    _write_text(files.html, render_html(report))
+    return files
+
+
+def report_from_pcap(pcap: Path, directory: Path) -> tuple[ReportFiles, Report]:
+    """`netlab report --read`: a report from any capture, without the sockets section."""
+    collected, _broken = collect_into(directory, pcap)
+    run = RunInfo(
+        title=f"netlab report: {pcap.name}",
+        kind="pcap",
+        started=collected.first_ts,
+        settings=(("capture", str(pcap)), ("connections", str(len(collected.connections)))),
+        commands=(
+            Command("the transcript, as in Wireshark's Follow TCP Stream", f"netlab follow --read {pcap}"),
+            Command("the same report again", f"netlab report --read {pcap} --out {directory}"),
+            Command("Wireshark's view of retransmissions", f"tshark -r {pcap} -Y tcp.analysis.retransmission"),
+        ),
+        notes=("The sockets section is omitted: a capture file does not show the sockets.",),
+    )
+    report = build_report(run, collected, capture_path=str(pcap))
+    return write_report(report, directory), report
