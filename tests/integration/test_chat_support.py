@@ -22,6 +22,7 @@ class LineClient:
     def __init__(self, address: tuple[str, int], nick: str | None = None) -> None:
         self.sock = socket.create_connection(address, timeout=TIMEOUT)
         self.buffer = b""
+        self.nick = nick
         greeting = self.sock.recv(4)
         assert greeting == b"NICK", greeting
         self.welcome = ""
@@ -115,3 +116,59 @@ def wait_for(predicate: Any, timeout: float = TIMEOUT, interval: float = 0.02) -
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+class ServeProcess:
+    """`python -m netlab serve --port 0` in a subprocess, its address read from stderr."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        import subprocess
+        import sys
+
+        env = {**os.environ, "NETLAB_RUNTIME_DIR": str(tmp_path)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "netlab", "serve", "--port", "0", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        )
+        self.stderr: list[str] = []
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+            if "listening on" in line:
+                host, _, port = line.split("listening on ", 1)[1].split(" ")[0].rpartition(":")
+                self.address = (host.strip("[]"), int(port))
+                break
+        else:
+            raise RuntimeError("server did not start: " + "".join(self.stderr))
+        self._drain = threading.Thread(target=self._drain_stderr)
+        self._drain.start()
+
+    def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+
+    def cpu_seconds(self) -> float:
+        import psutil
+
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return float(times.user + times.system)
+
+    def rss(self) -> int:
+        import psutil
+
+        return int(psutil.Process(self.proc.pid).memory_info().rss)
+
+    def stop(self, sig: int | None = None) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig or signal.SIGTERM)
+        try:
+            code = self.proc.wait(10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._drain.join(5)
+        return code
