@@ -45,7 +45,13 @@ nav ul {{ columns: 2; }}
 
 
 def _printable(text: str) -> str:
-    return "".join(ch if ch in "\n\t" or (ch >= " " and ch != "\x7f") else "." for ch in text)
+    """Control characters (C0 but newline and tab, DEL, C1) and XML's non-characters shown as '.'."""
+    return "".join(ch if ch in "\n\t" or not _control(ch) else "." for ch in text)
+
+
+def _control(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code < 0xA0 or code in (0xFFFE, 0xFFFF)
 
 
 def dialogue_html(items: Iterable[DialogueItem], *, max_bytes: int | None = None) -> str:

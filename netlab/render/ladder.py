@@ -134,8 +134,15 @@ def _notice_row(event: Notice) -> Row:
 
 
 def _preview(text: str) -> str:
+    """One line of at most `PREVIEW_CHARS`, with what XML may not carry shown as '.'."""
     flat = text.replace("\r", "").replace("\n", " ⏎ ").strip()
+    flat = "".join("." if _unprintable(ch) else ch for ch in flat)
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"
+
+
+def _unprintable(ch: str) -> bool:
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code < 0xA0 or code in (0xFFFE, 0xFFFF)
 
 
 def _colour(row: Row) -> str:

@@ -68,6 +68,8 @@ def render_markdown(report: Report) -> str:
             out.append("")
     if report.connections:
         out += [md_table(STATS_HEADERS, stats_rows(report)), ""]
+    elif report.capture is None:
+        out += ["(no capture was made; see the notes above)", ""]
     else:
         out += ["(no TCP connections in the capture)", ""]
     out += ["## Connections", ""]

@@ -32,7 +32,7 @@ def render_html(report: Report) -> str:
     parts.append(_stats_section(report))
     parts.append('<section id="connections"><h2>Connections</h2>')
     parts.append(legend_html())
-    if not report.connections:
+    if not report.connections and report.capture is not None:
         parts.append('<p class="note">The capture holds no TCP connection.</p>')
     for conn in report.drawn:
         parts.append(_connection(conn))
@@ -90,6 +90,8 @@ def _stats_section(report: Report) -> str:
         parts += [f'<p class="note">{escape(note)}</p>' for note in cap.notes]
     if report.connections:
         parts.append(table_html(STATS_HEADERS, stats_rows(report), css_class="stats", numeric=STATS_NUMERIC))
+    elif report.capture is None:
+        parts.append('<p class="note">No capture was made; see the notes above.</p>')
     parts.append("</section>")
     return "\n".join(parts)
 
