@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from netlab.cli.app import run_guarded
+from netlab.cli.follow_live import LIVE_HELP, live_options, run_live
 from netlab.render.base import format_names
 
 FORMAT_NAMES = format_names()
@@ -120,9 +121,12 @@ def register(app: typer.Typer) -> None:
     )
     def follow_command(
         read: Annotated[
-            Path,
-            typer.Option("--read", "-r", help="pcap or pcapng file to read (gzip is fine).", metavar="FILE"),
-        ],
+            Path | None,
+            typer.Option(
+                "--read", "-r", help="pcap or pcapng file to read (gzip is fine); without it, capture live.",
+                metavar="FILE",
+            ),
+        ] = None,
         stream: Annotated[
             list[int] | None,
             typer.Option(
@@ -169,6 +173,14 @@ def register(app: typer.Typer) -> None:
         summary: Annotated[
             bool, typer.Option("--summary/--no-summary", help="Print the counts on stderr at the end.")
         ] = True,
+        iface: Annotated[str | None, typer.Option("--iface", "-i", help=LIVE_HELP["iface"], rich_help_panel="Live capture")] = None,
+        bpf_filter: Annotated[str | None, typer.Option("--filter", help=LIVE_HELP["filter"], rich_help_panel="Live capture")] = None,
+        backend: Annotated[str | None, typer.Option("--backend", help=LIVE_HELP["backend"], rich_help_panel="Live capture")] = None,
+        save: Annotated[bool, typer.Option("--save", help=LIVE_HELP["save"], rich_help_panel="Live capture")] = False,
+        save_to: Annotated[Path | None, typer.Option("--save-to", help=LIVE_HELP["save_to"], metavar="FILE", rich_help_panel="Live capture")] = None,
+        duration: Annotated[float | None, typer.Option("--duration", help=LIVE_HELP["duration"], min=0, metavar="SECONDS", rich_help_panel="Live capture")] = None,
+        count: Annotated[int | None, typer.Option("--count", "-c", help=LIVE_HELP["count"], min=1, rich_help_panel="Live capture")] = None,
+        until_idle: Annotated[float | None, typer.Option("--until-idle", help=LIVE_HELP["until_idle"], min=0, metavar="SECONDS", rich_help_panel="Live capture")] = None,
     ) -> None:
         """Follow TCP streams in a capture file."""
         if fmt not in names:
@@ -180,9 +192,19 @@ def register(app: typer.Typer) -> None:
                 "the tshark formats always show both directions", param_hint="--direction"
             )
 
+        live = live_options(
+            read, port or [], host or [], iface, bpf_filter, backend, save, save_to, duration, count, until_idle
+        )
+
         def body() -> None:
             from netlab.capture.pcapfile import read_segments
 
+            if live is not None:
+                run_live(live, run_follow, fmt=fmt, streams=stream or [], ports=list(live.ports),
+                         hosts=host or [], direction=direction, color=color, split_vlans=split_vlans,
+                         summary=summary)
+                return
+            assert read is not None
             run_follow(
                 read_segments(read),
                 fmt=fmt,
@@ -197,4 +219,6 @@ def register(app: typer.Typer) -> None:
 
         run_guarded(body)
 
-    follow_command.__doc__ = "Follow TCP streams in a capture file.\n\nFormats: " + _formats_help()
+    follow_command.__doc__ = (
+        "Follow TCP streams in a capture file, or live (without --read).\n\nFormats: " + _formats_help()
+    )

@@ -118,3 +118,9 @@ register_format(
 register_format(
     "tshark-yaml", "netlab.render.tshark", "TsharkYaml", "identical to `tshark -q -z follow,tcp,yaml,N`"
 )
+register_format(
+    "chat",
+    "netlab.render.chat",
+    "ChatRenderer",
+    "the chat decoded: one line per message (who said what to whom, when, on which connection)",
+)
