@@ -1,0 +1,101 @@
+"""Make the tiny captures in tests/data from scapy-built packets (run: python tests/data/make_pcaps.py).
+
+Each capture is a small, deterministic dialogue exercising one decoder or reassembler case;
+the tests read them through `netlab follow` and compare with tshark where it applies.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from scapy.layers.inet import IP, TCP  # noqa: TID253 (a standalone generator script, not netlab)
+from scapy.layers.inet6 import IPv6  # noqa: TID253 (a standalone generator script, not netlab)
+from scapy.layers.l2 import CookedLinux, Dot1Q, Ether, Loopback  # noqa: TID253 (a standalone generator script, not netlab)
+from scapy.packet import Packet, Raw  # noqa: TID253 (a standalone generator script, not netlab)
+from scapy.utils import PcapWriter  # noqa: TID253 (a standalone generator script, not netlab)
+
+HERE = Path(__file__).resolve().parent
+T0 = 1_700_000_000.0
+
+
+M = 0xFFFFFFFF
+
+
+def _eth() -> Ether:
+    return Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+
+
+def _chat(ip: type[Packet], cli: str, srv: str, isn_c: int = 1000, isn_s: int = 5000) -> list[Packet]:
+    """A handshake, two lines each way, and a FIN close, as L3 packets."""
+    c, s = ip(src=cli, dst=srv), ip(src=srv, dst=cli)
+    cp, sp = 40000, 55555
+    out = [
+        c / TCP(sport=cp, dport=sp, flags="S", seq=isn_c & M),
+        s / TCP(sport=sp, dport=cp, flags="SA", seq=isn_s & M, ack=(isn_c + 1) & M),
+        c / TCP(sport=cp, dport=sp, flags="A", seq=(isn_c + 1) & M, ack=(isn_s + 1) & M),
+    ]
+    cseq, sseq = isn_c + 1, isn_s + 1
+    for line_c, line_s in (
+        (b"NICK alice\r\n", b"welcome alice\r\n"),
+        (b"hello\tworld \x01\xff\r\n", b"bye\n"),
+    ):
+        out.append(c / TCP(sport=cp, dport=sp, flags="PA", seq=cseq & M, ack=sseq & M) / Raw(line_c))
+        cseq += len(line_c)
+        out.append(s / TCP(sport=sp, dport=cp, flags="PA", seq=sseq & M, ack=cseq & M) / Raw(line_s))
+        sseq += len(line_s)
+    out += [
+        c / TCP(sport=cp, dport=sp, flags="FA", seq=cseq & M, ack=sseq & M),
+        s / TCP(sport=sp, dport=cp, flags="FA", seq=sseq & M, ack=(cseq + 1) & M),
+        c / TCP(sport=cp, dport=sp, flags="A", seq=(cseq + 1) & M, ack=(sseq + 1) & M),
+    ]
+    return out
+
+
+def _write(name: str, packets: list[Packet], linktype: int | None = None, **kw: object) -> None:
+    path = HERE / name
+    with PcapWriter(str(path), linktype=linktype, sync=True, **kw) as writer:  # type: ignore[arg-type]
+        for i, pkt in enumerate(packets):
+            pkt.time = T0 + i * 0.001
+            writer.write(pkt)
+
+
+def _truncate(path: Path, snaplen: int) -> None:
+    """Cut every record to `snaplen` bytes, keeping the original length (what a capture does)."""
+    data = path.read_bytes()
+    out, pos = bytearray(data[:24]), 24
+    while pos < len(data):
+        sec, usec, incl, orig = struct.unpack_from("<IIII", data, pos)
+        frame = data[pos + 16 : pos + 16 + incl]
+        out += struct.pack("<IIII", sec, usec, min(incl, snaplen), orig) + frame[:snaplen]
+        pos += 16 + incl
+    path.write_bytes(bytes(out))
+
+
+def main() -> None:
+    v4 = _chat(IP, "10.0.0.1", "10.0.0.2")
+    _write("chat_ipv4.pcap", [_eth() / p for p in v4])
+    _write("chat_ipv6.pcap", [_eth() / p for p in _chat(IPv6, "fd00::1", "fd00::2")])
+    _write("chat_vlan.pcap", [_eth() / Dot1Q(vlan=42) / p for p in v4])
+    _write("chat_sll.pcap", [CookedLinux(pkttype=0, lladdrtype=1, lladdrlen=6, proto=0x0800) / p for p in v4])
+    _write("chat_null.pcap", [Loopback(type=2) / p for p in v4])
+    _write("chat_raw.pcap", list(v4), linktype=101)
+    # Both VLANs carry the same 4-tuple: two connections Wireshark merges.
+    other = _chat(IP, "10.0.0.1", "10.0.0.2", isn_c=1000, isn_s=5000)
+    mixed: list[Packet] = []
+    for a, b in zip(v4, other, strict=True):
+        mixed += [_eth() / Dot1Q(vlan=10) / a, _eth() / Dot1Q(vlan=20) / b]
+    _write("vlan_collision.pcap", mixed)
+    # Snap length 60: the payload of the data segments is cut short.
+    _write("snaplen.pcap", [_eth() / p for p in v4], snaplen=60)
+    _truncate(HERE / "snaplen.pcap", 60)
+    # Two connections on one 4-tuple with the same ISN (port reuse after a clean close).
+    _write("port_reuse.pcap", [_eth() / p for p in v4 + _chat(IP, "10.0.0.1", "10.0.0.2")])
+    # A sequence space that wraps past 2**32 in the client's first line.
+    _write(
+        "wrap.pcap", [_eth() / p for p in _chat(IP, "10.0.0.1", "10.0.0.2", isn_c=2**32 - 5, isn_s=2**32 - 1)]
+    )
+
+
+if __name__ == "__main__":
+    main()

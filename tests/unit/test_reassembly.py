@@ -1,0 +1,291 @@
+"""The reassembler: Wireshark's follow edge cases, netlab's improvements, and properties."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from _segments import ACK, FIN, PSH, RST, SYN, Builder, gaps, stream_bytes, with_markers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netlab.capture.model import Endpoint
+from netlab.stream import Reassembler, build_dialogues
+from netlab.stream.events import (
+    Closed,
+    CloseReason,
+    Control,
+    ControlKind,
+    Direction,
+    Event,
+    Gap,
+    GapReason,
+    Notice,
+    NoticeKind,
+    Opened,
+)
+
+KIT = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+
+
+def run(segments: list) -> list[Event]:  # type: ignore[type-arg]
+    return Reassembler().feed_all(segments)
+
+
+def handshake(b: Builder, c_isn: int = 100, s_isn: int = 900) -> list:  # type: ignore[type-arg]
+    return [b.c(c_isn, flags=SYN), b.s(s_isn, flags=SYN | ACK, ack=c_isn + 1), b.c(c_isn + 1, ack=s_isn + 1)]
+
+
+def test_sequential() -> None:
+    b = Builder()
+    events = run([*handshake(b), b.c(101, b"hello "), b.c(107, b"world"), b.s(901, b"ok", ack=112)])
+    assert stream_bytes(events) == b"hello world"
+    assert stream_bytes(events, Direction.S2C) == b"ok"
+    opened = events[0]
+    assert isinstance(opened, Opened) and opened.client == b.client and not opened.roles_guessed
+    kinds = [e.kind for e in events if isinstance(e, Control)]
+    assert kinds == [ControlKind.SYN, ControlKind.SYN_ACK]
+
+
+def test_swapped_segments_are_put_in_order() -> None:
+    b = Builder()
+    events = run([*handshake(b), b.c(107, b"world"), b.c(101, b"hello ")])
+    assert stream_bytes(events) == b"hello world"
+    assert [e.kind for e in events if isinstance(e, Notice)] == [NoticeKind.OUT_OF_ORDER]
+    assert events[-1].stats.out_of_order == 1  # type: ignore[union-attr]
+
+
+def test_bad_overlap_first_copy_wins_and_is_flagged() -> None:
+    b = Builder()
+    events = run([*handshake(b), b.c(101, b"abcdef"), b.c(104, b"XYZghi")])
+    assert stream_bytes(events) == b"abcdefghi"
+    closed = events[-1]
+    assert isinstance(closed, Closed) and closed.stats.conflicts == 1 and closed.stats.retransmissions == 1
+
+
+def test_retransmission_with_extension() -> None:
+    b = Builder()
+    events = run([*handshake(b), b.c(101, b"abc"), b.c(101, b"abcdef"), b.c(101, b"abc")])
+    assert stream_bytes(events) == b"abcdef"
+    assert events[-1].stats.retransmissions == 2  # type: ignore[union-attr]
+
+
+def test_overlap_with_incomplete_fragments() -> None:
+    """Two overlapping out-of-order fragments wait for the hole; the first copy of each byte wins."""
+    b = Builder()
+    events = run([*handshake(b), b.c(105, b"EFGH"), b.c(107, b"ghIJ"), b.c(101, b"ABCD")])
+    assert stream_bytes(events) == b"ABCDEFGHIJ"
+
+
+def test_lost_but_acked_becomes_a_gap_where_the_bytes_were() -> None:
+    b = Builder()
+    events = run([*handshake(b), b.c(101, b"aaaa"), b.c(109, b"cccc"), b.s(901, ack=113), b.c(113, b"dd")])
+    assert stream_bytes(events) == b"aaaaccccdd"
+    assert gaps(events) == [(4, 4)]
+    gap = next(e for e in events if isinstance(e, Gap))
+    assert gap.reason is GapReason.LOST_ACKED
+    assert with_markers(events) == b"aaaa[4 bytes missing in capture file]\0ccccdd"
+
+
+def test_three_of_five_lost_but_acked() -> None:
+    b = Builder()
+    parts = [b"11111", b"22222", b"33333", b"44444", b"55555"]
+    kept = [b.c(101 + 5 * i, p) for i, p in enumerate(parts) if i in (1, 3)]
+    events = run([*handshake(b), *kept, b.s(901, ack=126)])
+    assert stream_bytes(events) == b"2222244444"
+    assert gaps(events) == [(0, 5), (10, 5)]
+    assert all(e.reason is GapReason.LOST_ACKED for e in events if isinstance(e, Gap))
+
+
+def test_data_after_an_unacked_hole_is_still_shown_after_a_gap() -> None:
+    b = Builder()
+    events = run([*handshake(b), b.c(101, b"aaaa"), b.c(109, b"cccc")])
+    assert stream_bytes(events) == b"aaaacccc"
+    gap = next(e for e in events if isinstance(e, Gap))
+    assert (gap.offset, gap.size, gap.reason) == (4, 4, GapReason.LOST_UNACKED)
+
+
+def test_sequence_wrap() -> None:
+    b = Builder()
+    isn = 2**32 - 3
+    events = run(
+        [*handshake(b, c_isn=isn), b.c(isn + 1, b"abcd"), b.c(isn + 5, b"efgh"), b.c(isn + 9, b"ij")]
+    )
+    assert stream_bytes(events) == b"abcdefghij"
+    assert not gaps(events)
+
+
+def test_syn_less_start_guesses_roles() -> None:
+    b = Builder(client=Endpoint("10.0.0.1", 51000), server=Endpoint("10.0.0.2", 443))
+    events = run([b.s(5000, b"late hello"), b.c(70, b"hi", ack=5010)])
+    opened = events[0]
+    assert isinstance(opened, Opened) and opened.roles_guessed
+    assert opened.server.port == 443 and opened.first_sender is Direction.S2C
+    assert stream_bytes(events, Direction.S2C) == b"late hello"
+    assert stream_bytes(events) == b"hi"
+
+
+def test_keep_alive_at_the_start_invents_no_gap() -> None:
+    b = Builder()
+    events = run([b.c(99), b.c(100, b"data", ack=5), b.s(5, ack=104)])
+    assert stream_bytes(events) == b"data"
+    assert not gaps(events)
+
+
+def test_port_reuse_with_the_same_isn_is_a_new_stream() -> None:
+    b = Builder()
+    first = [*handshake(b), b.c(101, b"one"), b.c(104, flags=FIN | ACK), b.s(901, flags=FIN | ACK, ack=105)]
+    second = [*handshake(b), b.c(101, b"two")]
+    events = run(first + second)
+    assert stream_bytes(events, stream=0) == b"one"
+    assert stream_bytes(events, stream=1) == b"two"
+    reasons = {e.stream: e.reason for e in events if isinstance(e, Closed)}
+    assert reasons == {0: CloseReason.REUSED, 1: CloseReason.END}
+
+
+def test_new_isn_on_a_used_tuple_is_a_new_stream() -> None:
+    b = Builder()
+    events = run([*handshake(b), b.c(101, b"one"), *handshake(b, c_isn=7000), b.c(7001, b"two")])
+    assert stream_bytes(events, stream=1) == b"two"
+
+
+def test_same_tuple_on_two_vlans() -> None:
+    b10, b20 = Builder(vlan=(10,)), Builder(vlan=(20,))
+    segs = [*handshake(b10), *handshake(b20), b10.c(101, b"ten"), b20.c(101, b"twenty")]
+    split = Reassembler(split_vlans=True).feed_all(segs)
+    assert stream_bytes(split, stream=0) == b"ten" and stream_bytes(split, stream=1) == b"twenty"
+    merged = Reassembler().feed_all(segs)  # Wireshark's view: one stream, first copy wins
+    assert stream_bytes(merged, stream=0) == b"tennty" and not stream_bytes(
+        merged, stream=1
+    )  # "twenty" extends "ten"
+
+
+def test_snaplen_truncation_is_reported_not_passed_off() -> None:
+    b = Builder()
+    events = run([*handshake(b), b.c(101, b"abc", wire_len=10), b.c(111, b"xyz")])
+    assert stream_bytes(events) == b"abcxyz"
+    gap = next(e for e in events if isinstance(e, Gap))
+    assert (gap.offset, gap.size, gap.reason) == (3, 7, GapReason.NOT_CAPTURED)
+
+
+def test_bad_checksum_copy_loses_to_the_good_copy() -> None:
+    b = Builder()
+    events = run(
+        [
+            *handshake(b),
+            b.c(101, b"XXXX", checksum_ok=False),
+            b.c(105, b"tail"),
+            b.c(101, b"good", checksum_ok=True),
+        ]
+    )
+    assert stream_bytes(events) == b"goodtail"
+    assert any(isinstance(e, Notice) and e.kind is NoticeKind.BAD_CHECKSUM_REPLACED for e in events)
+
+
+def test_offloaded_bad_checksums_lose_nothing() -> None:
+    b = Builder()
+    segs = [*handshake(b)]
+    for i in range(5):
+        segs += [b.c(101 + 4 * i, b"abcd", checksum_ok=False), b.s(901, ack=105 + 4 * i)]
+    events = run(segs)
+    assert stream_bytes(events) == b"abcd" * 5 and not gaps(events)
+
+
+def test_rst_payload_and_controls() -> None:
+    b = Builder()
+    events = run([*handshake(b), b.c(101, b"bye"), b.s(901, b"diag", flags=RST | ACK, ack=104)])
+    assert stream_bytes(events, Direction.S2C) == b"diag"
+    assert events[-1].reason is CloseReason.RST  # type: ignore[union-attr]
+
+
+def test_dialogue_turns_and_stats() -> None:
+    b = Builder()
+    segs = [*handshake(b), b.c(101, b"a"), b.c(102, b"b"), b.s(901, b"c", ack=103), b.c(103, b"d", ack=902)]
+    (dialogue,) = build_dialogues(run(segs))
+    assert [(t.direction, t.data) for t in dialogue.turns] == [
+        (Direction.C2S, b"ab"),
+        (Direction.S2C, b"c"),
+        (Direction.C2S, b"d"),
+    ]
+    assert dialogue.stats.bytes_c2s == 3 and dialogue.stats.packets == len(segs)
+
+
+@pytest.mark.skipif(not KIT.is_dir(), reason="conformance kit not found")
+def test_wireshark_badsegments_gaps_match_tshark_markers_exactly() -> None:
+    from netlab.capture.pcapfile import read_segments
+
+    events = run(list(read_segments(KIT / "pcaps" / "ws__tcp-badsegments.pcap")))
+    expected = json.loads((KIT / "expected" / "ws__tcp-badsegments.pcap.json").read_text())[0]
+    got = with_markers(events)
+    assert len(got) == expected["node0_len"]
+    assert hashlib.sha256(got).hexdigest() == expected["node0_bytes_sha256"]
+
+
+# -- properties -------------------------------------------------------------------------------
+
+
+@st.composite
+def dialogue_segments(draw: st.DrawFn, drop: bool) -> tuple[bytes, bytes, list, list[tuple[int, int]]]:  # type: ignore[type-arg]
+    b = Builder()
+    c_isn = draw(st.integers(0, 2**32 - 1))
+    s_isn = draw(st.integers(0, 2**32 - 1))
+    payload = {d: draw(st.binary(min_size=0, max_size=300)) for d in Direction}
+    segs: list = []  # type: ignore[type-arg]
+    dropped: list[tuple[int, int]] = []
+    for d, isn in ((Direction.C2S, c_isn), (Direction.S2C, s_isn)):
+        data = payload[d]
+        cuts = sorted(set(draw(st.lists(st.integers(1, max(1, len(data) - 1)), max_size=12)))) if data else []
+        bounds = [0, *[c for c in cuts if c < len(data)], len(data)]
+        make = b.c if d is Direction.C2S else b.s
+        for lo, hi in zip(bounds, bounds[1:], strict=False):
+            if hi <= lo:
+                continue
+            if drop and draw(st.booleans()):
+                dropped.append((lo, hi - lo) if d is Direction.C2S else (-1, 0))
+                continue
+            segs.append(make(isn + 1 + lo, data[lo:hi], flags=PSH))
+            if not drop:
+                if draw(st.booleans()):
+                    segs.append(make(isn + 1 + lo, data[lo:hi], flags=PSH))  # duplicate
+                if draw(st.booleans()) and hi - lo > 1:
+                    mid = lo + (hi - lo) // 2
+                    segs.append(make(isn + 1 + mid, data[mid:hi], flags=PSH))  # identical overlap
+    order = draw(st.permutations(range(len(segs))))
+    syns = [b.c(c_isn, flags=SYN), b.s(s_isn, flags=SYN | ACK, ack=c_isn + 1)]
+    return payload[Direction.C2S], payload[Direction.S2C], syns + [segs[i] for i in order], dropped
+
+
+@settings(max_examples=150, deadline=None)
+@given(dialogue_segments(drop=False))
+def test_shuffled_duplicated_overlapping_segments_give_the_exact_bytes(case: tuple) -> None:  # type: ignore[type-arg]
+    c2s, s2c, segs, _ = case
+    events = run(segs)
+    assert stream_bytes(events) == c2s
+    assert stream_bytes(events, Direction.S2C) == s2c
+    assert not gaps(events) and not gaps(events, Direction.S2C)
+
+
+@settings(max_examples=150, deadline=None)
+@given(dialogue_segments(drop=True))
+def test_dropped_segments_become_gaps_of_the_right_size(case: tuple) -> None:  # type: ignore[type-arg]
+    c2s, _, segs, dropped = case
+    events = run(segs)
+    lost = [r for r in dropped if r[0] >= 0]
+    kept = bytearray()
+    holes: list[tuple[int, int]] = []
+    pos = 0
+    for lo, size in sorted(lost):
+        kept += c2s[pos:lo]
+        pos = lo + size
+    kept += c2s[pos:]
+    assert stream_bytes(events) == bytes(kept)
+    # expected gaps: merged runs of dropped bytes that some kept byte follows
+    for lo, size in sorted(lost):
+        if holes and holes[-1][0] + holes[-1][1] == lo:
+            holes[-1] = (holes[-1][0], holes[-1][1] + size)
+        else:
+            holes.append((lo, size))
+    holes = [h for h in holes if h[0] + h[1] < len(c2s)]
+    assert gaps(events) == holes
