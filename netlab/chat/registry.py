@@ -46,9 +46,22 @@ class Connection:
     reader_done: bool = False  # the reader thread has finished with the socket
     closed: bool = False
     fd: int = -1
+    last_send: float = 0.0  # monotonic time of the flusher's last send (tutorial separators)
 
     def __post_init__(self) -> None:
         self.fd = self.sock.fileno()
+
+
+TUTORIAL_READ_GAP = 0.05  # a tutorial client has surely read a chunk sent this long ago
+
+
+def _needs_separator(conn: Connection) -> bool:
+    """Whether a bare chunk for a tutorial client may land in the same recv() as the previous one.
+
+    Tutorial clients print each recv() result as one message, so consecutive chunks that may
+    merge are separated by a newline; a chunk sent after a pause goes bare (one message per read).
+    """
+    return bool(conn.outbox) or time.monotonic() - conn.last_send < TUTORIAL_READ_GAP
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +164,7 @@ class ClientRegistry:
         if conn.closing and conn.shut:
             return True
         if conn.dialect is Dialect.TUTORIAL:
-            payload = (b"\n" if conn.outbox else b"") + text.encode("utf-8")
+            payload = (b"\n" if _needs_separator(conn) else b"") + text.encode("utf-8")
         else:
             payload = text.encode("utf-8") + b"\n"
         return self._append_locked(conn, payload)
@@ -181,7 +194,10 @@ class ClientRegistry:
             if conn is exclude:
                 continue
             outbox = conn.outbox
-            payload = line if conn.dialect is not Dialect.TUTORIAL else (b"\n" + chunk if outbox else chunk)
+            if conn.dialect is not Dialect.TUTORIAL:
+                payload = line
+            else:
+                payload = b"\n" + chunk if _needs_separator(conn) else chunk
             if len(outbox) + len(payload) > limit:
                 overflowed.append(conn)
                 continue
@@ -198,7 +214,7 @@ class ClientRegistry:
             return
         if final_line is not None:
             payload = final_line.encode("utf-8") + (b"" if conn.dialect is Dialect.TUTORIAL else b"\n")
-            if conn.dialect is Dialect.TUTORIAL and conn.outbox:
+            if conn.dialect is Dialect.TUTORIAL and _needs_separator(conn):
                 payload = b"\n" + payload
             conn.outbox += payload
         conn.closing = True

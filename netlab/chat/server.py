@@ -582,6 +582,7 @@ class ChatServer:
         if data and not conn.shut:
             try:
                 sent = conn.sock.send(data, socket.MSG_DONTWAIT)
+                conn.last_send = time.monotonic()
             except BlockingIOError:
                 sent = 0
             except OSError as error:  # reset or broken pipe: the reader will see it and finish
