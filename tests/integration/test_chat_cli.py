@@ -1,0 +1,167 @@
+"""`netlab serve` and `netlab join` as users run them: pipes, signals, exit codes, idle CPU."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_chat_support import LineClient, ServeProcess, running_server
+from typer.testing import CliRunner
+
+from netlab.chat.server import ChatServer
+from netlab.cli.app import app
+
+pytestmark = pytest.mark.timeout(60)
+ESCAPE = "\x1b"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ChatServer]:
+    with running_server(tmp_path) as chat:
+        yield chat
+
+
+def join_args(server: ChatServer, *extra: str) -> list[str]:
+    return ["join", "--port", str(server.address[1]), *extra]
+
+
+def test_pipe_mode_sends_lingers_and_exits_zero(server) -> None:
+    watcher = LineClient(server.address, "watcher")
+    env = {**os.environ, "NO_COLOR": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "netlab", "join", "--port", str(server.address[1]), "--nick", "bot", "--linger", "0.3"],
+        input="hi\nbye\n", capture_output=True, text=True, timeout=30, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "Welcome to netlab chat, bot!" in result.stdout and ESCAPE not in result.stdout
+    assert watcher.expect("bot: hi").endswith("bot: hi")
+    assert watcher.expect("bot: bye").endswith("bot: bye")
+    assert watcher.expect("bot left").endswith("bot left the chat")
+    watcher.close()
+
+
+def test_received_messages_go_to_stdout_one_per_line(server) -> None:
+    talker = LineClient(server.address, "talker")
+    talker.say("before you came")  # in the history
+    result = CliRunner().invoke(app, join_args(server, "--nick", "reader", "--linger", "0.2", "--dialect", "netlab"),
+                                input="")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("Welcome to netlab chat, reader! 2 online: reader, talker. "
+                             "Commands: /who /nick /me /msg /quit /help")
+    assert lines[1].endswith("talker: before you came")
+    talker.close()
+
+
+def test_exit_words_leave_before_the_rest_of_the_input(server) -> None:
+    watcher = LineClient(server.address, "watcher")
+    for word in ("/exit", "/quit", "выход"):
+        result = CliRunner().invoke(app, join_args(server, "--nick", "leaver", "--dialect", "netlab"),
+                                    input=f"first\n{word}\nnever sent\n")
+        assert result.exit_code == 0, result.output
+        assert watcher.expect("leaver: first")
+        assert watcher.expect("leaver left")
+    assert not any("never sent" in line for line in watcher.lines_until_quiet(0.3))
+    watcher.close()
+
+
+def test_connection_refused_is_one_line_and_exit_1() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens here now
+    result = CliRunner().invoke(app, ["join", "--port", str(port), "--nick", "x"], input="hi\n")
+    assert result.exit_code == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "connection refused" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_nick_taken_is_one_line_and_exit_1(server) -> None:
+    holder = LineClient(server.address, "taken")
+    for dialect in ("netlab", "auto"):
+        result = CliRunner().invoke(app, join_args(server, "--nick", "TAKEN", "--dialect", dialect), input="hi\n")
+        assert result.exit_code == 1, dialect
+        assert result.stderr.startswith("netlab: Nickname 'TAKEN' is taken"), result.stderr
+        assert result.stderr.count("\n") == 1
+    holder.close()
+
+
+def test_server_gone_mid_session_is_exit_1(tmp_path: Path) -> None:
+    serve = ServeProcess(tmp_path)
+    join = subprocess.Popen(
+        [sys.executable, "-m", "netlab", "join", "--port", str(serve.address[1]), "--nick", "stay"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert join.stdout is not None and "Welcome" in join.stdout.readline()
+        assert serve.stop() == 0
+        out, err = join.communicate("are you there?\n", timeout=20)
+    finally:
+        if join.poll() is None:
+            join.kill()
+            join.wait()
+    assert join.returncode == 1
+    assert "Server is shutting down" in out
+    assert err.startswith("netlab: the server closed the connection") and err.count("\n") == 1
+
+
+def test_unknown_dialect_is_refused(server) -> None:
+    result = CliRunner().invoke(app, join_args(server, "--dialect", "irc"), input="")
+    assert result.exit_code == 1 and "unknown --dialect 'irc'" in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_the_server_within_2s_telling_clients(tmp_path: Path, sig: int) -> None:
+    serve = ServeProcess(tmp_path)
+    people = [LineClient(serve.address, f"p{i}") for i in range(10)]
+    started = time.monotonic()
+    serve.proc.send_signal(sig)
+    tails = [person.read_to_eof(1.5) for person in people]
+    assert serve.proc.wait(3) == 0
+    assert time.monotonic() - started < 2.0
+    for tail in tails:
+        assert tail.rstrip(b"\n").endswith(b"*** Server is shutting down")
+    assert not (tmp_path / f"serve-{serve.address[1]}.json").exists()
+    for person in people:
+        person.close()
+    serve.stop()
+
+
+def test_serve_reports_a_port_in_use_in_one_line(server) -> None:
+    result = CliRunner().invoke(app, ["serve", "--port", str(server.address[1])])
+    assert result.exit_code == 1
+    assert "cannot listen on 127.0.0.1:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_help_explains_options() -> None:
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--max-clients", "--history", "--flood-rate", "--idle-timeout", "--sendq"):
+        assert option in result.stdout
+
+
+@pytest.mark.slow
+def test_idle_cpu_is_under_one_percent_with_0_and_50_clients(tmp_path: Path) -> None:
+    serve = ServeProcess(tmp_path)
+    try:
+        time.sleep(0.5)  # let start-up settle
+        before = serve.cpu_seconds()
+        time.sleep(2.0)
+        assert serve.cpu_seconds() - before < 0.02  # 1 % of 2 s
+        idle = [LineClient(serve.address, f"idle{i}") for i in range(50)]
+        time.sleep(0.5)
+        before = serve.cpu_seconds()
+        time.sleep(2.0)
+        assert serve.cpu_seconds() - before < 0.02
+        for client in idle:
+            client.close()
+    finally:
+        assert serve.stop() == 0
