@@ -27,6 +27,7 @@ from netlab.capture.sources import (
     is_loopback,
     linktype_of,
 )
+from netlab.capture.writer import split_timestamp
 
 
 class ScapyCapture(LiveCapture):
@@ -78,7 +79,9 @@ class ScapyCapture(LiveCapture):
                 if data is None:
                     continue
                 self._count(len(data), len(data))
-                yield CapturedFrame(float(ts or 0.0), data, len(data))
+                # Microseconds, as pcap keeps them, so `--save` then `--read` gives identical time stamps.
+                seconds, micros = split_timestamp(float(ts or 0.0))
+                yield CapturedFrame(seconds + micros * 1e-6, data, len(data))
             if last:
                 return
 
