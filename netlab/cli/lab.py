@@ -147,7 +147,8 @@ def register(app: typer.Typer) -> None:
                 )
             if result.pcap is not None:
                 typer.echo(f"capture:  {result.pcap}")
-            typer.echo(f"dialogue: {result.files.dialogue}")
+            if result.files.dialogue is not None:
+                typer.echo(f"dialogue: {result.files.dialogue}")
             typer.echo(f"report:   {result.files.markdown}")
             typer.echo(f"html:     {result.files.html}")
 

@@ -64,6 +64,7 @@ def register(app: typer.Typer) -> None:
                 f"netlab: {len(built.connections)} TCP connection(s); report in {directory}/", err=True
             )
             for path in (files.dialogue, files.markdown, files.html):
-                typer.echo(str(path))
+                if path is not None:
+                    typer.echo(str(path))
 
         run_guarded(body)

@@ -91,8 +91,8 @@ def require_root() -> None:
     """Raise `LabPermissionError` unless we can create namespaces (root) and `ip` exists."""
     if os.geteuid() != 0:
         raise LabPermissionError(
-            "netlab lab --hosts needs root to create network namespaces: run it with sudo "
-            "(or use plain `netlab lab`, which runs on 127.0.0.1 without namespaces)"
+            "--hosts needs root to create network namespaces: run `sudo netlab lab --hosts N ...` "
+            "(or plain `netlab lab`, which runs on 127.0.0.1 without namespaces)"
         )
     if shutil.which("ip") is None:
         raise LabError("netlab lab --hosts needs the `ip` command: apt-get install iproute2")
@@ -102,7 +102,13 @@ def _ip(*args: str) -> None:
     """Run one `ip` command; raise LabError with its message on failure."""
     done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=False)
     if done.returncode != 0:
-        raise LabError(f"`ip {' '.join(args)}` failed: {done.stderr.strip() or done.returncode}")
+        why = done.stderr.strip() or f"exit status {done.returncode}"
+        if "Operation not permitted" in why:
+            raise LabPermissionError(
+                f"`ip {' '.join(args)}` was refused ({why}): --hosts needs root with CAP_SYS_ADMIN and "
+                "CAP_NET_ADMIN (in a container: run it privileged)"
+            )
+        raise LabError(f"`ip {' '.join(args)}` failed: {why}")
 
 
 def list_namespaces() -> list[str]:

@@ -116,6 +116,7 @@ class LabRun:
         self.sockets_note = ""
         self.undelivered: list[str] = []
         self.notes: list[str] = []
+        self.capture_note = ""
         self.server: ChatServer | None = None
         self.address: tuple[str, int] = ("", 0)
         self.pcap: Path | None = None
@@ -151,7 +152,7 @@ class LabRun:
             self.progress(f"capturing into {pcap}")
         else:
             self.progress(f"{net.capture_note}; carrying on without the capture, dialogue and diagrams")
-            self.notes.append(net.capture_note)
+            self.capture_note = net.capture_note
 
     def _play(self) -> None:
         steps = self.script.steps
@@ -282,6 +283,8 @@ class LabRun:
         if self.pcap is not None and self.pcap.exists():
             self.progress("reading the capture and writing the report ...")
             collected, _ = collect_into(directory, self.pcap, self._nicknames())
+        else:
+            (directory / "dialogue.txt").unlink(missing_ok=True)
         run = self._run_info()
         report = build_report(
             run, collected, capture_path=str(self.pcap or ""), sockets=self.sockets if self.sockets is not None else [],
@@ -305,7 +308,8 @@ class LabRun:
             settings.append(("wire", cfg.impairment.describe() + (f" (seed {cfg.seed})" if cfg.seed is not None else "")))
         if self.undelivered:
             settings.append(("not delivered in time", "; ".join(self.undelivered)))
-        notes = list(self.notes)
+        notes = [self.capture_note] if self.capture_note else []
+        notes += self.notes
         return RunInfo(
             title=f"netlab lab report: {self.name}",
             kind=self.network.kind,

@@ -22,7 +22,7 @@ class ReportFiles:
     """Where a report's files were written."""
 
     directory: Path
-    dialogue: Path
+    dialogue: Path | None
     markdown: Path
     html: Path
 
@@ -56,11 +56,13 @@ def collect_into(
 
 
 def write_report(report: Report, directory: Path) -> ReportFiles:
-    """Write report.md and report.html into `directory` (dialogue.txt is written by `collect_into`)."""
+    """Write report.md and report.html into `directory` (dialogue.txt is written by `collect_into`).
+
+    Without a capture there is no dialogue.txt, and `ReportFiles.dialogue` is None.
+    """
     prepare_directory(directory)
-    files = ReportFiles(directory, directory / "dialogue.txt", directory / "report.md", directory / "report.html")
-    if not files.dialogue.exists():
-        _write_text(files.dialogue, "")
+    dialogue = directory / "dialogue.txt"
+    files = ReportFiles(directory, dialogue if dialogue.exists() else None, directory / "report.md", directory / "report.html")
     _write_text(files.markdown, render_markdown(report))
     _write_text(files.html, render_html(report))
     return files

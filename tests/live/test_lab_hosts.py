@@ -1,0 +1,82 @@
+"""`netlab lab --hosts 3 --loss 5`: real retransmissions in the capture, a byte-exact transcript, nothing left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from netlab.capture.pcapfile import read_segments
+from netlab.cli.app import app
+from netlab.lab.netns import list_namespaces
+from netlab.lab.script import StepKind, default_script, parse_script
+from netlab.stream import Direction, Reassembler, build_dialogues
+
+pytestmark = [pytest.mark.live, pytest.mark.tshark]
+
+
+def _ip_link() -> list[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True, timeout=10).stdout
+    return sorted(line.split(":", 2)[1].strip() for line in out.splitlines())
+
+
+def _expected_c2s(messages: int) -> dict[str, bytes]:
+    """What each participant's client sends: its nickname, its lines, and /quit when it never quit."""
+    script = parse_script(default_script(2, messages))
+    expected = {}
+    for index, nick in enumerate(script.participants):
+        lines = [s.line for s in script.steps if s.kind is StepKind.SEND and s.actor == index]
+        if "/quit" not in lines:
+            lines.append("/quit")
+        expected[nick] = (nick + "\n" + "".join(line + "\n" for line in lines)).encode()
+    return expected
+
+
+def test_lossy_hosts_retransmit_yet_the_transcript_is_byte_exact(tmp_path: Path) -> None:
+    namespaces, links = list_namespaces(), _ip_link()
+    messages = 6
+    result = CliRunner().invoke(
+        app,
+        ["lab", "--hosts", "3", "--loss", "5", "--seed", "7", "--messages", str(messages),
+         "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "lossy"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (list_namespaces(), _ip_link()) == (namespaces, links), "the lab left namespaces or links behind"
+    assert "namespaces removed" in result.stderr
+    pcap = tmp_path / "lossy.pcap"
+
+    retransmissions = subprocess.run(
+        ["tshark", "-r", str(pcap), "-Y", "tcp.analysis.retransmission or tcp.analysis.fast_retransmission"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert retransmissions.strip(), "tshark finds no retransmission in a capture with 5% loss"
+
+    dialogues = build_dialogues(Reassembler().feed_all(read_segments(pcap)))
+    assert all(d.client.ip.startswith("10.0.0.") and d.server.ip == "10.0.0.1" for d in dialogues)
+    sent = {d.bytes(Direction.C2S).split(b"\n", 1)[0].decode(): d.bytes(Direction.C2S) for d in dialogues}
+    assert sent == _expected_c2s(messages)
+    assert all(not any(type(i).__name__ == "Gap" for i in d.items) for d in dialogues)
+
+    md = (tmp_path / "lossy" / "report.md").read_text(encoding="utf-8")
+    total = next(line for line in md.splitlines() if line.startswith("| total |"))
+    assert int(total.split("|")[7]) > 0, "the report's statistics count no retransmission"
+    assert "retransmission" in (tmp_path / "lossy" / "report.html").read_text(encoding="utf-8")
+    assert "| server | alice |" in md and "| client | alice |" in md
+
+
+def test_without_the_rights_it_says_what_is_needed_and_leaves_nothing(tmp_path: Path) -> None:
+    namespaces = list_namespaces()
+    drop = ["setpriv", "--inh-caps=-sys_admin,-net_admin", "--bounding-set=-sys_admin,-net_admin", "--"]
+    done = subprocess.run(
+        [*drop, sys.executable, "-m", "netlab", "lab", "--hosts", "3", "--captures", str(tmp_path),
+         "--reports", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 77, done.stderr
+    error = done.stderr.strip().splitlines()[-1]
+    assert error.startswith("netlab: ") and "CAP_SYS_ADMIN" in error
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert list_namespaces() == namespaces
