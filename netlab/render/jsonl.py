@@ -12,9 +12,8 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from netlab.capture.model import Endpoint
 from netlab.render.base import RenderOptions
-from netlab.stream.events import Closed, Control, Data, Event, Gap, Notice, Opened
+from netlab.stream.events import Closed, Control, Data, Direction, Event, Gap, Notice, Opened
 
 SCHEMA_VERSION = 1
 
@@ -26,13 +25,13 @@ class JsonLinesRenderer:
 
     def __init__(self, options: RenderOptions) -> None:
         self._direction = options.direction
-        self._names: dict[Endpoint, str] = {}
+        self._prefixes: dict[int, str] = {}  # 2 * stream + (0 for c2s, 1 for s2c) -> the fixed part
 
-    def _name(self, endpoint: Endpoint) -> str:
-        name = self._names.get(endpoint)
-        if name is None:
-            name = self._names[endpoint] = str(endpoint)
-        return name
+    def _prefix(self, event: Data) -> str:
+        return (
+            f'{{"schema_version":1,"stream":{event.stream},"src":"{event.src}","dst":"{event.dst}",'
+            f'"direction":"{event.direction.value}","ts":'
+        )
 
     def begin(self) -> str:
         return ""
@@ -41,12 +40,13 @@ class JsonLinesRenderer:
         if type(event) is Data:
             if self._direction is not None and event.direction is not self._direction:
                 return ""
+            key = 2 * event.stream + (event.direction is not Direction.C2S)
+            prefix = self._prefixes.get(key)
+            if prefix is None:
+                prefix = self._prefixes[key] = self._prefix(event)
             b64 = binascii.b2a_base64(event.data, newline=False).decode("ascii")
-            return (
-                f'{{"schema_version":1,"stream":{event.stream},"src":"{self._name(event.src)}",'
-                f'"dst":"{self._name(event.dst)}","direction":"{event.direction.value}",'
-                f'"ts":{event.ts:.6f},"frame":{event.frame},"data":"{b64}"}}\n'
-            )
+            return f'{prefix}{event.ts:.6f},"frame":{event.frame},"data":"{b64}"}}\n'
+
         return json.dumps(self._other(event), separators=(",", ":")) + "\n"
 
     def _other(self, event: Event) -> dict[str, Any]:

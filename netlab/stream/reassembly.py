@@ -31,7 +31,6 @@ direction; beyond it the lowest hole becomes a gap).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 
 from netlab.capture.model import Endpoint, Segment
@@ -53,7 +52,7 @@ from netlab.stream.events import (
 from netlab.stream.seq import SEQ_MASK, seq_diff
 
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
-_RECENT_BYTES = 32 * 1024
+_RECENT_BYTES = 8 * 1024  # retransmitted bytes are compared with this much history
 _OFFLOAD_TRUST = 2  # after this many bad checksums were ACKed, stop holding (sender-side capture)
 DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
 
@@ -76,6 +75,7 @@ class _Flow:
     """One direction of a connection (mutable, private to the reassembler)."""
 
     __slots__ = (
+        "conn",
         "direction",
         "src",
         "dst",
@@ -89,13 +89,14 @@ class _Flow:
         "held",
         "offloaded",
         "recent",
-        "recent_bytes",
+        "recent_end",
         "fin",
         "packets",
         "bytes",
     )
 
-    def __init__(self, direction: Direction, src: Endpoint, dst: Endpoint) -> None:
+    def __init__(self, direction: Direction, src: Endpoint, dst: Endpoint, conn: _Conn) -> None:
+        self.conn = conn
         self.direction = direction
         self.src = src
         self.dst = dst
@@ -108,8 +109,8 @@ class _Flow:
         self.frag_bytes = 0
         self.held: _Frag | None = None
         self.offloaded = 0  # bad-checksum segments the receiver accepted (checksum offload)
-        self.recent: deque[tuple[int, bytes]] = deque()
-        self.recent_bytes = 0
+        self.recent = bytearray()  # the last emitted bytes (up to 2 * _RECENT_BYTES), ending at recent_end
+        self.recent_end = 0
         self.fin = False
         self.packets = 0
         self.bytes = 0
@@ -122,7 +123,6 @@ class _Flow:
 class _Conn:
     __slots__ = (
         "stream",
-        "key",
         "c2s",
         "s2c",
         "client",
@@ -140,15 +140,12 @@ class _Conn:
         "last_frame",
     )
 
-    def __init__(
-        self, stream: int, key: tuple[object, ...], client: Endpoint, server: Endpoint, ts: float
-    ) -> None:
+    def __init__(self, stream: int, client: Endpoint, server: Endpoint, ts: float) -> None:
         self.stream = stream
-        self.key = key
         self.client = client
         self.server = server
-        self.c2s = _Flow(Direction.C2S, client, server)
-        self.s2c = _Flow(Direction.S2C, server, client)
+        self.c2s = _Flow(Direction.C2S, client, server, self)
+        self.s2c = _Flow(Direction.S2C, server, client, self)
         self.handshake = False  # a SYN-ACK was seen
         self.rst = False
         self.retransmissions = 0
@@ -185,6 +182,9 @@ class _Conn:
         return CloseReason.END
 
 
+_Entry = tuple[_Conn, _Flow, _Flow]  # a connection and its (this way, other way) flows
+
+
 def guess_server(a: Endpoint, b: Endpoint) -> bool:
     """Without a SYN: True when `b` looks like the server (the lower, usually well-known, port)."""
     return b.port <= a.port
@@ -212,7 +212,7 @@ class Reassembler:
         self.split_vlans = split_vlans
         self.prefer_good_checksum = prefer_good_checksum
         self.max_buffer = max_buffer
-        self._conns: dict[tuple[object, ...], _Conn] = {}
+        self._conns: dict[tuple[object, ...], _Entry] = {}
         self._all: list[_Conn] = []  # open connections in stream order, for flush
         self._next_stream = 0
 
@@ -233,14 +233,14 @@ class Reassembler:
         """Take one segment (in capture order) and return the events it causes."""
         events: list[Event] = []
         flags = seg.flags
-        key: tuple[object, ...] = (seg.src, seg.dst, seg.vlan) if self.split_vlans else (seg.src, seg.dst)
-        conn = self._conns.get(key)
-        if conn is None or (flags & (_SYN | _ACK) == _SYN and self._reused(conn, seg)):
-            conn = self._open(seg, key, conn, events)
-        if seg.src == conn.client and (seg.dst == conn.server or conn.client != conn.server):
-            flow, rev = conn.c2s, conn.s2c
-        else:
-            flow, rev = conn.s2c, conn.c2s
+        src, dst = seg.src, seg.dst
+        key: tuple[object, ...] = (src.ip, src.port, dst.ip, dst.port)
+        if self.split_vlans:
+            key += seg.vlan
+        entry = self._conns.get(key)
+        if entry is None or (flags & (_SYN | _ACK) == _SYN and self._reused(entry[1], seg)):
+            entry = self._open(seg, key, entry, events)
+        conn, flow, rev = entry
         flow.packets += 1
         conn.last_ts = seg.ts
         conn.last_frame = seg.frame
@@ -265,17 +265,17 @@ class Reassembler:
 
     # -- connections ------------------------------------------------------------------------
 
-    def _reused(self, conn: _Conn, seg: Segment) -> bool:
-        flow = conn.c2s if seg.src == conn.client else conn.s2c
+    def _reused(self, flow: _Flow, seg: Segment) -> bool:
+        conn = flow.conn
         if flow.base_seq is not None and seg.seq != flow.base_seq:
             return True
         closed = conn.rst or (conn.c2s.fin and conn.s2c.fin)
         return closed and conn.handshake
 
-    def _open(self, seg: Segment, key: tuple[object, ...], old: _Conn | None, events: list[Event]) -> _Conn:
+    def _open(self, seg: Segment, key: tuple[object, ...], old: _Entry | None, events: list[Event]) -> _Entry:
         if old is not None:
-            self._finish(old, CloseReason.REUSED, events)
-            self._all.remove(old)
+            self._finish(old[0], CloseReason.REUSED, events)
+            self._all.remove(old[0])
         flags = seg.flags
         guessed = False
         if flags & _SYN:
@@ -283,14 +283,21 @@ class Reassembler:
         else:
             guessed = True
             client, server = (seg.src, seg.dst) if guess_server(seg.src, seg.dst) else (seg.dst, seg.src)
-        conn = _Conn(self._next_stream, key, client, server, seg.ts)
+        conn = _Conn(self._next_stream, client, server, seg.ts)
         self._next_stream += 1
-        self._conns[key] = conn
-        self._conns[(seg.dst, seg.src, seg.vlan) if self.split_vlans else (seg.dst, seg.src)] = conn
+        forward = seg.src == client and seg.dst == server
+        here: _Entry = (conn, conn.c2s, conn.s2c) if forward else (conn, conn.s2c, conn.c2s)
+        back: _Entry = (conn, here[2], here[1])
+        src, dst = seg.src, seg.dst
+        back_key: tuple[object, ...] = (dst.ip, dst.port, src.ip, src.port)
+        if self.split_vlans:
+            back_key += seg.vlan
+        self._conns[back_key] = back
+        self._conns[key] = here  # after back_key: a self-connection (src == dst) keeps this one
         self._all.append(conn)
-        first = Direction.C2S if seg.src == client else Direction.S2C
+        first = Direction.C2S if forward else Direction.S2C
         events.append(Opened(conn.stream, seg.ts, seg.frame, client, server, guessed, seg.vlan, first))
-        return conn
+        return here
 
     def _finish(self, conn: _Conn, reason: CloseReason, events: list[Event]) -> None:
         for flow in (conn.c2s, conn.s2c):
@@ -446,14 +453,11 @@ class Reassembler:
     def _compare(self, conn: _Conn, flow: _Flow, pos: int, data: bytes, seg: Segment) -> None:
         """Flag a retransmitted copy whose bytes differ from what was already emitted."""
         end = pos + len(data)
-        for start, chunk in flow.recent:
-            stop = start + len(chunk)
-            if stop <= pos or start >= end:
-                continue
-            lo, hi = max(pos, start), min(end, stop)
-            if chunk[lo - start : hi - start] != data[lo - pos : hi - pos]:
-                conn.conflicts += 1
-                return
+        stop = flow.recent_end
+        start = stop - len(flow.recent)
+        lo, hi = max(pos, start), min(end, stop)
+        if lo < hi and flow.recent[lo - start : hi - start] != data[lo - pos : hi - pos]:
+            conn.conflicts += 1
 
     def _emit(
         self, conn: _Conn, flow: _Flow, data: bytes, length: int, ts: float, frame: int, events: list[Event]
@@ -464,10 +468,13 @@ class Reassembler:
         if captured:
             events.append(Data(conn.stream, flow.direction, ts, frame, flow.src, flow.dst, data, offset))
             flow.bytes += captured
-            flow.recent.append((offset, data))
-            flow.recent_bytes += captured
-            while flow.recent_bytes > _RECENT_BYTES and len(flow.recent) > 1:
-                flow.recent_bytes -= len(flow.recent.popleft()[1])
+            recent = flow.recent
+            if flow.recent_end != offset:
+                recent.clear()
+            recent += data
+            flow.recent_end = offset + captured
+            if len(recent) > 2 * _RECENT_BYTES:
+                del recent[: len(recent) - _RECENT_BYTES]
         if captured < length:
             missing = length - captured
             conn.not_captured += missing
