@@ -124,3 +124,9 @@ register_format(
     "ChatRenderer",
     "the chat decoded: one line per message (who said what to whom, when, on which connection)",
 )
+register_format(
+    "html",
+    "netlab.render.html",
+    "HtmlRenderer",
+    "one self-contained HTML page: each stream's dialogue coloured by direction, with its SVG ladder diagram",
+)

@@ -73,7 +73,9 @@ def dialogue_html(items: Iterable[DialogueItem], *, max_bytes: int | None = None
             text = _printable(item.data.decode("utf-8", errors="replace")).removesuffix("\n")
             spans.append(f'<span class="turn {item.direction.value}">{escape(text)}</span>')
         elif isinstance(item, Gap) and not left_out:
-            spans.append(f'<span class="gap {item.direction.value}">[{item.size} bytes missing in capture]</span>')
+            spans.append(
+                f'<span class="gap {item.direction.value}">[{item.size} bytes missing in capture]</span>'
+            )
     if left_out:
         spans.append(f'<span class="gap">[… {left_out} more bytes not shown here; see dialogue.txt]</span>')
     if not spans:
@@ -121,13 +123,17 @@ def page(title: str, body: str) -> str:
     )
 
 
-def render_dialogues(dialogues: Sequence[Dialogue], events: Sequence[Event], title: str = "Follow TCP Stream") -> str:
+def render_dialogues(
+    dialogues: Sequence[Dialogue], events: Sequence[Event], title: str = "Follow TCP Stream"
+) -> str:
     """A page with each stream's dialogue and ladder diagram (`events`: the same events, all streams)."""
     parts = [f"<h1>{escape(title)}</h1>", legend_html()]
     for dialogue in dialogues:
         mine = [e for e in events if e.stream == dialogue.stream]
         parts.append(f'<article class="connection" id="stream-{dialogue.stream}">')
-        parts.append(f"<h2>stream {dialogue.stream}: {escape(str(dialogue.client))} → {escape(str(dialogue.server))}</h2>")
+        parts.append(
+            f"<h2>stream {dialogue.stream}: {escape(str(dialogue.client))} → {escape(str(dialogue.server))}</h2>"
+        )
         parts.append(dialogue_html(dialogue.items))
         parts.append(f'<figure class="ladder-figure">{render_ladder(mine)}</figure>')
         parts.append("</article>")

@@ -74,7 +74,9 @@ def ladder_rows(events: Iterable[Event]) -> list[Row]:
         if turn:
             size = sum(len(d.data) for d in turn)
             text = b"".join(d.data for d in turn).decode("utf-8", errors="replace")
-            rows.append(Row(turn[0].direction, turn[0].ts, f"{size} B", "data", _preview(text), turn[0].frame))
+            rows.append(
+                Row(turn[0].direction, turn[0].ts, f"{size} B", "data", _preview(text), turn[0].frame)
+            )
             turn.clear()
         rows.extend(notices)
         notices.clear()
@@ -106,7 +108,14 @@ def ladder_rows(events: Iterable[Event]) -> list[Row]:
             rows.append(_control_row(event))
         elif isinstance(event, Gap):
             rows.append(
-                Row(event.direction, event.ts, f"[{event.size} bytes missing]", "gap", event.reason.value, event.frame)
+                Row(
+                    event.direction,
+                    event.ts,
+                    f"[{event.size} bytes missing]",
+                    "gap",
+                    event.reason.value,
+                    event.frame,
+                )
             )
     end_turn()
     return rows

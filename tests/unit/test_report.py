@@ -152,3 +152,15 @@ def test_no_connections_still_gives_a_report() -> None:
 def test_fence_is_longer_than_any_backtick_run_inside() -> None:
     assert fence("a ``` b").startswith("````\n")
     assert fence("plain", "sh") == "```sh\nplain\n```"
+
+
+def test_follow_html_format_is_one_page_with_a_dialogue_and_ladder_per_stream() -> None:
+    from netlab.render import make_renderer
+    from netlab.stream import Reassembler
+
+    renderer = make_renderer("html")
+    events = Reassembler().feed_all(_chat() + _chat(Endpoint("127.0.0.1", 40001)))
+    out = str(renderer.begin()) + "".join(str(renderer.on_event(e)) for e in events) + str(renderer.end())
+    assert out.startswith("<!DOCTYPE html>")
+    assert out.count('<div class="dialogue">') == 2 and out.count('class="ladder"') == 2
+    assert "&lt;script&gt;" in out and "<script>" not in out
