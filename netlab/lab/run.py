@@ -227,11 +227,11 @@ class LabRun:
         where = ""
         if isinstance(self.network, NamespaceNetwork):
             where = f"ip netns exec {self.network.topology.hosts[1].netns} "
-        self.progress(
-            f"the server stays up on {host}:{port}: join with `{where}netlab join --host {host} --port {port}`; "
-            "press Ctrl-C to stop and write the report"
-        )
         try:
+            self.progress(
+                f"the server stays up on {host}:{port}: join with `{where}netlab join --host {host} --port {port}`; "
+                "press Ctrl-C to stop and write the report"
+            )
             while not self.stop_event.wait(0.5):
                 pass
         except KeyboardInterrupt:
