@@ -83,3 +83,8 @@ def renamed_to(line: str) -> str | None:
 def is_leave(line: str) -> bool:
     """True when `line` makes its sender leave (`/quit`, `/exit`)."""
     return isinstance(parse_command(line), Leave)
+
+
+def is_plain(line: str) -> bool:
+    """True for a chat message or a `/me`: lines that change no state, so several can be in flight."""
+    return isinstance(parse_command(line), Say | Act)

@@ -21,7 +21,7 @@ from netlab.capture.model import Endpoint
 from netlab.chat.client import ChatClient
 from netlab.chat.server import ChatServer
 from netlab.errors import LabError, NetlabError
-from netlab.lab.conversation import expectations, is_leave, renamed_to
+from netlab.lab.conversation import expectations, is_leave, is_plain, renamed_to
 from netlab.lab.impair import Impairment
 from netlab.lab.networks import LoopbackNetwork, NamespaceNetwork, Network
 from netlab.lab.participants import Inbox, Participant
@@ -156,17 +156,30 @@ class LabRun:
 
     def _play(self) -> None:
         steps = self.script.steps
-        for number, step in enumerate(steps, start=1):
+        number = 0
+        while number < len(steps):
             if self.stop_event.is_set():
                 raise KeyboardInterrupt
+            step = steps[number]
             if step.kind is StepKind.JOIN:
                 self._join(step.actor)
             elif step.kind is StepKind.SNAPSHOT:
                 self._snapshot()
             else:
-                self._send(step.actor, step.line, number, len(steps))
+                burst = [step.line]
+                while (
+                    is_plain(burst[-1]) and number + len(burst) < len(steps)
+                    and steps[number + len(burst)].kind is StepKind.SEND
+                    and steps[number + len(burst)].actor == step.actor
+                    and is_plain(steps[number + len(burst)].line)
+                ):  # fmt: skip
+                    burst.append(steps[number + len(burst)].line)
+                self._send(step.actor, burst, number + 1, len(steps))
+                number += len(burst)
+                continue
+            number += 1
         for participant in self._online():
-            self._send(participant.index, "/quit", len(steps), len(steps), quiet=True)
+            self._send(participant.index, ["/quit"], len(steps), len(steps), quiet=True)
 
     def _join(self, index: int) -> None:
         nick = self.script.participants[index]
@@ -181,23 +194,28 @@ class LabRun:
     def _online(self) -> list[Participant]:
         return [p for p in self.participants if p is not None and not p.left]
 
-    def _send(self, index: int, line: str, number: int, total: int, quiet: bool = False) -> None:
+    def _send(self, index: int, lines: list[str], number: int, total: int, quiet: bool = False) -> None:
+        """Send `lines` back to back (a burst: only plain messages come more than one at a time),
+        then wait for every delivery they should cause."""
         participant = self.participants[index]
         if participant is None or participant.left:
             raise LabError(f"script step {number}: participant {self.script.participants[index]} is not connected")
         online = [p.index for p in self._online()]
         nicks = {p.index: p.nick for p in self.participants if p is not None}
-        awaited = expectations(line, index, nicks, online)
-        participant.send(line)
-        if not quiet:
-            self.progress(f"[{number}/{total}] {participant.nick}> {line}")
+        awaited = [e for line in lines for e in expectations(line, index, nicks, online)]
+        for offset, line in enumerate(lines):
+            participant.send(line)
+            if not quiet:
+                self.progress(f"[{number + offset}/{total}] {participant.nick}> {line}")
         unmet = self.inbox.await_all(awaited, self.config.step_timeout, actor=index)
         for expect in unmet:
             missing = self.participants[expect.recipient]
             who = missing.nick if missing else "?"
-            self.undelivered.append(f"{participant.nick}> {line} (not seen by {who})")
-            log.warning("%s> %s: %s did not receive it within %g s", participant.nick, line, who,
+            what = expect.text or "a reply"
+            self.undelivered.append(f"{participant.nick}: {what} (not seen by {who})")
+            log.warning("%s: %s did not receive %r within %g s", participant.nick, who, what,
                         self.config.step_timeout)  # fmt: skip
+        line = lines[-1]
         new_nick = renamed_to(line)
         if new_nick and not unmet:
             participant.nicks.append(new_nick)

@@ -147,7 +147,8 @@ def default_script(clients: int = 3, messages: int = 2) -> str:
     """The default conversation as script text, for `clients` participants (at least 2).
 
     It has a late join, Cyrillic and emoji, a private message, a nickname change, a `/me`,
-    `messages` ordinary lines from each participant, and a leave.
+    `messages` ordinary lines from each participant (in a row, so the lab sends them as a burst
+    and several segments are in flight at once), and a leave.
     """
     if clients < 2:
         raise LabError(f"the lab needs at least 2 clients (got {clients})")
@@ -170,8 +171,8 @@ def default_script(clients: int = 3, messages: int = 2) -> str:
         lines.append(f"{late}> Hello from {late}, I just joined! 你好 🌍")
     now = [first, renamed, *names[2:]]
     counter = 0
-    for round_ in range(messages):
-        for who in now:
+    for who in now:  # each participant's lines in a row: the lab sends them as one burst
+        for round_ in range(messages):
             lines.append(f"{who}> " + _CHATTER[counter % len(_CHATTER)].format(n=round_ + 1, who=who))
             counter += 1
     lines += [f"{late}> Пока! Bye 👋", f"{late}> /quit", f"{first}> Всем спасибо, до встречи! 🎉"]

@@ -80,3 +80,25 @@ def test_without_the_rights_it_says_what_is_needed_and_leaves_nothing(tmp_path: 
     assert error.startswith("netlab: ") and "CAP_SYS_ADMIN" in error
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert list_namespaces() == namespaces
+
+
+def test_reordering_shows_as_out_of_order_in_capture_and_report(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["lab", "--hosts", "3", "--reorder", "30", "--delay", "2", "--seed", "3", "--messages", "6",
+         "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "reordered"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    flagged = subprocess.run(
+        ["tshark", "-r", str(tmp_path / "reordered.pcap"), "-Y", "tcp.analysis.out_of_order"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert flagged.strip(), "tshark sees no out-of-order segment"
+    md = (tmp_path / "reordered" / "report.md").read_text(encoding="utf-8")
+    total = next(line for line in md.splitlines() if line.startswith("| total |"))
+    assert int(total.split("|")[8]) > 0, "the report counts no out-of-order segment"
+    html = (tmp_path / "reordered" / "report.html").read_text(encoding="utf-8")
+    assert 'class="row out-of-order' in html, "the ladder marks no out-of-order segment"
+    dialogues = build_dialogues(Reassembler().feed_all(read_segments(tmp_path / "reordered.pcap")))
+    sent = {d.bytes(Direction.C2S).split(b"\n", 1)[0].decode(): d.bytes(Direction.C2S) for d in dialogues}
+    assert sent == _expected_c2s(6)
