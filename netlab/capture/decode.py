@@ -177,12 +177,13 @@ def decode(linktype: int, frame: bytes, number: int, ts: float, *, verify: bool 
             end = 14 + total
             start = 34 + hlen
             checksum_ok: bool | None = None
-            if verify and len(frame) >= end:
+            if verify and end > start and len(frame) >= end:  # payload-less segments: not needed
+                # src, dst and the TCP segment are contiguous: one integer holds all their words
                 tcp_len = total - 20
-                words = int.from_bytes(frame[34:end], "big")
+                words = int.from_bytes(frame[26:end], "big")
                 if tcp_len & 1:
                     words <<= 8
-                checksum_ok = (int.from_bytes(frame[26:34], "big") + 6 + tcp_len + words) % 0xFFFF == 0
+                checksum_ok = (words + 6 + tcp_len) % 0xFFFF == 0
             src, dst = _pair(frame[26:38])
             return _fast_segment(
                 number, ts, src, dst, seq, ack, flags, window, frame[start:end], end - start, checksum_ok

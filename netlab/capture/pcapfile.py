@@ -216,9 +216,50 @@ def read_segments(path: str | Path, *, verify: bool = True) -> Iterator[Segment]
     Non-TCP packets are skipped (but counted in frame numbers). Raises `PcapReadError` as
     `read_packets` does, after yielding every readable segment.
     """
+    path = Path(path)
+    with _open(path) as file:
+        reader = _Reader(str(path), file)
+        try:
+            if reader.ensure(24) and reader.buf[:4] in _PCAP_MAGICS:
+                yield from _pcap_segments(reader, *_PCAP_MAGICS[reader.buf[:4]], verify)
+                return
+        except (OSError, EOFError, gzip.BadGzipFile) as err:
+            raise reader.error(f"read failed ({err})") from None
     number = 0
     for linktype, ts, frame, _orig_len in read_packets(path):
         number += 1
         segment = decode(linktype, frame, number, ts, verify=verify)
+        if segment is not None:
+            yield segment
+
+
+def _pcap_segments(reader: _Reader, endian: str, resolution: float, verify: bool) -> Iterator[Segment]:
+    """`_read_pcap` and `decode` fused into one loop: the hot path of `follow --read`."""
+    linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
+    reader.pos += 24
+    record = struct.Struct(endian + "IIII").unpack_from
+    ensure = reader.ensure
+    number = 0
+    while True:
+        buf = reader.buf
+        pos = reader.pos
+        if len(buf) - pos < 16:
+            if not ensure(16):
+                if len(reader.buf) > reader.pos:
+                    raise reader.error("truncated packet record header")
+                return
+            buf, pos = reader.buf, reader.pos
+        ts_sec, ts_frac, incl_len, _orig = record(buf, pos)
+        end = pos + 16 + incl_len
+        if end > len(buf):
+            if incl_len > _MAX_RECORD:
+                raise reader.error(f"corrupt packet record (captured length {incl_len})")
+            if not ensure(16 + incl_len):
+                raise reader.error("truncated packet record")
+            buf, pos = reader.buf, reader.pos
+            end = pos + 16 + incl_len
+        reader.pos = end
+        number += 1
+        segment = decode(linktype, buf[pos + 16 : end], number, ts_sec + ts_frac * resolution, verify=verify)
         if segment is not None:
             yield segment

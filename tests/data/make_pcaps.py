@@ -11,7 +11,7 @@ from pathlib import Path
 
 from scapy.layers.inet import IP, TCP  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.layers.inet6 import IPv6  # noqa: TID253 (a standalone generator script, not netlab)
-from scapy.layers.l2 import CookedLinux, Dot1Q, Ether, Loopback  # noqa: TID253 (a standalone generator script, not netlab)
+from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Dot1Q, Ether, Loopback  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.packet import Packet, Raw  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.utils import PcapWriter  # noqa: TID253 (a standalone generator script, not netlab)
 
@@ -78,6 +78,8 @@ def main() -> None:
     _write("chat_ipv6.pcap", [_eth() / p for p in _chat(IPv6, "fd00::1", "fd00::2")])
     _write("chat_vlan.pcap", [_eth() / Dot1Q(vlan=42) / p for p in v4])
     _write("chat_sll.pcap", [CookedLinux(pkttype=0, lladdrtype=1, lladdrlen=6, proto=0x0800) / p for p in v4])
+    _write("chat_sll2.pcap", [CookedLinuxV2(proto=0x0800, lladdrtype=1, lladdrlen=6) / p for p in v4])
+    _write("chat_qinq.pcap", [_eth() / Dot1Q(vlan=10) / Dot1Q(vlan=20) / p for p in v4])
     _write("chat_null.pcap", [Loopback(type=2) / p for p in v4])
     _write("chat_raw.pcap", list(v4), linktype=101)
     # Both VLANs carry the same 4-tuple: two connections Wireshark merges.

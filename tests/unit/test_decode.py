@@ -1,0 +1,132 @@
+"""The struct decoder: link layers, IP versions, truncation, checksums, junk."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netlab.capture.decode import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_LINUX_SLL2,
+    LINKTYPE_NULL,
+    LINKTYPE_RAW,
+    SUPPORTED_LINKTYPES,
+    decode,
+)
+from netlab.capture.model import Endpoint
+from netlab.capture.pcapfile import read_packets
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def ipv4_tcp(payload: bytes = b"hi", *, flags: int = 0x18, good: bool = True, pad: bytes = b"") -> bytes:
+    """An IPv4/TCP packet built by hand (independent of the decoder), with a correct checksum."""
+    src, dst = bytes([192, 0, 2, 1]), bytes([198, 51, 100, 7])
+    tcp = struct.pack("!HHIIBBHHH", 1234, 80, 1000, 2000, 0x50, flags, 512, 0, 0) + payload
+    cks = _checksum(src + dst + struct.pack("!HH", 6, len(tcp)) + tcp)
+    tcp = tcp[:16] + struct.pack("!H", cks if good else cks ^ 0x5555) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, src, dst)
+    return ip + tcp + pad
+
+
+ETH = bytes(12) + b"\x08\x00"
+
+
+@pytest.mark.parametrize(
+    ("linktype", "header"),
+    [
+        (LINKTYPE_ETHERNET, ETH),
+        (LINKTYPE_ETHERNET, bytes(12) + b"\x81\x00\x00\x2a\x08\x00"),  # 802.1Q VLAN 42
+        (LINKTYPE_ETHERNET, bytes(12) + b"\x88\xa8\x00\x0a\x81\x00\x00\x14\x08\x00"),  # QinQ 10/20
+        (LINKTYPE_LINUX_SLL, bytes(14) + b"\x08\x00"),
+        (LINKTYPE_LINUX_SLL2, b"\x08\x00" + bytes(18)),
+        (LINKTYPE_NULL, struct.pack("<I", 2)),
+        (LINKTYPE_RAW, b""),
+        (LINKTYPE_IPV4, b""),
+    ],
+)
+def test_link_layers(linktype: int, header: bytes) -> None:
+    seg = decode(linktype, header + ipv4_tcp(b"hello"), 7, 1.5)
+    assert seg is not None
+    assert (seg.src, seg.dst) == (Endpoint("192.0.2.1", 1234), Endpoint("198.51.100.7", 80))
+    assert (seg.frame, seg.ts, seg.seq, seg.ack, seg.flags, seg.window) == (7, 1.5, 1000, 2000, 0x18, 512)
+    assert seg.payload == b"hello" and seg.wire_len == 5 and seg.checksum_ok is True
+
+
+def test_vlan_tags_are_kept() -> None:
+    seg = decode(LINKTYPE_ETHERNET, bytes(12) + b"\x88\xa8\x00\x0a\x81\x00\x00\x14\x08\x00" + ipv4_tcp(), 1, 0.0)
+    assert seg is not None and seg.vlan == (10, 20)
+
+
+def test_ethernet_padding_is_not_payload() -> None:
+    seg = decode(LINKTYPE_ETHERNET, ETH + ipv4_tcp(b"", pad=b"\0" * 6), 1, 0.0)
+    assert seg is not None and seg.payload == b"" and seg.wire_len == 0
+    assert seg.checksum_ok is None  # not computed without payload: nothing to choose between
+
+
+def test_bad_checksum_is_detected_and_truncation_reported() -> None:
+    bad = decode(LINKTYPE_ETHERNET, ETH + ipv4_tcp(b"abc", good=False), 1, 0.0)
+    assert bad is not None and bad.checksum_ok is False
+    cut = decode(LINKTYPE_ETHERNET, (ETH + ipv4_tcp(b"abcdefgh"))[:-5], 1, 0.0)
+    assert cut is not None and cut.payload == b"abc" and cut.wire_len == 8 and cut.missing == 5
+    assert cut.checksum_ok is None
+
+
+def test_odd_length_checksum() -> None:
+    seg = decode(LINKTYPE_RAW, ipv4_tcp(b"odd"), 1, 0.0)
+    assert seg is not None and seg.checksum_ok is True
+
+
+def test_not_tcp_gives_none() -> None:
+    udp = bytearray(ipv4_tcp())
+    udp[9] = 17
+    assert decode(LINKTYPE_RAW, bytes(udp), 1, 0.0) is None
+    assert decode(LINKTYPE_ETHERNET, bytes(12) + b"\x08\x06" + bytes(28), 1, 0.0) is None  # ARP
+    assert decode(147, ipv4_tcp(), 1, 0.0) is None  # unknown link type
+
+
+def test_ip_fragments_are_not_decoded() -> None:
+    frag = bytearray(ipv4_tcp())
+    frag[6:8] = b"\x20\x00"  # more fragments
+    assert decode(LINKTYPE_RAW, bytes(frag), 1, 0.0) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(SUPPORTED_LINKTYPES)), st.binary(max_size=120))
+def test_junk_never_raises(linktype: int, frame: bytes) -> None:
+    decode(linktype, frame, 1, 0.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 60))
+def test_truncated_real_frames_never_raise(cut: int) -> None:
+    decode(LINKTYPE_ETHERNET, (ETH + ipv4_tcp(b"payload"))[:cut], 1, 0.0)
+
+
+@pytest.mark.parametrize(
+    "name", ["chat_ipv4", "chat_ipv6", "chat_vlan", "chat_qinq", "chat_sll", "chat_sll2", "chat_null", "chat_raw"]
+)
+def test_same_segments_from_every_link_layer(name: str) -> None:
+    segs = [decode(lt, frame, i, ts) for i, (lt, ts, frame, _) in enumerate(read_packets(DATA / f"{name}.pcap"), 1)]
+    assert all(s is not None for s in segs)
+    payloads = [s.payload for s in segs if s is not None and s.payload]
+    assert payloads == [b"NICK alice\r\n", b"welcome alice\r\n", b"hello\tworld \x01\xff\r\n", b"bye\n"]
+    ports = {(s.src.port, s.dst.port) for s in segs if s is not None}
+    assert ports == {(40000, 55555), (55555, 40000)}
+    if name == "chat_ipv6":
+        assert segs[0] is not None and segs[0].src.ip == "fd00::1"
