@@ -69,7 +69,9 @@ def test_link_layers(linktype: int, header: bytes) -> None:
 
 
 def test_vlan_tags_are_kept() -> None:
-    seg = decode(LINKTYPE_ETHERNET, bytes(12) + b"\x88\xa8\x00\x0a\x81\x00\x00\x14\x08\x00" + ipv4_tcp(), 1, 0.0)
+    seg = decode(
+        LINKTYPE_ETHERNET, bytes(12) + b"\x88\xa8\x00\x0a\x81\x00\x00\x14\x08\x00" + ipv4_tcp(), 1, 0.0
+    )
     assert seg is not None and seg.vlan == (10, 20)
 
 
@@ -119,10 +121,14 @@ def test_truncated_real_frames_never_raise(cut: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["chat_ipv4", "chat_ipv6", "chat_vlan", "chat_qinq", "chat_sll", "chat_sll2", "chat_null", "chat_raw"]
+    "name",
+    ["chat_ipv4", "chat_ipv6", "chat_vlan", "chat_qinq", "chat_sll", "chat_sll2", "chat_null", "chat_raw"],
 )
 def test_same_segments_from_every_link_layer(name: str) -> None:
-    segs = [decode(lt, frame, i, ts) for i, (lt, ts, frame, _) in enumerate(read_packets(DATA / f"{name}.pcap"), 1)]
+    segs = [
+        decode(lt, frame, i, ts)
+        for i, (lt, ts, frame, _) in enumerate(read_packets(DATA / f"{name}.pcap"), 1)
+    ]
     assert all(s is not None for s in segs)
     payloads = [s.payload for s in segs if s is not None and s.payload]
     assert payloads == [b"NICK alice\r\n", b"welcome alice\r\n", b"hello\tworld \x01\xff\r\n", b"bye\n"]
