@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,6 +132,7 @@ class NamespaceNetwork:
         self._writer: PcapWriter | None = None
         self._pcap: Path | None = None
         self._started = False
+        self.wire_by = "the netlab switch (this kernel has no netem)"
 
     def start(self) -> None:
         """Create the namespaces and links (root needed) and start the switch without capture yet."""
@@ -156,12 +159,22 @@ class NamespaceNetwork:
             yield host.name
 
     def start_capture(self, port: int, pcap: Path) -> bool:
-        """Start the switch, recording every frame it forwards into `pcap`."""
+        """Start the switch, recording every frame it forwards into `pcap`.
+
+        Where the kernel has netem, loss and delay are netem's (on each switch port, after the
+        capture point); reordering stays in the switch so that the capture shows it.
+        """
         self._writer = PcapWriter(pcap, LINKTYPE_ETHERNET)
         self._pcap = pcap
         topo = self.topology
+        wire = self.impairment
+        if (wire.loss or wire.delay_ms) and netem_available(topo.switch_netns, topo.hosts[0].port_ifname):
+            for host in topo.hosts:
+                _tc(topo.switch_netns, "qdisc", "add", "dev", host.port_ifname, "root", *netem_args(wire))
+            self.wire_by = "netem (loss, delay) and the netlab switch (reordering)"
+            wire = Impairment(reorder=wire.reorder, reorder_gap_ms=wire.reorder_gap_ms)
         self._switch = Switch(
-            topo.switch_netns, [h.port_ifname for h in topo.hosts], self.impairment, seed=self.seed,
+            topo.switch_netns, [h.port_ifname for h in topo.hosts], wire, seed=self.seed,
             capture=self._writer.write,
         )  # fmt: skip
         self._switch.start()
@@ -208,3 +221,30 @@ class NamespaceNetwork:
 
 
 Network = LoopbackNetwork | NamespaceNetwork
+
+
+def netem_args(impairment: Impairment) -> list[str]:
+    """The `tc ... netem` arguments for the loss and delay of `impairment` (pure)."""
+    args = ["netem"]
+    if impairment.delay_ms:
+        args += ["delay", f"{impairment.delay_ms:g}ms"]
+    if impairment.loss:
+        args += ["loss", f"{impairment.loss:g}%"]
+    return args
+
+
+def _tc(netns: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", "netns", "exec", netns, "tc", *args], capture_output=True, text=True,
+                          timeout=30, check=False)  # fmt: skip
+
+
+def netem_available(netns: str, ifname: str) -> bool:
+    """True when a netem qdisc can be added here (tried on `ifname` in `netns`, then removed)."""
+    if shutil.which("tc") is None:
+        return False
+    added = _tc(netns, "qdisc", "add", "dev", ifname, "root", "netem", "delay", "0ms")
+    if added.returncode != 0:
+        log.info("no netem (%s): the switch impairs the wire itself", added.stderr.strip())
+        return False
+    _tc(netns, "qdisc", "del", "dev", ifname, "root")
+    return True

@@ -323,7 +323,10 @@ class LabRun:
             ("conversation", f"{self.script_source}: {sum(1 for s in self.script.steps if s.kind is StepKind.SEND)} lines"),
         ]
         if cfg.hosts:
-            settings.append(("wire", cfg.impairment.describe() + (f" (seed {cfg.seed})" if cfg.seed is not None else "")))
+            seed = f" (seed {cfg.seed})" if cfg.seed is not None else ""
+            settings.append(("wire", cfg.impairment.describe() + seed))
+            if cfg.impairment.active and isinstance(self.network, NamespaceNetwork):
+                settings.append(("impaired by", self.network.wire_by))
         if self.undelivered:
             settings.append(("not delivered in time", "; ".join(self.undelivered)))
         notes = [self.capture_note] if self.capture_note else []

@@ -105,3 +105,22 @@ def test_an_error_inside_the_lab_still_removes_everything(before: tuple[list[str
     with pytest.raises(RuntimeError), Namespaces(topo):
         assert topo.switch_netns in list_namespaces()
         raise RuntimeError("boom")
+
+
+def test_netem_probe_agrees_with_tc_and_leaves_no_qdisc(before: tuple[list[str], str]) -> None:
+    from netlab.lab.networks import netem_available
+
+    topo = Topology.plan(2)
+    with Namespaces(topo):
+        port = topo.hosts[0].port_ifname
+        found = netem_available(topo.switch_netns, port)
+        qdiscs = subprocess.run(
+            ["ip", "netns", "exec", topo.switch_netns, "tc", "qdisc", "show", "dev", port],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout  # fmt: skip
+        assert "netem" not in qdiscs
+        direct = subprocess.run(
+            ["ip", "netns", "exec", topo.switch_netns, "tc", "qdisc", "add", "dev", port, "root", "netem", "loss", "1%"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+        assert found == (direct.returncode == 0)

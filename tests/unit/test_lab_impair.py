@@ -100,3 +100,10 @@ def test_describe_names_each_impairment() -> None:
     assert Impairment().describe() == "a perfect wire"
     assert Impairment(loss=5, delay_ms=20).describe() == "loss 5%, delay 20 ms"
     assert not Impairment().active and Impairment(reorder=1).active
+
+
+def test_netem_arguments_carry_loss_and_delay_only() -> None:
+    from netlab.lab.networks import netem_args
+
+    assert netem_args(Impairment(loss=5, delay_ms=20, reorder=10)) == ["netem", "delay", "20ms", "loss", "5%"]
+    assert netem_args(Impairment(loss=0.5)) == ["netem", "loss", "0.5%"]
