@@ -25,6 +25,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -172,7 +173,7 @@ class NetlabFollow(Peer):
         self.out = open(self.out_path, "wb")
         command = [NETLAB, "follow", "--port", str(port), "--backend", self.backend, "--format", "json"]
         self.proc = subprocess.Popen(command, stdout=self.out, stderr=subprocess.PIPE)
-        wait_for_line(self.proc, b"capturing on")
+        wait_for_line(self.proc, b"netlab follow: capturing")
 
     def stop(self) -> dict[str, int]:
         self.proc.send_signal(signal.SIGINT)
@@ -186,16 +187,16 @@ class NetlabFollow(Peer):
                     key = "c2s" if event["dst"].endswith(f":{self.port}") else "s2c"
                     counts[key] += len(base64.b64decode(event["data"]))
         counts["drops"] = parse_drops(err)
+        if self.proc.returncode != 0 or "Traceback" in err.decode(errors="replace"):
+            print(f"# {self.name} exited {self.proc.returncode}: {err.decode(errors='replace')[-2000:]}", flush=True)
+        self.summary = err.decode(errors="replace").strip().splitlines()[-2:]
         return counts
 
 
 def parse_drops(stderr: bytes) -> int:
-    for line in stderr.decode(errors="replace").splitlines():
-        if "dropped by kernel" in line or "kernel drops" in line:
-            digits = [int(word) for word in line.replace(",", " ").split() if word.isdigit()]
-            if digits:
-                return digits[0]
-    return 0
+    """The last kernel-drop count a capturer printed (tcpdump's or netlab follow's summary)."""
+    found = re.findall(r"(\d+) (?:packets )?dropped by (?:the )?kernel", stderr.decode(errors="replace"))
+    return int(found[-1]) if found else 0
 
 
 SNIFF_SCRIPT = """
@@ -320,7 +321,8 @@ def main() -> None:
         for rate in rates:
             anchor: float | None = None
             for name in peers:
-                row = measure(make_peer(name), rate, args.seconds, args.conns, Path(tmp))
+                peer = make_peer(name)
+                row = measure(peer, rate, args.seconds, args.conns, Path(tmp))
                 share = (row["got_c2s"] + row["got_s2c"]) / max(1, row["sent_c2s"] + row["sent_s2c"])
                 anchor = share if name == "tcpdump" else anchor
                 ratio = f"{share / anchor:9.3f}x" if anchor else "       n/a"
@@ -328,6 +330,8 @@ def main() -> None:
                       f"{percent(row['got_s2c'], row['sent_s2c'])} {int(row['drops']):>7} {ratio}", flush=True)
                 if args.json:
                     print(json.dumps({"peer": name, **row}), flush=True)
+                if share < 1.0 and isinstance(peer, NetlabFollow):
+                    print("#   " + "\n#   ".join(peer.summary), flush=True)
 
 
 if __name__ == "__main__":

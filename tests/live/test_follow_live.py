@@ -33,10 +33,10 @@ TIMEOUT = 30
 class Follower:
     """A `netlab follow` subprocess; `ready` is set once it printed its "capturing" line."""
 
-    def __init__(self, args: list[str], out: Path, prefix: list[str] | None = None) -> None:
+    def __init__(self, args: list[str], out: Path, command: list[str] = NETLAB) -> None:
         self.out_path = out
-        self.stdout = open(out, "wb")  # noqa: SIM115 - closed in finish()
-        self.proc = subprocess.Popen([*(prefix or []), *NETLAB, "follow", *args], stdout=self.stdout,
+        self.stdout = open(out, "wb")  # closed in finish()
+        self.proc = subprocess.Popen([*command, "follow", *args], stdout=self.stdout,
                                      stderr=subprocess.PIPE, text=True)
         self.ready = threading.Event()
         self.stderr_lines: list[str] = []
@@ -315,3 +315,44 @@ def test_live_options_with_read_are_a_usage_error(tmp_path: Path) -> None:
                             text=True, timeout=TIMEOUT)
     assert result.returncode == 2
     assert "only apply to live capture" in result.stderr
+
+
+NO_LIBPCAP = [sys.executable, "-c",
+              "import sys; import netlab.capture.bpf as bpf; bpf.LIBPCAP_NAMES = ('libpcap-not-here.so.9',); "
+              "from netlab.cli.app import main; sys.argv = ['netlab', *sys.argv[1:]]; main()"]
+
+
+def test_without_libpcap_follow_says_so_and_still_captures(tmp_path: Path, followers: list[Follower]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        follower = Follower(["--port", str(port), "--format", "raw"], tmp_path / "raw.bin", command=NO_LIBPCAP)
+        followers.append(follower)
+        follower.wait_ready()
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
+            peer, _ = listener.accept()
+            with peer:
+                conn.sendall("без libpcap\n".encode())
+                peer.recv(100)
+    assert follower.finish() == 0, follower.stderr
+    assert follower.output == "без libpcap\n".encode()
+    assert "libpcap is not installed: using a built-in kernel filter for 'tcp port" in follower.stderr
+
+
+def test_without_libpcap_a_raw_filter_is_exit_69_one_line() -> None:
+    result = subprocess.run([*NO_LIBPCAP, "follow", "--filter", "udp"], capture_output=True, text=True,
+                            timeout=TIMEOUT)
+    assert result.returncode == 69, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "libpcap is not installed" in line and "--port" in line
+
+
+def test_save_without_a_path_writes_captures_follow_time_pcap(tmp_path: Path) -> None:
+    result = subprocess.run([*NETLAB, "follow", "--port", "9", "--save", "--duration", "0.2"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    (saved,) = (tmp_path / "captures").glob("follow-*.pcap")
+    assert saved.name[len("follow-"):-len(".pcap")].replace("-", "").isdigit()
+    assert f"saving to {Path('captures') / saved.name}" in result.stderr
+    reread = subprocess.run([*NETLAB, "follow", "--read", str(saved)], capture_output=True, text=True,
+                            timeout=TIMEOUT)
+    assert reread.returncode == 0 and reread.stdout == ""
