@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/chat_load.py
 	$(BIN)/python bench/capture_bench.py
 	$(BIN)/python bench/sockets_bench.py
+	$(BIN)/python bench/lab_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
