@@ -175,8 +175,11 @@ def main() -> None:
                 if port in (c.laddr[1] if c.laddr else 0, c.raddr[1] if c.raddr else 0)
             ]
 
+        from netlab.sockets import diag
+
         tools: dict[str, Callable[[], None]] = {
             "netlab library  snapshot(P)": lambda: snapshot(port, status_dir=runtime_dir),
+            "  of which the sock_diag query alone": lambda: diag.query(port),
             "netlab CLI      netlab sockets --port P --json": lambda: run_quiet(netlab_cli, env=env_cli),
             "ss              ss -tanp 'sport = :P or dport = :P'": lambda: run_quiet(
                 ["ss", "-tanp", f"( sport = :{port} or dport = :{port} )"]

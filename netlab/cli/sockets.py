@@ -212,7 +212,8 @@ class _View:
             else:
                 console.print(_rich_table(taken, None))
             if not taken.rows:
-                typer.echo(f"netlab: no TCP sockets {self._where()}", err=True)
+                hint = " (is `netlab serve` running?)" if self.port == DEFAULT_PORT and self.pid is None else ""
+                typer.echo(f"netlab: no TCP sockets {self._where()}{hint}", err=True)
         sys.stdout.flush()
 
     def watch(self, interval: float) -> None:
@@ -256,6 +257,7 @@ class _View:
 
 def _rich_table(taken: Snapshot, refresh: Refresh | None, interval: float | None = None) -> Table:
     """The grouped table for a terminal; with `refresh`, new/closed/growing rows are marked."""
+    from rich import box
     from rich.table import Table
 
     from netlab.sockets.table import COLUMNS, NUMERIC, Mark, group_rows, row_cells
@@ -265,7 +267,7 @@ def _rich_table(taken: Snapshot, refresh: Refresh | None, interval: float | None
     if refresh is not None:
         stamp = time.strftime("%H:%M:%S", time.localtime(taken.taken))
         title += f" · refresh {refresh.number} at {stamp}, every {interval:g}s · Ctrl-C quits"
-    table = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("")
     for name in COLUMNS:
         table.add_column(name, justify="right" if name in NUMERIC else "left", no_wrap=True)
@@ -275,9 +277,10 @@ def _rich_table(taken: Snapshot, refresh: Refresh | None, interval: float | None
         Mark.CLOSED: ("-", "dim strike"),
         Mark.GROWING: ("↑", "bold red"),
     }
-    for index, group in enumerate(group_rows(rows)):
-        if index and len(group.rows) > 1:
-            table.add_section()
+    groups = group_rows(rows)
+    for index, group in enumerate(groups):
+        if index and (len(group.rows) > 1 or len(groups[index - 1].rows) > 1):
+            table.add_section()  # a blank line around each connection, as in the plain table
         for row in group.rows:
             marker, style = styles[refresh.mark(row) if refresh is not None else None]
             table.add_row(marker, *row_cells(row), style=style or None)
