@@ -172,7 +172,20 @@ def _env(chat: Chat) -> dict[str, str]:
     return {**os.environ, "NETLAB_RUNTIME_DIR": str(chat.runtime_dir), "NO_COLOR": "1", "COLUMNS": "160"}
 
 
-def _netlab(chat: Chat, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+def _netlab(
+    chat: Chat, *args: str, user: str | None = None, fresh: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `netlab sockets ARGS`: in-process through typer's CliRunner, or as a new process when `fresh`
+    (or as `user`, privileges dropped with setpriv)."""
+    if user is None and not fresh:
+        from typer.testing import CliRunner
+
+        from netlab.cli.app import app
+
+        result = CliRunner().invoke(app, ["sockets", *args], env=_env(chat))
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception  # a crash, not an exit status
+        return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
     command = [sys.executable, "-m", "netlab", "sockets", *args]
     if user is not None:
         account = pwd.getpwnam(user)
@@ -230,7 +243,7 @@ def _json_rows(stdout: str) -> dict[tuple[str, str], dict[str, object]]:
 def test_json_rows_equal_ss_rows_with_nicknames_and_queues(chat: Chat) -> None:
     for _attempt in range(5):  # ss before and after must agree, so netlab saw the same moment
         expected = _stable_ss(chat.port)
-        result = _netlab(chat, "--port", str(chat.port), "--json")
+        result = _netlab(chat, "--port", str(chat.port), "--json", fresh=True)
         if _ss(chat.port) == expected:
             break
     else:
@@ -519,3 +532,52 @@ def test_watch_refreshes_in_a_terminal_marks_a_new_socket_and_exits_cleanly_on_c
             proc.kill()
             proc.wait(timeout=10)
         os.close(master)
+
+
+def test_psutil_backend_falls_back_to_per_process_reads_when_the_global_call_is_denied(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psutil
+
+    def denied(kind: str = "inet") -> list[object]:
+        raise psutil.AccessDenied(pid=None, name=None, msg="as on macOS without root")
+
+    monkeypatch.setattr(psutil, "net_connections", denied)  # the platform refusal; the fallback is real
+    taken = snapshot(chat.port, status_dir=chat.runtime_dir, backend="psutil")
+    assert taken.backend == "psutil"
+    pids = {row.pid for row in taken.rows}
+    assert pids == {chat.server_pid, chat.clients_pid}
+    assert len(taken.rows) == 1 + 2 * len(NICKS)
+    assert {row.nickname for row in taken.rows if row.nickname} == set(NICKS)
+    assert all(row.recv_q is None and row.send_q is None for row in taken.rows)
+
+
+def test_ipv6_sockets_print_like_ss(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        server = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no ::1 on this machine")
+    with server:
+        server.settimeout(10)
+        port = server.getsockname()[1]
+        with socket.create_connection(("::1", port), timeout=10) as client, server.accept()[0] as accepted:
+            assert accepted
+            expected = _stable_ss(port)
+            env = {**os.environ, "NETLAB_RUNTIME_DIR": str(tmp_path)}
+            result = subprocess.run(
+                [sys.executable, "-m", "netlab", "sockets", "--port", str(port), "--json"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=env,
+            )
+            assert result.returncode == 0, result.stderr
+            rows = _json_rows(result.stdout)
+            assert {
+                k: (r["state"], r["recv_q"], r["send_q"], frozenset(r["pids"])) for k, r in rows.items()
+            } == expected
+            assert f"[::1]:{client.getsockname()[1]}" in {key[0] for key in rows}
+            assert {row["proto"] for row in rows.values()} == {"tcp6"}
+            assert {row["role"] for row in rows.values()} == {"listener", "server", "client"}
