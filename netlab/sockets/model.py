@@ -97,6 +97,9 @@ class SocketRow:
         process: the name of the first of those processes.
         nickname: the chat nickname on this connection, when a running `netlab serve` publishes it.
         role: what the socket is to that server.
+        queued: on the server end of a named connection, the bytes the chat server holds in its own
+            outbox for that client beyond the kernel's Send-Q (from the status file, which the server
+            refreshes about once a second); None elsewhere.
     """
 
     family: int
@@ -111,6 +114,7 @@ class SocketRow:
     process: str | None = None
     nickname: str | None = None
     role: Role = Role.OTHER
+    queued: int | None = None
 
     @property
     def pid(self) -> int | None:

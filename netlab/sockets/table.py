@@ -45,22 +45,24 @@ def annotate(
     listening.update(server.port for server in servers)
     if port is not None:
         listening.add(port)
-    nicks: dict[Pair, tuple[str, Role]] = {}
+    nicks: dict[Pair, tuple[str, Role, int | None]] = {}
     for server in servers:
         for client in server.clients:
             server_end = (unmapped(client.local), unmapped(client.remote))
-            nicks[server_end] = (client.nick, Role.SERVER_SIDE)
-            nicks[(server_end[1], server_end[0])] = (client.nick, Role.CLIENT_SIDE)
+            nicks[server_end] = (client.nick, Role.SERVER_SIDE, client.queued_bytes)
+            nicks[(server_end[1], server_end[0])] = (client.nick, Role.CLIENT_SIDE, None)
     return [_annotated(row, listening, nicks) for row in rows]
 
 
-def _annotated(row: SocketRow, listening: set[int], nicks: dict[Pair, tuple[str, Role]]) -> SocketRow:
+def _annotated(
+    row: SocketRow, listening: set[int], nicks: dict[Pair, tuple[str, Role, int | None]]
+) -> SocketRow:
     if row.state is TcpState.LISTEN:
         role = Role.LISTENER if row.local.port in listening else Role.OTHER
         return replace(row, role=role, nickname=None)
     known = nicks.get(_pair(row))
     if known is not None:
-        return replace(row, nickname=known[0], role=known[1])
+        return replace(row, nickname=known[0], role=known[1], queued=known[2])
     if row.local.port in listening:
         role = Role.SERVER_SIDE
     elif row.remote.port in listening:
@@ -230,6 +232,22 @@ def render_netstat(rows: Iterable[SocketRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_markdown(groups: Sequence[Group]) -> str:
+    """A Markdown table of the groups (for reports): one row per socket, in display order."""
+    aligns = ["---:" if name in NUMERIC else "---" for name in COLUMNS]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "| " + " | ".join(aligns) + " |"]
+    for group in groups:
+        for row in group.rows:
+            lines.append("| " + " | ".join(_markdown_cell(cell) for cell in row_cells(row)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_cell(cell: str) -> str:
+    if ":" in cell and "`" not in cell and "|" not in cell:
+        return f"`{cell}`"  # an address: keep it literal
+    return "".join("\\" + char if char in "\\|*_`<>[]#" else char for char in cell)
+
+
 # --- JSON ----------------------------------------------------------------------------------------
 
 
@@ -252,6 +270,7 @@ def row_to_dict(row: SocketRow) -> dict[str, Any]:
         "process": row.process,
         "nickname": row.nickname,
         "role": row.role.value,
+        "queued_bytes": row.queued,
         "inode": row.inode,
         "uid": row.uid,
     }
@@ -293,6 +312,11 @@ class Mark(enum.Enum):
 RowKey = tuple[Endpoint, Endpoint, int]
 
 
+def _backlog(row: SocketRow) -> int:
+    """Bytes waiting to leave through this socket: the kernel's Send-Q plus the server's outbox."""
+    return (row.send_q or 0) + (row.queued or 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Refresh:
     """One refresh of the watch: the rows to show (closed ones included once) and their marks."""
@@ -310,7 +334,8 @@ class WatchTracker:
     """Compares successive snapshots for `--watch` (pure; not thread-safe: one owner).
 
     A row is NEW when it was not there at the previous refresh (nothing is new at the first),
-    CLOSED for one refresh after it disappeared, and GROWING once its Send-Q has grown at
+    CLOSED for one refresh after it disappeared, and GROWING once its Send-Q (plus what the chat
+    server queues for it in its own outbox, once the kernel's buffer is full) has grown at
     `grow_after` consecutive refreshes: the slow consumer a chat server is about to drop.
     """
 
@@ -331,7 +356,7 @@ class WatchTracker:
                 if self._number:
                     marks[key] = Mark.NEW
                 continue
-            grew = row.send_q is not None and before.send_q is not None and row.send_q > before.send_q
+            grew = _backlog(row) > _backlog(before)
             streak[key] = self._streak.get(key, 0) + 1 if grew else 0
             if streak[key] >= self._grow_after:
                 marks[key] = Mark.GROWING

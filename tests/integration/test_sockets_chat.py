@@ -178,5 +178,7 @@ def test_real_chat_server_rows_match_ss_with_nicknames_and_the_stuck_reader(live
     }
     stuck = next(r for r in rows if r["role"] == "client" and r["nickname"] == "stuck")
     assert stuck["recv_q"] >= 5 * 2000  # everything alice said is waiting, unread
+    assert all(isinstance(r["queued_bytes"], int) for r in rows if r["role"] == "server")  # the server's outbox
+    assert all(r["queued_bytes"] is None for r in rows if r["role"] != "server")
     bob = next(r for r in rows if r["role"] == "client" and r["nickname"] == "bob")
     assert bob["recv_q"] == 0  # bob's ChatClient reads

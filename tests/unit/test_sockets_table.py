@@ -22,6 +22,7 @@ from netlab.sockets.table import (
     WatchTracker,
     annotate,
     group_rows,
+    render_markdown,
     render_netstat,
     render_text,
     select,
@@ -260,3 +261,29 @@ def test_pure_modules_import_no_io() -> None:
                 names = [node.module or ""]
             for name in names:
                 assert name.split(".")[0] not in banned, (module.__name__, name)
+
+
+def test_markdown_table_for_reports() -> None:
+    rows = annotate([listener(), *connection(40001)], [status(("a_b", 40001))], PORT)
+    lines = render_markdown(group_rows(rows)).splitlines()
+    assert lines[0] == "| " + " | ".join(COLUMNS) + " |"
+    assert lines[1].count("---:") == 3
+    assert (
+        lines[2] == "| listener | - | tcp | `127.0.0.1:55555` | `0.0.0.0:*` | LISTEN | 0 | 128 | 10 | srv |"
+    )
+    assert lines[3].startswith("| server | a\\_b | tcp | `127.0.0.1:55555` | `127.0.0.1:40001` | ESTAB |")
+    assert len(lines) == 5
+
+
+def test_server_outbox_from_the_status_file_counts_towards_growth() -> None:
+    registry = ServerStatus(
+        10, PORT, (), (ChatClient("slow", Endpoint(LO, 40001), Endpoint(LO, PORT), queued_bytes=0),)
+    )
+    tracker = WatchTracker(grow_after=2)
+    marks = []
+    for queued in (0, 4096, 8192):  # the kernel's Send-Q is full and flat; the server's outbox grows
+        grown = replace(registry, clients=(replace(registry.clients[0], queued_bytes=queued),))
+        rows = annotate([*connection(40001)], [grown], PORT)
+        assert rows[0].queued == queued and rows[1].queued is None
+        marks.append(tracker.update(rows).mark(rows[0]))
+    assert marks == [None, None, Mark.GROWING]
