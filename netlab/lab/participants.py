@@ -100,8 +100,8 @@ class Participant:
 
     @property
     def label(self) -> str:
-        """All the names this participant had, e.g. 'bob → boris'."""
-        return " → ".join(self.nicks)
+        """The first name, and the last one after a change, e.g. 'bob (now boris)'."""
+        return self.nicks[0] if len(self.nicks) == 1 else f"{self.nicks[0]} (now {self.nicks[-1]})"
 
     def _run(self) -> None:
         for message in self.client:

@@ -145,10 +145,11 @@ class LabRun:
             self.progress(f"switch up; the wire: {self.config.impairment.describe()}")
         with net.server_context():
             # Scripted participants send bursts; the server's flood control (5 lines/s) would only slow the run.
-            self.server = ChatServer(
+            server = ChatServer(
                 host=net.server_ip, port=self.config.port, publish_status=not self.config.hosts, flood_rate=0.0
             )
-            self.address = self.server.start()
+            self.address = server.start()
+            self.server = server
         self.progress(f"server listening on {self.address[0]}:{self.address[1]}")
         if net.start_capture(self.address[1], pcap):
             self.pcap = pcap
