@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -34,15 +36,15 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         messages: Annotated[
-            int,
+            int | None,
             typer.Option(
                 "--messages",
                 "-m",
                 min=0,
                 max=1000,
-                help="Extra chat lines each participant sends in the default conversation.",
+                help="Extra chat lines each participant sends in the default conversation (default 2).",
             ),
-        ] = 2,
+        ] = None,
         script: Annotated[
             Path | None, typer.Option("--script", "-s", metavar="FILE", help=SCRIPT_HELP)
         ] = None,
@@ -115,6 +117,10 @@ def register(app: typer.Typer) -> None:
             typer.echo("netlab: --loss, --delay, --reorder and --seed need --hosts N "
                        "(loopback never loses or reorders a packet)", err=True)  # fmt: skip
             raise typer.Exit(2)
+        if script is not None and (clients is not None or messages is not None):
+            typer.echo("netlab: --clients and --messages shape the default conversation; "
+                       "with --script, the script decides who says what", err=True)  # fmt: skip
+            raise typer.Exit(2)
         if hosts == 1:
             typer.echo("netlab: --hosts needs at least 2 (one server host and one client host)", err=True)
             raise typer.Exit(2)
@@ -124,7 +130,7 @@ def register(app: typer.Typer) -> None:
             from netlab.lab.run import LabConfig, LabRun
 
             config = LabConfig(
-                clients=clients, messages=messages, script=script, port=port, keep_running=keep_running,
+                clients=clients, messages=2 if messages is None else messages, script=script, port=port, keep_running=keep_running,
                 hosts=hosts, impairment=Impairment(loss, delay, reorder), seed=seed,
                 captures_dir=captures, reports_dir=reports, run_name=name,
             )  # fmt: skip
@@ -155,18 +161,18 @@ def register(app: typer.Typer) -> None:
         run_guarded(body)
 
 
-class _terminate_as_interrupt:  # noqa: N801 - used as a context manager
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises KeyboardInterrupt, so `kill` cleans up like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    def __enter__(self) -> None:
-        self._previous = signal.getsignal(signal.SIGTERM)
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._raise)
-
-    @staticmethod
-    def _raise(_signum: int, _frame: FrameType | None) -> None:
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    def __exit__(self, *exc: object) -> None:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._previous)
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -238,9 +238,15 @@ class LabRun:
             self.progress(self.sockets_note)
             return
         when = datetime.now().strftime("%H:%M:%S")
+        port = self.address[1]
+        how = (
+            f"`netlab sockets --netns HOST --port {port}` in each host"
+            if isinstance(self.network, NamespaceNetwork)
+            else f"`netlab sockets --port {port}`"
+        )
         self.sockets_note = (
             f"Taken at {when}, mid-conversation, with {len(self._online())} participants connected "
-            f"(what `netlab sockets --port {self.address[1]}` shows)."
+            f"(what {how} shows)."
         )
         self.progress(f"socket snapshot: {len(self.sockets)} sockets")
 

@@ -76,3 +76,10 @@ def test_help_documents_the_script_format_and_the_outputs() -> None:
     assert result.exit_code == 0
     for words in ("NICK> LINE", "@snapshot", "--keep-running", "--hosts", "report.html", "captures/RUN.pcap"):
         assert words in result.output, words
+
+
+def test_script_and_default_conversation_options_do_not_mix(tmp_path: Path) -> None:
+    script = tmp_path / "chat.txt"
+    script.write_text("alice> hi\nbob> hello\n", encoding="utf-8")
+    code, _, err = _lab("--script", str(script), "--messages", "3", tmp_path=tmp_path)
+    assert code == 2 and "with --script" in err

@@ -62,14 +62,15 @@ def test_a_student_joins_the_kept_server_and_appears_in_the_report(
     assert "my own line ✍️" in (tmp_path / "kept" / "dialogue.txt").read_text(encoding="utf-8")
 
 
-def test_ctrl_c_removes_the_namespaces(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_kill_removes_the_namespaces(tmp_path: Path, signum: int) -> None:
     before = list_namespaces()
     proc = _start(tmp_path, "--hosts", "3")
     try:
         _, seen = _wait_for(proc, r"stays up on 10\.0\.0\.1:")
         run = re.search(r"namespaces (nl-[0-9a-f]{6})-", "".join(seen))
         assert run and any(n.startswith(run.group(1)) for n in list_namespaces())
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
