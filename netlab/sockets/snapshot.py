@@ -75,28 +75,28 @@ def snapshot(
         SocketsError: unknown pid or namespace, no right to enter it, or an unusable backend.
     """
     taken = time.time()
-    servers = load_servers(port, status_dir)
     family = _family_of(pid)
     ns_path = _namespace_of(netns, pid)
+    servers, elsewhere = _servers_in(ns_path, load_servers(port, status_dir))
     chosen = _choose_backend(backend)
     if chosen == "psutil":
-        rows, hidden_note = _psutil_rows(port)
+        rows, note = _psutil_rows(port)
+        rows = [row for row in select(rows, states) if not family or set(row.pids) & set(family)]
     else:
         rows, chosen = _linux_rows(port, ns_path, chosen, pid)
-        hidden_note = None
-    rows = select(rows, states)
-    if family and chosen != "psutil":
-        held = _inodes_of(family)
-        rows = [row for row in rows if row.inode in held]
-    if chosen != "psutil":
-        rows, hidden_note = _attribute(rows, servers, family)
-    elif family:
-        rows = [row for row in rows if set(row.pids) & set(family)]
+        rows = select(rows, states)
+        if family:
+            held = _inodes_of(family)
+            rows = [row for row in rows if row.inode in held]
+        rows, note = _attribute(rows, servers, family)
     rows = annotate(rows, servers, port)
     hidden = sum(1 for row in rows if row.inode and not row.pids)
-    notes: tuple[str, ...] = ()
-    if hidden_note and (hidden or chosen == "psutil"):
-        notes = (hidden_note.format(hidden=hidden, total=len(rows)),)
+    notes = [note.format(hidden=hidden, total=len(rows))] if note and (hidden or chosen == "psutil") else []
+    notes.extend(
+        f"the chat server on port {server.port} (pid {server.pid}) runs in another network namespace: "
+        f"add --netns /proc/{server.pid}/ns/net to look there"
+        for server in elsewhere
+    )
     return Snapshot(
         rows=tuple(rows),
         taken=taken,
@@ -104,9 +104,27 @@ def snapshot(
         backend=chosen,
         servers=tuple(servers),
         hidden=hidden,
-        notes=notes,
+        notes=tuple(notes),
         netns=str(ns_path) if ns_path else None,
     )
+
+
+def _servers_in(
+    ns_path: Path | None, servers: list[ServerStatus]
+) -> tuple[list[ServerStatus], list[ServerStatus]]:
+    """Split servers into those in the namespace we look at and those elsewhere (Linux; else all here).
+
+    A registry only names sockets of its own namespace: the same addresses can mean other
+    connections in another one (a namespaced lab runs several chats on 10.0.0.1:55555).
+    """
+    if not IS_LINUX or not servers:
+        return servers, []
+    try:
+        target = os.stat(ns_path).st_ino if ns_path is not None else procfs.netns_id("self")
+    except OSError:
+        return servers, []
+    here = [server for server in servers if procfs.netns_id(server.pid) in (target, None)]
+    return here, [server for server in servers if server not in here]
 
 
 def load_servers(port: int | None, directory: Path | None = None) -> list[ServerStatus]:
