@@ -18,9 +18,11 @@ from netlab.stream import Direction, Reassembler, build_dialogues
 pytestmark = [pytest.mark.live, pytest.mark.tshark]
 
 
-def _ip_link() -> list[str]:
+def _ours() -> tuple[list[str], list[str]]:
+    """The lab's namespaces and root-namespace links (prefix nl-), so concurrent tests do not interfere."""
     out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True, timeout=10).stdout
-    return sorted(line.split(":", 2)[1].strip() for line in out.splitlines())
+    links = sorted(name for line in out.splitlines() if (name := line.split(":", 2)[1].strip()).startswith("nl-"))
+    return sorted(n for n in list_namespaces() if n.startswith("nl-")), links
 
 
 def _expected_c2s(messages: int) -> dict[str, bytes]:
@@ -36,7 +38,7 @@ def _expected_c2s(messages: int) -> dict[str, bytes]:
 
 
 def test_lossy_hosts_retransmit_yet_the_transcript_is_byte_exact(tmp_path: Path) -> None:
-    namespaces, links = list_namespaces(), _ip_link()
+    before = _ours()
     messages = 6
     result = CliRunner().invoke(
         app,
@@ -44,7 +46,7 @@ def test_lossy_hosts_retransmit_yet_the_transcript_is_byte_exact(tmp_path: Path)
          "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "lossy"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert (list_namespaces(), _ip_link()) == (namespaces, links), "the lab left namespaces or links behind"
+    assert _ours() == before, "the lab left namespaces or links behind"
     assert "namespaces removed" in result.stderr
     pcap = tmp_path / "lossy.pcap"
 
@@ -68,7 +70,7 @@ def test_lossy_hosts_retransmit_yet_the_transcript_is_byte_exact(tmp_path: Path)
 
 
 def test_without_the_rights_it_says_what_is_needed_and_leaves_nothing(tmp_path: Path) -> None:
-    namespaces = list_namespaces()
+    before = _ours()
     drop = ["setpriv", "--inh-caps=-sys_admin,-net_admin", "--bounding-set=-sys_admin,-net_admin", "--"]
     done = subprocess.run(
         [*drop, sys.executable, "-m", "netlab", "lab", "--hosts", "3", "--captures", str(tmp_path),
@@ -79,7 +81,7 @@ def test_without_the_rights_it_says_what_is_needed_and_leaves_nothing(tmp_path: 
     error = done.stderr.strip().splitlines()[-1]
     assert error.startswith("netlab: ") and "CAP_SYS_ADMIN" in error
     assert "Traceback" not in done.stderr and done.stdout == ""
-    assert list_namespaces() == namespaces
+    assert _ours() == before
 
 
 def test_reordering_shows_as_out_of_order_in_capture_and_report(tmp_path: Path) -> None:

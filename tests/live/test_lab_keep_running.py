@@ -37,6 +37,11 @@ def _wait_for(proc: subprocess.Popen[str], pattern: str) -> tuple[re.Match[str],
     raise AssertionError("the lab ended before: " + "".join(seen))
 
 
+def _ours() -> list[str]:
+    """The lab's namespaces (prefix nl-), so namespaces of concurrent tests do not interfere."""
+    return sorted(n for n in list_namespaces() if n.startswith("nl-"))
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     proc = _start(tmp_path)
@@ -64,7 +69,7 @@ def test_a_student_joins_the_kept_server_and_appears_in_the_report(
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_kill_removes_the_namespaces(tmp_path: Path, signum: int) -> None:
-    before = list_namespaces()
+    before = _ours()
     proc = _start(tmp_path, "--hosts", "3")
     try:
         _, seen = _wait_for(proc, r"stays up on 10\.0\.0\.1:")
@@ -77,11 +82,11 @@ def test_ctrl_c_or_kill_removes_the_namespaces(tmp_path: Path, signum: int) -> N
             proc.kill()
             proc.wait(timeout=30)
     assert proc.returncode == 0
-    assert list_namespaces() == before
+    assert _ours() == before
 
 
 def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path: Path) -> None:
-    before = list_namespaces()
+    before = _ours()
     proc = _start(tmp_path, "--hosts", "2")
     try:
         _wait_for(proc, r"stays up on 10\.0\.0\.1:")
@@ -91,7 +96,7 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path: Path) -
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
-    left = [n for n in list_namespaces() if n not in before]
+    left = [n for n in _ours() if n not in before]
     assert left, "a killed run should leave its namespaces behind"
     done = subprocess.run(
         [sys.executable, "-m", "netlab", "lab", "--hosts", "2", "--messages", "0",
@@ -100,4 +105,4 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path: Path) -
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert f"removed {len(left)} namespace(s) left by a killed lab run" in done.stderr
-    assert list_namespaces() == before
+    assert _ours() == before

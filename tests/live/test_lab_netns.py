@@ -18,16 +18,18 @@ from netlab.lab.switch import Switch
 pytestmark = pytest.mark.live
 
 
-def _ip_link() -> str:
+def _ours() -> tuple[list[str], list[str]]:
+    """The lab's namespaces and root-namespace links (prefix nl-), so concurrent tests do not interfere."""
     out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True, timeout=10).stdout
-    return "\n".join(sorted(line.split(":", 2)[1] for line in out.splitlines()))
+    links = sorted(name for line in out.splitlines() if (name := line.split(":", 2)[1].strip()).startswith("nl-"))
+    return sorted(n for n in list_namespaces() if n.startswith("nl-")), links
 
 
 @pytest.fixture
-def before() -> Iterator[tuple[list[str], str]]:
-    state = (list_namespaces(), _ip_link())
+def before() -> Iterator[tuple[list[str], list[str]]]:
+    state = _ours()
     yield state
-    assert (list_namespaces(), _ip_link()) == state, "the lab left namespaces or links behind"
+    assert _ours() == state, "the lab left namespaces or links behind"
 
 
 def _echo_across(topo: Topology, lines: list[bytes]) -> bytes:
@@ -64,7 +66,7 @@ def _echo_across(topo: Topology, lines: list[bytes]) -> bytes:
 
 @pytest.mark.tshark
 def test_lossy_switch_makes_retransmissions_yet_tcp_delivers_every_byte(
-    before: tuple[list[str], str], tmp_path: Path
+    before: tuple[list[str], list[str]], tmp_path: Path
 ) -> None:
     topo = Topology.plan(3)
     pcap = PcapWriter(tmp_path / "lab.pcap", linktype=1)
@@ -90,7 +92,7 @@ def test_lossy_switch_makes_retransmissions_yet_tcp_delivers_every_byte(
     assert retrans.strip(), "no retransmission in the capture although frames were dropped"
 
 
-def test_leftovers_of_a_killed_run_are_swept(before: tuple[list[str], str]) -> None:
+def test_leftovers_of_a_killed_run_are_swept(before: tuple[list[str], list[str]]) -> None:
     topo = Topology.plan(2)
     for name in topo.namespaces:
         subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
@@ -100,14 +102,14 @@ def test_leftovers_of_a_killed_run_are_swept(before: tuple[list[str], str]) -> N
     assert not set(topo.namespaces) & set(list_namespaces())
 
 
-def test_an_error_inside_the_lab_still_removes_everything(before: tuple[list[str], str]) -> None:
+def test_an_error_inside_the_lab_still_removes_everything(before: tuple[list[str], list[str]]) -> None:
     topo = Topology.plan(2)
     with pytest.raises(RuntimeError), Namespaces(topo):
         assert topo.switch_netns in list_namespaces()
         raise RuntimeError("boom")
 
 
-def test_netem_probe_agrees_with_tc_and_leaves_no_qdisc(before: tuple[list[str], str]) -> None:
+def test_netem_probe_agrees_with_tc_and_leaves_no_qdisc(before: tuple[list[str], list[str]]) -> None:
     from netlab.lab.networks import netem_available
 
     topo = Topology.plan(2)
