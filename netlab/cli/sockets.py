@@ -29,6 +29,15 @@ class OutputFormat(enum.StrEnum):
     netstat = "netstat"
 
 
+class Backend(enum.StrEnum):
+    """Where the rows come from."""
+
+    auto = "auto"
+    sock_diag = "sock_diag"
+    proc = "proc"
+    psutil = "psutil"
+
+
 class ColorMode(enum.StrEnum):
     """When to use colour on stdout."""
 
@@ -71,6 +80,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--port",
                 "-p",
+                metavar="PORT",
                 min=1,
                 max=65535,
                 help=f"Sockets with this local or remote port (default {DEFAULT_PORT}, the chat port).",
@@ -78,7 +88,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         pid: Annotated[
             int | None,
-            typer.Option("--pid", help="Sockets of this process and its children (any port unless --port)."),
+            typer.Option(
+                "--pid",
+                metavar="PID",
+                help="Sockets of this process and its children (any port unless --port).",
+            ),
         ] = None,
         all_ports: Annotated[
             bool, typer.Option("--all", "-a", help="Every TCP socket, on any port.")
@@ -87,7 +101,10 @@ def register(app: typer.Typer) -> None:
         state: Annotated[
             list[str] | None,
             typer.Option(
-                "--state", "-s", help="Only this state, e.g. established, time-wait, listen (repeatable)."
+                "--state",
+                "-s",
+                metavar="STATE",
+                help="Only this state, e.g. established, time-wait, listen (repeatable).",
             ),
         ] = None,
         as_json: Annotated[
@@ -109,14 +126,18 @@ def register(app: typer.Typer) -> None:
         ] = False,
         netns: Annotated[
             str | None,
-            typer.Option("--netns", help="Look into this network namespace (ip netns name or path; root)."),
+            typer.Option(
+                "--netns",
+                metavar="NAME",
+                help="Look into this network namespace (ip netns name or path; root).",
+            ),
         ] = None,
         backend: Annotated[
-            str,
+            Backend,
             typer.Option(
                 "--backend", help="auto (sock_diag on Linux, psutil elsewhere), sock_diag, proc or psutil."
             ),
-        ] = "auto",
+        ] = Backend.auto,
         color: Annotated[
             ColorMode,
             typer.Option("--color", help="Colour on stdout: auto (terminals only), always, never."),
@@ -143,7 +164,7 @@ def register(app: typer.Typer) -> None:
             pid=pid,
             netns=netns,
             states=states,
-            backend=backend,
+            backend=backend.value,
             output=OutputFormat.json if as_json else output,
             color=color,
         )
@@ -212,7 +233,9 @@ class _View:
             else:
                 console.print(_rich_table(taken, None))
             if not taken.rows:
-                hint = " (is `netlab serve` running?)" if self.port == DEFAULT_PORT and self.pid is None else ""
+                hint = (
+                    " (is `netlab serve` running?)" if self.port == DEFAULT_PORT and self.pid is None else ""
+                )
                 typer.echo(f"netlab: no TCP sockets {self._where()}{hint}", err=True)
         sys.stdout.flush()
 
