@@ -158,7 +158,9 @@ def _checksum_ok(pseudo: bytes, tcp: bytes) -> bool:
     return (int.from_bytes(pseudo, "big") + int.from_bytes(tcp, "big")) % 0xFFFF == 0
 
 
-def decode(linktype: int, frame: bytes, number: int, ts: float, *, verify: bool = True) -> Segment | None:
+def decode(
+    linktype: int, frame: bytes, number: int, ts: float, *, verify: bool = True, orig_len: int | None = None
+) -> Segment | None:
     """Decode one captured frame into a TCP `Segment`, or None when it carries no TCP.
 
     Args:
@@ -167,6 +169,8 @@ def decode(linktype: int, frame: bytes, number: int, ts: float, *, verify: bool 
         number: the 1-based frame number, copied into the segment.
         ts: the capture time stamp in seconds.
         verify: compute `checksum_ok` when the whole segment was captured.
+        orig_len: the frame's length on the wire, when known (pcap's orig_len): an IP length
+            claiming more than that is cut to it, as tshark does (the rest was never there).
     Never raises on malformed input: frames that cannot be decoded give None.
     """
     if linktype == LINKTYPE_ETHERNET and frame[12:14] == b"\x08\x00" and len(frame) >= 54:
@@ -175,6 +179,9 @@ def decode(linktype: int, frame: bytes, number: int, ts: float, *, verify: bool 
         hlen = (off_byte >> 4) * 4
         if ver_ihl == 0x45 and proto == 6 and not frag & 0x3FFF and hlen >= 20 and total >= 20 + hlen:
             end = 14 + total
+            if orig_len is not None and end > orig_len:  # the IP length claims more than the wire had
+                end = max(orig_len, 34 + hlen)
+                verify = False
             start = 34 + hlen
             checksum_ok: bool | None = None
             if verify and end > start and len(frame) >= end:  # payload-less segments: not needed
@@ -194,7 +201,8 @@ def decode(linktype: int, frame: bytes, number: int, ts: float, *, verify: bool 
         return None
     if ip_off < 0:
         return None
-    return _ip_layer(frame, ip_off, ethertype, vlan, number, ts, verify, 0)
+    limit = len(frame) if orig_len is None else max(orig_len, len(frame))
+    return _ip_layer(frame, ip_off, ethertype, vlan, number, ts, verify, 0, limit)
 
 
 def _link_layer(linktype: int, frame: bytes) -> tuple[int, int, tuple[int, ...]]:
@@ -253,6 +261,7 @@ def _ip_layer(
     ts: float,
     verify: bool,
     depth: int,
+    limit: int,
 ) -> Segment | None:
     if off >= len(frame):
         return None
@@ -260,16 +269,23 @@ def _ip_layer(
     if ethertype == _ETH_IPV4 or (ethertype == 0 and version == 4):
         if version != 4:
             return None
-        return _ipv4(frame, off, vlan, number, ts, verify, depth)
+        return _ipv4(frame, off, vlan, number, ts, verify, depth, limit)
     if ethertype == _ETH_IPV6 or (ethertype == 0 and version == 6):
         if version != 6:
             return None
-        return _ipv6(frame, off, vlan, number, ts, verify, depth)
+        return _ipv6(frame, off, vlan, number, ts, verify, depth, limit)
     return None
 
 
 def _ipv4(
-    frame: bytes, off: int, vlan: tuple[int, ...], number: int, ts: float, verify: bool, depth: int
+    frame: bytes,
+    off: int,
+    vlan: tuple[int, ...],
+    number: int,
+    ts: float,
+    verify: bool,
+    depth: int,
+    limit: int,
 ) -> Segment | None:
     ihl = (frame[off] & 0x0F) * 4
     if ihl < 20 or len(frame) < off + 20:
@@ -286,14 +302,23 @@ def _ipv4(
     end = off + total
     if proto == _IPPROTO_TCP:
         pseudo = src + dst + b"\0\x06" + (total - ihl).to_bytes(2, "big")
-        return _tcp(frame, start, end, src, dst, pseudo, vlan, number, ts, verify)
+        return _tcp(
+            frame, start, min(end, limit), src, dst, pseudo, vlan, number, ts, verify and end <= limit
+        )
     if proto == _IPPROTO_UDP and depth == 0:
-        return _vxlan(frame, start, vlan, number, ts, verify)
+        return _vxlan(frame, start, vlan, number, ts, verify, limit)
     return None
 
 
 def _ipv6(
-    frame: bytes, off: int, vlan: tuple[int, ...], number: int, ts: float, verify: bool, depth: int
+    frame: bytes,
+    off: int,
+    vlan: tuple[int, ...],
+    number: int,
+    ts: float,
+    verify: bool,
+    depth: int,
+    limit: int,
 ) -> Segment | None:
     if len(frame) < off + 40:
         return None
@@ -320,9 +345,11 @@ def _ipv6(
     if nxt == _IPPROTO_TCP:
         tcp_len = end - start
         pseudo = src + dst + tcp_len.to_bytes(4, "big") + b"\0\0\0\x06"
-        return _tcp(frame, start, end, src, dst, pseudo, vlan, number, ts, verify)
+        return _tcp(
+            frame, start, min(end, limit), src, dst, pseudo, vlan, number, ts, verify and end <= limit
+        )
     if nxt == _IPPROTO_UDP and depth == 0:
-        return _vxlan(frame, start, vlan, number, ts, verify)
+        return _vxlan(frame, start, vlan, number, ts, verify, limit)
     return None
 
 
@@ -340,7 +367,7 @@ def _jumbo_length(frame: bytes, off: int, end: int) -> int:
 
 
 def _vxlan(
-    frame: bytes, udp: int, vlan: tuple[int, ...], number: int, ts: float, verify: bool
+    frame: bytes, udp: int, vlan: tuple[int, ...], number: int, ts: float, verify: bool, limit: int
 ) -> Segment | None:
     if len(frame) < udp + 16 or _u16(frame, udp + 2)[0] != _VXLAN_PORT or not frame[udp + 8] & 0x08:
         return None
@@ -348,7 +375,7 @@ def _vxlan(
         inner, ethertype, inner_vlan = _ethernet(frame, udp + 16)
     except struct.error:
         return None
-    return _ip_layer(frame, inner, ethertype, vlan + inner_vlan, number, ts, verify, 1)
+    return _ip_layer(frame, inner, ethertype, vlan + inner_vlan, number, ts, verify, 1, limit)
 
 
 def _tcp(

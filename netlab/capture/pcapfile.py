@@ -26,10 +26,10 @@ _CHUNK = 1 << 20
 _MAX_RECORD = 1 << 28  # a record claiming more than 256 MiB is corrupt
 
 _PCAP_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+    b"\xd4\xc3\xb2\xa1": ("<", 1_000_000),
+    b"\xa1\xb2\xc3\xd4": (">", 1_000_000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1_000_000_000),
+    b"\xa1\xb2\x3c\x4d": (">", 1_000_000_000),
 }
 _PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 
@@ -109,7 +109,7 @@ def read_packets(path: str | Path) -> Iterator[PacketRecord]:
             raise reader.error(f"read failed ({err})") from None
 
 
-def _read_pcap(reader: _Reader, endian: str, resolution: float) -> Iterator[PacketRecord]:
+def _read_pcap(reader: _Reader, endian: str, units: int) -> Iterator[PacketRecord]:
     if not reader.ensure(24):
         raise reader.error("truncated pcap file header")
     linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
@@ -128,15 +128,15 @@ def _read_pcap(reader: _Reader, endian: str, resolution: float) -> Iterator[Pack
             raise reader.error("truncated packet record")
         start = reader.pos + 16
         reader.pos = start + incl_len
-        yield linktype, ts_sec + ts_frac * resolution, reader.buf[start : reader.pos], orig_len
+        yield linktype, ts_sec + ts_frac / units, reader.buf[start : reader.pos], orig_len
 
 
 class _Interface:
-    __slots__ = ("linktype", "resolution", "offset")
+    __slots__ = ("linktype", "units", "offset")
 
-    def __init__(self, linktype: int, resolution: float, offset: int) -> None:
+    def __init__(self, linktype: int, units: int, offset: int) -> None:
         self.linktype = linktype
-        self.resolution = resolution
+        self.units = units  # time stamp ticks per second
         self.offset = offset
 
 
@@ -177,7 +177,7 @@ def _read_pcapng(reader: _Reader) -> Iterator[PacketRecord]:
 
 def _interface(body: bytes, endian: str) -> _Interface:
     linktype = struct.unpack_from(endian + "H", body, 0)[0]
-    resolution, ts_offset = 1e-6, 0
+    units, ts_offset = 1_000_000, 0
     off = 8
     while off + 4 <= len(body):
         code, length = struct.unpack_from(endian + "HH", body, off)
@@ -186,11 +186,11 @@ def _interface(body: bytes, endian: str) -> _Interface:
         value = body[off + 4 : off + 4 + length]
         if code == 9 and length == 1:
             r = value[0]
-            resolution = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
+            units = 2 ** (r & 0x7F) if r & 0x80 else 10**r
         elif code == 14 and length == 8:
             ts_offset = struct.unpack_from(endian + "q", value, 0)[0]
         off += 4 + ((length + 3) & ~3)
-    return _Interface(linktype, resolution, ts_offset)
+    return _Interface(linktype, units, ts_offset)
 
 
 def _packet(block_type: int, body: bytes, endian: str, interfaces: list[_Interface]) -> PacketRecord | None:
@@ -206,7 +206,9 @@ def _packet(block_type: int, body: bytes, endian: str, interfaces: list[_Interfa
     if iface_id >= len(interfaces):
         return None
     iface = interfaces[iface_id]
-    ts = ((ts_hi << 32) | ts_lo) * iface.resolution + iface.offset
+    # seconds + fraction, computed as tshark does (secs + nsecs / 1e9), so printed times agree
+    sec, frac = divmod((ts_hi << 32) | ts_lo, iface.units)
+    ts = sec + iface.offset + frac / iface.units
     return iface.linktype, ts, body[20 : 20 + cap_len], orig_len
 
 
@@ -226,14 +228,14 @@ def read_segments(path: str | Path, *, verify: bool = True) -> Iterator[Segment]
         except (OSError, EOFError, gzip.BadGzipFile) as err:
             raise reader.error(f"read failed ({err})") from None
     number = 0
-    for linktype, ts, frame, _orig_len in read_packets(path):
+    for linktype, ts, frame, orig_len in read_packets(path):
         number += 1
-        segment = decode(linktype, frame, number, ts, verify=verify)
+        segment = decode(linktype, frame, number, ts, verify=verify, orig_len=orig_len)
         if segment is not None:
             yield segment
 
 
-def _pcap_segments(reader: _Reader, endian: str, resolution: float, verify: bool) -> Iterator[Segment]:
+def _pcap_segments(reader: _Reader, endian: str, units: int, verify: bool) -> Iterator[Segment]:
     """`_read_pcap` and `decode` fused into one loop: the hot path of `follow --read`."""
     linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
     reader.pos += 24
@@ -249,7 +251,7 @@ def _pcap_segments(reader: _Reader, endian: str, resolution: float, verify: bool
                     raise reader.error("truncated packet record header")
                 return
             buf, pos = reader.buf, reader.pos
-        ts_sec, ts_frac, incl_len, _orig = record(buf, pos)
+        ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
         end = pos + 16 + incl_len
         if end > len(buf):
             if incl_len > _MAX_RECORD:
@@ -260,6 +262,8 @@ def _pcap_segments(reader: _Reader, endian: str, resolution: float, verify: bool
             end = pos + 16 + incl_len
         reader.pos = end
         number += 1
-        segment = decode(linktype, buf[pos + 16 : end], number, ts_sec + ts_frac * resolution, verify=verify)
+        segment = decode(
+            linktype, buf[pos + 16 : end], number, ts_sec + ts_frac / units, verify=verify, orig_len=orig_len
+        )
         if segment is not None:
             yield segment

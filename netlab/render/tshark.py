@@ -74,7 +74,7 @@ class _TsharkBase:
                 stream.records.append(_Record(peer, event.data, event.frame, event.ts))
             elif event.reason is not GapReason.NOT_CAPTURED:
                 marker = f"[{event.size} bytes missing in capture file]".encode() + b"\0"
-                stream.records.append(_Record(peer, marker, event.frame, event.ts))
+                stream.records.append(_Record(peer, marker, event.frame, 0.0))  # tshark: no time stamp
         return ""
 
     def end(self) -> str:
@@ -120,6 +120,8 @@ class TsharkHex(_TsharkBase):
                 text = "".join(
                     (chr(b) if 0x20 <= b < 0x7F else ".") + (" " if j == 7 else "") for j, b in enumerate(row)
                 )
+                if text.endswith(" "):  # tshark drops one trailing space from the text column
+                    text = text[:-1]
                 parts.append(f"{prefix}{offsets[rec.peer] + i:08X}  {hex_part:<49} {text}\n")
             offsets[rec.peer] += len(data)
         parts.append(SEPARATOR)
@@ -142,8 +144,7 @@ class TsharkRaw(_TsharkBase):
 class TsharkYaml(_TsharkBase):
     """`-z follow,tcp,yaml,N`: peers, then packets with frame number, peer, time stamp, base64 data.
 
-    Time stamps are printed with 9 decimals from the float seconds: exact for microsecond
-    captures, rounded to the microsecond for nanosecond ones.
+    Time stamps are printed as tshark does: the double `secs + nsecs / 1e9` with 9 decimals.
     """
 
     mode = "yaml"
@@ -157,7 +158,7 @@ class TsharkYaml(_TsharkBase):
             encoded = base64.encodebytes(rec.data).decode("ascii")
             body = "".join(f"      {line}\n" for line in encoded.splitlines())
             parts.append(
-                f"  - packet: {rec.frame}\n    peer: {rec.peer}\n    timestamp: {rec.ts:.6f}000\n"
+                f"  - packet: {rec.frame}\n    peer: {rec.peer}\n    timestamp: {rec.ts:.9f}\n"
                 f"    data: !!binary |\n{body}"
             )
         return "".join(parts)
