@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -77,8 +78,8 @@ def snapshot(
     taken = time.time()
     family = _family_of(pid)
     ns_path = _namespace_of(netns, pid)
-    servers, elsewhere = _servers_in(ns_path, load_servers(port, status_dir))
     chosen = _choose_backend(backend)
+    note: str | None = None
     if chosen == "psutil":
         rows, note = _psutil_rows(port)
         rows = [row for row in select(rows, states) if not family or set(row.pids) & set(family)]
@@ -88,6 +89,8 @@ def snapshot(
         if family:
             held = _inodes_of(family)
             rows = [row for row in rows if row.inode in held]
+    servers, elsewhere = _servers_in(ns_path, _find_servers(port, status_dir, rows))
+    if chosen != "psutil":
         rows, note = _attribute(rows, servers, family)
     rows = annotate(rows, servers, port)
     hidden = sum(1 for row in rows if row.inode and not row.pids)
@@ -125,6 +128,26 @@ def _servers_in(
         return servers, []
     here = [server for server in servers if procfs.netns_id(server.pid) in (target, None)]
     return here, [server for server in servers if server not in here]
+
+
+def _find_servers(port: int | None, directory: Path | None, rows: list[SocketRow]) -> list[ServerStatus]:
+    """The servers' registries from `directory` (default: ours); failing that, from the default
+    directory of the user who owns the port's sockets — so `sudo netlab sockets` still finds the
+    registry of a server a student started. A directory found that way must belong to that user.
+    """
+    servers = load_servers(port, directory)
+    if servers or directory is not None or port is None:
+        return servers
+    for uid in sorted({row.uid for row in rows if row.local.port == port and row.uid is not None}):
+        for candidate in (Path(f"/run/user/{uid}/netlab"), Path(tempfile.gettempdir()) / f"netlab-{uid}"):
+            try:
+                owned = candidate.stat().st_uid == uid and candidate != runtime.status_dir()
+            except OSError:
+                continue
+            if owned and (servers := load_servers(port, candidate)):
+                log.info("using the status file in %s (the port's owner, uid %d)", candidate, uid)
+                return servers
+    return servers
 
 
 def load_servers(port: int | None, directory: Path | None = None) -> list[ServerStatus]:

@@ -295,7 +295,9 @@ def test_kernel_port_filter_keeps_exactly_the_sockets_on_the_port(chat: Chat) ->
     def compare(port: int) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
         filtered = sorted(map(key, diag.query(port)), key=repr)
         everything = diag.query(None)
-        return filtered, sorted((key(r) for r in everything if port in (r.local.port, r.remote.port)), key=repr)
+        return filtered, sorted(
+            (key(r) for r in everything if port in (r.local.port, r.remote.port)), key=repr
+        )
 
     for port in (chat.port, chat.noise_port):
         # A dump of every socket is not atomic: it resumes by position in the kernel's hash chains, so
@@ -588,3 +590,32 @@ def test_ipv6_sockets_print_like_ss(tmp_path: Path) -> None:
             assert f"[::1]:{client.getsockname()[1]}" in {key[0] for key in rows}
             assert {row["proto"] for row in rows.values()} == {"tcp6"}
             assert {row["role"] for row in rows.values()} == {"listener", "server", "client"}
+
+
+def test_another_user_finds_the_registry_in_the_port_owners_runtime_dir(chat: Chat) -> None:
+    """`netlab sockets` run by someone else than the server's user (e.g. with or without sudo)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop privileges")
+    from netlab.runtime import read_status, remove_status, write_status
+
+    status = read_status(chat.port, chat.runtime_dir)
+    assert status is not None
+    owners_dir = Path(tempfile.gettempdir()) / "netlab-0"  # root's default when no XDG_RUNTIME_DIR is set
+    write_status(chat.port, {k: v for k, v in status.items() if k != "schema_version"}, owners_dir)
+    try:
+        env = {k: v for k, v in _env(chat).items() if k not in ("NETLAB_RUNTIME_DIR", "XDG_RUNTIME_DIR")}
+        account = pwd.getpwnam("nobody")
+        result = subprocess.run(
+            ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups"]
+            + [sys.executable, "-m", "netlab", "sockets", "--port", str(chat.port), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd="/",
+        )
+        assert result.returncode == 0, result.stderr
+        rows = _json_rows(result.stdout).values()
+        assert {row["nickname"] for row in rows if row["role"] == "client"} == set(NICKS)
+    finally:
+        remove_status(chat.port, owners_dir)
