@@ -619,3 +619,38 @@ def test_another_user_finds_the_registry_in_the_port_owners_runtime_dir(chat: Ch
         assert {row["nickname"] for row in rows if row["role"] == "client"} == set(NICKS)
     finally:
         remove_status(chat.port, owners_dir)
+
+
+def test_color_is_forced_or_refused_on_request(chat: Chat) -> None:
+    forced = _netlab(chat, "--port", str(chat.port), "--color", "always")
+    assert forced.returncode == 0 and "\x1b[" in forced.stdout and "alice" in forced.stdout
+    plain = _netlab(chat, "--port", str(chat.port), "--color", "never")
+    assert plain.returncode == 0 and "\x1b" not in plain.stdout
+
+
+def test_watch_in_a_pipe_prints_one_json_document_per_refresh(
+    listener: socket.socket, tmp_path: Path
+) -> None:
+    port = listener.getsockname()[1]
+    env = {**os.environ, "NETLAB_RUNTIME_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netlab", "sockets", "--port", str(port), "--watch", "0.1", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        documents = [json.loads(_read_line(proc)) for _ in range(2)]
+        assert [[row["role"] for row in doc["rows"]] for doc in documents] == [["listener"], ["listener"]]
+        assert documents[1]["taken"] > documents[0]["taken"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
