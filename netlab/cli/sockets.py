@@ -213,10 +213,14 @@ class _View:
 
         taken = snapshot(self.port, pid=self.pid, netns=self.netns, states=self.states, backend=self.backend)
         for note in taken.notes:
-            if note not in self._noted:
-                self._noted.add(note)
-                typer.echo(f"netlab: note: {note}", err=True)
+            self._say(f"note: {note}")
         return taken
+
+    def _say(self, text: str) -> None:
+        """One line on stderr, once per run (a --watch repeats the same remarks at every refresh)."""
+        if text not in self._noted:
+            self._noted.add(text)
+            typer.echo(f"netlab: {text}", err=True)
 
     def once(self) -> None:
         from netlab.sockets.table import group_rows, render_netstat, render_text, to_document
@@ -236,7 +240,7 @@ class _View:
                 hint = (
                     " (is `netlab serve` running?)" if self.port == DEFAULT_PORT and self.pid is None else ""
                 )
-                typer.echo(f"netlab: no TCP sockets {self._where()}{hint}", err=True)
+                self._say(f"no TCP sockets {self._where()}{hint}")
         sys.stdout.flush()
 
     def watch(self, interval: float) -> None:
