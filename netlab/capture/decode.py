@@ -61,9 +61,9 @@ _u32le = struct.Struct("<I").unpack_from
 _u32be = struct.Struct("!I").unpack_from
 _tcp_head = struct.Struct("!HHIIBBHH").unpack_from
 
-# Ethernet + IPv4 (no options) + TCP in one unpack, from offset 14: version/IHL, total length,
+# Ethernet + IPv4 (no options) + TCP in one unpack, from offset 12: ethertype, version/IHL, total length,
 # fragment field, protocol, the 12 bytes src ip/dst ip/ports, seq, ack, data offset, flags, window.
-_fast_head = struct.Struct("!BxHxxHxBxx12xIIBBH").unpack_from
+_fast_head = struct.Struct("!HBxHxxHxBxx12xIIBBH").unpack_from  # from offset 12: ethertype first
 
 _endpoints: dict[bytes, Endpoint] = {}
 _pairs: dict[bytes, tuple[Endpoint, Endpoint]] = {}
@@ -173,11 +173,18 @@ def decode(
             claiming more than that is cut to it, as tshark does (the rest was never there).
     Never raises on malformed input: frames that cannot be decoded give None.
     """
-    if linktype == LINKTYPE_ETHERNET and frame[12:14] == b"\x08\x00" and len(frame) >= 54:
+    if linktype == LINKTYPE_ETHERNET and len(frame) >= 54:
         # The hot path: Ethernet, IPv4 without options, TCP.
-        ver_ihl, total, frag, proto, seq, ack, off_byte, flags, window = _fast_head(frame, 14)
+        ethertype, ver_ihl, total, frag, proto, seq, ack, off_byte, flags, window = _fast_head(frame, 12)
         hlen = (off_byte >> 4) * 4
-        if ver_ihl == 0x45 and proto == 6 and not frag & 0x3FFF and hlen >= 20 and total >= 20 + hlen:
+        if (
+            ethertype == _ETH_IPV4
+            and ver_ihl == 0x45
+            and proto == 6
+            and not frag & 0x3FFF
+            and hlen >= 20
+            and total >= 20 + hlen
+        ):
             end = 14 + total
             if orig_len is not None and end > orig_len:  # the IP length claims more than the wire had
                 end = max(orig_len, 34 + hlen)
@@ -191,7 +198,9 @@ def decode(
                 if tcp_len & 1:
                     words <<= 8
                 checksum_ok = (words + 6 + tcp_len) % 0xFFFF == 0
-            src, dst = _pair(frame[26:38])
+            key = frame[26:38]
+            pair = _pairs.get(key)
+            src, dst = pair if pair is not None else _pair(key)
             return _fast_segment(
                 number, ts, src, dst, seq, ack, flags, window, frame[start:end], end - start, checksum_ok
             )

@@ -242,10 +242,10 @@ def _pcap_segments(reader: _Reader, endian: str, units: int, verify: bool) -> It
     record = struct.Struct(endian + "IIII").unpack_from
     ensure = reader.ensure
     number = 0
+    buf, pos = reader.buf, reader.pos
     while True:
-        buf = reader.buf
-        pos = reader.pos
         if len(buf) - pos < 16:
+            reader.pos = pos
             if not ensure(16):
                 if len(reader.buf) > reader.pos:
                     raise reader.error("truncated packet record header")
@@ -254,16 +254,16 @@ def _pcap_segments(reader: _Reader, endian: str, units: int, verify: bool) -> It
         ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
         end = pos + 16 + incl_len
         if end > len(buf):
+            reader.pos = pos
             if incl_len > _MAX_RECORD:
                 raise reader.error(f"corrupt packet record (captured length {incl_len})")
             if not ensure(16 + incl_len):
                 raise reader.error("truncated packet record")
             buf, pos = reader.buf, reader.pos
             end = pos + 16 + incl_len
-        reader.pos = end
+        frame = buf[pos + 16 : end]
+        pos = end
         number += 1
-        segment = decode(
-            linktype, buf[pos + 16 : end], number, ts_sec + ts_frac / units, verify=verify, orig_len=orig_len
-        )
+        segment = decode(linktype, frame, number, ts_sec + ts_frac / units, verify=verify, orig_len=orig_len)
         if segment is not None:
             yield segment
