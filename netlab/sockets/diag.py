@@ -30,6 +30,7 @@ NLM_F_DUMP = 0x300
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 INET_DIAG_REQ_BYTECODE = 1
+INET_DIAG_SKV6ONLY = 11
 
 BC_JMP = 1
 BC_S_GE = 2
@@ -91,13 +92,13 @@ def parse_replies(buffer: bytes) -> tuple[list[SocketRow], bool]:
             if code:
                 raise OSError(-code, f"sock_diag: {errno.errorcode.get(-code, -code)}")
         elif kind == SOCK_DIAG_BY_FAMILY:
-            rows.append(decode_message(buffer, payload))
+            rows.append(decode_message(buffer, payload, offset + length))
         offset += (length + 3) & ~3
     return rows, False
 
 
-def decode_message(buffer: bytes, offset: int = 0) -> SocketRow:
-    """Decode one ``inet_diag_msg`` into a row (no owner yet)."""
+def decode_message(buffer: bytes, offset: int = 0, end: int | None = None) -> SocketRow:
+    """Decode one ``inet_diag_msg`` (and its attributes up to `end`) into a row (no owner yet)."""
     (family, state, _timer, _retrans, sport, dport, src, dst, _ifindex, _cookie,
      _expires, rqueue, wqueue, uid, inode) = _MSG.unpack_from(buffer, offset)  # fmt: skip
     size = 4 if family == socket.AF_INET else 16
@@ -112,7 +113,22 @@ def decode_message(buffer: bytes, offset: int = 0) -> SocketRow:
         send_q=wqueue,
         inode=inode,
         uid=uid,
+        v6only=_v6only(buffer, offset + _MSG.size, len(buffer) if end is None else end)
+        if family == socket.AF_INET6
+        else None,
     )
+
+
+def _v6only(buffer: bytes, offset: int, end: int) -> bool | None:
+    """The INET_DIAG_SKV6ONLY attribute among those after the message, if the kernel sent it."""
+    while offset + _NLATTR.size <= end:
+        length, kind = _NLATTR.unpack_from(buffer, offset)
+        if length < _NLATTR.size:
+            break
+        if kind == INET_DIAG_SKV6ONLY and length >= _NLATTR.size + 1:
+            return bool(buffer[offset + _NLATTR.size])
+        offset += (length + 3) & ~3
+    return None
 
 
 def open_diag_socket() -> socket.socket:

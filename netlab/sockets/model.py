@@ -97,6 +97,8 @@ class SocketRow:
         process: the name of the first of those processes.
         nickname: the chat nickname on this connection, when a running `netlab serve` publishes it.
         role: what the socket is to that server.
+        v6only: for an IPv6 socket, whether it refuses IPv4 (IPV6_V6ONLY); a wildcard-bound dual-stack
+            listener prints as ``*:port`` like ss does. None when unknown.
         queued: on the server end of a named connection, the bytes the chat server holds in its own
             outbox for that client beyond the kernel's Send-Q (from the status file, which the server
             refreshes about once a second); None elsewhere.
@@ -115,6 +117,7 @@ class SocketRow:
     nickname: str | None = None
     role: Role = Role.OTHER
     queued: int | None = None
+    v6only: bool | None = None
 
     @property
     def pid(self) -> int | None:

@@ -169,6 +169,13 @@ def format_endpoint(endpoint: Endpoint, brackets: bool = True) -> str:
     return f"{endpoint.ip}:{port}"
 
 
+def endpoint_text(row: SocketRow, endpoint: Endpoint) -> str:
+    """One end of `row` as ss prints it: a dual-stack wildcard (``::`` without IPV6_V6ONLY) is ``*``."""
+    if row.family == 6 and row.v6only is False and endpoint.ip == "::":
+        return f"*:{endpoint.port or '*'}"
+    return format_endpoint(endpoint)
+
+
 def _number(value: int | None) -> str:
     return "-" if value is None else str(value)
 
@@ -179,8 +186,8 @@ def row_cells(row: SocketRow) -> tuple[str, ...]:
         row.role.value if row.role is not Role.OTHER else "-",
         row.nickname or "-",
         row.proto,
-        format_endpoint(row.local),
-        format_endpoint(row.remote),
+        endpoint_text(row, row.local),
+        endpoint_text(row, row.remote),
         row.state.ss_name,
         _number(row.recv_q),
         _number(row.send_q),
@@ -256,8 +263,8 @@ def row_to_dict(row: SocketRow) -> dict[str, Any]:
     return {
         "proto": row.proto,
         "family": f"ipv{row.family}",
-        "local": format_endpoint(row.local),
-        "remote": format_endpoint(row.remote),
+        "local": endpoint_text(row, row.local),
+        "remote": endpoint_text(row, row.remote),
         "local_ip": row.local.ip,
         "local_port": row.local.port,
         "remote_ip": row.remote.ip,

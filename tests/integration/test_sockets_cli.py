@@ -654,3 +654,35 @@ def test_watch_in_a_pipe_prints_one_json_document_per_refresh(
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.mark.parametrize("dual_stack", [True, False])
+def test_ipv6_wildcard_listeners_print_like_ss(dual_stack: bool) -> None:
+    if not socket.has_dualstack_ipv6():
+        pytest.skip("no dual-stack IPv6")
+    with socket.create_server(("::", 0), family=socket.AF_INET6, dualstack_ipv6=dual_stack) as server:
+        server.settimeout(10)
+        port = server.getsockname()[1]
+        peers = [socket.create_connection(("::1", port), timeout=10)]
+        if dual_stack:
+            peers.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        accepted = [server.accept()[0] for _ in peers]
+        try:
+            expected = _stable_ss(port)
+            from netlab.sockets.table import endpoint_text
+
+            taken = snapshot(port)
+            ours = {
+                (endpoint_text(r, r.local), endpoint_text(r, r.remote)): (
+                    r.state.ss_name,
+                    r.recv_q,
+                    r.send_q,
+                    frozenset(r.pids),
+                )
+                for r in taken.rows
+            }
+            assert ours == expected
+            assert (f"*:{port}" in {key[0] for key in ours}) is dual_stack
+        finally:
+            for sock in peers + accepted:
+                sock.close()

@@ -151,3 +151,16 @@ def test_kernel_error_reply_raises() -> None:
     error = struct.pack("=IHHII", 36, diag.NLMSG_ERROR, 0, 1, 0) + struct.pack("=i", -22) + bytes(16)
     with pytest.raises(OSError, match="EINVAL"):
         diag.parse_replies(error)
+
+
+@pytest.mark.parametrize(("flag", "expected"), [(b"\x00", False), (b"\x01", True)])
+def test_ipv6_only_attribute_is_read(flag: bytes, expected: bool) -> None:
+    message = _message(socket.AF_INET6, Endpoint("::", 55555), Endpoint("::", 0), 10, 0, 128, 7)
+    attrs = struct.pack("=HH", 5, 8) + b"\x00" + bytes(3)  # INET_DIAG_SHUTDOWN first, padded
+    attrs += struct.pack("=HH", 5, diag.INET_DIAG_SKV6ONLY) + flag + bytes(3)
+    length = len(message) + len(attrs)
+    message = struct.pack("=I", length) + message[4:] + attrs
+    rows, _done = diag.parse_replies(message)
+    assert rows[0].v6only is expected
+    v4 = _message(socket.AF_INET, Endpoint("0.0.0.0", 1), Endpoint("0.0.0.0", 0), 10, 0, 1, 8)
+    assert diag.parse_replies(v4)[0][0].v6only is None
