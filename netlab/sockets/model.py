@@ -203,11 +203,30 @@ def parse_endpoint(text: str) -> Endpoint:
         host, sep, port = text.rpartition(":")
         if not sep or ":" in host:
             raise ValueError(f"not an address:port: {text!r}")
-    ip = ipaddress.ip_address(host.split("%", 1)[0])
     number = 0 if port == "*" else int(port)
     if not 0 <= number <= 65535:
         raise ValueError(f"port out of range in {text!r}")
-    return Endpoint(str(ip), number)
+    return Endpoint(canonical_ip(host.split("%", 1)[0]), number)
+
+
+def canonical_ip(text: str) -> str:
+    """An IP address in the text form the kernel tools print (``inet_ntop``), so addresses compare equal.
+
+    Python's `ipaddress` writes IPv4-mapped addresses in hex before 3.13 (``::ffff:7f00:1``), where
+    inet_ntop, ss and `socket.getpeername()` write ``::ffff:127.0.0.1``.
+
+    Raises:
+        ValueError: when `text` is not an IP address.
+    """
+    ip = ipaddress.ip_address(text)
+    if ip.version == 4:
+        return str(ip)
+    value = int(ip)
+    if value >> 32 == 0xFFFF:  # ::ffff:a.b.c.d (IPv4-mapped)
+        return f"::ffff:{ipaddress.IPv4Address(value & 0xFFFFFFFF)}"
+    if value >> 32 == 0 and (value >> 16) & 0xFFFF:  # ::a.b.c.d (the deprecated IPv4-compatible form)
+        return f"::{ipaddress.IPv4Address(value)}"
+    return str(ip)
 
 
 def parse_status(data: dict[str, Any]) -> ServerStatus | None:

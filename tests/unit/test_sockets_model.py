@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 
 import pytest
@@ -10,14 +11,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netlab.capture.model import Endpoint
-from netlab.sockets.model import TcpState, parse_endpoint, parse_status, unmapped
+from netlab.sockets.model import TcpState, canonical_ip, parse_endpoint, parse_status, unmapped
 from netlab.sockets.procfs import parse_proc_net_tcp
 from netlab.sockets.table import format_endpoint
 
 addresses = st.one_of(
     st.ip_addresses(v=4).map(str),
-    st.ip_addresses(v=6).map(lambda ip: str(ipaddress.IPv6Address(int(ip)))),
+    st.ip_addresses(v=6).map(lambda ip: socket.inet_ntop(socket.AF_INET6, ip.packed)),
 )
+
+
+@given(
+    ip=st.one_of(
+        st.ip_addresses(v=6),
+        st.integers(0, 2**32 - 1).map(lambda v: ipaddress.IPv6Address((0xFFFF << 32) | v)),
+        st.integers(0, 2**32 - 1).map(ipaddress.IPv6Address),
+        st.ip_addresses(v=4),
+    )
+)
+def test_canonical_ip_is_what_inet_ntop_writes(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    kind = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    expected = socket.inet_ntop(kind, ip.packed)  # the form ss, the kernel tools and getpeername() use
+    assert canonical_ip(str(ip)) == expected
+    assert canonical_ip(ip.exploded) == expected
+    assert parse_endpoint(f"[{ip}]:1" if ip.version == 6 else f"{ip}:1").ip == expected
 
 
 @given(ip=addresses, port=st.integers(1, 65535))
@@ -120,3 +137,46 @@ def test_proc_net_tcp_parses_addresses_states_and_queues() -> None:
     assert (conn.recv_q, conn.send_q, conn.inode, conn.uid) == (0x20, 0x10, 4242, 1000)
     (v6,) = parse_proc_net_tcp(PROC_NET_TCP6, 6)
     assert (v6.family, v6.local, v6.state) == (6, Endpoint("::1", 55555), TcpState.LISTEN)
+
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="/proc/net/tcp words are in host order")
+@given(
+    family=st.sampled_from([4, 6]),
+    local_port=st.integers(0, 65535),
+    remote_port=st.integers(0, 65535),
+    state=st.sampled_from(list(TcpState)),
+    queues=st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)),
+    inode=st.integers(0, 2**40),
+    data=st.data(),
+)
+def test_proc_net_tcp_lines_written_like_the_kernel_parse_back(
+    family: int,
+    local_port: int,
+    remote_port: int,
+    state: TcpState,
+    queues: tuple[int, int],
+    inode: int,
+    data: st.DataObject,
+) -> None:
+    strategy = st.ip_addresses(v=family)
+    local_ip, remote_ip = data.draw(strategy), data.draw(strategy)
+
+    def hex_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+        raw = ip.packed  # the kernel prints each 32-bit word in host (little-endian) order
+        return "".join(f"{int.from_bytes(raw[i : i + 4], 'little'):08X}" for i in range(0, len(raw), 4))
+
+    line = (
+        f"   0: {hex_address(local_ip)}:{local_port:04X} {hex_address(remote_ip)}:{remote_port:04X} "
+        f"{state.value:02X} {queues[0]:08X}:{queues[1]:08X} 00:00000000 00000000  1000        0 {inode} 1 0 20 4"
+    )
+    (row,) = parse_proc_net_tcp("header\n" + line + "\n", family)
+    kind = socket.AF_INET6 if family == 6 else socket.AF_INET
+    assert row.local == Endpoint(socket.inet_ntop(kind, local_ip.packed), local_port)
+    assert row.remote == Endpoint(socket.inet_ntop(kind, remote_ip.packed), remote_port)
+    assert (row.state, row.send_q, row.recv_q, row.inode, row.uid) == (
+        state,
+        queues[0],
+        queues[1],
+        inode,
+        1000,
+    )

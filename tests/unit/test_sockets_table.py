@@ -287,3 +287,32 @@ def test_server_outbox_from_the_status_file_counts_towards_growth() -> None:
         assert rows[0].queued == queued and rows[1].queued is None
         marks.append(tracker.update(rows).mark(rows[0]))
     assert marks == [None, None, Mark.GROWING]
+
+
+def test_a_dual_stack_servers_published_mapped_addresses_match_the_kernels_rows() -> None:
+    from netlab.sockets.model import parse_status
+
+    registry = parse_status(
+        {
+            "schema_version": 1,
+            "pid": 10,
+            "port": PORT,
+            "listen": f"[::]:{PORT}",
+            "clients": [
+                {"nick": "v4", "remote": "[::ffff:127.0.0.1]:40001", "local": f"[::ffff:127.0.0.1]:{PORT}"}
+            ],
+        }
+    )
+    assert registry is not None
+    server_end = SocketRow(
+        6,
+        Endpoint("::ffff:127.0.0.1", PORT),
+        Endpoint("::ffff:127.0.0.1", 40001),
+        TcpState.ESTABLISHED,
+        0,
+        0,
+        1,
+    )
+    client_end = SocketRow(4, Endpoint(LO, 40001), Endpoint(LO, PORT), TcpState.ESTABLISHED, 0, 0, 2)
+    rows = annotate([server_end, client_end], [registry], PORT)
+    assert [(row.role, row.nickname) for row in rows] == [(Role.SERVER_SIDE, "v4"), (Role.CLIENT_SIDE, "v4")]
