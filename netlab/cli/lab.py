@@ -87,7 +87,8 @@ def register(app: typer.Typer) -> None:
                 "--reorder",
                 min=0,
                 max=100,
-                help="With --hosts: hold PCT% of IP frames back 25 ms so later ones overtake.",
+                help="With --hosts: send PCT% of IP frames ahead of the --delay queue so they overtake "
+                "others (without --delay: hold them 25 ms so later ones overtake).",
             ),
         ] = 0.0,
         seed: Annotated[

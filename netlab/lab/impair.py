@@ -4,8 +4,10 @@ The switch pushes each frame it must forward, with the current time, and asks wh
 due. Decisions come from an injected `random.Random`, so a seed replays the same decisions.
 
 * delay: every impaired frame is held `delay_ms`.
-* reorder: a chosen frame is held `reorder_gap_ms` longer, so frames pushed after it overtake it
-  (the same idea as netem's reorder: some packets go late, the rest go on time).
+* reorder: as netem does it, a chosen frame skips the delay and goes out at once, overtaking the
+  frames still held; this reorders within one round trip, so Wireshark labels the overtaken
+  segments "Out-Of-Order". Without a delay there is nothing to overtake, so the chosen frame is
+  held `reorder_gap_ms` instead and the frames after it overtake it.
 * loss: a chosen frame is marked `dropped`. It is still released (and so still captured, the
   capture point sitting just before the lossy wire); the switch then does not deliver it. The
   capture therefore shows the lost segment and, later, the sender's retransmission.
@@ -52,7 +54,9 @@ class Impairment:
             parts.append(f"loss {self.loss:g}%")
         if self.delay_ms:
             parts.append(f"delay {self.delay_ms:g} ms")
-        if self.reorder:
+        if self.reorder and self.delay_ms:
+            parts.append(f"reorder {self.reorder:g}% (sent ahead of the delay)")
+        elif self.reorder:
             parts.append(f"reorder {self.reorder:g}% (held {self.reorder_gap_ms:g} ms)")
         return ", ".join(parts) or "a perfect wire"
 
@@ -68,7 +72,7 @@ class Release:
     reordered: bool
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class WireStats:
     """Counts of what the wire did."""
 
@@ -86,7 +90,9 @@ class ImpairedWire:
 
     impairment: Impairment
     rng: random.Random
-    stats: WireStats = field(default_factory=WireStats)
+    _frames: int = 0
+    _dropped: int = 0
+    _reordered: int = 0
     _heap: list[tuple[float, int, Release]] = field(default_factory=list)
     _order: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -99,14 +105,19 @@ class ImpairedWire:
             hold = imp.delay_ms / 1000.0
             if imp.reorder and self.rng.random() * 100.0 < imp.reorder:
                 reordered = True
-                hold += imp.reorder_gap_ms / 1000.0
+                hold = 0.0 if imp.delay_ms else imp.reorder_gap_ms / 1000.0
             if imp.loss and self.rng.random() * 100.0 < imp.loss:
                 dropped = True
-        self.stats.frames += 1
-        self.stats.dropped += dropped
-        self.stats.reordered += reordered
+        self._frames += 1
+        self._dropped += dropped
+        self._reordered += reordered
         release = Release(now + hold, frame, ports, dropped, reordered)
         heapq.heappush(self._heap, (release.due, next(self._order), release))
+
+    @property
+    def stats(self) -> WireStats:
+        """What the wire did so far."""
+        return WireStats(self._frames, self._dropped, self._reordered)
 
     def next_due(self) -> float | None:
         """When the earliest queued frame is due, or None when nothing is queued."""

@@ -57,7 +57,7 @@ class LabConfig:
     capture_backend: str | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class LabResult:
     """What a run produced."""
 
@@ -66,9 +66,9 @@ class LabResult:
     files: ReportFiles
     report: Report
     server: tuple[str, int]
-    participants: list[Participant]
-    undelivered: list[str]
-    notes: list[str]
+    participants: tuple[Participant, ...]
+    undelivered: tuple[str, ...]
+    notes: tuple[str, ...]
 
 
 def load_script(config: LabConfig) -> tuple[Script, str]:
@@ -320,8 +320,10 @@ class LabRun:
             sockets_note=self.sockets_note,
         )  # fmt: skip
         files = write_report(report, directory)
-        live = [p for p in self.participants if p is not None]
-        return LabResult(self.name, self.pcap, files, report, self.address, live, self.undelivered, self.notes)
+        live = tuple(p for p in self.participants if p is not None)
+        return LabResult(
+            self.name, self.pcap, files, report, self.address, live, tuple(self.undelivered), tuple(self.notes)
+        )
 
     def _run_info(self) -> RunInfo:
         cfg = self.config

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netlab.capture.decode import decode
@@ -76,16 +76,16 @@ def guess_nickname(first_s2c: bytes, first_c2s: bytes) -> str:
     return line if _NICK_RE.match(line) else ""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Collected:
     """The outcome of one pass over a capture."""
 
-    connections: list[ConnectionView]
+    connections: tuple[ConnectionView, ...]
     frames: int
     tcp_segments: int
     first_ts: float
     last_ts: float
-    notes: list[str]
+    notes: tuple[str, ...]
 
 
 def collect(
@@ -149,7 +149,7 @@ def collect(
             f"{capped} connection(s) had more than {cap} events; their dialogue and diagram in this report "
             "stop there (statistics count everything; dialogue.txt has the whole transcript)"
         )
-    return Collected(views, 0, count, first_ts, last_ts, notes)
+    return Collected(tuple(views), 0, count, first_ts, last_ts, tuple(notes))
 
 
 def read_capture(
@@ -180,11 +180,11 @@ def read_capture(
             broken = error
 
     collected = collect(segments(), nicknames=nicknames, dialogue_sink=dialogue_sink)
-    collected.frames = frames
+    notes = collected.notes
     if broken is not None:
-        collected.notes.append(f"the capture ends early: {broken}")
+        notes += (f"the capture ends early: {broken}",)
         log.warning("%s", broken)
-    return collected, broken
+    return replace(collected, frames=frames, notes=notes), broken
 
 
 def build_report(

@@ -87,7 +87,7 @@ def test_without_the_rights_it_says_what_is_needed_and_leaves_nothing(tmp_path: 
 def test_reordering_shows_as_out_of_order_in_capture_and_report(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
-        ["lab", "--hosts", "3", "--reorder", "30", "--delay", "2", "--seed", "3", "--messages", "6",
+        ["lab", "--hosts", "3", "--reorder", "30", "--delay", "10", "--seed", "3", "--messages", "6",
          "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "reordered"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
