@@ -80,8 +80,12 @@ def run_follow(
     color: ColorChoice,
     split_vlans: bool,
     summary: bool,
+    batch: bool = False,
 ) -> None:
-    """Build the pipeline for any segment source and write to stdout (summary to stderr)."""
+    """Build the pipeline for any segment source and write to stdout (summary to stderr).
+
+    `batch` joins output into larger writes (for files; a live capture wants every turn at once).
+    """
     from netlab.render import RenderOptions, format_info, make_renderer
     from netlab.stream.events import Direction
     from netlab.stream.pipeline import StreamFilter, follow
@@ -95,15 +99,28 @@ def run_follow(
     format_info(fmt)
     renderer = make_renderer(fmt, options)
     write: Callable[[str | bytes], object]
-    if renderer.binary:
-        write = sys.stdout.buffer.write  # type: ignore[assignment]
+    sink = sys.stdout.buffer if renderer.binary else sys.stdout
+    pending: list[str | bytes] = []
+    joiner: str | bytes = b"" if renderer.binary else ""
+    if batch:
+
+        def write(chunk: str | bytes) -> None:
+            pending.append(chunk)
+            if len(pending) >= 512:
+                sink.write(joiner.join(pending))  # type: ignore[arg-type]
+                pending.clear()
+
     else:
-        write = sys.stdout.write  # type: ignore[assignment]
+        write = sink.write  # type: ignore[assignment]
     selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(hosts))
-    result = follow(
-        segments, renderer, write, selection=selection, reassembler=Reassembler(split_vlans=split_vlans)
-    )
-    sys.stdout.flush()
+    try:
+        result = follow(
+            segments, renderer, write, selection=selection, reassembler=Reassembler(split_vlans=split_vlans)
+        )
+    finally:  # what was read is shown, even when the capture turns out to be damaged
+        if pending:
+            sink.write(joiner.join(pending))  # type: ignore[arg-type]
+        sys.stdout.flush()
     if summary:
         typer.echo(summary_line(result), err=True)
     if selection.streams and result.streams and not result.shown:
@@ -207,6 +224,7 @@ def register(app: typer.Typer) -> None:
             assert read is not None
             run_follow(
                 read_segments(read),
+                batch=True,
                 fmt=fmt,
                 streams=stream or [],
                 ports=port or [],
