@@ -71,8 +71,8 @@ class LabResult:
     notes: tuple[str, ...]
 
 
-def load_script(config: LabConfig) -> tuple[Script, str]:
-    """The conversation to play, and where it came from."""
+def load_script(config: LabConfig) -> tuple[Script, str, str]:
+    """The conversation to play, where it came from, and its text."""
     if config.script is not None:
         try:
             text = config.script.read_text(encoding="utf-8")
@@ -80,9 +80,10 @@ def load_script(config: LabConfig) -> tuple[Script, str]:
             raise LabError(f"cannot read the script {config.script}: {error.strerror}") from None
         except UnicodeDecodeError:
             raise LabError(f"the script {config.script} is not UTF-8 text") from None
-        return parse_script(text, source=str(config.script)), str(config.script)
+        return parse_script(text, source=str(config.script)), str(config.script), text
     clients = config.clients if config.clients is not None else _default_clients(config)
-    return parse_script(default_script(clients, config.messages)), "the default conversation"
+    text = default_script(clients, config.messages)
+    return parse_script(text), "the default conversation", text
 
 
 def _default_clients(config: LabConfig) -> int:
@@ -105,7 +106,7 @@ class LabRun:
         self.progress = progress
         self.stop_event = stop or threading.Event()
         self.name = run_name(config)
-        self.script, self.script_source = load_script(config)
+        self.script, self.script_source, self.script_text = load_script(config)
         self.network: Network = (
             NamespaceNetwork(config.hosts, config.impairment, config.seed)
             if config.hosts
@@ -351,6 +352,7 @@ class LabRun:
             settings=tuple(settings),
             commands=tuple(self._hand_commands()),
             notes=tuple(notes),
+            script=self.script_text,
         )
 
     def _hand_commands(self) -> list[Command]:

@@ -45,6 +45,9 @@ def render_markdown(report: Report) -> str:
     if run.commands:
         out += ["To do the same by hand, in separate terminals:", ""]
         out += [fence("\n".join(f"# {c.purpose}\n{c.command}" for c in run.commands), "sh"), ""]
+    if run.script:
+        out += ["The conversation (save it and replay it with `netlab lab --script FILE`):", ""]
+        out += [fence(run.script, "text"), ""]
     out += [f"- {note}" for note in run.notes]
     if run.notes:
         out.append("")

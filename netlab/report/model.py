@@ -39,6 +39,7 @@ class RunInfo:
         settings: (name, value) pairs shown in a table (clients, port, impairments, ...).
         commands: how to do the same by hand.
         notes: anything the reader should know (e.g. the capture was skipped).
+        script: the conversation that was played, in `netlab lab --script` format ("" for none).
     """
 
     title: str
@@ -47,6 +48,7 @@ class RunInfo:
     settings: tuple[tuple[str, str], ...] = ()
     commands: tuple[Command, ...] = ()
     notes: tuple[str, ...] = ()
+    script: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,11 @@ def _run_section(report: Report) -> str:
         parts.append("<p>To do the same by hand, in separate terminals:</p>")
         body = "\n".join(f"# {c.purpose}\n{c.command}" for c in run.commands)
         parts.append(f'<pre class="commands">{escape(body)}</pre>')
+    if run.script:
+        parts.append(
+            "<details><summary>The conversation (save it and replay it with "
+            f'<code>netlab lab --script FILE</code>)</summary><pre class="commands">{escape(run.script)}</pre></details>'
+        )
     parts += [f'<p class="note">{escape(note)}</p>' for note in run.notes]
     parts.append("</section>")
     return "\n".join(parts)

@@ -143,3 +143,27 @@ def test_without_capture_rights_it_says_so_once_and_carries_on(tmp_path: Path) -
     md = (tmp_path / "r" / "nocap" / "report.md").read_text(encoding="utf-8")
     assert "| listener |" in md and "| client | alice |" in md
     assert "no permission to capture" in md
+
+
+def test_the_report_carries_the_conversation_for_replay(lab_run: LabRun) -> None:
+    md = lab_run.markdown.read_text(encoding="utf-8")
+    assert default_script().rstrip("\n") in md
+
+
+def test_a_script_of_ones_own_with_a_snapshot_mark(tmp_path: Path) -> None:
+    script = tmp_path / "mine.txt"
+    script.write_text(
+        "# two friends\nanna> Hej! 🇸🇪\nbjörn> Hallå anna\n@snapshot\nanna> /me ler\nbjörn> /quit\n"
+        "anna> Ensam nu… 😢\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["lab", "--script", str(script), "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "own"]
+    )
+    assert result.exit_code == 0, result.output
+    transcript = (tmp_path / "own" / "dialogue.txt").read_text(encoding="utf-8")
+    for line in ("Hej! 🇸🇪", "Hallå anna", "/me ler", "Ensam nu… 😢", "* anna ler", "björn left the chat"):
+        assert line in transcript, line
+    md = (tmp_path / "own" / "report.md").read_text(encoding="utf-8")
+    assert "| client | björn |" in md and "| client | anna |" in md
+    assert "with 2 participants connected" in md
