@@ -44,6 +44,17 @@ def _formats_help() -> str:
     return "; ".join(f"{name}: {format_info(name).description}" for name in format_names())
 
 
+def _command_help() -> str:
+    from netlab.render import format_info, format_names
+
+    formats = "\n\n".join(f"  {name}: {format_info(name).description}" for name in format_names())
+    return (
+        "Follow TCP streams, from a capture file (--read) or live: every stream's dialogue in order, "
+        "numbered like Wireshark's tcp.stream, gaps shown where bytes are missing. The dialogue goes "
+        "to stdout, a summary to stderr.\n\nFormats (--format):\n\n" + formats
+    )
+
+
 def _use_color(choice: ColorChoice, binary: bool) -> bool:
     if binary or choice is ColorChoice.never:
         return False
@@ -133,9 +144,7 @@ def register(app: typer.Typer) -> None:
     """Add the `follow` command to the app."""
     names = FORMAT_NAMES
 
-    @app.command(
-        "follow", help="Follow TCP streams in a capture: every stream's dialogue, in order, gaps shown."
-    )
+    @app.command("follow", help=_command_help())
     def follow_command(
         read: Annotated[
             Path | None,
