@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from netlab.capture import bpf
+from netlab.capture.live_afpacket import DRAIN_LIMIT_S
 from netlab.capture.sources import (
     DEFAULT_RCVBUF,
     PACKET_STATISTICS,
@@ -65,16 +67,20 @@ class ScapyCapture(LiveCapture):
     def __iter__(self) -> Iterator[CapturedFrame]:
         poller = select.poll()
         poller.register(self._sock.ins, select.POLLIN)
+        give_up = 0.0  # set once stop() was seen
         while True:
-            last = self.stopping
-            if not poller.poll(0) and not last:
+            if not give_up and self.stopping:
+                give_up = time.monotonic() + DRAIN_LIMIT_S
+            if not give_up and not poller.poll(0):
                 if self.on_idle is not None:
                     self.on_idle()
                 poller.poll(POLL_INTERVAL_S * 1000)
-            while True:
+            for _ in range(4096):
                 try:
                     _, data, ts = self._sock.recv_raw(self.snaplen)
                 except BlockingIOError:
+                    if give_up:
+                        return  # stopped, and the kernel's queue is empty
                     break
                 if data is None:
                     continue
@@ -82,8 +88,8 @@ class ScapyCapture(LiveCapture):
                 # Microseconds, as pcap keeps them, so `--save` then `--read` gives identical time stamps.
                 seconds, micros = split_timestamp(float(ts or 0.0))
                 yield CapturedFrame(seconds + micros * 1e-6, data, len(data))
-            if last:
-                return
+            if give_up and time.monotonic() >= give_up:
+                return  # traffic keeps coming faster than we read: stop anyway
 
     def close(self) -> None:
         if not self._sock.closed:

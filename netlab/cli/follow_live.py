@@ -65,8 +65,16 @@ def live_options(
     if backend is not None and backend not in BACKEND_NAMES:
         raise typer.BadParameter(f"unknown backend {backend!r}; choose from {', '.join(BACKEND_NAMES)}",
                                  param_hint="--backend")
+    from netlab.capture import bpf
     from netlab.capture.live import LiveOptions
     from netlab.capture.writer import default_save_path
+    from netlab.errors import FilterUnavailable
+
+    if raw_filter and bpf.libpcap_available():
+        try:
+            bpf.compile_filter(raw_filter, bpf.LINKTYPE_ETHERNET)
+        except FilterUnavailable as error:
+            raise typer.BadParameter(str(error), param_hint="--filter") from None
 
     return LiveOptions(
         ports=tuple(ports) or (() if raw_filter else (DEFAULT_PORT,)),
@@ -117,8 +125,8 @@ def run_live(options: LiveOptions, follow_segments: Callable[..., None], **follo
     run = LiveFollow(options, on_idle=sys.stdout.flush)
     run.start()
     try:
-        typer.echo(f"netlab follow: {run.describe()}", err=True)
-        with _StopOnSignal(run):
+        with _StopOnSignal(run):  # before the ready line: a signal right after it must stop cleanly
+            typer.echo(f"netlab follow: {run.describe()}", err=True)
             follow_segments(run.segments(), **follow_kwargs)
     finally:
         report = run.close()

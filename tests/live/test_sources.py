@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from netlab.capture import bpf
+from netlab.capture.live_afpacket import AfPacketCapture
 from netlab.capture.sources import BACKENDS, CapturedFrame, LiveCapture, open_live
 
 pytestmark = pytest.mark.live
@@ -93,12 +94,24 @@ def payload_by_direction(frames: list[CapturedFrame], server_port: int) -> dict[
     return {key: b"".join(chunk for _, chunk in sorted(value.items())) for key, value in pieces.items()}
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+def open_backend(name: str, port: int) -> LiveCapture:
+    """`afpacket-recv` is the afpacket backend without its ring (the fallback path)."""
+    if name == "afpacket-recv":
+        capture = AfPacketCapture("lo", bpf.compile_filter(f"tcp port {port}", 1), ring=False)
+        assert capture.mode == "recv"
+        return capture
+    capture = open_live("lo", ports=[port], backend=name)
+    if name == "afpacket":
+        assert isinstance(capture, AfPacketCapture) and capture.mode == "ring"
+    return capture
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, "afpacket-recv"])
 def test_64k_writes_are_captured_whole_and_once(backend: str, listener: socket.socket) -> None:
     port = listener.getsockname()[1]
     upload = os.urandom(16 * 65_536 + 123)
     answer = "привет, мир 🙂\n".encode() * 100
-    capture = open_live("lo", ports=[port], backend=backend)
+    capture = open_backend(backend, port)
     frames = capture_while(capture, threading.Thread(target=exchange, args=(listener, upload, answer)))
     assert capture.stats().truncated == 0
     assert capture.stats().kernel_drops == 0
@@ -108,12 +121,12 @@ def test_64k_writes_are_captured_whole_and_once(backend: str, listener: socket.s
     assert payload_by_direction(frames, port) == {"c2s": upload, "s2c": answer}
 
 
-@pytest.mark.parametrize("backend", ["afpacket", "scapy"])
+@pytest.mark.parametrize("backend", ["afpacket", "afpacket-recv", "scapy"])
 def test_kernel_filter_keeps_other_ports_out(backend: str, listener: socket.socket) -> None:
     other = socket.create_server(("127.0.0.1", 0))
     other.settimeout(10)
     port = listener.getsockname()[1]
-    capture = open_live("lo", ports=[port], backend=backend)
+    capture = open_backend(backend, port)
 
     def traffic() -> None:
         exchange(other, b"not for us", b"no")
