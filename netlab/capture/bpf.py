@@ -61,7 +61,12 @@ BpfProgram = tuple[BpfInsn, ...]
 
 
 class _BpfInsnC(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint32)]
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint32),
+    ]
 
 
 class _BpfProgramC(ctypes.Structure):
@@ -104,7 +109,11 @@ def compile_filter(expression: str, linktype: int, snaplen: int = DEFAULT_SNAPLE
     lib.pcap_open_dead.restype = ctypes.c_void_p
     lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
     lib.pcap_compile.argtypes = [
-        ctypes.c_void_p, ctypes.POINTER(_BpfProgramC), ctypes.c_char_p, ctypes.c_int, ctypes.c_uint32,
+        ctypes.c_void_p,
+        ctypes.POINTER(_BpfProgramC),
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_uint32,
     ]
     lib.pcap_geterr.restype = ctypes.c_char_p
     lib.pcap_geterr.argtypes = [ctypes.c_void_p]
@@ -115,11 +124,19 @@ def compile_filter(expression: str, linktype: int, snaplen: int = DEFAULT_SNAPLE
         raise FilterUnavailable(f"libpcap cannot compile filters for link type {linktype}")
     program = _BpfProgramC()
     try:
-        if lib.pcap_compile(handle, ctypes.byref(program), expression.encode(), 1, _PCAP_NETMASK_UNKNOWN) != 0:
+        if (
+            lib.pcap_compile(handle, ctypes.byref(program), expression.encode(), 1, _PCAP_NETMASK_UNKNOWN)
+            != 0
+        ):
             reason = (lib.pcap_geterr(handle) or b"unknown error").decode(errors="replace")
             raise FilterUnavailable(f"bad capture filter {expression!r}: {reason}")
         insns = tuple(
-            BpfInsn(program.bf_insns[i].code, program.bf_insns[i].jt, program.bf_insns[i].jf, program.bf_insns[i].k)
+            BpfInsn(
+                program.bf_insns[i].code,
+                program.bf_insns[i].jt,
+                program.bf_insns[i].jf,
+                program.bf_insns[i].k,
+            )
             for i in range(program.bf_len)
         )
         lib.pcap_freecode(ctypes.byref(program))

@@ -96,8 +96,14 @@ class LiveFollow:
             CapturePermissionError, FilterUnavailable, CaptureError: see `sources.open_live`.
         """
         o = self.options
-        self.capture = open_live(self.iface, ports=o.ports, hosts=o.hosts, raw_filter=o.raw_filter,
-                                 snaplen=o.snaplen, backend=o.backend or default_backend())
+        self.capture = open_live(
+            self.iface,
+            ports=o.ports,
+            hosts=o.hosts,
+            raw_filter=o.raw_filter,
+            snaplen=o.snaplen,
+            backend=o.backend or default_backend(),
+        )
         if not self.capture.started.wait(30):
             self.capture.close()
             raise CaptureError(f"the capture on {self.iface} did not start within 30 s")
@@ -117,8 +123,10 @@ class LiveFollow:
         assert self.capture is not None
         what = " or ".join(f"port {port}" for port in self.options.ports) or "all TCP"
         saving = f"; saving to {self.writer.path}" if self.writer is not None else ""
-        return (f"capturing {what} on {self.iface} ({self.iface_reason}) with the {self.capture.backend} backend, "
-                f"snap length {self.capture.snaplen}{saving}; Ctrl-C to stop")
+        return (
+            f"capturing {what} on {self.iface} ({self.iface_reason}) with the {self.capture.backend} backend, "
+            f"snap length {self.capture.snaplen}{saving}; Ctrl-C to stop"
+        )
 
     def stop(self, reason: str = "stop") -> None:
         """End the run: the capture drains what the kernel holds, then `segments()` ends."""
@@ -163,8 +171,13 @@ class LiveFollow:
                 next_drop_check = now + DROP_CHECK_INTERVAL_S
                 drops = self.capture.kernel_drops()
                 if drops > seen_drops:
-                    log.warning("the kernel dropped %d packet(s) (%d so far) around %s; the transcript "
-                                "shows the lost bytes as gaps", drops - seen_drops, drops, time.strftime("%H:%M:%S"))
+                    log.warning(
+                        "the kernel dropped %d packet(s) (%d so far) around %s; the transcript "
+                        "shows the lost bytes as gaps",
+                        drops - seen_drops,
+                        drops,
+                        time.strftime("%H:%M:%S"),
+                    )
                     seen_drops = drops
 
     def close(self) -> LiveReport:
@@ -179,8 +192,16 @@ class LiveFollow:
         if self.writer is not None:
             self.writer.close()
             saved_frames = self.writer.frames
-        return LiveReport(self.iface, self.capture.backend, stats.frames, stats.kernel_drops, stats.truncated,
-                          self.writer.path if self.writer else None, saved_frames, self._progress.stopped_by)
+        return LiveReport(
+            self.iface,
+            self.capture.backend,
+            stats.frames,
+            stats.kernel_drops,
+            stats.truncated,
+            self.writer.path if self.writer else None,
+            saved_frames,
+            self._progress.stopped_by,
+        )
 
 
 def _matches(segment: Segment, ports: set[int], hosts: set[str]) -> bool:
@@ -191,8 +212,10 @@ def _matches(segment: Segment, ports: set[int], hosts: set[str]) -> bool:
 
 def report_line(report: LiveReport) -> str:
     """The capture part of the stderr summary (kernel drops and truncation are never silent)."""
-    line = (f"netlab follow: captured {report.frames} frame(s) on {report.iface} ({report.backend}), "
-            f"{report.kernel_drops} dropped by the kernel, {report.truncated} truncated by the snap length")
+    line = (
+        f"netlab follow: captured {report.frames} frame(s) on {report.iface} ({report.backend}), "
+        f"{report.kernel_drops} dropped by the kernel, {report.truncated} truncated by the snap length"
+    )
     if report.saved is not None:
         line += f"; saved {report.saved_frames} frame(s) to {report.saved}"
     return line

@@ -42,13 +42,29 @@ class TcpdumpCapture(LiveCapture):
 
     backend = "tcpdump"
 
-    def __init__(self, iface: str, linktype: int, expression: str, snaplen: int, *, inbound_only: bool) -> None:
+    def __init__(
+        self, iface: str, linktype: int, expression: str, snaplen: int, *, inbound_only: bool
+    ) -> None:
         super().__init__(iface, linktype, snaplen)
         binary = shutil.which("tcpdump")
         if binary is None:
-            raise FilterUnavailable("tcpdump is not installed (apt-get install tcpdump, or use --backend afpacket)")
-        command = [binary, "-i", iface, "-n", "-U", "-w", "-", "-s", str(snaplen), "--immediate-mode",
-                   "-B", str(RING_KIB)]
+            raise FilterUnavailable(
+                "tcpdump is not installed (apt-get install tcpdump, or use --backend afpacket)"
+            )
+        command = [
+            binary,
+            "-i",
+            iface,
+            "-n",
+            "-U",
+            "-w",
+            "-",
+            "-s",
+            str(snaplen),
+            "--immediate-mode",
+            "-B",
+            str(RING_KIB),
+        ]
         if inbound_only:
             command += ["-Q", "in"]  # loopback shows each frame twice; keep the arriving copy
         if expression:
@@ -56,8 +72,9 @@ class TcpdumpCapture(LiveCapture):
         log.debug("starting %s", " ".join(command))
         self._drops = 0
         self._stderr_lines: list[bytes] = []
-        self._proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         assert self._proc.stdout is not None
         try:
             fcntl.fcntl(self._proc.stdout.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
@@ -94,8 +111,9 @@ class TcpdumpCapture(LiveCapture):
     def _start_error(self) -> CaptureError:
         text = b" ".join(self._stderr_lines).decode(errors="replace")
         if "permission" in text.lower() or "not permitted" in text:
-            return CapturePermissionError(f"no permission to capture on {self.iface} (needs CAP_NET_RAW): "
-                                          f"{NO_PERMISSION_HINT}")
+            return CapturePermissionError(
+                f"no permission to capture on {self.iface} (needs CAP_NET_RAW): {NO_PERMISSION_HINT}"
+            )
         if "syntax error" in text or "can't parse filter" in text:
             return FilterUnavailable(f"bad capture filter: {text.removeprefix('tcpdump: ')}")
         return CaptureError(f"tcpdump could not capture on {self.iface}: {text.removeprefix('tcpdump: ')}")

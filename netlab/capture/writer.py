@@ -70,7 +70,9 @@ class PcapWriter:
     def write(self, ts: float, data: bytes, orig_len: int | None = None) -> None:
         """Append one frame captured at `ts` (seconds); `orig_len` defaults to `len(data)`."""
         seconds, micros = split_timestamp(ts)
-        self._stream.write(_RECORD.pack(seconds, micros, len(data), len(data) if orig_len is None else orig_len))
+        self._stream.write(
+            _RECORD.pack(seconds, micros, len(data), len(data) if orig_len is None else orig_len)
+        )
         self._stream.write(data)
         self.frames += 1
         now = time.monotonic()

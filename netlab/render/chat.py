@@ -166,7 +166,7 @@ class ChatRenderer:
             self._nicks.add(conn.nick)
             return self._line(conn, event.ts, f"{neutralise(conn.who)} joined (tutorial dialect)")
         prefix = f"{conn.nick}: "
-        body = text[len(prefix):] if text.startswith(prefix) else text
+        body = text[len(prefix) :] if text.startswith(prefix) else text
         return self._message(conn, event.ts, body)
 
     def _message(self, conn: _Conn, ts: float, text: str) -> str:
@@ -243,10 +243,15 @@ class ChatRenderer:
         if incoming.kind is MessageKind.ACTION:
             return self._line(conn, ts, f"* {neutralise(incoming.sender or '?')} {incoming.text} {label}")
         if incoming.kind is MessageKind.PRIVATE:
-            return self._line(conn, ts, f"{neutralise(incoming.sender or '?')} → {neutralise(conn.who)} "
-                                        f"(private): {incoming.text}")
+            return self._line(
+                conn,
+                ts,
+                f"{neutralise(incoming.sender or '?')} → {neutralise(conn.who)} (private): {incoming.text}",
+            )
         if incoming.kind is MessageKind.CHAT:
-            return self._line(conn, ts, f"{neutralise(incoming.sender or '?')} → everyone: {incoming.text} {label}")
+            return self._line(
+                conn, ts, f"{neutralise(incoming.sender or '?')} → everyone: {incoming.text} {label}"
+            )
         return self._line(conn, ts, f"server → {neutralise(conn.who)}: {neutralise(incoming.text)}")
 
     def _notice(self, conn: _Conn, ts: float, whole: str, text: str) -> str:
@@ -260,10 +265,15 @@ class ChatRenderer:
         framer = conn.framers.get(Direction.C2S)
         if framer is not None and framer.pending:
             rest = decode_line(framer.take_rest())
-            out.append(self._line(conn, event.ts, f"{neutralise(conn.who)} sent an incomplete last line: "
-                                                  f"{neutralise(rest)}"))
+            out.append(
+                self._line(
+                    conn, event.ts, f"{neutralise(conn.who)} sent an incomplete last line: {neutralise(rest)}"
+                )
+            )
         if not conn.leave_shown:
-            out.append(self._line(conn, event.ts, f"{neutralise(conn.who)} disconnected ({event.reason.value})"))
+            out.append(
+                self._line(conn, event.ts, f"{neutralise(conn.who)} disconnected ({event.reason.value})")
+            )
         del self._conns[conn.stream]
         return "".join(out)
 
