@@ -8,6 +8,7 @@ holds unrelated noise connections on another port.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pty
 import pwd
@@ -182,7 +183,12 @@ def _netlab(
 
         from netlab.cli.app import app
 
-        result = CliRunner().invoke(app, ["sockets", *args], env=_env(chat))
+        logger = logging.getLogger("netlab")
+        saved = (logger.handlers[:], logger.level, logger.propagate)
+        try:
+            result = CliRunner().invoke(app, ["sockets", *args], env=_env(chat))
+        finally:  # the app points the netlab logger at the runner's stderr, closed after the run
+            logger.handlers[:], logger.level, logger.propagate = saved
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception  # a crash, not an exit status
         return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
