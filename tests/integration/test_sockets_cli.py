@@ -692,3 +692,78 @@ def test_ipv6_wildcard_listeners_print_like_ss(dual_stack: bool) -> None:
         finally:
             for sock in peers + accepted:
                 sock.close()
+
+
+class _Terminal:
+    """`netlab sockets ARGS` running in a pseudo-terminal; the screen is everything it wrote."""
+
+    def __init__(self, *args: str, runtime_dir: Path) -> None:
+        self.master, slave = pty.openpty()
+        env = {
+            **os.environ,
+            "NETLAB_RUNTIME_DIR": str(runtime_dir),
+            "TERM": "xterm-256color",
+            "COLUMNS": "160",
+        }
+        env.pop("NO_COLOR", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "netlab", "sockets", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            close_fds=True,
+        )
+        os.close(slave)
+        self.screen = b""
+
+    def read_until(self, pattern: bytes, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while pattern not in self.screen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no {pattern!r} in {self.screen[-3000:]!r}"
+            ready, _, _ = select.select([self.master], [], [], remaining)
+            if ready:
+                self.screen += os.read(self.master, 65536)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        os.close(self.master)
+
+
+def test_watch_marks_a_send_queue_that_keeps_growing(tmp_path: Path) -> None:
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # inherited by the accepted socket
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(10)
+        port = server.getsockname()[1]
+        sender = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        reader, _ = server.accept()  # never reads: the slow consumer
+        terminal = _Terminal("--port", str(port), "--watch", "0.25", runtime_dir=tmp_path)
+        try:
+            for number in range(1, 9):  # more unread bytes before each refresh
+                terminal.read_until(f"refresh {number} ".encode())
+                sender.sendall(b"x" * 20000)
+            terminal.read_until(b"refresh 10 ")
+
+            def client_line(number: int) -> bytes:
+                screen = terminal.screen
+                block = screen[
+                    screen.index(f"refresh {number} ".encode()) : screen.index(
+                        f"refresh {number + 1} ".encode()
+                    )
+                ]
+                return next(line for line in block.split(b"\n") if b"client" in line)
+
+            assert "↑".encode() not in client_line(1) + client_line(2)  # at most one growth so far
+            assert any("↑".encode() in client_line(n) for n in range(3, 10))  # grew refresh after refresh
+            terminal.proc.send_signal(signal.SIGINT)
+            assert terminal.proc.wait(timeout=15) == 0
+        finally:
+            terminal.close()
+            sender.close()
+            reader.close()
