@@ -7,6 +7,7 @@ holds unrelated noise connections on another port.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -357,9 +358,28 @@ def test_fallback_backends_see_the_same_sockets(chat: Chat, backend: str) -> Non
     assert {r["nickname"] for r in rows.values() if r["role"] == "client"} == set(NICKS)
 
 
+@functools.cache
+def _nobody_can_run_netlab() -> bool:
+    account = pwd.getpwnam("nobody")
+    probe = subprocess.run(
+        ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups"]
+        + [sys.executable, "-c", "import netlab.cli.app"],
+        capture_output=True,
+        timeout=60,
+        cwd="/",
+    )
+    return probe.returncode == 0
+
+
+def _require_unprivileged_run() -> None:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to drop privileges")
+    if not _nobody_can_run_netlab():
+        pytest.skip("user nobody cannot read this checkout or its venv (e.g. under /root)")
+
+
 def test_unprivileged_run_shows_rows_hides_pids_and_says_why(chat: Chat) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to drop privileges")
+    _require_unprivileged_run()
     expected = _stable_ss(chat.port)
     result = _netlab(chat, "--port", str(chat.port), "--json", user="nobody")
     assert result.returncode == 0, result.stderr
@@ -600,8 +620,7 @@ def test_ipv6_sockets_print_like_ss(tmp_path: Path) -> None:
 
 def test_another_user_finds_the_registry_in_the_port_owners_runtime_dir(chat: Chat) -> None:
     """`netlab sockets` run by someone else than the server's user (e.g. with or without sudo)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to drop privileges")
+    _require_unprivileged_run()
     from netlab.runtime import read_status, remove_status, write_status
 
     status = read_status(chat.port, chat.runtime_dir)
