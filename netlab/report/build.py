@@ -21,6 +21,7 @@ from netlab.capture.pcapfile import read_packets
 from netlab.errors import PcapReadError
 from netlab.render import RenderOptions, make_renderer
 from netlab.report.model import (
+    MAX_CONNECTIONS_DRAWN,
     MAX_EVENTS_PER_CONNECTION,
     CaptureSummary,
     ConnectionView,
@@ -97,11 +98,16 @@ def collect(
 ) -> Collected:
     """Reassemble `segments` and keep, per connection, its first `cap` events and its statistics.
 
+    Only the first `MAX_CONNECTIONS_DRAWN` connections (the ones a report draws) keep events;
+    the others keep their statistics alone, so memory stays bounded on captures with many
+    connections.
+
     `nicknames` maps a client endpoint to the label shown for its connection; without an entry
     the nickname is read from the netlab handshake when the capture holds it. The follow
     transcript (the `text` format of `netlab follow`) is passed to `dialogue_sink` piece by piece.
     """
     reassembler = Reassembler()
+    drawn = MAX_CONNECTIONS_DRAWN  # later connections are only counted: keep no events for them
     text = make_renderer("text", RenderOptions()) if dialogue_sink else None
     streams: dict[int, _Accumulator] = {}
     count = 0
@@ -112,7 +118,7 @@ def collect(
             acc = streams.get(event.stream)
             if acc is None:
                 acc = streams[event.stream] = _Accumulator(event.stream)
-            acc.add(event, cap)
+            acc.add(event, cap if event.stream < drawn else 0)
             if text is not None and dialogue_sink is not None:
                 piece = text.on_event(event)
                 if piece:
@@ -138,12 +144,12 @@ def collect(
         dialogues = build_dialogues(acc.events)
         views.append(
             ConnectionView(
-                stream, acc.opened, tuple(acc.events), acc.stats or StreamStats(), label, acc.left_out,
-                dialogues[0] if dialogues else None,
+                stream, acc.opened, tuple(acc.events), acc.stats or StreamStats(), label,
+                acc.left_out if stream < drawn else 0, dialogues[0] if dialogues else None,
             )  # fmt: skip
         )
     notes = []
-    capped = sum(1 for v in views if v.events_left_out)
+    capped = sum(1 for v in views[:drawn] if v.events_left_out)
     if capped:
         notes.append(
             f"{capped} connection(s) had more than {cap} events; their dialogue and diagram in this report "

@@ -14,6 +14,8 @@ STATS_HEADERS = (
     "retransmissions", "out-of-order", "gaps (bytes)", "duration (s)",
 )  # fmt: skip
 STATS_NUMERIC = frozenset(STATS_HEADERS[2:])
+#: The most connections listed one by one in the statistics table.
+MAX_STATS_ROWS = 500
 
 
 def stats_cells(label: str, who: str, stats: StreamStats) -> tuple[str, ...]:
@@ -32,8 +34,12 @@ def connection_who(conn: ConnectionView) -> str:
 
 
 def stats_rows(report: Report) -> list[tuple[str, ...]]:
-    """A row per connection, then the total."""
-    rows = [stats_cells(str(c.stream), connection_who(c), c.stats) for c in report.connections]
+    """A row per connection (at most `MAX_STATS_ROWS`, then one row counting the rest), then the total."""
+    shown = report.connections[:MAX_STATS_ROWS]
+    rows = [stats_cells(str(c.stream), connection_who(c), c.stats) for c in shown]
+    if len(report.connections) > len(shown):
+        more = len(report.connections) - len(shown)
+        rows.append(("…", f"{more} more connections (in the total)", *[""] * (len(STATS_HEADERS) - 2)))
     if len(report.connections) != 1:
         rows.append(stats_cells("total", f"{len(report.connections)} connections", report.totals))
     return rows

@@ -164,3 +164,26 @@ def test_follow_html_format_is_one_page_with_a_dialogue_and_ladder_per_stream() 
     assert out.startswith("<!DOCTYPE html>")
     assert out.count('<div class="dialogue">') == 2 and out.count('class="ladder"') == 2
     assert "&lt;script&gt;" in out and "<script>" not in out
+
+
+def test_many_connections_keep_events_only_for_those_drawn_and_the_table_is_capped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from netlab.report import tables
+    from netlab.report.model import MAX_CONNECTIONS_DRAWN
+
+    monkeypatch.setattr(tables, "MAX_STATS_ROWS", 10)
+    segments = [seg for port in range(45) for seg in _chat(Endpoint("127.0.0.1", 41000 + port))]
+    collected = collect(segments)
+    assert len(collected.connections) == 45
+    kept = [len(c.events) for c in collected.connections]
+    assert all(n > 5 for n in kept[:MAX_CONNECTIONS_DRAWN])
+    assert all(n == 2 for n in kept[MAX_CONNECTIONS_DRAWN:])  # Opened and Closed only
+    assert all(c.stats.bytes_c2s > 0 for c in collected.connections)
+    report = build_report(_run(), collected, capture_path="c.pcap")
+    rows = tables.stats_rows(report)
+    assert len(rows) == 12 and rows[10][1] == "35 more connections (in the total)" and rows[11][0] == "total"
+    assert int(rows[11][4]) == sum(c.stats.bytes_c2s for c in collected.connections)
+    html = render_html(report)
+    assert html.count('class="ladder"') == MAX_CONNECTIONS_DRAWN
+    assert "5 more connections appear in the statistics only" in html
