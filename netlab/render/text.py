@@ -109,7 +109,8 @@ class TextRenderer:
             who = f"client {opened.client} → server {opened.server}" if opened else "client → server"
         else:
             who = f"server {opened.server} → client {opened.client}" if opened else "server → client"
-        return self._paint(f"-- {who}  {clock(event.ts)}  frame {event.frame}", event.direction) + "\n"
+        label = f"-- stream {event.stream}: {who}  {clock(event.ts)}  frame {event.frame}"
+        return self._paint(label, event.direction) + "\n"
 
     def end(self) -> str:
         return self._close_line()
