@@ -74,6 +74,9 @@ def snapshot(
 
     Raises:
         SocketsError: unknown pid or namespace, no right to enter it, or an unusable backend.
+
+    Thread-safe: each call opens its own netlink socket (for `netns`, through a helper thread that
+    is joined before the call returns).
     """
     taken = time.time()
     family = _family_of(pid)
@@ -92,6 +95,7 @@ def snapshot(
     servers, elsewhere = _servers_in(ns_path, _find_servers(port, status_dir, rows))
     if chosen != "psutil":
         rows, note = _attribute(rows, servers, family)
+    servers = [server for server in servers if _holds_its_listener(server, rows)]
     rows = annotate(rows, servers, port)
     hidden = sum(1 for row in rows if row.inode and not row.pids)
     notes = [note.format(hidden=hidden, total=len(rows))] if note and (hidden or chosen == "psutil") else []
@@ -110,6 +114,23 @@ def snapshot(
         notes=tuple(notes),
         netns=str(ns_path) if ns_path else None,
     )
+
+
+def _holds_its_listener(server: ServerStatus, rows: list[SocketRow]) -> bool:
+    """False when the listener on the server's port belongs to other processes: the status file is
+    stale and its pid was reused. True when that cannot be told (no listener row, owners hidden)."""
+    owners = {
+        pid
+        for row in rows
+        if row.state is TcpState.LISTEN and row.local.port == server.port
+        for pid in row.pids
+    }
+    if owners and server.pid not in owners:
+        log.info(
+            "ignoring the status file of port %d: pid %d does not hold the listener", server.port, server.pid
+        )
+        return False
+    return True
 
 
 def _servers_in(

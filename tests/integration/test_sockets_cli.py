@@ -455,6 +455,19 @@ def test_state_and_listening_filters(chat: Chat) -> None:
     assert len(established) == 2 * len(NICKS) and {row["state"] for row in established} == {"ESTAB"}
 
 
+def test_status_file_whose_pid_was_reused_by_another_process_is_ignored(chat: Chat, tmp_path: Path) -> None:
+    from netlab.runtime import read_status, write_status
+
+    status = read_status(chat.port, chat.runtime_dir)
+    assert status is not None
+    status["pid"] = chat.clients_pid  # alive, but not the process listening on the port
+    write_status(chat.port, {k: v for k, v in status.items() if k != "schema_version"}, tmp_path)
+    taken = snapshot(chat.port, status_dir=tmp_path)
+    assert taken.servers == ()
+    assert {row.nickname for row in taken.rows} == {None}
+    assert snapshot(chat.port, status_dir=chat.runtime_dir).servers != ()
+
+
 def test_status_file_of_a_dead_server_is_ignored(chat: Chat, tmp_path: Path) -> None:
     from netlab.runtime import read_status, write_status
 
