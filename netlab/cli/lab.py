@@ -148,10 +148,8 @@ def register(app: typer.Typer) -> None:
             )
             for note in result.notes:
                 typer.echo(f"netlab lab: note: {note}", err=True)
-            if result.undelivered:
-                typer.echo(
-                    f"netlab lab: {len(result.undelivered)} line(s) were not delivered in time", err=True
-                )
+            for problem in result.problems:
+                typer.echo(f"netlab lab: problem: {problem}", err=True)
             if result.pcap is not None:
                 typer.echo(f"capture:  {result.pcap}")
             if result.files.dialogue is not None:

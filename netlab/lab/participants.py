@@ -40,23 +40,27 @@ class Inbox:
         with self._cond:
             return list(self._messages.get(participant, []))
 
-    def await_all(self, expects: Iterable[Expect], timeout: float, actor: int | None = None) -> list[Expect]:
-        """Wait until every expectation is met (each by its own message); returns the unmet ones.
+    def await_all(
+        self, expects: Iterable[Expect], timeout: float, actor: int | None = None
+    ) -> tuple[list[Expect], str | None]:
+        """Wait until every expectation is met (each by its own message).
 
-        Waiting stops early when `actor` receives an error (the step failed; the error is logged).
+        Returns the unmet expectations, and the server's error text when `actor` received an
+        error meanwhile (the step failed; waiting stops there).
         """
         pending = list(expects)
         deadline = time.monotonic() + timeout
+        error: str | None = None
         with self._cond:
             while pending:
                 pending = [e for e in pending if not self._consume(e)]
-                if actor is not None and self._error_for(actor):
-                    break
+                if actor is not None:
+                    error = self._error_for(actor)
                 remaining = deadline - time.monotonic()
-                if not pending or remaining <= 0:
+                if not pending or error is not None or remaining <= 0:
                     break
                 self._cond.wait(remaining)
-        return pending
+        return pending, error
 
     def _consume(self, expect: Expect) -> bool:
         messages = self._messages.get(expect.recipient, [])
@@ -67,14 +71,13 @@ class Inbox:
                 return True
         return False
 
-    def _error_for(self, actor: int) -> bool:
+    def _error_for(self, actor: int) -> str | None:
         messages = self._messages.get(actor, [])
         for message in messages[self._used.get(actor, 0):]:
             if message.kind is MessageKind.ERROR:
-                log.warning("the server answered an error: %s", message.text)
                 self._used[actor] = len(messages)
-                return True
-        return False
+                return message.text
+        return None
 
 
 class Participant:

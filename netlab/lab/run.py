@@ -19,6 +19,7 @@ from pathlib import Path
 
 from netlab.capture.model import Endpoint
 from netlab.chat.client import ChatClient
+from netlab.chat.protocol import MessageKind
 from netlab.chat.server import ChatServer
 from netlab.errors import LabError, NetlabError
 from netlab.lab.conversation import expectations, is_leave, is_plain, renamed_to
@@ -67,7 +68,7 @@ class LabResult:
     report: Report
     server: tuple[str, int]
     participants: tuple[Participant, ...]
-    undelivered: tuple[str, ...]
+    problems: tuple[str, ...]
     notes: tuple[str, ...]
 
 
@@ -116,7 +117,7 @@ class LabRun:
         self.participants: list[Participant | None] = [None] * len(self.script.participants)
         self.sockets: list[SocketRow] | None = None
         self.sockets_note = ""
-        self.undelivered: list[str] = []
+        self.problems: list[str] = []
         self.notes: list[str] = []
         self.capture_note = ""
         self.server: ChatServer | None = None
@@ -192,7 +193,10 @@ class LabRun:
         host, port = self.address
         timeout = 15.0 if self.config.hosts else 5.0
         with self.network.client_context(index) as where:
-            client = ChatClient.connect(host, port, nick, timeout=timeout)
+            try:
+                client = ChatClient.connect(host, port, nick, timeout=timeout)
+            except NetlabError as error:
+                raise LabError(f"{nick} could not join: {error}") from None
         participant = Participant(index, client, self.inbox, where)
         self.participants[index] = participant
         self.progress(f"{nick} joined from {participant.local} ({where})")
@@ -209,21 +213,26 @@ class LabRun:
         online = [p.index for p in self._online()]
         nicks = {p.index: p.nick for p in self.participants if p is not None}
         awaited = [e for line in lines for e in expectations(line, index, nicks, online)]
+        seen_before = len(self.inbox.received(index))
         for offset, line in enumerate(lines):
             participant.send(line)
             if not quiet:
                 self.progress(f"[{number + offset}/{total}] {participant.nick}> {line}")
-        unmet = self.inbox.await_all(awaited, self.config.step_timeout, actor=index)
-        for expect in unmet:
-            missing = self.participants[expect.recipient]
-            who = missing.nick if missing else "?"
-            what = expect.text or "a reply"
-            self.undelivered.append(f"{participant.nick}: {what} (not seen by {who})")
-            log.warning("%s: %s did not receive %r within %g s", participant.nick, who, what,
-                        self.config.step_timeout)  # fmt: skip
+        unmet, error = self.inbox.await_all(awaited, self.config.step_timeout, actor=index)
+        for answer in self.inbox.received(index)[seen_before:]:
+            if answer.kind is MessageKind.ERROR:
+                self.problems.append(f"{participant.nick}> {lines[-1]}: the server answered: {answer.text}")
+        if error is None:
+            for expect in unmet:
+                missing = self.participants[expect.recipient]
+                who = missing.nick if missing else "?"
+                what = expect.text or "a reply"
+                self.problems.append(
+                    f"{participant.nick}: {who} did not receive {what!r} within {self.config.step_timeout:g} s"
+                )
         line = lines[-1]
         new_nick = renamed_to(line)
-        if new_nick and not unmet:
+        if new_nick and not unmet and error is None:
             participant.nicks.append(new_nick)
         if is_leave(line):
             participant.left = True
@@ -323,7 +332,7 @@ class LabRun:
         files = write_report(report, directory)
         live = tuple(p for p in self.participants if p is not None)
         return LabResult(
-            self.name, self.pcap, files, report, self.address, live, tuple(self.undelivered), tuple(self.notes)
+            self.name, self.pcap, files, report, self.address, live, tuple(self.problems), tuple(self.notes)
         )
 
     def _run_info(self) -> RunInfo:
@@ -341,8 +350,8 @@ class LabRun:
             settings.append(("wire", cfg.impairment.describe() + seed))
             if cfg.impairment.active and isinstance(self.network, NamespaceNetwork):
                 settings.append(("impaired by", self.network.wire_by))
-        if self.undelivered:
-            settings.append(("not delivered in time", "; ".join(self.undelivered)))
+        if self.problems:
+            settings.append(("problems", "; ".join(self.problems)))
         notes = [self.capture_note] if self.capture_note else []
         notes += self.notes
         return RunInfo(

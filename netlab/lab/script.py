@@ -103,10 +103,14 @@ def parse_script(text: str, *, source: str = "script") -> Script:
         steps.append(Step(StepKind.SEND, actor, line, number))
         name, rest = _command(line)
         if name == "/nick" and rest and " " not in rest:
+            taken = next((n for n in current if n.casefold() == rest.casefold() and current[n] != actor), None)
+            if taken is not None:
+                raise LabError(f"{source}:{number}: {nick} cannot become {rest}: {taken} is in the chat already")
             del current[nick]
             current[rest] = actor
         elif name in QUIT_COMMANDS:
             left.add(actor)
+            del current[nick]
     if not nicks:
         raise LabError(f"{source}: the script has no participants")
     return Script(tuple(nicks), _with_snapshot(steps))

@@ -167,3 +167,30 @@ def test_a_script_of_ones_own_with_a_snapshot_mark(tmp_path: Path) -> None:
     md = (tmp_path / "own" / "report.md").read_text(encoding="utf-8")
     assert "| client | björn |" in md and "| client | anna |" in md
     assert "with 2 participants connected" in md
+
+
+def test_lines_the_server_refuses_are_listed_as_problems_and_the_run_goes_on(tmp_path: Path) -> None:
+    script = tmp_path / "errors.txt"
+    script.write_text("alice> hi\nbob> /msg nobody hi\nbob> /nick admin\nadmin> /frobnicate\nadmin> ok\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["lab", "--script", str(script), "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "e"]
+    )
+    assert result.exit_code == 0, result.output
+    problems = [line for line in result.stderr.splitlines() if "problem:" in line]
+    assert len(problems) == 3
+    assert "No such nickname: nobody" in problems[0] and "'admin' is reserved" in problems[1]
+    assert "Unknown command /frobnicate" in problems[2]
+    md = (tmp_path / "e" / "report.md").read_text(encoding="utf-8")
+    assert "| problems |" in md and "| client | bob |" in md  # the refused rename left bob as bob
+    assert "ok" in (tmp_path / "e" / "dialogue.txt").read_text(encoding="utf-8")
+
+
+def test_a_participant_the_server_refuses_stops_the_run_with_one_line(tmp_path: Path) -> None:
+    script = tmp_path / "reserved.txt"
+    script.write_text("alice> hi\nadmin> hello\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["lab", "--script", str(script), "--captures", str(tmp_path), "--reports", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == "netlab: admin could not join: Nickname 'admin' is reserved; try another"
+    assert result.stdout == ""

@@ -70,3 +70,9 @@ def test_default_script_has_every_feature_and_parses(clients: int, messages: int
 def test_default_script_refuses_a_single_client() -> None:
     with pytest.raises(LabError, match="at least 2"):
         default_script(1)
+
+
+def test_a_rename_onto_someone_present_is_refused_at_parse_time() -> None:
+    with pytest.raises(LabError, match=r"conv.txt:2: bob cannot become Alice: alice is in the chat already"):
+        parse_script("alice> hi\nbob> /nick Alice\n", source="conv.txt")
+    assert parse_script("alice> /quit\nbob> /nick alice\n").participants == ("alice", "bob")
