@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -25,10 +24,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from netlab import runtime
-from netlab.capture.model import Endpoint
 from netlab.errors import SocketsError
 from netlab.sockets import diag, procfs
 from netlab.sockets.model import ServerStatus, Snapshot, SocketRow, TcpState, parse_status
+from netlab.sockets.portable import psutil_rows
 from netlab.sockets.table import annotate, select
 
 log = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ def snapshot(
     chosen = _choose_backend(backend)
     note: str | None = None
     if chosen == "psutil":
-        rows, note = _psutil_rows(port)
+        rows, note = psutil_rows(port)
         rows = [row for row in select(rows, states) if not family or set(row.pids) & set(family)]
     else:
         rows, chosen = _linux_rows(port, ns_path, chosen, pid)
@@ -325,70 +324,3 @@ def _attribute(
     if os.geteuid() != 0:
         return owned, (_HIDDEN_NOTE if found.denied else None)
     return owned, _UNSEEN_NOTE
-
-
-# --- psutil: the portable backend ----------------------------------------------------------------
-
-
-def _psutil_rows(port: int | None) -> tuple[list[SocketRow], str | None]:
-    """Rows from psutil (no queues, no inodes); per-process fallback when the global call is denied."""
-    import psutil
-
-    try:
-        connections = [(conn, conn.pid) for conn in psutil.net_connections("tcp")]
-        denied = 0
-    except psutil.AccessDenied:
-        connections, denied = _per_process_connections()
-    rows: list[SocketRow] = []
-    names: dict[int, str | None] = {}
-    for conn, owner in connections:
-        row = _psutil_row(conn, owner, names)
-        if row is not None and (port is None or port in (row.local.port, row.remote.port)):
-            rows.append(row)
-    note = None
-    if denied:
-        note = f"sockets of {denied} processes could not be read (access denied); run with sudo to see them"
-    return rows, note
-
-
-def _per_process_connections() -> tuple[list[tuple[object, int]], int]:
-    import psutil
-
-    found: list[tuple[object, int]] = []
-    denied = 0
-    for proc in psutil.process_iter():
-        try:
-            found.extend((conn, proc.pid) for conn in proc.net_connections("tcp"))
-        except (psutil.AccessDenied, psutil.ZombieProcess):
-            denied += 1
-        except psutil.NoSuchProcess:
-            continue
-    return found, denied
-
-
-def _psutil_row(conn: object, owner: int | None, names: dict[int, str | None]) -> SocketRow | None:
-    import psutil
-
-    status = str(getattr(conn, "status", "NONE"))
-    if status == "NONE":
-        return None
-    laddr, raddr = getattr(conn, "laddr", ()), getattr(conn, "raddr", ())
-    family = (
-        6 if getattr(conn, "family", None) == socket.AF_INET6 or ":" in (laddr[0] if laddr else "") else 4
-    )
-    wildcard = "::" if family == 6 else "0.0.0.0"
-    if owner is not None and owner not in names:
-        try:
-            names[owner] = psutil.Process(owner).name()
-        except psutil.Error:
-            names[owner] = None
-    return SocketRow(
-        family=family,
-        local=Endpoint(laddr[0], laddr[1]) if laddr else Endpoint(wildcard, 0),
-        remote=Endpoint(raddr[0], raddr[1]) if raddr else Endpoint(wildcard, 0),
-        state=TcpState.from_name(status),
-        recv_q=None,
-        send_q=None,
-        pids=(owner,) if owner is not None else (),
-        process=names.get(owner) if owner is not None else None,
-    )
