@@ -187,6 +187,8 @@ class NetlabFollow(Peer):
                     key = "c2s" if event["dst"].endswith(f":{self.port}") else "s2c"
                     counts[key] += len(base64.b64decode(event["data"]))
         counts["drops"] = parse_drops(err)
+        gaps = re.findall(r"(\d+) gap\(s\) \((\d+) bytes missing\)", err.decode(errors="replace"))
+        counts["gaps"], counts["gap_bytes"] = (int(gaps[-1][0]), int(gaps[-1][1])) if gaps else (-1, -1)
         if self.proc.returncode != 0 or "Traceback" in err.decode(errors="replace"):
             print(f"# {self.name} exited {self.proc.returncode}: {err.decode(errors='replace')[-2000:]}", flush=True)
         self.summary = err.decode(errors="replace").strip().splitlines()[-2:]
@@ -291,6 +293,36 @@ def measure(peer: Peer, rate: int, seconds: float, conns: int, workdir: Path) ->
     }
 
 
+def fanout(clients: int, backends: list[str], workdir: Path) -> None:
+    """bench/chat_load.py's workload (5 senders, N clients, the real server) under `netlab follow`."""
+    sys.path.insert(0, str(HERE.parent))
+    import chat_load as load
+
+    load.raise_fd_limit(2 * clients + 200)
+    print(f"\n# fan-out: netlab serve with {clients} clients (bench/chat_load.py's workload), followed live")
+    for backend in backends:
+        server = load.NetlabServer()
+        server.start(clients)
+        peer = NetlabFollow(backend)
+        peer.start(server.port, workdir)
+        try:
+            deliveries = 120_000
+            messages = max(20, deliveries // (load.SENDERS * (clients - 1)))
+            run = load.LoadRun(server, load.NetlabProtocol(), clients, messages, 40, 16, False)
+            try:
+                run.connect_all()
+                result = run.measure()
+            finally:
+                run.close()
+                server.stop()
+            time.sleep(SETTLE_S)
+        finally:
+            got = peer.stop()
+        print(f"{peer.name:<16} {result.deliveries:>8} deliveries at {result.rate:>8,.0f}/s: followed "
+              f"{got['c2s'] + got['s2c']:>10} payload bytes, {got['gaps']} gap(s) ({got['gap_bytes']} bytes missing), "
+              f"{got['drops']} kernel drops", flush=True)
+
+
 def percent(got: float, sent: float) -> str:
     return f"{100.0 * got / sent:6.2f}%" if sent else "   n/a"
 
@@ -302,6 +334,7 @@ def main() -> None:
     parser.add_argument("--conns", type=int, default=4)
     parser.add_argument("--peers", default="tcpdump,netlab-tcpdump,netlab-afpacket,netlab-scapy,scapy-sniff")
     parser.add_argument("--json", action="store_true", help="also print every row as JSON")
+    parser.add_argument("--fanout", type=int, default=200, help="clients in the chat fan-out run (0: skip)")
     parser.add_argument("--role", choices=["server", "client"], help=argparse.SUPPRESS)
     parser.add_argument("role_args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -332,6 +365,8 @@ def main() -> None:
                     print(json.dumps({"peer": name, **row}), flush=True)
                 if share < 1.0 and isinstance(peer, NetlabFollow):
                     print("#   " + "\n#   ".join(peer.summary), flush=True)
+        if args.fanout:
+            fanout(args.fanout, [p.removeprefix("netlab-") for p in peers if p.startswith("netlab-")], Path(tmp))
 
 
 if __name__ == "__main__":

@@ -1,16 +1,18 @@
-"""The `afpacket` capture backend: an AF_PACKET socket, kernel BPF, and a TPACKET_V3 ring.
+"""The `afpacket` capture backend: an AF_PACKET socket with the filter in the kernel.
 
 Theory of operation. The socket is opened with protocol 0 (it receives nothing), the filter is
-attached, the ring is set up, and only then is the socket bound to the interface, so no frame
-slips past the filter. The kernel copies each accepted frame into a 64 MiB memory-mapped ring of
-1 MiB blocks (frames packed back to back, so a burst of small chat segments takes ~150 bytes
-each) and hands a block over when it is full or 10 ms after its first frame. We walk the frames of
-each handed-over block with `struct`, copy them out, and give the block back — no system call per
-frame, kernel time stamps for free.
+attached, the buffer is set up, and only then is the socket bound to the interface, so no frame
+slips past the filter. Frames are read one by one with `recvmsg` (kernel time stamps in the
+ancillary data) from a socket buffer of up to 512 MiB (SO_RCVBUFFORCE): the kernel only fills it
+while Python lags behind, so a burst waits there instead of being dropped. Drops are read from
+PACKET_STATISTICS.
 
-When the ring cannot be set up (old kernel, no memory for it), frames are read one by one with
-`recvmsg` from a socket buffer of up to 512 MiB instead (SO_RCVBUFFORCE; the kernel only uses it
-while Python lags behind). Either way drops are read from PACKET_STATISTICS.
+`ring=True` reads a memory-mapped TPACKET_V3 ring instead (no system call per frame). Measured
+with the whole follow pipeline behind it, it saved no CPU per frame (decoding and reassembly
+dominate), and because the kernel hands over a block at the latest 10 ms after its first frame,
+64 blocks buffer as little as 0.64 s when the reader falls behind: at 20 000 messages/s each way it
+dropped 40 % where `recvmsg` dropped nothing. So the default is `recvmsg`; the ring stays for
+readers that keep up (writing frames straight to a pcap, say).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class AfPacketCapture(LiveCapture):
     backend = "afpacket"
 
     def __init__(
-        self, iface: str, program: bpf.BpfProgram, *, ring: bool = True, rcvbuf: int = DEFAULT_RCVBUF
+        self, iface: str, program: bpf.BpfProgram, *, ring: bool = False, rcvbuf: int = DEFAULT_RCVBUF
     ) -> None:
         super().__init__(iface, linktype_of(iface), bpf.snaplen_of(program))
         self._drops = 0

@@ -19,6 +19,7 @@ import signal
 import struct
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 
 from netlab.capture.sources import NO_PERMISSION_HINT, CapturedFrame, LiveCapture
@@ -30,6 +31,8 @@ RING_KIB = 65_536
 PIPE_BYTES = 1 << 20
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
+QUIET_S = 0.1
+STOP_GRACE_S = 1.0
 _F_SETPIPE_SZ = 1031
 _DROPS = re.compile(rb"(\d+) packets? dropped by kernel")
 _HEADER = struct.Struct("<IHHiIII")
@@ -71,6 +74,8 @@ class TcpdumpCapture(LiveCapture):
             command.append(expression)
         log.debug("starting %s", " ".join(command))
         self._drops = 0
+        self._last_output = time.monotonic()
+        self._stopper: threading.Thread | None = None
         self._stderr_lines: list[bytes] = []
         self._proc = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -128,8 +133,21 @@ class TcpdumpCapture(LiveCapture):
         return self._drops
 
     def stop(self) -> None:
-        """Ask tcpdump to flush and exit; iteration ends at the end of its output. Thread-safe."""
+        """Ask tcpdump to flush and exit; iteration ends at the end of its output. Thread-safe.
+
+        tcpdump leaves its loop on SIGINT without reading what is still in its ring, so the signal
+        is sent only once its output has been quiet for QUIET_S (at most STOP_GRACE_S after this).
+        """
+        if self.stopping:
+            return
         super().stop()
+        self._stopper = threading.Thread(target=self._interrupt_when_quiet, name="tcpdump-stop")
+        self._stopper.start()
+
+    def _interrupt_when_quiet(self) -> None:
+        deadline = time.monotonic() + STOP_GRACE_S
+        while time.monotonic() < deadline and time.monotonic() - self._last_output < QUIET_S:
+            time.sleep(QUIET_S / 4)
         if self._proc.poll() is None:
             self._proc.send_signal(signal.SIGINT)
 
@@ -148,6 +166,7 @@ class TcpdumpCapture(LiveCapture):
             if self.on_idle is not None and not select.select([stream], [], [], 0)[0]:
                 self.on_idle()
             chunk = stream.read1(PIPE_BYTES)
+            self._last_output = time.monotonic()
             if not chunk:
                 break
             del buffer[:offset]
@@ -196,5 +215,7 @@ class TcpdumpCapture(LiveCapture):
         self._stderr_reader.join()
         if self._ticker.is_alive():
             self._ticker.join()
+        if self._stopper is not None:
+            self._stopper.join()
         if self._proc.stderr is not None:
             self._proc.stderr.close()

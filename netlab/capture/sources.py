@@ -16,9 +16,9 @@ Backends (all keep frames whole: snap length >= 262 144; loopback frames reach 6
 
 - ``afpacket`` (default; `live_afpacket.py`): an `AF_PACKET` socket in this process, the BPF filter
   compiled into the kernel (libpcap via ctypes, or a hand-built program when libpcap is missing),
-  loopback's outgoing copy dropped in the kernel, frames read from a 64 MiB TPACKET_V3 ring (no
-  system call per frame; a burst waits there while Python catches up), kernel time stamps. Needs
-  nothing but Linux. Lost nothing in bench/capture_bench.py.
+  loopback's outgoing copy dropped in the kernel, a receive buffer of up to 512 MiB (used only
+  while Python catches up after a burst), kernel time stamps. Needs nothing but Linux. Lost
+  nothing in bench/capture_bench.py.
 - ``tcpdump``: `tcpdump -U -w - --immediate-mode` piped into a streaming pcap reader. In immediate
   mode libpcap uses fixed ring slots of the snap length, so at 262 144 bytes a 64 MiB ring holds
   only ~250 frames and bursts overflow it (measured: kernel drops from ~50 000 messages/s).
