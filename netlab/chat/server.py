@@ -139,8 +139,14 @@ class ChatServer:
     the operator's verbs and are thread-safe.
     """
 
-    def __init__(self, config: ServerConfig | None = None, **overrides: Any) -> None:
+    def __init__(self, host: str | None = None, port: int | None = None, config: ServerConfig | None = None,
+                 **overrides: Any) -> None:
+        """`ChatServer("127.0.0.1", 0)`, or with a `ServerConfig` and/or any of its fields as keywords."""
         base = config or ServerConfig()
+        if host is not None:
+            overrides["host"] = host
+        if port is not None:
+            overrides["port"] = port
         if overrides:
             base = dataclasses.replace(base, **overrides)
         self.config = base

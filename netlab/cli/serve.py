@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
                 flood_burst=flood_burst, idle_timeout=idle_timeout, handshake_timeout=handshake_timeout,
                 sendq_bytes=sendq, max_line=max_line, publish_status=not no_status, log_bodies=verbose,
             )
-            server = ChatServer(config)
+            server = ChatServer(config=config)
             _run_until_stopped(server)
 
         run_guarded(body)
