@@ -110,7 +110,12 @@ def register(app: typer.Typer) -> None:
         multilingual conversation (a join, a private message, a nickname change, a /me, a leave),
         takes a socket snapshot mid-conversation, shuts everything down cleanly, and writes
         captures/RUN.pcap, reports/RUN/dialogue.txt, reports/RUN/report.md and reports/RUN/report.html.
-        The paths go to stdout; progress goes to stderr.
+        The paths go to stdout; progress goes to stderr. Capturing needs root (or CAP_NET_RAW);
+        without it the lab says so and writes the report without the capture parts.
+
+        Examples: `sudo netlab lab`; `sudo netlab lab --clients 5 --messages 4`;
+        `sudo netlab lab --hosts 4 --loss 5 --delay 10 --reorder 10` (a lossy, reordering wire
+        between namespaced hosts: the report then shows retransmissions and out-of-order segments).
         """
         from netlab.cli.app import run_guarded
 
