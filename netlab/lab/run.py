@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from netlab.capture.model import Endpoint
+from netlab.capture.pcapfile import read_segments
 from netlab.chat.client import ChatClient
 from netlab.chat.protocol import MessageKind
 from netlab.chat.server import ChatServer
@@ -28,10 +29,12 @@ from netlab.lab.impair import Impairment
 from netlab.lab.networks import LoopbackNetwork, NamespaceNetwork, Network
 from netlab.lab.participants import Inbox, Participant
 from netlab.lab.script import Script, StepKind, default_script, parse_script
+from netlab.lab.verify import check_sent, expected_bytes
 from netlab.report.build import build_report
 from netlab.report.model import Command, Report, RunInfo
 from netlab.report.write import ReportFiles, collect_into, write_report
 from netlab.sockets.model import SocketRow, parse_status
+from netlab.stream import Reassembler, build_dialogues
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,7 @@ class LabRun:
         self.problems: list[str] = []
         self.notes: list[str] = []
         self.capture_note = ""
+        self.check = ""
         self.server: ChatServer | None = None
         self.address: tuple[str, int] = ("", 0)
         self.pcap: Path | None = None
@@ -322,6 +326,7 @@ class LabRun:
         if self.pcap is not None and self.pcap.exists():
             self.progress("reading the capture and writing the report ...")
             collected, _ = collect_into(directory, self.pcap, self._nicknames())
+            self._verify(self.pcap)
         else:
             (directory / "dialogue.txt").unlink(missing_ok=True)
         run = self._run_info()
@@ -334,6 +339,24 @@ class LabRun:
         return LabResult(
             self.name, self.pcap, files, report, self.address, live, tuple(self.problems), tuple(self.notes)
         )
+
+    def _verify(self, pcap: Path) -> None:
+        """Compare each client's captured bytes with what it wrote (see `netlab.lab.verify`)."""
+        sent = {
+            p.local: (p.label, expected_bytes(p.nicks[0], p.sent)) for p in self.participants if p is not None
+        }
+        try:
+            dialogues = build_dialogues(Reassembler().feed_all(read_segments(pcap)))
+        except NetlabError as error:
+            self.problems.append(f"the capture could not be checked: {error}")
+            return
+        mismatches = check_sent(dialogues, sent)
+        self.problems += mismatches
+        if not mismatches:
+            self.check = (
+                f"the capture holds every byte each of the {len(sent)} participants sent, in order "
+                "(client→server streams compared byte for byte)"
+            )
 
     def _run_info(self) -> RunInfo:
         cfg = self.config
@@ -350,6 +373,8 @@ class LabRun:
             settings.append(("wire", cfg.impairment.describe() + seed))
             if cfg.impairment.active and isinstance(self.network, NamespaceNetwork):
                 settings.append(("impaired by", self.network.wire_by))
+        if self.check:
+            settings.append(("check", self.check))
         if self.problems:
             settings.append(("problems", "; ".join(self.problems)))
         notes = [self.capture_note] if self.capture_note else []

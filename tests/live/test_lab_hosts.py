@@ -67,6 +67,7 @@ def test_lossy_hosts_retransmit_yet_the_transcript_is_byte_exact(tmp_path: Path)
     assert int(total.split("|")[7]) > 0, "the report's statistics count no retransmission"
     assert "retransmission" in (tmp_path / "lossy" / "report.html").read_text(encoding="utf-8")
     assert "| server | alice |" in md and "| client | alice |" in md
+    assert "| check | the capture holds every byte each of the 2 participants sent" in md
 
 
 def test_without_the_rights_it_says_what_is_needed_and_leaves_nothing(tmp_path: Path) -> None:

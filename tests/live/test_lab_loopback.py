@@ -145,8 +145,10 @@ def test_without_capture_rights_it_says_so_once_and_carries_on(tmp_path: Path) -
     assert "no permission to capture" in md
 
 
-def test_the_report_carries_the_conversation_for_replay(lab_run: LabRun) -> None:
+def test_the_report_carries_the_conversation_for_replay_and_the_byte_check(lab_run: LabRun) -> None:
     md = lab_run.markdown.read_text(encoding="utf-8")
+    assert "| check | the capture holds every byte each of the 3 participants sent, in order" in md
+    assert "| problems |" not in md
     assert default_script().rstrip("\n") in md
 
 
