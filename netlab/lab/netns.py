@@ -31,6 +31,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,8 @@ class Topology:
 
 def require_root() -> None:
     """Raise `LabPermissionError` unless we can create namespaces (root) and `ip` exists."""
+    if not sys.platform.startswith("linux"):
+        raise LabError("--hosts needs Linux network namespaces; on this system use plain `netlab lab` (loopback)")
     if os.geteuid() != 0:
         raise LabPermissionError(
             "--hosts needs root to create network namespaces: run `sudo netlab lab --hosts N ...` "
