@@ -72,7 +72,8 @@ class _TsharkBase:
             peer = 0 if event.direction is stream.first else 1
             if isinstance(event, Data):
                 stream.records.append(_Record(peer, event.data, event.frame, event.ts))
-            elif event.reason is not GapReason.NOT_CAPTURED:
+            elif event.reason is not GapReason.NOT_CAPTURED and event.offset > 0:
+                # (tshark starts a SYN-less stream at the first segment it sees: no leading marker)
                 marker = f"[{event.size} bytes missing in capture file]".encode() + b"\0"
                 stream.records.append(_Record(peer, marker, event.frame, 0.0))  # tshark: no time stamp
         return ""

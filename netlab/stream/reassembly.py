@@ -53,6 +53,8 @@ from netlab.stream.seq import SEQ_MASK, seq_diff
 
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 _RECENT_BYTES = 4 * 1024  # retransmitted bytes are compared with this much history
+_MAX_LEAD = 1 << 20  # a SYN-less flow's start moves back by at most this much
+_PROVISIONAL_SEGMENTS = 8  # ...and is settled after this many segments even without an ACK
 _OFFLOAD_TRUST = 2  # after this many bad checksums were ACKed, stop holding (sender-side capture)
 DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
 
@@ -83,6 +85,7 @@ class _Flow:
         "origin",
         "next",
         "soft",
+        "provisional",
         "base_seq",
         "frags",
         "frag_bytes",
@@ -104,6 +107,7 @@ class _Flow:
         self.origin = 0  # raw sequence number of absolute offset 0
         self.next = 0  # absolute offset of the next byte owed
         self.soft = False  # started by an empty non-SYN segment (maybe a keep-alive)
+        self.provisional = False  # started without a SYN: where the stream begins is not settled yet
         self.base_seq: int | None = None  # the ISN as Wireshark records it (port-reuse test)
         self.frags: list[_Frag] = []
         self.frag_bytes = 0
@@ -269,7 +273,7 @@ class Reassembler:
         conn.last_frame = seg.frame
         if flags & (_SYN | _FIN | _RST):
             self._control(conn, flow, rev, seg, events)
-        if flags & _ACK and (rev.frags or rev.held is not None):
+        if flags & _ACK and (rev.frags or rev.held is not None or rev.provisional):
             self._acknowledge(conn, rev, rev.absolute(seg.ack), seg, events)
         if seg.wire_len:
             self._payload(conn, flow, seg, events)
@@ -353,6 +357,7 @@ class Reassembler:
         flow.origin = (seg.seq + 1) & SEQ_MASK if syn else seg.seq
         flow.next = 0
         flow.soft = not syn and not seg.wire_len
+        flow.provisional = not syn
         flow.base_seq = seg.seq if syn else (seg.seq - 1) & SEQ_MASK
 
     def _payload(self, conn: _Conn, flow: _Flow, seg: Segment, events: list[Event]) -> None:
@@ -369,6 +374,7 @@ class Reassembler:
             and not flow.frags
             and flow.held is None
             and not flow.soft
+            and not flow.provisional
             and (
                 seg.checksum_ok is not False
                 or flow.offloaded >= _OFFLOAD_TRUST
@@ -390,6 +396,9 @@ class Reassembler:
             if pos == nxt + 1 and not flow.frags:  # the empty segment was a keep-alive: no gap
                 flow.origin = (flow.origin + 1) & SEQ_MASK
                 pos = nxt
+        if flow.provisional and pos < nxt and nxt - pos <= _MAX_LEAD:  # data from before the first we saw
+            self._rebase(flow, nxt - pos)
+            pos = nxt
         if pos < nxt:
             end = pos + length
             self._compare(conn, flow, pos, data, seg)
@@ -405,6 +414,18 @@ class Reassembler:
             length = end - nxt
             if not data:
                 return
+        if pos == nxt and flow.provisional:  # wait for the receiver's ACK to settle the start
+            self._buffer(
+                conn,
+                flow,
+                _Frag(pos, length, data, seg.ts, seg.frame, seg.checksum_ok),
+                seg,
+                events,
+                count=False,
+            )
+            if len(flow.frags) >= _PROVISIONAL_SEGMENTS:
+                self._settle(conn, flow, seg, events)
+            return
         if pos == nxt:
             held = flow.held
             if held is not None:
@@ -420,7 +441,9 @@ class Reassembler:
         held = flow.held
         behind_held = held is not None and pos == held.pos + held.length
         frag = _Frag(pos, length, data, seg.ts, seg.frame, seg.checksum_ok)
-        self._buffer(conn, flow, frag, seg, events, count=not behind_held)
+        self._buffer(conn, flow, frag, seg, events, count=not (behind_held or flow.provisional))
+        if flow.provisional and len(flow.frags) >= _PROVISIONAL_SEGMENTS:
+            self._settle(conn, flow, seg, events)
 
     def _buffer(
         self, conn: _Conn, flow: _Flow, frag: _Frag, seg: Segment, events: list[Event], *, count: bool = True
@@ -557,6 +580,11 @@ class Reassembler:
 
     def _acknowledge(self, conn: _Conn, flow: _Flow, ack: int, seg: Segment, events: list[Event]) -> None:
         """The peer acknowledged up to `ack` (absolute) in `flow`: held and lost bytes are settled."""
+        if flow.provisional:
+            if 0 > ack >= -_MAX_LEAD:  # the receiver still waits for bytes before the first we saw
+                self._rebase(flow, -ack)
+                ack = 0
+            self._settle(conn, flow, seg, events)
         held = flow.held
         if held is not None and ack > held.pos:
             flow.held = None
@@ -564,6 +592,18 @@ class Reassembler:
             self._emit(conn, flow, held.data, held.length, held.ts, held.frame, events)
         if flow.frags:
             self._drain(conn, flow, ack, seg, events)
+
+    def _rebase(self, flow: _Flow, shift: int) -> None:
+        """Move a provisional flow's start `shift` bytes earlier (offsets stay >= 0)."""
+        flow.origin = (flow.origin - shift) & SEQ_MASK
+        for frag in flow.frags:
+            frag.pos += shift
+
+    def _settle(self, conn: _Conn, flow: _Flow, seg: Segment, events: list[Event]) -> None:
+        """The start of a SYN-less flow is known: emit what waited for it."""
+        flow.provisional = False
+        if flow.frags:
+            self._drain(conn, flow, None, seg, events)
 
     def _gap(
         self,

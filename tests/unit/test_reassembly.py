@@ -18,6 +18,7 @@ from netlab.stream.events import (
     CloseReason,
     Control,
     ControlKind,
+    Data,
     Direction,
     Event,
     Gap,
@@ -132,6 +133,34 @@ def test_keep_alive_at_the_start_invents_no_gap() -> None:
     events = run([b.c(99), b.c(100, b"data", ack=5), b.s(5, ack=104)])
     assert stream_bytes(events) == b"data"
     assert not gaps(events)
+
+
+def test_delayed_earlier_segment_at_the_start_loses_nothing() -> None:
+    """Mid-stream capture: the segment before the first one seen arrives late (Wireshark drops it)."""
+    b = Builder()
+    segs = [b.s(5010, b"second"), b.c(70, ack=5000), b.s(5000, b"first one!"), b.c(70, ack=5016)]
+    events = run(segs)
+    assert stream_bytes(events, Direction.S2C) == b"first one!second"
+    assert not gaps(events, Direction.S2C)
+    data = [e for e in events if isinstance(e, Data)]
+    assert [e.offset for e in data] == [0, 10]
+
+
+def test_capture_starting_mid_flight_shows_the_leading_hole() -> None:
+    b = Builder()
+    segs = [b.s(5010, b"second"), b.c(70, ack=5000), b.c(70, ack=5016)]
+    events = run(segs)
+    assert stream_bytes(events, Direction.S2C) == b"second"
+    assert gaps(events, Direction.S2C) == [(0, 10)]
+
+
+def test_one_sided_syn_less_capture_is_not_held_forever() -> None:
+    b = Builder()
+    r = Reassembler()
+    out: list[Event] = []
+    for i in range(8):
+        out += r.feed(b.c(100 + i, b"x"))
+    assert stream_bytes(out) == b"x" * 8  # settled after a few segments, before the end of input
 
 
 def test_port_reuse_with_the_same_isn_is_a_new_stream() -> None:
