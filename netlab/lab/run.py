@@ -95,11 +95,22 @@ def _default_clients(config: LabConfig) -> int:
 
 
 def run_name(config: LabConfig) -> str:
-    """`lab-YYYYmmdd-HHMMSS` (with `-hostsN` for namespaced runs) unless one was given."""
+    """`lab-YYYYmmdd-HHMMSS` (with `-hostsN` for namespaced runs) unless one was given.
+
+    A generated name never reuses an earlier run's files (a `-2`, `-3`, ... suffix is added);
+    a name given with `--name` is used as it is, replacing that run's files.
+    """
     if config.run_name:
+        if "/" in config.run_name or config.run_name in (".", ".."):
+            raise LabError(f"--name must be a plain name, not a path (got {config.run_name!r})")
         return config.run_name
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return f"lab-{stamp}" + (f"-hosts{config.hosts}" if config.hosts else "")
+    base = f"lab-{stamp}" + (f"-hosts{config.hosts}" if config.hosts else "")
+    name, number = base, 1
+    while (config.captures_dir / f"{name}.pcap").exists() or (config.reports_dir / name).exists():
+        number += 1
+        name = f"{base}-{number}"
+    return name
 
 
 class LabRun:

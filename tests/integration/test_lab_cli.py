@@ -83,3 +83,19 @@ def test_script_and_default_conversation_options_do_not_mix(tmp_path: Path) -> N
     script.write_text("alice> hi\nbob> hello\n", encoding="utf-8")
     code, _, err = _lab("--script", str(script), "--messages", "3", tmp_path=tmp_path)
     assert code == 2 and "with --script" in err
+
+
+def test_generated_run_names_never_reuse_an_earlier_runs_files(tmp_path: Path) -> None:
+    from netlab.lab.run import LabConfig, run_name
+
+    config = LabConfig(captures_dir=tmp_path / "c", reports_dir=tmp_path / "r")
+    first = run_name(config)
+    (tmp_path / "r" / first).mkdir(parents=True)
+    second = run_name(config)
+    assert second == f"{first}-2" or second[:19] > first[:19]  # same second: a suffix; else a later stamp
+    assert run_name(LabConfig(run_name="mine", captures_dir=tmp_path)) == "mine"
+
+
+def test_a_name_that_is_a_path_is_refused(tmp_path: Path) -> None:
+    code, _, err = _lab("--name", "../escape", tmp_path=tmp_path)
+    assert code == 1 and "--name must be a plain name" in _one_line(err)
