@@ -180,11 +180,12 @@ class NetlabFollow(Peer):
         _, err = self.proc.communicate(timeout=300)
         self.out.close()
         counts = {"c2s": 0, "s2c": 0, "drops": 0}
+        server = f"127.0.0.1:{self.port}"  # `tcp port P` also matches others' ephemeral ports on 127.x
         with open(self.out_path, "rb") as lines:
             for line in lines:
                 event = json.loads(line)
-                if "data" in event and "dst" in event:
-                    key = "c2s" if event["dst"].endswith(f":{self.port}") else "s2c"
+                if "data" in event and server in (event["dst"], event["src"]):
+                    key = "c2s" if event["dst"] == server else "s2c"
                     counts[key] += len(base64.b64decode(event["data"]))
         counts["drops"] = parse_drops(err)
         gaps = re.findall(r"(\d+) gap\(s\) \((\d+) bytes missing\)", err.decode(errors="replace"))
@@ -204,13 +205,15 @@ def parse_drops(stderr: bytes) -> int:
 SNIFF_SCRIPT = """
 import json, sys
 from scapy.sendrecv import sniff
-from scapy.layers.inet import TCP
+from scapy.layers.inet import IP, TCP
 port = int(sys.argv[1])
 seen = set()
 counts = {"c2s": 0, "s2c": 0}
 def count(packet):
-    if TCP in packet:
+    if TCP in packet and "127.0.0.1" in (packet[IP].src, packet[IP].dst):
         tcp = packet[TCP]
+        if (tcp.dport, packet[IP].dst) != (port, "127.0.0.1") and (tcp.sport, packet[IP].src) != (port, "127.0.0.1"):
+            return
         size = len(bytes(tcp.payload))
         key = (tcp.sport, tcp.dport, tcp.seq, size)
         if size and key not in seen:
@@ -239,26 +242,33 @@ class ScapySniff(Peer):
 class Tcpdump(Peer):
     name = "tcpdump"
 
+    def __init__(self, buffer_kib: int | None = None) -> None:
+        self.buffer = ["-B", str(buffer_kib)] if buffer_kib else []
+
     def start(self, port: int, workdir: Path) -> None:
         self.port = port
         self.path = workdir / "tcpdump.pcap"
         tcpdump = shutil.which("tcpdump") or "tcpdump"
-        self.proc = subprocess.Popen([tcpdump, "-i", "lo", "-n", "-s", "262144", "-w", str(self.path),
+        self.proc = subprocess.Popen([tcpdump, "-i", "lo", "-n", "-s", "262144", *self.buffer, "-w", str(self.path),
                                       f"tcp port {port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for_line(self.proc, b"listening on")
 
     def stop(self) -> dict[str, int]:
+        from netlab.capture.model import Endpoint
         from netlab.capture.pcapfile import read_segments
 
         self.proc.send_signal(signal.SIGINT)
         _, err = self.proc.communicate(timeout=60)
         seen: set[tuple[object, ...]] = set()
         counts = {"c2s": 0, "s2c": 0, "drops": parse_drops(err)}
+        server = Endpoint("127.0.0.1", self.port)  # `tcp port P` also matches others' ephemeral ports
         for segment in read_segments(self.path, verify=False):
+            if server not in (segment.src, segment.dst):
+                continue
             key = (segment.src, segment.dst, segment.seq, len(segment.payload))
             if segment.payload and key not in seen:
                 seen.add(key)
-                counts["c2s" if segment.dst.port == self.port else "s2c"] += len(segment.payload)
+                counts["c2s" if segment.dst == server else "s2c"] += len(segment.payload)
         return counts
 
 
@@ -303,7 +313,8 @@ def fanout(clients: int, backends: list[str], workdir: Path) -> None:
     for backend in backends:
         server = load.NetlabServer()
         server.start(clients)
-        peer = NetlabFollow(backend)
+        peer, anchor = NetlabFollow(backend), Tcpdump(buffer_kib=262_144)
+        anchor.start(server.port, workdir)
         peer.start(server.port, workdir)
         try:
             deliveries = 120_000
@@ -317,10 +328,11 @@ def fanout(clients: int, backends: list[str], workdir: Path) -> None:
                 server.stop()
             time.sleep(SETTLE_S)
         finally:
-            got = peer.stop()
+            got, want = peer.stop(), anchor.stop()
         print(f"{peer.name:<16} {result.deliveries:>8} deliveries at {result.rate:>8,.0f}/s: followed "
-              f"{got['c2s'] + got['s2c']:>10} payload bytes, {got['gaps']} gap(s) ({got['gap_bytes']} bytes missing), "
-              f"{got['drops']} kernel drops", flush=True)
+              f"c2s {percent(got['c2s'], want['c2s'])} s2c {percent(got['s2c'], want['s2c'])} of the bytes "
+              f"tcpdump -B 256MiB saw at the same time ({want['c2s'] + want['s2c']} bytes, {want['drops']} drops); "
+              f"{got['gaps']} gap(s), {got['drops']} kernel drops", flush=True)
 
 
 def percent(got: float, sent: float) -> str:

@@ -143,7 +143,7 @@ class LiveFollow:
         progress = self._progress
         number = 0
         for frame in capture:
-            segment = decode(linktype, frame.data, number + 1, frame.ts)
+            segment = decode(linktype, frame.data, number + 1, frame.ts, orig_len=frame.orig_len)
             if segment is None or not _matches(segment, ports, hosts):
                 continue  # slipped past the kernel filter (no libpcap, or before it was attached)
             number += 1

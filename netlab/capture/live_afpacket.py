@@ -161,7 +161,7 @@ class AfPacketCapture(LiveCapture):
                 start = position + mac
                 self._count(kept, size)
                 # Microseconds, computed as pcap readers do, so `--save` then `--read` agrees exactly.
-                yield CapturedFrame(sec + (nsec // 1000) * 1e-6, ring[start : start + kept], size)
+                yield CapturedFrame(sec + (nsec // 1000) / 1_000_000, ring[start : start + kept], size)
                 position += step
             struct.pack_into("=I", ring, base + 8, TP_STATUS_KERNEL)
             block = (block + 1) % RING_BLOCKS
@@ -193,7 +193,7 @@ class AfPacketCapture(LiveCapture):
                 ts = 0.0
                 for _, _, payload in cmsgs:
                     sec, nsec = unpack_ts(payload)
-                    ts = sec + (nsec // 1000) * 1e-6  # microseconds, as in the ring reader
+                    ts = sec + (nsec // 1000) / 1_000_000  # microseconds, as in the ring reader
                 self._count(kept, size)
                 yield CapturedFrame(ts, bytes(view[:kept]), size)
             if give_up and time.monotonic() >= give_up:

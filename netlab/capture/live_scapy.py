@@ -87,7 +87,7 @@ class ScapyCapture(LiveCapture):
                 self._count(len(data), len(data))
                 # Microseconds, as pcap keeps them, so `--save` then `--read` gives identical time stamps.
                 seconds, micros = split_timestamp(float(ts or 0.0))
-                yield CapturedFrame(seconds + micros * 1e-6, data, len(data))
+                yield CapturedFrame(seconds + micros / 1_000_000, data, len(data))
             if give_up and time.monotonic() >= give_up:
                 return  # traffic keeps coming faster than we read: stop anyway
 

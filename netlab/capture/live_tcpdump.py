@@ -159,7 +159,7 @@ class TcpdumpCapture(LiveCapture):
         assert isinstance(stream, io.BufferedReader)
         buffer = bytearray()
         offset = 0
-        scale = 1e-6
+        units = 1_000_000
         header_seen = False
         unpack_record = _RECORD.unpack_from
         while True:
@@ -175,7 +175,7 @@ class TcpdumpCapture(LiveCapture):
             if not header_seen:
                 if len(buffer) < _HEADER.size:
                     continue
-                scale = self._check_header(buffer)
+                units = self._check_header(buffer)
                 header_seen, offset = True, _HEADER.size
             end = len(buffer)
             while offset + 16 <= end:
@@ -185,15 +185,15 @@ class TcpdumpCapture(LiveCapture):
                 start = offset + 16
                 offset = start + kept
                 self._count(kept, orig)
-                yield CapturedFrame(sec + frac * scale, bytes(buffer[start:offset]), orig)
+                yield CapturedFrame(sec + frac / units, bytes(buffer[start:offset]), orig)
         self._proc.wait()
 
-    def _check_header(self, buffer: bytearray) -> float:
+    def _check_header(self, buffer: bytearray) -> int:
         magic, _, _, _, _, snaplen, linktype = _HEADER.unpack_from(buffer)
         if magic not in (_MAGIC_USEC, _MAGIC_NSEC):
             raise CaptureError(f"tcpdump wrote something that is not a pcap stream (magic {magic:#x})")
         self.linktype, self.snaplen = linktype, snaplen
-        return 1e-6 if magic == _MAGIC_USEC else 1e-9
+        return 1_000_000 if magic == _MAGIC_USEC else 1_000_000_000
 
     def close(self) -> None:
         """Stop tcpdump (SIGINT, then SIGKILL after 5 s) and join the helper threads. Idempotent."""
