@@ -101,6 +101,16 @@ def require_root() -> None:
         raise LabError("netlab lab --hosts needs the `ip` command: apt-get install iproute2")
 
 
+def namespaces_supported() -> bool:
+    """True when this process may create network namespaces (Linux, root, `ip` and `unshare` work)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0 or shutil.which("ip") is None:
+        return False
+    if shutil.which("unshare") is None:
+        return True
+    done = subprocess.run(["unshare", "--net", "true"], capture_output=True, timeout=30, check=False)
+    return done.returncode == 0
+
+
 def _ip(*args: str) -> None:
     """Run one `ip` command; raise LabError with its message on failure."""
     done = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=False)

@@ -11,11 +11,12 @@ from typer.testing import CliRunner
 
 from netlab.capture.pcapfile import read_segments
 from netlab.cli.app import app
-from netlab.lab.netns import list_namespaces
+from netlab.lab.netns import list_namespaces, namespaces_supported
 from netlab.lab.script import StepKind, default_script, parse_script
 from netlab.stream import Direction, Reassembler, build_dialogues
 
-pytestmark = [pytest.mark.live, pytest.mark.tshark]
+NAMESPACES = pytest.mark.skipif(not namespaces_supported(), reason="cannot create network namespaces here")
+pytestmark = [pytest.mark.live, pytest.mark.tshark, NAMESPACES]
 
 
 def _ours() -> tuple[list[str], list[str]]:

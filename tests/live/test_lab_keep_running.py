@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from netlab.chat.client import ChatClient
-from netlab.lab.netns import list_namespaces
+from netlab.lab.netns import list_namespaces, namespaces_supported
 
 pytestmark = pytest.mark.live
+NAMESPACES = pytest.mark.skipif(not namespaces_supported(), reason="cannot create network namespaces here")
 
 
 def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
@@ -67,6 +68,7 @@ def test_a_student_joins_the_kept_server_and_appears_in_the_report(
     assert "my own line ✍️" in (tmp_path / "kept" / "dialogue.txt").read_text(encoding="utf-8")
 
 
+@NAMESPACES
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_kill_removes_the_namespaces(tmp_path: Path, signum: int) -> None:
     before = _ours()
@@ -85,6 +87,7 @@ def test_ctrl_c_or_kill_removes_the_namespaces(tmp_path: Path, signum: int) -> N
     assert _ours() == before
 
 
+@NAMESPACES
 def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path: Path) -> None:
     before = _ours()
     proc = _start(tmp_path, "--hosts", "2")

@@ -12,10 +12,18 @@ import pytest
 
 from netlab.capture.writer import PcapWriter
 from netlab.lab.impair import Impairment
-from netlab.lab.netns import Namespaces, Topology, inside, list_namespaces, sweep_leftovers
+from netlab.lab.netns import (
+    Namespaces,
+    Topology,
+    inside,
+    list_namespaces,
+    namespaces_supported,
+    sweep_leftovers,
+)
 from netlab.lab.switch import Switch
 
-pytestmark = pytest.mark.live
+NAMESPACES = pytest.mark.skipif(not namespaces_supported(), reason="cannot create network namespaces here")
+pytestmark = [pytest.mark.live, NAMESPACES]
 
 
 def _ours() -> tuple[list[str], list[str]]:
