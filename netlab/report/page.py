@@ -17,6 +17,14 @@ from netlab.report.model import (
 from netlab.report.tables import STATS_HEADERS, STATS_NUMERIC, socket_table, stats_rows
 
 
+def _prose(text: str) -> str:
+    """Escaped text whose `backticked` spans become <code> (the notes are written for Markdown too)."""
+    pieces = escape(text).split("`")
+    if len(pieces) % 2 == 0:  # an unpaired backtick: leave the text as it is
+        return escape(text)
+    return "".join(f"<code>{piece}</code>" if index % 2 else piece for index, piece in enumerate(pieces))
+
+
 def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts)) if ts else "unknown"
 
@@ -66,7 +74,7 @@ def _run_section(report: Report) -> str:
             "<details><summary>The conversation (save it and replay it with "
             f'<code>netlab lab --script FILE</code>)</summary><pre class="commands">{escape(run.script)}</pre></details>'
         )
-    parts += [f'<p class="note">{escape(note)}</p>' for note in run.notes]
+    parts += [f'<p class="note">{_prose(note)}</p>' for note in run.notes]
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -74,7 +82,7 @@ def _run_section(report: Report) -> str:
 def _sockets_section(report: Report) -> str:
     parts = ['<section id="sockets"><h2>Sockets</h2>']
     if report.sockets_note:
-        parts.append(f'<p class="note">{escape(report.sockets_note)}</p>')
+        parts.append(f'<p class="note">{_prose(report.sockets_note)}</p>')
     if report.sockets:
         headers, rows, starts, numeric = socket_table(report.sockets)
         parts.append(table_html(headers, rows, css_class="sockets", numeric=numeric, group_starts=starts))
@@ -92,7 +100,7 @@ def _stats_section(report: Report) -> str:
             f"<p>Capture <code>{escape(cap.path)}</code>: {cap.frames} frames, {cap.tcp_segments} TCP segments, "
             f"{cap.connections} connections.</p>"
         )
-        parts += [f'<p class="note">{escape(note)}</p>' for note in cap.notes]
+        parts += [f'<p class="note">{_prose(note)}</p>' for note in cap.notes]
     if report.connections:
         parts.append(table_html(STATS_HEADERS, stats_rows(report), css_class="stats", numeric=STATS_NUMERIC))
     elif report.capture is None:

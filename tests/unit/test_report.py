@@ -187,3 +187,9 @@ def test_many_connections_keep_events_only_for_those_drawn_and_the_table_is_capp
     html = render_html(report)
     assert html.count('class="ladder"') == MAX_CONNECTIONS_DRAWN
     assert "5 more connections appear in the statistics only" in html
+
+
+def test_backticks_in_notes_become_code_and_stay_escaped() -> None:
+    report = build_report(_run(), None, sockets=_sockets(), sockets_note="what `netlab sockets --port 1` <shows>")
+    html = render_html(report)
+    assert "what <code>netlab sockets --port 1</code> &lt;shows&gt;" in html
