@@ -173,37 +173,58 @@ def decode(
             claiming more than that is cut to it, as tshark does (the rest was never there).
     Never raises on malformed input: frames that cannot be decoded give None.
     """
-    if linktype == LINKTYPE_ETHERNET and len(frame) >= 54:
-        # The hot path: Ethernet, IPv4 without options, TCP.
-        ethertype, ver_ihl, total, frag, proto, seq, ack, off_byte, flags, window = _fast_head(frame, 12)
-        hlen = (off_byte >> 4) * 4
-        if (
-            ethertype == _ETH_IPV4
-            and ver_ihl == 0x45
-            and proto == 6
-            and not frag & 0x3FFF
-            and hlen >= 20
-            and total >= 20 + hlen
-        ):
-            end = 14 + total
-            if orig_len is not None and end > orig_len:  # the IP length claims more than the wire had
-                end = max(orig_len, 34 + hlen)
-                verify = False
-            start = 34 + hlen
-            checksum_ok: bool | None = None
-            if verify and end > start and len(frame) >= end:  # payload-less segments: not needed
-                # src, dst and the TCP segment are contiguous: one integer holds all their words
-                tcp_len = total - 20
-                words = int.from_bytes(frame[26:end], "big")
-                if tcp_len & 1:
-                    words <<= 8
-                checksum_ok = (words + 6 + tcp_len) % 0xFFFF == 0
-            key = frame[26:38]
-            pair = _pairs.get(key)
-            src, dst = pair if pair is not None else _pair(key)
-            return _fast_segment(
-                number, ts, src, dst, seq, ack, flags, window, frame[start:end], end - start, checksum_ok
-            )
+    if linktype == LINKTYPE_ETHERNET:
+        segment = decode_ethernet_ipv4(frame, number, ts, verify, orig_len)
+        if segment is not None:
+            return segment
+    return _decode_general(linktype, frame, number, ts, verify, orig_len)
+
+
+def decode_ethernet_ipv4(
+    frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None
+) -> Segment | None:
+    """The hot path of `decode` for LINKTYPE_ETHERNET: untagged IPv4 without options, TCP.
+
+    Returns None for any other frame (then `decode`'s general path decides); positional
+    arguments only, so capture loops can call it without keyword overhead.
+    """
+    if len(frame) < 54:
+        return None
+    ethertype, ver_ihl, total, frag, proto, seq, ack, off_byte, flags, window = _fast_head(frame, 12)
+    hlen = (off_byte >> 4) * 4
+    if not (
+        ethertype == _ETH_IPV4
+        and ver_ihl == 0x45
+        and proto == 6
+        and not frag & 0x3FFF
+        and hlen >= 20
+        and total >= 20 + hlen
+    ):
+        return None
+    end = 14 + total
+    if orig_len is not None and end > orig_len:  # the IP length claims more than the wire had
+        end = max(orig_len, 34 + hlen)
+        verify = False
+    start = 34 + hlen
+    checksum_ok: bool | None = None
+    if verify and end > start and len(frame) >= end:  # payload-less segments: not needed
+        # src, dst and the TCP segment are contiguous: one integer holds all their words
+        tcp_len = total - 20
+        words = int.from_bytes(frame[26:end], "big")
+        if tcp_len & 1:
+            words <<= 8
+        checksum_ok = (words + 6 + tcp_len) % 0xFFFF == 0
+    key = frame[26:38]
+    pair = _pairs.get(key)
+    src, dst = pair if pair is not None else _pair(key)
+    return _fast_segment(
+        number, ts, src, dst, seq, ack, flags, window, frame[start:end], end - start, checksum_ok
+    )
+
+
+def _decode_general(
+    linktype: int, frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None
+) -> Segment | None:
     try:
         ip_off, ethertype, vlan = _link_layer(linktype, frame)
     except (struct.error, IndexError):

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from netlab.capture.decode import decode
+from netlab.capture.decode import LINKTYPE_ETHERNET, decode, decode_ethernet_ipv4
 from netlab.capture.model import Segment
 from netlab.errors import PcapReadError
 
@@ -241,6 +241,7 @@ def _pcap_segments(reader: _Reader, endian: str, units: int, verify: bool) -> It
     reader.pos += 24
     record = struct.Struct(endian + "IIII").unpack_from
     ensure = reader.ensure
+    fast = decode_ethernet_ipv4 if linktype == LINKTYPE_ETHERNET else None
     number = 0
     buf, pos = reader.buf, reader.pos
     while True:
@@ -264,6 +265,9 @@ def _pcap_segments(reader: _Reader, endian: str, units: int, verify: bool) -> It
         frame = buf[pos + 16 : end]
         pos = end
         number += 1
-        segment = decode(linktype, frame, number, ts_sec + ts_frac / units, verify=verify, orig_len=orig_len)
+        ts = ts_sec + ts_frac / units
+        segment = fast(frame, number, ts, verify, orig_len) if fast is not None else None
+        if segment is None:
+            segment = decode(linktype, frame, number, ts, verify=verify, orig_len=orig_len)
         if segment is not None:
             yield segment
