@@ -31,7 +31,6 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +163,7 @@ class ChatServer:
         self._by_fd: dict[int, Connection] = {}  # flusher thread only
         self._started = 0.0
         self.address: tuple[str, int] = ("", 0)
-        self.on_shutdown_request: Callable[[], None] | None = None
+        self._stop_message = "Server is shutting down"
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -198,6 +197,7 @@ class ChatServer:
         """Stop accepting, send every client `message`, close all sockets, join all threads."""
         if self._stopping.is_set():
             return
+        self._stop_message = message
         self._stopping.set()
         if self._listener is not None:
             with contextlib.suppress(OSError):
@@ -209,6 +209,7 @@ class ChatServer:
         with self.registry.lock:
             for conn in list(self.registry.connections):
                 self.registry.mark_closing_locked(conn, render_notice(_stamp(), message), deadline)
+                conn.close_deadline = min(conn.close_deadline, deadline)
         self._wake()
         with self._readers_lock:
             readers = list(self._readers)
@@ -512,8 +513,9 @@ class ChatServer:
                 overflowed = self.registry.broadcast_locked(render_notice(_stamp(), text), conn)
                 self._cut_overflowed_locked(overflowed)
             conn.reader_done = True
-            if not conn.closing:
-                self.registry.mark_closing_locked(conn, None, time.monotonic() + LINGER_SECONDS)
+            if not conn.closing:  # during stop(), a reader may get here before stop() marks it
+                farewell = render_notice(_stamp(), self._stop_message) if self._stopping.is_set() else None
+                self.registry.mark_closing_locked(conn, farewell, time.monotonic() + LINGER_SECONDS)
             elif not conn.dirty:
                 conn.dirty = True
                 self.registry.dirty.append(conn)

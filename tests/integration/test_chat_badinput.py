@@ -128,7 +128,7 @@ def test_client_that_stops_reading_is_cut_and_nobody_else_waits(tmp_path: Path) 
                 if not chunk:
                     return
                 chunks.append(chunk)
-                newlines[0] += chunk.count(b"\n")
+                newlines[0] += chunk.count(b"] sender: ")
 
         collector = threading.Thread(target=read_all)
         collector.start()

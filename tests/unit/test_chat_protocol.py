@@ -52,7 +52,9 @@ def session_events(chunks: list[bytes], grant: bool = True) -> list[p.Action]:
     return out
 
 
-lines_strategy = st.lists(st.text(st.characters(blacklist_characters="\n"), max_size=60), max_size=12)
+lines_strategy = st.lists(
+    st.text(st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=60), max_size=12
+)
 
 
 # ------------------------------------------------------------------ framing
