@@ -517,6 +517,8 @@ class ChatSession:
         for piece in text.split("\n"):
             piece = piece.removesuffix("\r")
             for message in self._split_tutorial(piece):
+                if len(message.encode("utf-8", errors="replace")) > self.framer.max_line:
+                    return [*actions, *self._close(f"line too long (more than {self.framer.max_line} bytes)")]
                 if self.nick and message == f"{self.nick}{_LEAVE_SUFFIX}":
                     self.state = SessionState.CLOSED
                     return [*actions, Leave("left the chat")]

@@ -6,19 +6,29 @@ type; input history; nicknames coloured; control characters shown escaped.
 
 from __future__ import annotations
 
+import io
+import os
+import sys
 import threading
 import zlib
 
-from prompt_toolkit import PromptSession, print_formatted_text
+from prompt_toolkit import PromptSession
+from prompt_toolkit.data_structures import Size
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import InMemoryHistory
+from prompt_toolkit.output.vt100 import Vt100_Output
 from prompt_toolkit.patch_stdout import patch_stdout
+from prompt_toolkit.renderer import print_formatted_text as render_formatted_text
+from prompt_toolkit.styles import Style
 
 from netlab.chat.client import EXIT_WORDS, ChatClient, ChatClosed
 from netlab.chat.protocol import Incoming, MessageKind, neutralise
 
 _PALETTE = ("ansired", "ansigreen", "ansiyellow", "ansiblue", "ansimagenta", "ansicyan",
             "ansibrightred", "ansibrightgreen", "ansibrightblue", "ansibrightmagenta")
+
+
+_STYLE = Style([])
 
 
 def nick_style(nick: str) -> str:
@@ -50,7 +60,7 @@ def run_prompt_ui(client: ChatClient) -> None:
     """Chat interactively until /exit, /quit, выход, Ctrl-D or Ctrl-C; raises `ChatClosed` if the server goes."""
     session: PromptSession[str] = PromptSession(history=InMemoryHistory())
     if client.welcome is not None:
-        print_formatted_text(styled(client.welcome))
+        sys.stdout.write(ansi(styled(client.welcome)))
     with patch_stdout(raw=True):
         printer = threading.Thread(target=_print_all, args=(client, session), name="join-printer")
         printer.start()
@@ -72,9 +82,24 @@ def run_prompt_ui(client: ChatClient) -> None:
         raise ChatClosed(f"the server closed the connection{': ' + reason if reason else ''}")
 
 
+def ansi(text: FormattedText) -> str:
+    """Render fragments to a string with ANSI colours (plain when NO_COLOR is set)."""
+    if os.environ.get("NO_COLOR"):
+        return "".join(fragment[1] for fragment in text) + "\n"
+    buffer = io.StringIO()
+    output = Vt100_Output(buffer, lambda: Size(rows=24, columns=500), term="xterm")
+    # the renderer's function, not the shortcut: that one defers to a running app's loop
+    render_formatted_text(output, text, _STYLE)
+    output.write("\n")
+    output.flush()
+    return buffer.getvalue()
+
+
 def _print_all(client: ChatClient, session: PromptSession[str]) -> None:
+    """Print incoming messages through patch_stdout's proxy, which redraws the prompt below them."""
     for message in client:
-        print_formatted_text(styled(message))
+        sys.stdout.write(ansi(styled(message)))
+        sys.stdout.flush()
     app = session.app
     if app.is_running and app.loop is not None:
         app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()) if app.is_running else None)

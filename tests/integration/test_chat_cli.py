@@ -165,3 +165,91 @@ def test_idle_cpu_is_under_one_percent_with_0_and_50_clients(tmp_path: Path) -> 
             client.close()
     finally:
         assert serve.stop() == 0
+
+
+class Pty:
+    """A child process on a pseudo-terminal (stdin, stdout and stderr), read without blocking."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        import pty
+
+        self.master, slave = pty.openpty()
+        full_env = {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", **(env or {})}
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                                     env=full_env)
+        os.close(slave)
+        self.output = b""
+
+    def read_until(self, needle: bytes, timeout: float = 10) -> bytes:
+        import select
+
+        deadline = time.monotonic() + timeout
+        while needle not in self.output:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{needle!r} not seen; got {self.output[-500:]!r}")
+            ready, _, _ = select.select([self.master], [], [], min(remaining, 0.1))
+            if ready:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+        return self.output
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def close(self) -> int:
+        try:
+            return self.proc.wait(10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            os.close(self.master)
+
+
+def test_terminal_mode_prints_incoming_above_the_prompt_coloured_and_escaped(server) -> None:
+    other = LineClient(server.address, "other")
+    term = Pty([sys.executable, "-m", "netlab", "join", "--port", str(server.address[1]), "--nick", "tty"])
+    try:
+        term.read_until(b"tty>")
+        other.expect("tty joined")
+        term.type("hello from a terminal\r")
+        assert other.expect("hello from a terminal").endswith("tty: hello from a terminal")
+        other.say("hi \x1b[2J there")
+        out = term.read_until(b"there")
+        assert b"\x1b[0;31;1mother\x1b[0m: hi ^[[2J there" in out  # nick coloured, escape shown, not obeyed
+        assert b"\x1b[2J" not in out
+        term.type("выход\r")
+        assert other.expect("tty left").endswith("tty left the chat")
+    finally:
+        code = term.close()
+        other.close()
+    assert code == 0
+
+
+def test_operator_console_on_a_terminal(tmp_path: Path) -> None:
+    term = Pty([sys.executable, "-m", "netlab", "serve", "--port", "0"], env={"NETLAB_RUNTIME_DIR": str(tmp_path)})
+    try:
+        out = term.read_until(b"operator console")
+        port = int(out.split(b"listening on 127.0.0.1:")[1].split()[0])
+        alice, bob = LineClient(("127.0.0.1", port), "alice"), LineClient(("127.0.0.1", port), "bob")
+        term.type("/who\n")
+        listing = term.read_until(b"2 online")
+        term.read_until(b"bob ")
+        assert b"alice" in listing
+        term.type("/say hello from the console\n")
+        assert alice.expect("hello from the console").endswith("server: hello from the console")
+        term.type("/kick bob flooding\n")
+        assert b"Kicked by the operator: flooding" in bob.read_to_eof(3)
+        term.read_until(b"kicked bob")
+        term.type("/reboot\n")
+        term.read_until(b"Unknown command")
+        term.type("/shutdown\n")
+        assert b"Server is shutting down" in alice.read_to_eof(3)
+        alice.close()
+        bob.close()
+    finally:
+        code = term.close()
+    assert code == 0

@@ -261,6 +261,12 @@ def test_tutorial_chunks_lose_their_nick_prefix_and_split_when_merged() -> None:
     assert session.receive(b"alice: /who") == [p.ListUsers()]
 
 
+def test_tutorial_message_over_the_line_limit_closes() -> None:
+    session = tutorial_session()
+    (close,) = session.receive(b"alice: " + b"w" * (p.MAX_LINE_BYTES + 1))
+    assert isinstance(close, p.Close) and "line too long" in close.reason
+
+
 def test_tutorial_farewell_is_a_leave() -> None:
     session = tutorial_session()
     assert session.receive(b"alice has left the chat.") == [p.Leave("left the chat")]
