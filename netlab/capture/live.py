@@ -63,6 +63,7 @@ class LiveReport:
     saved: Path | None = None
     saved_frames: int = 0
     stopped_by: str = "stop"
+    unread: int = 0
 
 
 @dataclass(slots=True)
@@ -121,7 +122,11 @@ class LiveFollow:
     def describe(self) -> str:
         """The readiness line for stderr: where, how, and how to stop."""
         assert self.capture is not None
-        what = " or ".join(f"port {port}" for port in self.options.ports) or "all TCP"
+        o = self.options
+        parts = [" or ".join(f"port {port}" for port in o.ports), " or ".join(f"host {host}" for host in o.hosts)]
+        if o.raw_filter:
+            parts.append(f"filter '{o.raw_filter}'")
+        what = " and ".join(part for part in parts if part) or "all TCP"
         saving = f"; saving to {self.writer.path}" if self.writer is not None else ""
         return (
             f"capturing {what} on {self.iface} ({self.iface_reason}) with the {self.capture.backend} backend, "
@@ -193,14 +198,15 @@ class LiveFollow:
             self.writer.close()
             saved_frames = self.writer.frames
         return LiveReport(
-            self.iface,
-            self.capture.backend,
-            stats.frames,
-            stats.kernel_drops,
-            stats.truncated,
-            self.writer.path if self.writer else None,
-            saved_frames,
-            self._progress.stopped_by,
+            iface=self.iface,
+            backend=self.capture.backend,
+            frames=stats.frames,
+            kernel_drops=stats.kernel_drops,
+            truncated=stats.truncated,
+            saved=self.writer.path if self.writer else None,
+            saved_frames=saved_frames,
+            stopped_by=self._progress.stopped_by,
+            unread=stats.unread,
         )
 
 
@@ -216,6 +222,8 @@ def report_line(report: LiveReport) -> str:
         f"netlab follow: captured {report.frames} frame(s) on {report.iface} ({report.backend}), "
         f"{report.kernel_drops} dropped by the kernel, {report.truncated} truncated by the snap length"
     )
+    if report.unread:
+        line += f", {report.unread} left unread when stopped (traffic kept coming faster than it was read)"
     if report.saved is not None:
         line += f"; saved {report.saved_frames} frame(s) to {report.saved}"
     return line

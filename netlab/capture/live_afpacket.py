@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from netlab.capture import bpf
 from netlab.capture.sources import (
     DEFAULT_RCVBUF,
+    DRAIN_LIMIT_S,
     ETH_P_ALL,
     LINKTYPE_ETHERNET,
     PACKET_STATISTICS,
@@ -53,7 +54,6 @@ RING_BLOCK_SIZE = 1 << 20  # must hold the largest frame: snap length 262 144 + 
 RING_BLOCKS = 64
 RING_FRAME_SIZE = 1 << 11
 RING_RETIRE_MS = 10
-DRAIN_LIMIT_S = 2.0  # after stop(): read what is queued, but not for longer than this
 _BLOCK = struct.Struct("=III")  # block_status, num_pkts, offset_to_first_pkt (at offset 8)
 _FRAME = struct.Struct("=IIIIIIH")  # next_offset, sec, nsec, snaplen, len, status, mac
 
@@ -154,14 +154,20 @@ class AfPacketCapture(LiveCapture):
                 poller.poll(RING_RETIRE_MS if settle else POLL_INTERVAL_S * 1000)
                 continue
             if settle and time.monotonic() >= give_up:
-                return  # traffic keeps coming faster than we read: stop anyway
+                self._unread += count  # traffic keeps coming faster than we read: stop anyway
+                struct.pack_into("=I", ring, base + 8, TP_STATUS_KERNEL)
+                block = (block + 1) % RING_BLOCKS
+                continue
             position = base + offset
             for _ in range(count):
                 step, sec, nsec, kept, size, _, mac = frame_header(ring, position)
                 start = position + mac
-                self._count(kept, size)
                 # Microseconds, computed as pcap readers do, so `--save` then `--read` agrees exactly.
-                yield CapturedFrame(sec + (nsec // 1000) / 1_000_000, ring[start : start + kept], size)
+                ts = sec + (nsec // 1000) / 1_000_000
+                if ts > self.stopped_at:
+                    return  # everything captured before stop() has been read
+                self._count(kept, size)
+                yield CapturedFrame(ts, ring[start : start + kept], size)
                 position += step
             struct.pack_into("=I", ring, base + 8, TP_STATUS_KERNEL)
             block = (block + 1) % RING_BLOCKS
@@ -194,10 +200,13 @@ class AfPacketCapture(LiveCapture):
                 for _, _, payload in cmsgs:
                     sec, nsec = unpack_ts(payload)
                     ts = sec + (nsec // 1000) / 1_000_000  # microseconds, as in the ring reader
+                if ts > self.stopped_at:
+                    return  # everything captured before stop() has been read
                 self._count(kept, size)
                 yield CapturedFrame(ts, bytes(view[:kept]), size)
             if give_up and time.monotonic() >= give_up:
-                return  # traffic keeps coming faster than we read: stop anyway
+                self._discard_queue(self._sock)  # traffic keeps coming faster than we read: stop anyway
+                return
 
     def close(self) -> None:
         if self._sock.fileno() >= 0:

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from netlab.capture import bpf
-from netlab.capture.live_afpacket import DRAIN_LIMIT_S
 from netlab.capture.sources import (
     DEFAULT_RCVBUF,
+    DRAIN_LIMIT_S,
     PACKET_STATISTICS,
     POLL_INTERVAL_S,
     SO_RCVBUFFORCE,
@@ -84,12 +84,15 @@ class ScapyCapture(LiveCapture):
                     break
                 if data is None:
                     continue
-                self._count(len(data), len(data))
                 # Microseconds, as pcap keeps them, so `--save` then `--read` gives identical time stamps.
                 seconds, micros = split_timestamp(float(ts or 0.0))
+                if seconds + micros / 1_000_000 > self.stopped_at:
+                    return  # everything captured before stop() has been read
+                self._count(len(data), len(data))
                 yield CapturedFrame(seconds + micros / 1_000_000, data, len(data))
             if give_up and time.monotonic() >= give_up:
-                return  # traffic keeps coming faster than we read: stop anyway
+                self._discard_queue(self._sock.ins)  # traffic keeps coming faster than we read: stop anyway
+                return
 
     def close(self) -> None:
         if not self._sock.closed:

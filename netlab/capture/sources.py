@@ -33,6 +33,7 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,8 @@ SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35
 DEFAULT_RCVBUF = 512 * 1024 * 1024
 POLL_INTERVAL_S = 0.1
+#: After stop(): read the backlog captured before it for at most this long, then count the rest as unread.
+DRAIN_LIMIT_S = 60.0
 
 #: ARPHRD types whose frames start with a 14-byte Ethernet header (Ethernet and Linux loopback).
 _ETHERNET_LIKE = {1, 772}
@@ -80,11 +83,14 @@ class CaptureStats:
         frames: frames delivered to the reader.
         kernel_drops: frames the kernel (or the capture helper) dropped for lack of buffer space.
         truncated: frames delivered shorter than on the wire (should stay 0: snap length >= 262 144).
+        unread: frames captured but thrown away unread because the capture was stopped while
+            traffic kept arriving faster than it was read (see `DRAIN_LIMIT_S`).
     """
 
     frames: int = 0
     kernel_drops: int = 0
     truncated: int = 0
+    unread: int = 0
 
 
 class LiveCapture(abc.ABC):
@@ -108,12 +114,21 @@ class LiveCapture(abc.ABC):
         self._stopping = threading.Event()
         self._frames = 0
         self._truncated = 0
+        self._unread = 0
+        self.stopped_at = float("inf")  # wall-clock time of stop(), comparable with frame time stamps
         #: Called (in the iterating thread) when no frame is waiting, before blocking: flush output here.
         self.on_idle: Callable[[], object] | None = None
 
     def stop(self) -> None:
-        """Ask the capture to end: iteration drains what is already queued, then stops. Thread-safe."""
-        self._stopping.set()
+        """Ask the capture to end: iteration reads every frame captured before this call, then stops.
+
+        Thread-safe and signal-safe. Frames are told apart by their kernel time stamps, so a
+        backlog is read to the end however long it takes (up to `DRAIN_LIMIT_S`, after which the
+        rest is counted as `unread`), while frames arriving after the call are not read.
+        """
+        if not self._stopping.is_set():
+            self.stopped_at = time.time()
+            self._stopping.set()
 
     @property
     def stopping(self) -> bool:
@@ -130,7 +145,7 @@ class LiveCapture(abc.ABC):
 
     def stats(self) -> CaptureStats:
         """Counters so far (thread-safe enough to poll: plain integer reads)."""
-        return CaptureStats(self._frames, self.kernel_drops(), self._truncated)
+        return CaptureStats(self._frames, self.kernel_drops(), self._truncated, self._unread)
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -143,6 +158,18 @@ class LiveCapture(abc.ABC):
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+    def _discard_queue(self, sock: socket.socket) -> None:
+        """Throw away (and count as unread) what the kernel still holds: stop() under endless traffic."""
+        sink = bytearray(64)
+        for _ in range(10_000_000):
+            try:
+                sock.recv_into(sink, 0, socket.MSG_TRUNC)
+            except BlockingIOError:
+                break
+            self._unread += 1
+        if self._unread:
+            log.warning("stopped while traffic kept coming: %d captured frame(s) were left unread", self._unread)
 
     def _count(self, data_len: int, orig_len: int) -> None:
         self._frames += 1

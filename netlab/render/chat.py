@@ -7,17 +7,19 @@ when and from which connection::
     16:30:01.456 #1 127.0.0.1:41240 bob → alice (private): hi
     16:30:02.001 #0 127.0.0.1:41234 * alice waves
 
-The server's copies of a message to each recipient are not repeated (a copy whose sender is the
-nickname of a captured connection is never shown: the original is); a line that only the
-server→client direction shows (the sender's connection was not captured) is shown with the
-connection it was delivered on. Server notices (`***`) are shown once however many clients got
-them; errors (`!!!`) are shown per connection.
+Client→server bytes go through the server's own sans-IO `ChatSession`, so a capture is read
+exactly as `netlab serve` read it: both dialects of docs/protocol.md (netlab's line protocol, and
+the tutorial dialect's bare chunks — merged chunks split at each ``nick: `` prefix, the farewell
+chunk, ``/dialect line``), commands, the nickname handshake. A client's nickname is taken as
+granted when the server's welcome line says so (or, for servers without one, when the client goes
+on talking), refused when the server answers with an error.
 
-Both dialects of docs/protocol.md are understood: netlab's line protocol (a nickname line, then
-one message or /command per line) and the tutorial dialect (a bare nickname chunk, then
-``nick: text`` chunks without newlines). The dialect is read from the first client→server bytes:
-a chunk without a newline means the tutorial dialect. Gaps in the capture are shown in place; the
-line they cut is dropped up to its newline, never shown as a message of its own.
+The server's copies of a message to each recipient are not repeated (a copy whose sender is the
+nickname of a captured connection is never shown: the original is); a line only the server→client
+direction shows (its sender's connection was not captured) is shown with the connection it was
+delivered on. Server notices (`***`) are shown once however many clients got them; errors (`!!!`)
+per connection. Gaps are shown in place; the line they cut is dropped, never shown as a message of
+its own. `--direction` does not apply: a chat line needs both directions to be told.
 """
 
 from __future__ import annotations
@@ -31,23 +33,28 @@ from netlab.chat.protocol import (
     GREETING,
     WELCOME_RE,
     Act,
+    Action,
     ChangeNick,
+    ChatSession,
+    ClaimNick,
+    Close,
+    Dialect,
     Leave,
     LineFramer,
     ListUsers,
     MessageKind,
     Say,
+    SessionState,
     Whisper,
     decode_line,
     neutralise,
-    parse_command,
     parse_server_line,
 )
-from netlab.errors import RemoteProtocolError
+from netlab.errors import LocalProtocolError, RemoteProtocolError
 from netlab.render.base import RenderOptions
 from netlab.stream.events import Closed, Data, Direction, Event, Gap, Opened
 
-#: How many recent messages are remembered to recognise the server's copies of them.
+#: How many recent messages and notices are remembered to recognise the server's copies of them.
 RECENT_MESSAGES = 4096
 
 
@@ -57,28 +64,36 @@ class _Conn:
 
     stream: int
     client: Endpoint
+    session: ChatSession = field(default_factory=ChatSession)
+    claim: str | None = None  # a nickname claimed and not yet granted or refused
     nick: str | None = None
-    naming: bool = True  # still choosing a nickname
-    refused: bool = False  # the server refused the last claim (line dialect may retry)
-    tutorial: bool | None = None  # None until the first client bytes
-    framers: dict[Direction, LineFramer] = field(default_factory=dict)
-    leave_shown: bool = False
+    server_lines: LineFramer = field(default_factory=LineFramer)
     greeted: bool = False  # the server's first bytes were seen
     resync: set[Direction] = field(default_factory=set)  # skipping to the next newline after a gap
-
-    def framer(self, direction: Direction) -> LineFramer:
-        found = self.framers.get(direction)
-        if found is None:
-            found = self.framers[direction] = LineFramer()
-        return found
+    leave_shown: bool = False
 
     @property
     def who(self) -> str:
-        return self.nick or "(no nickname yet)"
+        return self.nick or self.claim or "(no nickname yet)"
+
+    @property
+    def tutorial(self) -> bool:
+        return self.session.dialect is Dialect.TUTORIAL
 
 
 def _clock(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _skip_cut_line(conn: _Conn, direction: Direction, data: bytes) -> bytes:
+    """After a gap, drop the rest of the line the gap cut (up to and including its newline)."""
+    if direction not in conn.resync:
+        return data
+    newline = data.find(b"\n")
+    if newline < 0:
+        return b""
+    conn.resync.discard(direction)
+    return data[newline + 1 :]
 
 
 class ChatRenderer:
@@ -87,7 +102,6 @@ class ChatRenderer:
     binary = False
 
     def __init__(self, options: RenderOptions) -> None:
-        self._direction = options.direction
         self._conns: dict[int, _Conn] = {}
         self._recent: deque[tuple[str, str]] = deque(maxlen=RECENT_MESSAGES)
         self._recent_set: dict[tuple[str, str], int] = {}
@@ -110,16 +124,11 @@ class ChatRenderer:
         if conn is None:
             return ""
         if isinstance(event, Data):
-            if self._direction is not None and event.direction is not self._direction:
-                return ""
             if event.direction is Direction.C2S:
                 return self._client_bytes(conn, event)
             return self._server_bytes(conn, event)
         if isinstance(event, Gap):
-            conn.framers.pop(event.direction, None)  # the partial line is cut; start afresh
-            conn.resync.add(event.direction)
-            side = "client→server" if event.direction is Direction.C2S else "server→client"
-            return self._line(conn, event.ts, f"[{event.size} bytes missing in capture, {side}]")
+            return self._gap(conn, event)
         if isinstance(event, Closed):
             return self._closed(conn, event)
         return ""
@@ -127,52 +136,29 @@ class ChatRenderer:
     # -- client → server
 
     def _client_bytes(self, conn: _Conn, event: Data) -> str:
-        if conn.tutorial is None:
-            conn.tutorial = b"\n" not in event.data
-        if conn.tutorial:
-            return self._tutorial_chunk(conn, event)
-        out = []
-        for line in self._frame(conn, Direction.C2S, event.data):
-            out.append(self._client_line(conn, event.ts, line))
-        return "".join(out)
-
-    def _frame(self, conn: _Conn, direction: Direction, data: bytes) -> list[str]:
-        if direction in conn.resync:  # after a gap: the rest of the cut line is not a message
-            newline = data.find(b"\n")
-            if newline < 0:
-                return []
-            conn.resync.discard(direction)
-            data = data[newline + 1 :]
-        try:
-            return conn.framer(direction).feed(data)
-        except RemoteProtocolError as error:
-            conn.framers.pop(direction, None)
-            return [f"\x00{error}"]  # NUL never survives decoding from the wire: marks our note
-
-    def _client_line(self, conn: _Conn, ts: float, line: str) -> str:
-        if line.startswith("\x00"):
-            return self._line(conn, ts, f"[{line[1:]}]")
-        if conn.naming and (conn.nick is None or conn.refused):
-            conn.nick, conn.refused = line.strip(), False
-            self._nicks.add(conn.nick)
+        session = conn.session
+        data = _skip_cut_line(conn, Direction.C2S, event.data)
+        if not data or session.state is SessionState.CLOSED:
             return ""
-        conn.naming = False
-        return self._message(conn, ts, line)
+        out = ""
+        actions: list[Action] = []
+        if session.dialect is None and not session.framer.pending and b"\n" not in data:
+            actions += session.receive(data)  # a bare chunk first: the tutorial dialect's nickname
+            actions += session.quiet()
+        else:
+            if conn.claim is not None and conn.tutorial:
+                out = self._grant(conn, event.ts, conn.claim)  # no verdict seen, and the client goes on
+            actions += session.receive(data)
+        return out + self._apply(conn, event.ts, actions)
 
-    def _tutorial_chunk(self, conn: _Conn, event: Data) -> str:
-        text = decode_line(event.data.rstrip(b"\n"))
-        if conn.nick is None:
-            conn.nick, conn.naming = text.strip(), False
-            self._nicks.add(conn.nick)
-            return self._line(conn, event.ts, f"{neutralise(conn.who)} joined (tutorial dialect)")
-        prefix = f"{conn.nick}: "
-        body = text[len(prefix) :] if text.startswith(prefix) else text
-        return self._message(conn, event.ts, body)
+    def _apply(self, conn: _Conn, ts: float, actions: list[Action]) -> str:
+        return "".join(self._action(conn, ts, action) for action in actions)
 
-    def _message(self, conn: _Conn, ts: float, text: str) -> str:
-        action = parse_command(text)
+    def _action(self, conn: _Conn, ts: float, action: Action) -> str:
         who = neutralise(conn.who)
-        if action is None:
+        if isinstance(action, ClaimNick):
+            conn.claim = action.nick
+            self._nicks.add(action.nick)
             return ""
         if isinstance(action, Say):
             self._remember(conn.who, action.text)
@@ -191,7 +177,23 @@ class ChatRenderer:
             return self._line(conn, ts, f"{who} leaves ({neutralise(action.reason)})")
         if isinstance(action, ListUsers):
             return self._line(conn, ts, f"{who} asks who is online")
-        return self._line(conn, ts, f"{who} sends {neutralise(text)}")
+        if isinstance(action, Close):
+            return self._line(conn, ts, f"{who} breaks the protocol: {neutralise(action.reason)}")
+        return ""  # Reply: the server's answer shows on the server→client side
+
+    def _grant(self, conn: _Conn, ts: float, nick: str) -> str:
+        conn.nick, conn.claim = nick, None
+        self._nicks.add(nick)
+        dialect = " (tutorial dialect)" if conn.tutorial else ""
+        joined = self._line(conn, ts, f"{neutralise(nick)} joined{dialect}")
+        session = conn.session
+        if session.state is SessionState.AWAIT_NICK and session.nick is None:
+            try:
+                return joined + self._apply(conn, ts, session.nick_granted(nick))
+            except LocalProtocolError:
+                return joined  # the session saw no claim (the capture started mid-handshake)
+        session.renamed(nick)
+        return joined
 
     def _remember(self, sender: str, text: str) -> None:
         if len(self._recent) == self._recent.maxlen:
@@ -210,25 +212,28 @@ class ChatRenderer:
         if not conn.greeted:
             conn.greeted = True
             data = data.removeprefix(GREETING)  # the bare "NICK" asking for a nickname (both dialects)
-        if conn.tutorial and b"\n" not in data and not conn.framer(Direction.S2C).pending:
-            return self._server_line(conn, event.ts, decode_line(data)) if data else ""  # one bare chunk
-        out = []
-        for line in self._frame(conn, Direction.S2C, data):
-            out.append(self._server_line(conn, event.ts, line))
-        return "".join(out)
+        data = _skip_cut_line(conn, Direction.S2C, data)
+        if conn.tutorial:  # bare chunks, one message each; a "\n" may separate merged ones
+            lines = [decode_line(piece) for piece in data.split(b"\n") if piece.strip()]
+        else:
+            try:
+                lines = conn.server_lines.feed(data)
+            except RemoteProtocolError as error:
+                conn.server_lines = LineFramer()
+                return self._line(conn, event.ts, f"[server→client: {error}]")
+        return "".join(self._server_line(conn, event.ts, line) for line in lines)
 
     def _server_line(self, conn: _Conn, ts: float, line: str) -> str:
-        if line.startswith("\x00"):
-            return self._line(conn, ts, f"[{line[1:]}]")
         welcome = WELCOME_RE.match(line)
         if welcome:
-            conn.nick, conn.naming = welcome["nick"], False
-            self._nicks.add(conn.nick)
-            return self._line(conn, ts, f"{neutralise(conn.who)} joined")
+            return self._grant(conn, ts, welcome["nick"])
         incoming = parse_server_line(line)
         if incoming.kind is MessageKind.ERROR:
-            conn.refused = conn.naming
-            return self._line(conn, ts, f"server → {neutralise(conn.who)}: !!! {neutralise(incoming.text)}")
+            out = self._line(conn, ts, f"server → {neutralise(conn.who)}: !!! {neutralise(incoming.text)}")
+            if conn.claim is not None and conn.session.state is SessionState.AWAIT_NICK:
+                conn.claim = None
+                out += self._apply(conn, ts, conn.session.nick_refused(incoming.text))
+            return out
         if incoming.kind is MessageKind.NOTICE:
             return self._notice(conn, ts, incoming.line, incoming.text)
         if incoming.sender is not None and (
@@ -237,22 +242,19 @@ class ChatRenderer:
             return ""  # a copy of a message shown (or to be shown) on its sender's own connection
         if incoming.kind is MessageKind.RAW:
             sender, colon, text = incoming.text.partition(": ")
-            if not incoming.text.strip() or (colon and (sender, text) in self._recent_set):
-                return ""  # blank, or the tutorial server's bare copy of a message already shown
-        label = f"(delivered to {neutralise(conn.who)})"
-        if incoming.kind is MessageKind.ACTION:
-            return self._line(conn, ts, f"* {neutralise(incoming.sender or '?')} {incoming.text} {label}")
-        if incoming.kind is MessageKind.PRIVATE:
-            return self._line(
-                conn,
-                ts,
-                f"{neutralise(incoming.sender or '?')} → {neutralise(conn.who)} (private): {incoming.text}",
-            )
-        if incoming.kind is MessageKind.CHAT:
-            return self._line(
-                conn, ts, f"{neutralise(incoming.sender or '?')} → everyone: {incoming.text} {label}"
-            )
-        return self._line(conn, ts, f"server → {neutralise(conn.who)}: {neutralise(incoming.text)}")
+            if colon and ((sender, text) in self._recent_set or sender in self._nicks):
+                return ""  # the tutorial server's bare copy of a message already shown
+        return self._delivery(conn, ts, incoming.kind, incoming.sender or "?", incoming.text)
+
+    def _delivery(self, conn: _Conn, ts: float, kind: MessageKind, sender: str, text: str) -> str:
+        to, who = f"(delivered to {neutralise(conn.who)})", neutralise(sender)
+        if kind is MessageKind.ACTION:
+            return self._line(conn, ts, f"* {who} {text} {to}")
+        if kind is MessageKind.PRIVATE:
+            return self._line(conn, ts, f"{who} → {neutralise(conn.who)} (private): {text}")
+        if kind is MessageKind.CHAT:
+            return self._line(conn, ts, f"{who} → everyone: {text} {to}")
+        return self._line(conn, ts, f"server → {neutralise(conn.who)}: {neutralise(text)}")
 
     def _notice(self, conn: _Conn, ts: float, whole: str, text: str) -> str:
         if whole in self._notices:
@@ -260,22 +262,29 @@ class ChatRenderer:
         self._notices.append(whole)
         return self._line(conn, ts, f"*** {neutralise(text)}")
 
+    # -- gaps and the end
+
+    def _gap(self, conn: _Conn, event: Gap) -> str:
+        if event.direction is Direction.C2S:
+            if conn.session.framer.take_rest() or not conn.tutorial:
+                conn.resync.add(Direction.C2S)
+        else:
+            conn.server_lines = LineFramer()
+            if not conn.tutorial:
+                conn.resync.add(Direction.S2C)
+        side = "client→server" if event.direction is Direction.C2S else "server→client"
+        return self._line(conn, event.ts, f"[{event.size} bytes missing in capture, {side}]")
+
     def _closed(self, conn: _Conn, event: Closed) -> str:
-        out = []
-        framer = conn.framers.get(Direction.C2S)
-        if framer is not None and framer.pending:
-            rest = decode_line(framer.take_rest())
-            out.append(
-                self._line(
-                    conn, event.ts, f"{neutralise(conn.who)} sent an incomplete last line: {neutralise(rest)}"
-                )
-            )
+        out = ""
+        session = conn.session
+        if session.state is not SessionState.CLOSED and session.framer.pending and not conn.tutorial:
+            rest = decode_line(session.framer.take_rest())
+            out += self._line(conn, event.ts, f"{neutralise(conn.who)} sent an incomplete last line: {rest}")
         if not conn.leave_shown:
-            out.append(
-                self._line(conn, event.ts, f"{neutralise(conn.who)} disconnected ({event.reason.value})")
-            )
+            out += self._line(conn, event.ts, f"{neutralise(conn.who)} disconnected ({event.reason.value})")
         del self._conns[conn.stream]
-        return "".join(out)
+        return out
 
     def _line(self, conn: _Conn, ts: float, text: str) -> str:
         return f"{_clock(ts)} #{conn.stream} {conn.client} {neutralise(text)}\n"

@@ -172,3 +172,24 @@ def test_unprivileged_open_raises_permission_error(backend: str) -> None:
     assert result.returncode == 77, result.stderr
     assert "no permission to capture on lo" in result.stdout
     assert "setcap" in result.stdout and "--read" in result.stdout
+
+
+def test_stop_under_a_flood_counts_what_it_leaves_unread(
+    monkeypatch: pytest.MonkeyPatch, listener: socket.socket
+) -> None:
+    from netlab.capture import live_afpacket
+
+    monkeypatch.setattr(live_afpacket, "DRAIN_LIMIT_S", 0.0)  # as if the traffic never let up
+    port = listener.getsockname()[1]
+    capture = open_live("lo", ports=[port], backend="afpacket")
+    for _ in range(1000):  # ~7 frames per connection: more than one read batch (4096)
+        client = socket.create_connection(listener.getsockname(), timeout=10)
+        peer, _ = listener.accept()
+        client.close()
+        peer.close()
+    capture.stop()
+    read = sum(1 for _ in capture)
+    capture.close()
+    stats = capture.stats()
+    assert read == stats.frames == 4096
+    assert stats.unread > 0  # never silent: what was thrown away is counted

@@ -180,15 +180,6 @@ def test_disconnect_without_quit_and_incomplete_last_line() -> None:
     ]
 
 
-def test_direction_option_shows_one_side() -> None:
-    wire = Wire()
-    wire.login(0, "alice")
-    wire.send(0, Direction.C2S, b"hello\n")
-    renderer = ChatRenderer(RenderOptions(direction=Direction.S2C))
-    out = "".join(renderer.on_event(event) for event in wire.events)
-    assert "hello" not in out and "alice joined" in out
-
-
 def test_copy_released_before_the_original_is_not_shown_twice() -> None:
     wire = Wire()
     wire.login(0, "alice")
@@ -196,3 +187,45 @@ def test_copy_released_before_the_original_is_not_shown_twice() -> None:
     wire.send(0, Direction.S2C, f"[{STAMP}] bob (private): early copy\n".encode())
     wire.send(1, Direction.C2S, b"/msg alice early copy\n")
     assert render(wire.events)[2:] == ["#1 127.0.0.1:40001 bob → alice (private): early copy"]
+
+
+def test_tutorial_dialect_as_the_server_reads_it() -> None:
+    """Merged chunks split at each prefix, stamped prefixes, commands, the farewell (docs/protocol.md)."""
+    wire = Wire()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    wire.send(0, Direction.C2S, b"dana")
+    wire.send(0, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='dana')}".encode())  # a bare chunk
+    wire.send(0, Direction.C2S, "dana: один[2026-11-23 16:00:01] dana: два".encode())  # two merged chunks
+    wire.send(0, Direction.S2C, f"\n[{STAMP}] *** ed joined the chat".encode())  # "\n" before a quick chunk
+    wire.send(0, Direction.C2S, b"dana: /who")
+    wire.send(0, Direction.C2S, b"dana has left the chat.")
+    assert render(wire.events) == [
+        "#0 127.0.0.1:40000 dana joined (tutorial dialect)",
+        "#0 127.0.0.1:40000 dana → everyone: один",
+        "#0 127.0.0.1:40000 dana → everyone: два",
+        "#0 127.0.0.1:40000 *** ed joined the chat",
+        "#0 127.0.0.1:40000 dana asks who is online",
+        "#0 127.0.0.1:40000 dana leaves (left the chat)",
+    ]
+
+
+def test_line_dialect_lines_sent_before_the_welcome_wait_for_it() -> None:
+    wire = Wire()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    wire.send(0, Direction.C2S, b"fay\nearly bird\n")
+    wire.send(0, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='fay')}\n".encode())
+    assert render(wire.events) == [
+        "#0 127.0.0.1:40000 fay joined",
+        "#0 127.0.0.1:40000 fay → everyone: early bird",
+    ]
+
+
+def test_overlong_line_is_a_protocol_break_not_a_crash() -> None:
+    wire = Wire()
+    wire.login(0, "gus")
+    wire.send(0, Direction.C2S, b"x" * 5000 + b"\n")
+    wire.send(0, Direction.C2S, b"after\n")
+    lines = render(wire.events)[1:]
+    assert lines == ["#0 127.0.0.1:40000 gus breaks the protocol: line too long (more than 4096 bytes without a newline)"]
