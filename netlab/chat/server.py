@@ -138,9 +138,11 @@ class ChatServer:
     the operator's verbs and are thread-safe.
     """
 
-    def __init__(self, host: str | None = None, port: int | None = None, config: ServerConfig | None = None,
-                 **overrides: Any) -> None:
-        """`ChatServer("127.0.0.1", 0)`, or with a `ServerConfig` and/or any of its fields as keywords."""
+    def __init__(self, host: str | ServerConfig | None = None, port: int | None = None,
+                 config: ServerConfig | None = None, **overrides: Any) -> None:
+        """`ChatServer("127.0.0.1", 0)`, `ChatServer(ServerConfig(...))`, or any config field as a keyword."""
+        if isinstance(host, ServerConfig):
+            config, host = host, None
         base = config or ServerConfig()
         if host is not None:
             overrides["host"] = host
