@@ -55,6 +55,7 @@ _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 _RECENT_BYTES = 4 * 1024  # retransmitted bytes are compared with this much history
 _MAX_LEAD = 1 << 20  # a SYN-less flow's start moves back by at most this much
 _PROVISIONAL_SEGMENTS = 8  # ...and is settled after this many segments even without an ACK
+_SWEEP_AT = 10_000  # unfinished connections before closed ones are finished and forgotten
 _OFFLOAD_TRUST = 2  # after this many bad checksums were ACKed, stop holding (sender-side capture)
 DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
 
@@ -240,7 +241,9 @@ class Reassembler:
         self.prefer_good_checksum = prefer_good_checksum
         self.max_buffer = max_buffer
         self._conns: dict[tuple[object, ...], _Entry] = {}
-        self._all: list[_Conn] = []  # open connections in stream order, for flush
+        self._all: dict[int, _Conn] = {}  # stream number -> connection not yet finished, in order
+        self._keys: dict[int, tuple[tuple[object, ...], ...]] = {}  # stream number -> its dict keys
+        self._sweep_at = _SWEEP_AT
         self._next_stream = 0
 
     @property
@@ -284,9 +287,10 @@ class Reassembler:
     def flush(self) -> list[Event]:
         """End of input: release what is still buffered (after gaps) and close every stream."""
         events: list[Event] = []
-        for conn in self._all:
+        for conn in self._all.values():
             self._finish(conn, CloseReason.END, events)
         self._all.clear()
+        self._keys.clear()
         self._conns.clear()
         return events
 
@@ -302,7 +306,10 @@ class Reassembler:
     def _open(self, seg: Segment, key: tuple[object, ...], old: _Entry | None, events: list[Event]) -> _Entry:
         if old is not None:
             self._finish(old[0], CloseReason.REUSED, events)
-            self._all.remove(old[0])
+            del self._all[old[0].stream]
+            del self._keys[old[0].stream]
+        if len(self._all) >= self._sweep_at:
+            self._sweep(events)
         flags = seg.flags
         guessed = False
         if flags & _SYN:
@@ -321,10 +328,26 @@ class Reassembler:
             back_key += seg.vlan
         self._conns[back_key] = back
         self._conns[key] = here  # after back_key: a self-connection (src == dst) keeps this one
-        self._all.append(conn)
+        self._all[conn.stream] = conn
+        self._keys[conn.stream] = (key, back_key)
         first = Direction.C2S if forward else Direction.S2C
         events.append(Opened(conn.stream, seg.ts, seg.frame, client, server, guessed, seg.vlan, first))
         return here
+
+    def _sweep(self, events: list[Event]) -> None:
+        """Finish connections that are over (both FINs, or a RST), so memory follows open ones.
+
+        Runs when the number of unfinished connections doubles; a stray packet of a swept
+        connection would start a new stream, which is why closed ones are not dropped at once.
+        """
+        for number, conn in list(self._all.items()):
+            if conn.rst or (conn.c2s.fin and conn.s2c.fin):
+                self._finish(conn, CloseReason.END, events)
+                del self._all[number]
+                for key in self._keys.pop(number):
+                    if self._conns.get(key, (None,))[0] is conn:
+                        del self._conns[key]
+        self._sweep_at = max(_SWEEP_AT, 2 * len(self._all))
 
     def _finish(self, conn: _Conn, reason: CloseReason, events: list[Event]) -> None:
         for flow in (conn.c2s, conn.s2c):

@@ -318,3 +318,26 @@ def test_dropped_segments_become_gaps_of_the_right_size(case: tuple) -> None:  #
             holes.append((lo, size))
     holes = [h for h in holes if h[0] + h[1] < len(c2s)]
     assert gaps(events) == holes
+
+
+def test_closed_connections_are_forgotten_so_memory_follows_open_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from netlab.stream import reassembly
+
+    monkeypatch.setattr(reassembly, "_SWEEP_AT", 4)
+    r = Reassembler()
+    opened = 0
+    for i in range(50):
+        b = Builder(client=Endpoint("10.0.0.1", 30000 + i))
+        for seg in [
+            *handshake(b),
+            b.c(101, b"hi"),
+            b.c(103, flags=FIN | ACK),
+            b.s(901, flags=FIN | ACK, ack=104),
+        ]:
+            opened += sum(isinstance(e, Opened) for e in r.feed(seg))
+        assert len(r._all) <= 8  # noqa: SLF001 (the bound is the point of the test)
+    assert opened == 50 and r.streams == 50
+    closed = [e for e in r.flush() if isinstance(e, Closed)]
+    assert closed and all(e.reason is CloseReason.FIN for e in closed)
