@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -9,6 +12,8 @@ from typing import TextIO
 
 from netlab.chat.client import EXIT_WORDS, ChatClient, ChatClosed
 from netlab.chat.protocol import Incoming, neutralise
+
+log = logging.getLogger(__name__)
 
 
 def plain_text(message: Incoming) -> str:
@@ -56,6 +61,13 @@ def _linger(client: ChatClient, seconds: float) -> None:
 
 
 def _print_all(client: ChatClient, out: TextIO) -> None:
+    """Print every message; if the reader of our output goes away (`| head`), stop quietly."""
     for message in client:
-        out.write(plain_text(message) + "\n")
-        out.flush()
+        try:
+            out.write(plain_text(message) + "\n")
+            out.flush()
+        except BrokenPipeError:
+            log.debug("stdout closed; no longer printing")
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+            return

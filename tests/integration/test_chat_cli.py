@@ -253,3 +253,51 @@ def test_operator_console_on_a_terminal(tmp_path: Path) -> None:
     finally:
         code = term.close()
     assert code == 0
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_serve_logs_joins_on_stderr_and_bodies_only_with_v(tmp_path: Path, verbose: bool) -> None:
+    serve = ServeProcess(tmp_path, global_args=("-v",) if verbose else ())
+    alice, bob = LineClient(serve.address, "alice"), LineClient(serve.address, "bob")
+    alice.say("secret body")
+    bob.expect("secret body")
+    alice.close()
+    bob.expect("alice left")
+    bob.close()
+    assert serve.stop() == 0
+    log = "".join(serve.stderr)
+    assert "alice joined from 127.0.0.1:" in log and "alice left" in log
+    assert ("secret body" in log) is verbose
+    assert serve.proc.stdout is not None and serve.proc.stdout.read() == ""
+
+
+def test_join_and_serve_do_not_import_scapy() -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from netlab.cli.app import app\n"
+        "CliRunner().invoke(app, ['join', '--port', '9', '--nick', 'x'], input='')\n"
+        "CliRunner().invoke(app, ['serve', '--help'])\n"
+        "import netlab.chat.server, netlab.chat.client, netlab.chat.ui_line, netlab.chat.ui_prompt\n"
+        "assert not any(m.startswith('scapy') for m in sys.modules), 'scapy imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_join_piped_into_head_stays_quiet(tmp_path: Path) -> None:
+    with running_server(tmp_path) as chat:
+        talker = LineClient(chat.address, "talker")
+        talker.say("before")
+        pipeline = subprocess.Popen(
+            f"{sys.executable} -m netlab join --port {chat.address[1]} --nick reader --linger 1.5 --dialect netlab"
+            " | head -n 1",
+            shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        talker.expect("reader joined")
+        time.sleep(0.3)  # head has printed the welcome and exited
+        for i in range(50):
+            talker.say(f"after {i}")
+        out, err = pipeline.communicate(timeout=30)
+        talker.close()
+    assert out.count("\n") == 1 and "Welcome" in out
+    assert "Traceback" not in err and "Error" not in err, err

@@ -121,13 +121,13 @@ def wait_for(predicate: Any, timeout: float = TIMEOUT, interval: float = 0.02) -
 class ServeProcess:
     """`python -m netlab serve --port 0` in a subprocess, its address read from stderr."""
 
-    def __init__(self, tmp_path: Path, *args: str) -> None:
+    def __init__(self, tmp_path: Path, *args: str, global_args: tuple[str, ...] = ()) -> None:
         import subprocess
         import sys
 
         env = {**os.environ, "NETLAB_RUNTIME_DIR": str(tmp_path)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "netlab", "serve", "--port", "0", *args],
+            [sys.executable, "-m", "netlab", *global_args, "serve", "--port", "0", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
         )
         self.stderr: list[str] = []
