@@ -414,59 +414,59 @@ class Reassembler:
             if len(recent) > 2 * _RECENT_BYTES:
                 del recent[: len(recent) - _RECENT_BYTES]
             return
-        if flow.soft:
-            flow.soft = False
-            if pos == nxt + 1 and not flow.frags:  # the empty segment was a keep-alive: no gap
-                flow.origin = (flow.origin + 1) & SEQ_MASK
-                pos = nxt
-        if flow.provisional and pos < nxt and nxt - pos <= _MAX_LEAD:  # data from before the first we saw
-            self._rebase(flow, nxt - pos)
-            pos = nxt
-        if pos < nxt:
+        self._place(conn, flow, seg, pos, events)
+
+    def _place(self, conn: _Conn, flow: _Flow, seg: Segment, pos: int, events: list[Event]) -> None:
+        """The general case of `_payload`: start quirks, retransmissions, holds and holes."""
+        pos = self._adjust_start(flow, pos)
+        data, length = seg.payload, seg.wire_len
+        nxt = flow.next
+        if pos < nxt:  # a retransmission: only bytes beyond `next` are new
             end = pos + length
             self._compare(conn, flow, pos, data, seg)
             conn.retransmissions += 1
             events.append(
                 Notice(conn.stream, flow.direction, seg.ts, seg.frame, NoticeKind.RETRANSMISSION, length)
             )
-            if end <= nxt:
+            data = data[nxt - pos :]
+            if end <= nxt or not data:
                 return
-            cut = nxt - pos
-            data = data[cut:]
-            pos = nxt
-            length = end - nxt
-            if not data:
-                return
-        if pos == nxt and flow.provisional:  # wait for the receiver's ACK to settle the start
-            self._buffer(
-                conn,
-                flow,
-                _Frag(pos, length, data, seg.ts, seg.frame, seg.checksum_ok),
-                seg,
-                events,
-                count=False,
-            )
-            if len(flow.frags) >= _PROVISIONAL_SEGMENTS:
-                self._settle(conn, flow, seg, events)
-            return
-        if pos == nxt:
-            held = flow.held
-            if held is not None:
-                self._replace_held(conn, flow, held, data, length, seg, events)
-                return
-            if seg.checksum_ok is False and self.prefer_good_checksum and flow.offloaded < _OFFLOAD_TRUST:
-                flow.held = _Frag(pos, length, data, seg.ts, seg.frame, False)
-                return
-            self._emit(conn, flow, data, length, seg.ts, seg.frame, events)
-            if flow.frags:
-                self._drain(conn, flow, None, seg, events)
+            pos, length = nxt, end - nxt
+        frag = _Frag(pos, length, data, seg.ts, seg.frame, seg.checksum_ok)
+        if pos == nxt and not flow.provisional:
+            self._in_order(conn, flow, frag, seg, events)
             return
         held = flow.held
         behind_held = held is not None and pos == held.pos + held.length
-        frag = _Frag(pos, length, data, seg.ts, seg.frame, seg.checksum_ok)
         self._buffer(conn, flow, frag, seg, events, count=not (behind_held or flow.provisional))
         if flow.provisional and len(flow.frags) >= _PROVISIONAL_SEGMENTS:
             self._settle(conn, flow, seg, events)
+
+    def _adjust_start(self, flow: _Flow, pos: int) -> int:
+        """Fix where a SYN-less flow starts, given its first data at `pos`; returns the new `pos`."""
+        nxt = flow.next
+        if flow.soft:
+            flow.soft = False
+            if pos == nxt + 1 and not flow.frags:  # the empty segment was a keep-alive: no gap
+                flow.origin = (flow.origin + 1) & SEQ_MASK
+                return nxt
+        if flow.provisional and pos < nxt and nxt - pos <= _MAX_LEAD:  # data from before the first we saw
+            self._rebase(flow, nxt - pos)
+            return nxt
+        return pos
+
+    def _in_order(self, conn: _Conn, flow: _Flow, frag: _Frag, seg: Segment, events: list[Event]) -> None:
+        """Bytes at `next`: emit them, unless a bad checksum makes them wait for an ACK or a good copy."""
+        held = flow.held
+        if held is not None:
+            self._replace_held(conn, flow, held, frag.data, frag.length, seg, events)
+            return
+        if frag.checksum_ok is False and self.prefer_good_checksum and flow.offloaded < _OFFLOAD_TRUST:
+            flow.held = frag
+            return
+        self._emit(conn, flow, frag.data, frag.length, frag.ts, frag.frame, events)
+        if flow.frags:
+            self._drain(conn, flow, None, seg, events)
 
     def _buffer(
         self, conn: _Conn, flow: _Flow, frag: _Frag, seg: Segment, events: list[Event], *, count: bool = True
