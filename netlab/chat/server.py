@@ -282,7 +282,11 @@ class ChatServer:
                 log.warning("accept failed: %s", error.strerror)
                 self._stopping.wait(0.05)  # EMFILE and friends: back off instead of spinning
                 continue
-            self._admit(sock, remote)
+            try:
+                self._admit(sock, remote)
+            except OSError as error:  # the peer is already gone (RST before we looked at it)
+                log.debug("dropped %s during accept: %s", format_address(remote), error.strerror)
+                sock.close()
 
     def _admit(self, sock: socket.socket, remote: Any) -> None:
         sock.setblocking(True)
@@ -307,7 +311,17 @@ class ChatServer:
         thread = threading.Thread(target=self._reader, args=(conn,), name=f"chat-reader-{conn.remote}")
         with self._readers_lock:
             self._readers.add(thread)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError as error:  # out of threads: refuse this one, keep serving the others
+            log.error("cannot start a thread for %s: %s", conn.remote, error)
+            with self._readers_lock:
+                self._readers.discard(thread)
+            with self.registry.lock:
+                conn.reader_done = True
+                self.registry.mark_closing_locked(conn, render_error(_stamp(), "Server busy; try again later"),
+                                                  time.monotonic())
+            self._wake()
 
     # ------------------------------------------------------------------ reader threads
 
