@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         """Run the chat server (default 127.0.0.1:55555) until Ctrl-C or SIGTERM.
 
         Clients: `netlab join`, `nc 127.0.0.1 55555`, telnet, or the classic students' tutorial
-        client. When stdin is a terminal, type /who, /kick NICK [reason], /say TEXT or /shutdown.
+        client. When stdin is a terminal, type /who, /kick NICK \\[reason], /say TEXT or /shutdown.
         Joins, leaves and kicks are logged on stderr; message bodies only with -v.
         """
         level = logging.getLogger("netlab").getEffectiveLevel()  # set from -v / -q by the app callback
