@@ -301,3 +301,14 @@ def test_join_piped_into_head_stays_quiet(tmp_path: Path) -> None:
         talker.close()
     assert out.count("\n") == 1 and "Welcome" in out
     assert "Traceback" not in err and "Error" not in err, err
+
+
+def test_room_full_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with running_server(tmp_path, max_clients=1) as chat:
+        holder = LineClient(chat.address, "holder")
+        for dialect in ("auto", "netlab"):
+            result = CliRunner().invoke(app, join_args(chat, "--nick", "late", "--dialect", dialect), input="hi\n")
+            assert result.exit_code == 1
+            # (the in-process server logs to the same stderr; the client's own message is the last line)
+            assert result.stderr.splitlines()[-1].startswith("netlab: Room full (1 clients)"), result.stderr
+        holder.close()
