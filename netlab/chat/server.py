@@ -416,6 +416,8 @@ class ChatServer:
         """Carry out a session's actions; returns a leave reason when the reader should stop."""
         pending = list(actions)
         while pending:
+            if conn.closing:  # kicked or cut meanwhile (e.g. while flood control held us): relay nothing more
+                return "disconnected"
             action = pending.pop(0)
             if isinstance(action, ClaimNick):
                 pending[:0] = self._claim(conn, session, action)
@@ -423,6 +425,8 @@ class ChatServer:
                 self._reply(conn, action.text, action.kind)
             elif isinstance(action, Say | Act | Whisper):
                 self._throttle(conn, bucket)
+                if conn.closing or self._stopping.is_set():
+                    return "disconnected"
                 self._relay(conn, action)
             elif isinstance(action, ListUsers):
                 names = sorted(self.registry.nicks(), key=str.casefold)
