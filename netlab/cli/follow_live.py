@@ -27,10 +27,11 @@ LIVE_HELP = {
     "iface": "Interface to capture on (default: loopback when the server is local, else the interface that "
              "routes to --host).",
     "filter": "Extra capture filter (tcpdump syntax), and-ed with --port/--host; compiled by libpcap into the kernel.",
-    "backend": "How to capture: afpacket (the default: an AF_PACKET socket with the filter in the kernel and a "
-               "128 MiB buffer; lost nothing at every rate measured, see the README), tcpdump (tcpdump -U -w - "
-               "piped in; its immediate mode drops packets from ~50 000 messages/s at snap length 262144), "
-               "scapy (scapy's L2ListenSocket, raw reads).",
+    "backend": "How to capture: afpacket (the default, chosen by bench/capture_bench.py: an AF_PACKET socket "
+               "with the filter in the kernel and up to 512 MiB of buffer; lost nothing at every burst rate "
+               "measured, see the README), tcpdump (tcpdump -U -w - piped in; its immediate mode drops "
+               "packets from ~50 000 messages/s at snap length 262144), scapy (scapy's L2ListenSocket, "
+               "raw reads).",
     "save": "Also write the captured packets to captures/follow-<time>.pcap (opens in Wireshark; "
             "--read of it gives the same transcript).",
     "save_to": "Like --save, into FILE.",
