@@ -208,3 +208,24 @@ def test_auto_detects_netlab_and_switches_to_lines(netlab_server) -> None:
         while reply is not None and reply.kind is not MessageKind.CHAT:
             reply = auto.receive(5)
         assert reply is not None and (reply.sender, reply.text) == ("line1", "back at you")
+
+
+@pytest.mark.parametrize("kind", ["tutorial", "raw"])
+def test_netlab_join_in_a_pipe_talks_to_students_servers(kind: str, tutorial_server, raw_server) -> None:
+    from typer.testing import CliRunner
+
+    from netlab.cli.app import app
+
+    server = tutorial_server if kind == "tutorial" else raw_server
+    with ChatClient.connect("127.0.0.1", server.address[1], "peer", dialect=kind) as peer:
+        assert wait_for(lambda: len(server.clients) == 1)
+        result = CliRunner().invoke(app, ["join", "--port", str(server.address[1]), "--nick", "bot",
+                                          "--linger", "0.3"], input="hi from the pipe\n")
+        assert result.exit_code == 0, result.output
+        texts = []
+        while not any("hi from the pipe" in t for t in texts):
+            message = peer.receive(5)
+            assert message is not None
+            texts.append(message.text)
+        expected = "bot: hi from the pipe" if kind == "tutorial" else "hi from the pipe"
+        assert any(t.endswith(expected) for t in texts), texts
