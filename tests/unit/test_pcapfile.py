@@ -107,3 +107,38 @@ def test_matches_scapy_reader_on_a_multi_interface_pcapng() -> None:
     ours = [frame for _, _, frame, _ in read_packets(path)]
     theirs = [pkt for pkt, _meta in RawPcapNgReader(str(path))]
     assert ours == theirs
+
+
+@pytest.mark.parametrize("name", ["chat_ipv4.pcap", "chat_ipv6.pcap"])
+def test_every_truncation_point_gives_records_or_a_pcap_read_error(name: str, tmp_path: Path) -> None:
+    """Cut a capture at every byte: the reader yields a prefix of the records, then PcapReadError."""
+    whole = (DATA / name).read_bytes()
+    expected = list(read_packets(DATA / name))
+    path = tmp_path / "cut.pcap"
+    for cut in range(len(whole)):
+        path.write_bytes(whole[:cut])
+        got = []
+        try:
+            for record in read_packets(path):
+                got.append(record)
+        except PcapReadError as err:
+            assert err.offset is not None and 0 <= err.offset <= cut
+        assert got == expected[: len(got)]
+        segments = []
+        try:
+            for segment in read_segments(path):  # the fused read+decode loop fails the same way
+                segments.append(segment)
+        except PcapReadError as err:
+            assert err.offset is not None and 0 <= err.offset <= cut
+        assert [s.frame for s in segments] == list(range(1, len(got) + 1))
+
+
+def test_every_truncation_point_of_a_pcapng(tmp_path: Path) -> None:
+    whole = _pcapng([(0, 1, b"a" * 30), (1, 2, b"b" * 31), (0, 3, b"c" * 5)], linktypes=(1, 101))
+    path = tmp_path / "cut.pcapng"
+    for cut in range(len(whole)):
+        path.write_bytes(whole[:cut])
+        try:
+            list(read_packets(path))
+        except PcapReadError as err:
+            assert err.offset is not None and not err.missing
