@@ -85,7 +85,7 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = 55555
-    max_clients: int = 256
+    max_clients: int = 1000
     history: int = 20
     flood_rate: float = 5.0  # messages per second per client; 0 disables flood control
     flood_burst: int = 10

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (IPv6 too, e.g. ::1). "
                                  "Other machines can join only if you pass an external address or 0.0.0.0."),
         port: int = typer.Option(55555, "--port", "-p", min=0, max=65535, help="TCP port (0 picks a free one)."),
-        max_clients: int = typer.Option(256, "--max-clients", min=1, help="Connections allowed at once; "
+        max_clients: int = typer.Option(1000, "--max-clients", min=1, help="Connections allowed at once; "
                                         "newcomers beyond it are told the room is full."),
         history: int = typer.Option(20, "--history", min=0, help="Last N messages shown to newcomers."),
         flood_rate: float = typer.Option(5.0, "--flood-rate", min=0, help="Messages per second per client "
