@@ -90,6 +90,11 @@ class LiveFollow:
         self._done = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="follow-watchdog")
 
+    @property
+    def addresses(self) -> set[str]:
+        """The IP addresses `--host` names resolved to (text form, as in `Endpoint.ip`)."""
+        return set(self._addresses)
+
     def start(self) -> LiveCapture:
         """Open the capture (and the `--save` file); returns once frames will be captured.
 

@@ -124,6 +124,8 @@ def run_live(options: LiveOptions, follow_segments: Callable[..., None], **follo
     from netlab.capture.live import LiveFollow, report_line
 
     run = LiveFollow(options, on_idle=sys.stdout.flush)
+    if follow_kwargs.get("hosts"):
+        follow_kwargs["hosts"] = sorted(run.addresses)  # streams are selected by address, not by name
     run.start()
     try:
         with _StopOnSignal(run):  # before the ready line: a signal right after it must stop cleanly

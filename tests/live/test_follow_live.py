@@ -236,10 +236,11 @@ def test_chat_format_live_shows_each_message_once(
     assert sum("joined" in text and "***" not in text for text in said) == 3
 
 
-def test_output_is_live_before_the_capture_stops(tmp_path: Path, followers: list[Follower]) -> None:
+@pytest.mark.parametrize("host", [[], ["--host", "localhost"]])
+def test_output_is_live_before_the_capture_stops(host: list[str], tmp_path: Path, followers: list[Follower]) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
-        follower = Follower(["--port", str(port), "--format", "raw"], tmp_path / "raw.bin")
+        follower = Follower(["--port", str(port), *host, "--format", "raw"], tmp_path / "raw.bin")
         followers.append(follower)
         follower.wait_ready()
         with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as conn:
