@@ -193,3 +193,19 @@ def test_stop_under_a_flood_counts_what_it_leaves_unread(
     stats = capture.stats()
     assert read == stats.frames == 4096
     assert stats.unread > 0  # never silent: what was thrown away is counted
+
+
+def test_kernel_drops_are_counted(listener: socket.socket) -> None:
+    port = listener.getsockname()[1]
+    capture = AfPacketCapture("lo", bpf.compile_filter(f"tcp port {port}", 1), rcvbuf=1)  # the kernel's minimum
+    for _ in range(300):  # ~7 frames per connection, nobody reading: the tiny buffer overflows
+        client = socket.create_connection(listener.getsockname(), timeout=10)
+        peer, _ = listener.accept()
+        client.close()
+        peer.close()
+    capture.stop()
+    read = sum(1 for _ in capture)
+    capture.close()
+    stats = capture.stats()
+    assert stats.kernel_drops > 0
+    assert read == stats.frames > 0
