@@ -12,8 +12,10 @@ the per-packet cost low and makes dictionary lookups cheap.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import struct
+from collections.abc import Callable
 
 from netlab.capture.model import Endpoint, Segment
 
@@ -82,26 +84,26 @@ def _endpoint(raw_ip: bytes, port: int) -> Endpoint:
     return ep
 
 
-def _segment_setters() -> tuple[object, ...]:
-    return tuple(Segment.__dict__[name].__set__ for name in Segment.__dataclass_fields__)
+def _setter(name: str) -> Callable[[Segment, object], None]:
+    setter: Callable[[Segment, object], None] = Segment.__dict__[name].__set__
+    return setter
 
 
 # `Segment` is frozen; building it through its slot descriptors skips the generated __init__'s
 # twelve object.__setattr__ lookups and halves the per-packet cost (same object, same fields).
-(
-    _s_frame,
-    _s_ts,
-    _s_src,
-    _s_dst,
-    _s_seq,
-    _s_ack,
-    _s_flags,
-    _s_window,
-    _s_payload,
-    _s_wire,
-    _s_cks,
-    _s_vlan,
-) = _segment_setters()
+# Fields added to `Segment` later (they must have defaults) get their defaults.
+_s_frame, _s_ts, _s_src, _s_dst, _s_seq, _s_ack, _s_flags, _s_window, _s_payload, _s_wire, _s_cks, _s_vlan = (
+    _setter(name)
+    for name in (
+        "frame", "ts", "src", "dst", "seq", "ack", "flags", "window", "payload", "wire_len", "checksum_ok", "vlan"
+    )
+)  # fmt: skip
+_s_extra = [
+    (_setter(f.name), f.default)
+    for f in dataclasses.fields(Segment)
+    if f.name not in {"frame", "ts", "src", "dst", "seq", "ack", "flags", "window", "payload", "wire_len"}
+    and f.name not in {"checksum_ok", "vlan"}
+]
 _new = object.__new__
 
 
@@ -119,18 +121,20 @@ def _fast_segment(
     checksum_ok: bool | None,
 ) -> Segment:
     seg: Segment = _new(Segment)
-    _s_frame(seg, number)  # type: ignore[operator]
-    _s_ts(seg, ts)  # type: ignore[operator]
-    _s_src(seg, src)  # type: ignore[operator]
-    _s_dst(seg, dst)  # type: ignore[operator]
-    _s_seq(seg, seq)  # type: ignore[operator]
-    _s_ack(seg, ack)  # type: ignore[operator]
-    _s_flags(seg, flags)  # type: ignore[operator]
-    _s_window(seg, window)  # type: ignore[operator]
-    _s_payload(seg, payload)  # type: ignore[operator]
-    _s_wire(seg, wire_len)  # type: ignore[operator]
-    _s_cks(seg, checksum_ok)  # type: ignore[operator]
-    _s_vlan(seg, ())  # type: ignore[operator]
+    _s_frame(seg, number)
+    _s_ts(seg, ts)
+    _s_src(seg, src)
+    _s_dst(seg, dst)
+    _s_seq(seg, seq)
+    _s_ack(seg, ack)
+    _s_flags(seg, flags)
+    _s_window(seg, window)
+    _s_payload(seg, payload)
+    _s_wire(seg, wire_len)
+    _s_cks(seg, checksum_ok)
+    _s_vlan(seg, ())
+    for set_extra, default in _s_extra:
+        set_extra(seg, default)
     return seg
 
 

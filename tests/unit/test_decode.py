@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from pathlib import Path
 
@@ -136,3 +137,23 @@ def test_same_segments_from_every_link_layer(name: str) -> None:
     assert ports == {(40000, 55555), (55555, 40000)}
     if name == "chat_ipv6":
         assert segs[0] is not None and segs[0].src.ip == "fd00::1"
+
+
+@pytest.mark.parametrize("payload", [b"", b"x", b"hello world"])
+def test_fast_path_builds_the_same_segment_as_the_general_path(payload: bytes) -> None:
+    from netlab.capture.decode import _decode_general, decode_ethernet_ipv4
+
+    frame = ETH + ipv4_tcp(payload)
+    fast = decode_ethernet_ipv4(frame, 3, 2.5, True, None)
+    general = _decode_general(LINKTYPE_ETHERNET, frame, 3, 2.5, True, None)
+    assert fast is not None and general is not None
+    if not payload:  # the fast path does not check empty segments: nothing could be chosen by it
+        general = dataclasses.replace(general, checksum_ok=None)
+    assert fast == general
+    assert decode_ethernet_ipv4(bytes(12) + b"\x81\x00\x00\x2a\x08\x00" + ipv4_tcp(), 1, 0.0, True, None) is None
+
+
+def test_an_ip_length_beyond_the_wire_length_is_cut_to_it() -> None:
+    frame = ETH + ipv4_tcp(b"abcdefgh")
+    seg = decode(LINKTYPE_ETHERNET, frame[:-3], 1, 0.0, orig_len=len(frame) - 3)
+    assert seg is not None and seg.payload == b"abcde" and seg.wire_len == 5 and seg.checksum_ok is None
