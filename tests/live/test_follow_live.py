@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import signal
+import shutil
 import socket
 import subprocess
 import sys
@@ -289,6 +290,7 @@ def test_64k_writes_are_not_truncated(tmp_path: Path, followers: list[Follower])
         assert max(int(size) for size in frames.stdout.split()) > 65_535
 
 
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux) to drop rights")
 def test_without_capture_rights_exit_77_one_line(tmp_path: Path) -> None:
     result = subprocess.run([*WITHOUT_CAPTURE_RIGHTS, *NETLAB, "follow", "--port", "9"], capture_output=True,
                             text=True, timeout=TIMEOUT)

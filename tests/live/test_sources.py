@@ -6,6 +6,7 @@ scapy's full dissection is the oracle here (slow but independent of netlab's dec
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -156,6 +157,7 @@ def test_without_libpcap_afpacket_still_captures(monkeypatch: pytest.MonkeyPatch
     assert payload_by_direction(frames, port) == {"c2s": b"hello", "s2c": b"hi"}
 
 
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux) to drop rights")
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_unprivileged_open_raises_permission_error(backend: str) -> None:
     script = (
