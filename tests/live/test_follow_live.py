@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import shutil
+import signal
 import socket
 import subprocess
 import sys
