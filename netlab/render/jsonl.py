@@ -16,6 +16,8 @@ from netlab.render.base import RenderOptions
 from netlab.stream.events import Closed, Control, Data, Direction, Event, Gap, Notice, Opened
 
 SCHEMA_VERSION = 1
+_C2S = Direction.C2S
+_b64 = binascii.b2a_base64
 
 
 class JsonLinesRenderer:
@@ -37,16 +39,15 @@ class JsonLinesRenderer:
         return ""
 
     def on_event(self, event: Event) -> str:
-        if type(event) is Data:
+        if type(event) is Data:  # the hot path: one line per chunk, fixed parts cached per stream and way
             if self._direction is not None and event.direction is not self._direction:
                 return ""
-            key = 2 * event.stream + (event.direction is not Direction.C2S)
+            key = 2 * event.stream + (event.direction is not _C2S)
             prefix = self._prefixes.get(key)
             if prefix is None:
                 prefix = self._prefixes[key] = self._prefix(event)
-            b64 = binascii.b2a_base64(event.data, newline=False).decode("ascii")
-            return f'{prefix}{event.ts:.6f},"frame":{event.frame},"data":"{b64}"}}\n'
-
+            b64 = _b64(event.data, newline=False).decode("ascii")
+            return f'{prefix}{event.ts!r},"frame":{event.frame},"data":"{b64}"}}\n'
         return json.dumps(self._other(event), separators=(",", ":")) + "\n"
 
     def _other(self, event: Event) -> dict[str, Any]:

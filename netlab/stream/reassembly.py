@@ -141,8 +141,7 @@ class _Conn:
         "gap_bytes",
         "not_captured",
         "first_ts",
-        "last_ts",
-        "last_frame",
+        "last",
     )
 
     def __init__(self, stream: int, client: Endpoint, server: Endpoint, ts: float) -> None:
@@ -160,8 +159,7 @@ class _Conn:
         self.gap_bytes = 0
         self.not_captured = 0
         self.first_ts = ts
-        self.last_ts = ts
-        self.last_frame = 0
+        self.last: Segment | None = None  # the latest segment of this connection
 
     def stats(self) -> StreamStats:
         return StreamStats(
@@ -176,7 +174,7 @@ class _Conn:
             gap_bytes=self.gap_bytes,
             not_captured_bytes=self.not_captured,
             first_ts=self.first_ts,
-            last_ts=self.last_ts,
+            last_ts=self.last.ts if self.last is not None else self.first_ts,
         )
 
     def close_reason(self) -> CloseReason:
@@ -268,15 +266,14 @@ class Reassembler:
         if self.split_vlans:
             key += seg.vlan
         entry = self._conns.get(key)
-        if entry is None or (flags & (_SYN | _ACK) == _SYN and self._reused(entry[1], seg)):
+        if entry is None or (flags & 0x12 == 0x02 and self._reused(entry[1], seg)):  # SYN without ACK
             entry = self._open(seg, key, entry, events)
         conn, flow, rev = entry
         flow.packets += 1
-        conn.last_ts = seg.ts
-        conn.last_frame = seg.frame
-        if flags & (_SYN | _FIN | _RST):
+        conn.last = seg
+        if flags & 0x07:  # SYN, FIN or RST
             self._control(conn, flow, rev, seg, events)
-        if flags & _ACK and (rev.frags or rev.held is not None or rev.provisional):
+        if flags & 0x10 and (rev.frags or rev.held is not None or rev.provisional):  # ACK that may settle
             self._acknowledge(conn, rev, rev.absolute(seg.ack), seg, events)
         if seg.wire_len:
             self._payload(conn, flow, seg, events)
@@ -354,7 +351,9 @@ class Reassembler:
             self._release_all(conn, flow, events)
         if reason is CloseReason.END:
             reason = conn.close_reason()
-        events.append(Closed(conn.stream, conn.last_ts, conn.last_frame, reason, conn.stats()))
+        last = conn.last
+        ts, frame = (last.ts, last.frame) if last is not None else (conn.first_ts, 0)
+        events.append(Closed(conn.stream, ts, frame, reason, conn.stats()))
 
     def _control(self, conn: _Conn, flow: _Flow, rev: _Flow, seg: Segment, events: list[Event]) -> None:
         flags = seg.flags
