@@ -184,6 +184,13 @@ class LineFramer:
         self._buffer.clear()
         raise RemoteProtocolError(f"line too long (more than {self.max_line} bytes without a newline)")
 
+    def finish(self) -> None:
+        """The stream ended. Raises `RemoteProtocolError` ("incomplete line") if a line was left unfinished."""
+        if self._buffer:
+            count = len(self._buffer)
+            self._buffer.clear()
+            raise RemoteProtocolError(f"incomplete line: {count} bytes without a newline at the end of the stream")
+
     def take_rest(self) -> bytes:
         """Remove and return the bytes of an incomplete line (used at EOF and for bare chunks)."""
         rest = bytes(self._buffer)
@@ -442,9 +449,12 @@ class ChatSession:
         """The client closed its side. An incomplete last line is dropped (said in the reason)."""
         if self.state is SessionState.CLOSED:
             return []
-        dropped = self.framer.take_rest() if self.dialect is not Dialect.TUTORIAL else b""
         self.state = SessionState.CLOSED
-        return [Leave("connection closed, incomplete last line dropped" if dropped else "connection closed")]
+        try:
+            self.framer.finish()
+        except RemoteProtocolError:
+            return [Leave("connection closed, incomplete last line dropped")]
+        return [Leave("connection closed")]
 
     def nick_granted(self, nick: str) -> list[Action]:
         """The edge accepted the claimed nickname; the session becomes active."""

@@ -96,6 +96,14 @@ def test_line_of_exactly_max_is_fine_one_more_byte_raises() -> None:
         feed_whole(b"x" * 17 + b"\n", max_line=16)
 
 
+def test_eof_mid_line_is_an_incomplete_line_error() -> None:
+    framer = p.LineFramer()
+    assert framer.feed(b"whole\nhalf") == ["whole"]
+    with pytest.raises(RemoteProtocolError, match="incomplete line: 4 bytes"):
+        framer.finish()
+    framer.finish()  # nothing pending any more
+
+
 def test_framer_memory_is_bounded_without_newline() -> None:
     framer = p.LineFramer(max_line=1024)
     with pytest.raises(RemoteProtocolError):
