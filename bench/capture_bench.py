@@ -159,6 +159,8 @@ def wait_for_line(proc: subprocess.Popen[bytes], marker: bytes) -> bytes:
         seen += line
         if marker in line:
             return seen
+    proc.kill()  # never leave a capturer behind
+    proc.wait()
     raise RuntimeError(f"capturer never got ready: {seen.decode(errors='replace')}")
 
 
