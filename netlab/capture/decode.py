@@ -55,6 +55,7 @@ _ETH_PPPOE_SESSION = 0x8864
 _IPPROTO_TCP = 6
 _IPPROTO_UDP = 17
 _VXLAN_PORT = 4789
+_NO_END = 1 << 62  # no link-layer bound on the network layer
 _IPV6_EXT_HEADERS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
 
@@ -230,35 +231,35 @@ def _decode_general(
     linktype: int, frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None
 ) -> Segment | None:
     try:
-        ip_off, ethertype, vlan = _link_layer(linktype, frame)
+        ip_off, ethertype, vlan, link_end = _link_layer(linktype, frame)
     except (struct.error, IndexError):
         return None
     if ip_off < 0:
         return None
-    limit = len(frame) if orig_len is None else max(orig_len, len(frame))
+    limit = min(link_end, len(frame) if orig_len is None else max(orig_len, len(frame)))
     return _ip_layer(frame, ip_off, ethertype, vlan, number, ts, verify, 0, limit)
 
 
-def _link_layer(linktype: int, frame: bytes) -> tuple[int, int, tuple[int, ...]]:
+def _link_layer(linktype: int, frame: bytes) -> tuple[int, int, tuple[int, ...], int]:
     """Offset of the network layer, its ethertype (0 = look at the IP version) and VLAN tags."""
     if linktype == LINKTYPE_ETHERNET:
         return _ethernet(frame, 0)
     if linktype in (LINKTYPE_RAW, LINKTYPE_RAW_OPENBSD, LINKTYPE_RAW_BSD, LINKTYPE_IPV4, LINKTYPE_IPV6):
-        return 0, 0, ()
+        return 0, 0, (), _NO_END
     if linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
         # The address family is in host byte order (NULL) or network order (LOOP): AF_INET is
         # 2 everywhere, AF_INET6 is 10, 24, 28 or 30 depending on the OS; the IP version decides.
-        return 4, 0, ()
+        return 4, 0, (), _NO_END
     if linktype == LINKTYPE_LINUX_SLL:
-        return 16, _u16(frame, 14)[0], ()
+        return 16, _u16(frame, 14)[0], (), _NO_END
     if linktype == LINKTYPE_LINUX_SLL2:
-        return 20, _u16(frame, 0)[0], ()
+        return 20, _u16(frame, 0)[0], (), _NO_END
     if linktype == LINKTYPE_NFLOG:
         return _nflog(frame)
-    return -1, 0, ()
+    return -1, 0, (), _NO_END
 
 
-def _ethernet(frame: bytes, off: int) -> tuple[int, int, tuple[int, ...]]:
+def _ethernet(frame: bytes, off: int) -> tuple[int, int, tuple[int, ...], int]:
     ethertype = _u16(frame, off + 12)[0]
     off += 14
     vlan: tuple[int, ...] = ()
@@ -266,14 +267,16 @@ def _ethernet(frame: bytes, off: int) -> tuple[int, int, tuple[int, ...]]:
         vlan += (_u16(frame, off)[0] & 0x0FFF,)
         ethertype = _u16(frame, off + 2)[0]
         off += 4
-    if ethertype == _ETH_PPPOE_SESSION:
+    end = _NO_END
+    if ethertype == _ETH_PPPOE_SESSION:  # PPPoE's length bounds the PPP frame (tshark honours it)
+        end = off + 6 + _u16(frame, off + 4)[0]
         ppp_proto = _u16(frame, off + 6)[0]
         off += 8
         ethertype = {0x0021: _ETH_IPV4, 0x0057: _ETH_IPV6}.get(ppp_proto, -1)
-    return off, ethertype, vlan
+    return off, ethertype, vlan, end
 
 
-def _nflog(frame: bytes) -> tuple[int, int, tuple[int, ...]]:
+def _nflog(frame: bytes) -> tuple[int, int, tuple[int, ...], int]:
     """NFLOG: a 4-byte header then TLVs (little-endian lengths, 4-byte aligned); type 9 is the payload."""
     off = 4
     while off + 4 <= len(frame):
@@ -281,9 +284,9 @@ def _nflog(frame: bytes) -> tuple[int, int, tuple[int, ...]]:
         if tlv_len < 4:
             break
         if tlv_type == 9:
-            return off + 4, 0, ()
+            return off + 4, 0, (), _NO_END
         off += (tlv_len + 3) & ~3
-    return -1, 0, ()
+    return -1, 0, (), _NO_END
 
 
 def _ip_layer(
@@ -406,7 +409,8 @@ def _vxlan(
     if len(frame) < udp + 16 or _u16(frame, udp + 2)[0] != _VXLAN_PORT or not frame[udp + 8] & 0x08:
         return None
     try:
-        inner, ethertype, inner_vlan = _ethernet(frame, udp + 16)
+        inner, ethertype, inner_vlan, inner_end = _ethernet(frame, udp + 16)
+        limit = min(limit, inner_end)
     except struct.error:
         return None
     return _ip_layer(frame, inner, ethertype, vlan + inner_vlan, number, ts, verify, 1, limit)

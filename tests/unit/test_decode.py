@@ -157,3 +157,15 @@ def test_an_ip_length_beyond_the_wire_length_is_cut_to_it() -> None:
     frame = ETH + ipv4_tcp(b"abcdefgh")
     seg = decode(LINKTYPE_ETHERNET, frame[:-3], 1, 0.0, orig_len=len(frame) - 3)
     assert seg is not None and seg.payload == b"abcde" and seg.wire_len == 5 and seg.checksum_ok is None
+
+
+def test_pppoe_length_bounds_the_ip_packet() -> None:
+    """A PPPoE session header shorter than the IP length claims: the PPPoE length wins (as tshark)."""
+    packet = ipv4_tcp(b"abcdef")
+    pppoe = struct.pack("!BBHH", 0x11, 0, 7, 2 + len(packet) - 6) + b"\x00\x21"
+    frame = bytes(12) + b"\x81\x00\x00\x0a\x88\x64" + pppoe + packet
+    seg = decode(LINKTYPE_ETHERNET, frame, 1, 0.0)
+    assert seg is not None and seg.vlan == (10,)
+    assert seg.payload == b"" and seg.wire_len == 0
+    whole = decode(LINKTYPE_ETHERNET, frame[:22] + struct.pack("!H", 2 + len(packet)) + frame[24:], 1, 0.0)
+    assert whole is not None and whole.payload == b"abcdef" and whole.checksum_ok
