@@ -285,12 +285,11 @@ def render_error(stamp: str, text: str) -> str:
 def welcome_text(nick: str, online: Iterable[str]) -> str:
     """The notice a client gets once its nickname is accepted (clients detect netlab by it)."""
     names = sorted(online, key=str.casefold)
-    return (
-        f"Welcome to netlab chat, {nick}! {len(names)} online: {', '.join(names)}. "
-        "Commands: /who /nick /me /msg /quit /help"
-    )
+    shown = ", ".join(names[:WELCOME_NAMES]) + (f" and {len(names) - WELCOME_NAMES} more" if len(names) > WELCOME_NAMES else "")
+    return f"Welcome to netlab chat, {nick}! {len(names)} online: {shown}. Commands: /who /nick /me /msg /quit /help"
 
 
+WELCOME_NAMES = 30  # names listed in the welcome line; /who lists everyone
 WELCOME_RE = re.compile(rf"^\[{_STAMP_RE}\] \*\*\* Welcome to netlab chat, (?P<nick>\S+)! ")
 HELP_TEXT = (
     "Commands: /who (who is online), /nick NEW, /me ACTION, /msg NICK TEXT (private), "

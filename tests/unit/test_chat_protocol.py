@@ -324,6 +324,11 @@ def test_welcome_is_recognisable() -> None:
     assert match and match["nick"] == "bob" and "2 online: bob, carol" in line
 
 
+def test_welcome_in_a_big_room_lists_the_first_names_only() -> None:
+    text = p.welcome_text("x", [f"u{i:04d}" for i in range(1000)])
+    assert "1000 online: u0000, u0001" in text and "and 970 more." in text and len(text) < 400
+
+
 def test_unknown_lines_parse_as_raw() -> None:
     assert p.parse_server_line("[51234]: hello").kind is p.MessageKind.RAW
 
