@@ -364,6 +364,8 @@ class Reassembler:
             kind = ControlKind.SYN_ACK if flags & _ACK else ControlKind.SYN
             if flags & _ACK:
                 conn.handshake = True
+            if seg.checksum_ok is False:  # a corrupt SYN is rare; a sender offloading checksums is not
+                flow.offloaded = _OFFLOAD_TRUST
         else:
             kind = ControlKind.FIN
             flow.fin = True
