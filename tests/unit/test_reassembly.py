@@ -341,3 +341,15 @@ def test_closed_connections_are_forgotten_so_memory_follows_open_ones(
     assert opened == 50 and r.streams == 50
     closed = [e for e in r.flush() if isinstance(e, Closed)]
     assert closed and all(e.reason is CloseReason.FIN for e in closed)
+
+
+def test_a_bad_syn_checksum_means_offload_so_nothing_waits() -> None:
+    b = Builder()
+    segs = [
+        b.c(100, flags=SYN, checksum_ok=False),
+        b.s(900, flags=SYN | ACK, ack=101),
+        b.c(101, b"first", ack=901, checksum_ok=False),
+    ]
+    r = Reassembler()
+    out = [e for seg in segs for e in r.feed(seg)]
+    assert stream_bytes(out) == b"first"  # emitted at once, not held until an ACK or flush
