@@ -9,7 +9,7 @@ Theory of operation
   broadcasts go through the `ClientRegistry`, whose single lock guards all shared state.
   A broadcast never touches a socket: it appends the line to each recipient's bounded
   byte *outbox* (SendQ). A recipient whose outbox would overflow is cut off with a reason.
-* The one *flusher thread* is the only one that sends to or closes client sockets. It takes
+* The one *flusher thread* (`flusher.py`) is the only one that sends to or closes client sockets. It takes
   the connections with fresh output, and sends *everything* queued for each one in a single
   non-blocking ``send`` (coalescing, so under load a ``send`` carries many lines). What the
   kernel does not take stays in the outbox and the socket waits in epoll for POLLOUT. So no
@@ -32,7 +32,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import select
 import socket
 import struct
 import threading
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from netlab import runtime
+from netlab.chat.flusher import Flusher
 from netlab.chat.protocol import (
     GREETING,
     MAX_LINE_BYTES,
@@ -74,8 +74,6 @@ from netlab.errors import NetlabError
 log = logging.getLogger(__name__)
 
 LINGER_SECONDS = 1.0  # how long a closing connection may take to drain / be read to EOF
-STATUS_MIN_INTERVAL = 0.05  # membership changes are published within this delay
-STATUS_QUEUE_INTERVAL = 1.0  # queued-byte changes at most once a second
 RECV_BYTES = 65536
 
 
@@ -161,14 +159,9 @@ class ChatServer:
         self._stopping = threading.Event()
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
-        self._flusher: threading.Thread | None = None
         self._readers: set[threading.Thread] = set()
         self._readers_lock = threading.Lock()
-        self._epoll = select.epoll()
-        self._wake_r, self._wake_w = os.pipe()
-        os.set_blocking(self._wake_r, False)
-        self._wake_pending = False  # guarded by registry.lock
-        self._by_fd: dict[int, Connection] = {}  # flusher thread only
+        self._flusher = Flusher(self.registry, self._stopping, self._publish_status if base.publish_status else None)
         self._started = 0.0
         self.address: tuple[str, int] = ("", 0)
         self._stop_message = "Server is shutting down"
@@ -192,8 +185,6 @@ class ChatServer:
         bound = self._listener.getsockname()
         self.address = (bound[0], bound[1])
         self._started = time.time()
-        self._epoll.register(self._wake_r, select.EPOLLIN)
-        self._flusher = threading.Thread(target=self._flush_loop, name="chat-flusher")
         self._accept_thread = threading.Thread(target=self._accept_loop, name="chat-accept")
         self._flusher.start()
         self._accept_thread.start()
@@ -218,7 +209,7 @@ class ChatServer:
             for conn in list(self.registry.connections):
                 self.registry.mark_closing_locked(conn, render_notice(_stamp(), message), deadline)
                 conn.close_deadline = min(conn.close_deadline, deadline)
-        self._wake()
+        self._flusher.wake()
         with self._readers_lock:
             readers = list(self._readers)
         for thread in readers:
@@ -226,12 +217,8 @@ class ChatServer:
         self._force_shutdown_stragglers()
         for thread in readers:
             thread.join()
-        self._wake()
-        if self._flusher is not None:
-            self._flusher.join()
-        self._epoll.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+        self._flusher.join()
+        self._flusher.close()
         if self.config.publish_status:
             runtime.remove_status(self.address[1], self.config.status_dir)
         log.info("stopped")
@@ -262,7 +249,7 @@ class ChatServer:
                 return False
             why = f"Kicked by the operator{': ' + neutralise(reason) if reason else ''}"
             self._drop_member_locked(conn, why, f"{conn.nick} was kicked{' (' + neutralise(reason) + ')' if reason else ''}")
-        self._wake()
+        self._flusher.wake()
         log.warning("kicked %s%s", nick, f" ({reason})" if reason else "")
         return True
 
@@ -273,7 +260,7 @@ class ChatServer:
             overflowed = self.registry.broadcast_locked(line, None)
             self.registry.history.append(line)
             self._cut_overflowed_locked(overflowed)
-        self._wake()
+        self._flusher.wake()
 
     # ------------------------------------------------------------------ accept thread
 
@@ -313,7 +300,7 @@ class ChatServer:
             return
         with self.registry.lock:
             self.registry.queue_raw_locked(conn, GREETING)
-        self._wake()
+        self._flusher.wake()
         thread = threading.Thread(target=self._reader, args=(conn,), name=f"chat-reader-{conn.remote}")
         with self._readers_lock:
             self._readers.add(thread)
@@ -327,7 +314,7 @@ class ChatServer:
                 conn.reader_done = True
                 self.registry.mark_closing_locked(conn, render_error(_stamp(), "Server busy; try again later"),
                                                   time.monotonic())
-            self._wake()
+            self._flusher.wake()
 
     # ------------------------------------------------------------------ reader threads
 
@@ -386,7 +373,7 @@ class ChatServer:
             conn.dialect = session.dialect
             self.registry.queue_raw_locked(conn, b"\n")
             self.registry.changed = True
-        self._wake()
+        self._flusher.wake()
 
     def _on_silence(self, session: ChatSession, handshake_deadline: float) -> tuple[list[Action], str]:
         if session.state is SessionState.AWAIT_NICK:
@@ -399,7 +386,7 @@ class ChatServer:
         with self.registry.lock:
             notice = f"{conn.nick} left the chat ({reason})" if conn.nick else None
             self._drop_member_locked(conn, reason, notice)
-        self._wake()
+        self._flusher.wake()
         log.info("%s (%s): closing: %s", conn.nick or "-", conn.remote, reason)
         self._drain_until_eof(conn)
         return reason
@@ -457,7 +444,7 @@ class ChatServer:
                 self.registry.queue_locked(conn, line)
             overflowed = self.registry.broadcast_locked(render_notice(stamp, f"{action.nick} joined the chat"), conn)
             self._cut_overflowed_locked(overflowed)
-        self._wake()
+        self._flusher.wake()
         log.info("%s joined from %s (%s dialect)", action.nick, conn.remote, action.dialect.value)
         return follow_up
 
@@ -465,7 +452,7 @@ class ChatServer:
         render = render_error if kind is MessageKind.ERROR else render_notice
         with self.registry.lock:
             self.registry.queue_locked(conn, render(_stamp(), text))
-        self._wake()
+        self._flusher.wake()
 
     def _throttle(self, conn: Connection, bucket: _TokenBucket) -> None:
         delay = bucket.delay()
@@ -488,7 +475,7 @@ class ChatServer:
             with self.registry.lock:
                 if not self.registry.queue_locked(target, render_private(stamp, nick, action.text)):
                     self._cut_overflowed_locked([target])
-            self._wake()
+            self._flusher.wake()
             return
         line = render_chat(stamp, nick, action.text) if isinstance(action, Say) else render_action(
             stamp, nick, action.text)
@@ -498,7 +485,7 @@ class ChatServer:
             overflowed = self.registry.broadcast_locked(line, conn)
             self.registry.history.append(line)
             self._cut_overflowed_locked(overflowed)
-        self._wake()
+        self._flusher.wake()
 
     def _rename(self, conn: Connection, session: ChatSession, nick: str) -> None:
         old = self.registry.rename(conn, nick)
@@ -509,7 +496,7 @@ class ChatServer:
         with self.registry.lock:
             overflowed = self.registry.broadcast_locked(render_notice(_stamp(), f"{old} is now known as {nick}"), None)
             self._cut_overflowed_locked(overflowed)
-        self._wake()
+        self._flusher.wake()
         log.info("%s is now known as %s", old, nick)
 
     def _cut_overflowed_locked(self, victims: list[Connection]) -> None:
@@ -545,153 +532,13 @@ class ChatServer:
             elif not conn.dirty:
                 conn.dirty = True
                 self.registry.dirty.append(conn)
-        self._wake()
+        self._flusher.wake()
         if was_member:
             log.info("%s left (%s)", conn.nick, reason)
         with self._readers_lock:
             self._readers.discard(threading.current_thread())
 
-    # ------------------------------------------------------------------ flusher thread
-
-    def _wake(self) -> None:
-        """Make sure the flusher looks at the dirty list soon (one pipe write per wake-up)."""
-        with self.registry.lock:
-            if self._wake_pending:
-                return
-            self._wake_pending = True
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"x")
-
-    def _flush_loop(self) -> None:
-        last_status = 0.0
-        while True:
-            timeout = self._flush_timeout()
-            try:
-                events = self._epoll.poll(timeout)
-            except InterruptedError:
-                continue
-            ready: list[Connection] = []
-            for fd, _mask in events:
-                if fd == self._wake_r:
-                    with contextlib.suppress(BlockingIOError):
-                        os.read(self._wake_r, 4096)
-                    continue
-                conn = self._by_fd.get(fd)
-                if conn is not None:
-                    ready.append(conn)
-            with self.registry.lock:
-                self._wake_pending = False
-                work = self.registry.take_dirty_locked()
-                for conn in ready:
-                    conn.armed = False
-                    if not conn.dirty:
-                        conn.dirty = True
-                        work.append(conn)
-            for conn in work:
-                self._flush_one(conn)
-            self._check_deadlines()
-            last_status = self._maybe_publish(last_status)
-            if self._stopping.is_set() and self._all_closed():
-                return
-
-    def _flush_timeout(self) -> float:
-        with self.registry.lock:
-            closing = bool(self.registry.closing)
-            changed, queued = self.registry.changed, self.registry.queued_changed
-        if closing or self._stopping.is_set() or (changed and self.config.publish_status):
-            return STATUS_MIN_INTERVAL
-        return STATUS_QUEUE_INTERVAL if queued and self.config.publish_status else -1
-
-    def _all_closed(self) -> bool:
-        with self.registry.lock:
-            return not self.registry.connections
-
-    def _flush_one(self, conn: Connection) -> None:
-        with self.registry.lock:
-            conn.dirty = False
-            if conn.closed or conn.armed:
-                return
-            data = bytes(conn.outbox)
-        sent = 0
-        if data and not conn.shut:
-            try:
-                sent = conn.sock.send(data, socket.MSG_DONTWAIT)
-                conn.last_send = time.monotonic()
-            except BlockingIOError:
-                sent = 0
-            except OSError as error:  # reset or broken pipe: the reader will see it and finish
-                log.debug("%s: send failed: %s", conn.remote, error.strerror)
-                sent = -1
-        with self.registry.lock:
-            if sent < 0:
-                conn.outbox.clear()
-                self.registry.mark_closing_locked(conn, None, 0.0)
-            elif sent:
-                del conn.outbox[:sent]
-            if conn.outbox and not conn.shut:
-                if sent < len(data):
-                    self._arm_locked(conn)
-                elif not conn.dirty:
-                    conn.dirty = True
-                    self.registry.dirty.append(conn)
-                return
-            shut_now = conn.closing and not conn.shut
-            close_now = conn.reader_done
-        if shut_now:
-            self._shut(conn)
-        if close_now:
-            self._close(conn)
-
-    def _arm_locked(self, conn: Connection) -> None:
-        if conn.fd not in self._by_fd:
-            self._by_fd[conn.fd] = conn
-            self._epoll.register(conn.fd, select.EPOLLOUT | select.EPOLLONESHOT)
-        else:
-            self._epoll.modify(conn.fd, select.EPOLLOUT | select.EPOLLONESHOT)
-        conn.armed = True
-
-    def _shut(self, conn: Connection) -> None:
-        with contextlib.suppress(OSError):
-            conn.sock.shutdown(socket.SHUT_RDWR)
-        with self.registry.lock:
-            conn.shut = True
-
-    def _close(self, conn: Connection) -> None:
-        with self.registry.lock:
-            if conn.closed:
-                return
-            conn.closed = True
-            self.registry.connections.discard(conn)
-            self.registry.closing.discard(conn)
-            self.registry.changed = True
-        if self._by_fd.pop(conn.fd, None) is not None:
-            with contextlib.suppress(OSError):
-                self._epoll.unregister(conn.fd)
-        conn.sock.close()
-
-    def _check_deadlines(self) -> None:
-        now = time.monotonic()
-        with self.registry.lock:
-            late = [c for c in self.registry.closing
-                    if c.closing and not c.closed and c.close_deadline <= now and (not c.shut or c.reader_done)]
-        for conn in late:
-            if not conn.shut:
-                self._shut(conn)
-            if conn.reader_done:
-                self._close(conn)
-
     # ------------------------------------------------------------------ status file
-
-    def _maybe_publish(self, last: float) -> float:
-        if not self.config.publish_status:
-            return last
-        now = time.monotonic()
-        with self.registry.lock:
-            changed, queued = self.registry.changed, self.registry.queued_changed
-        if (changed and now - last >= STATUS_MIN_INTERVAL) or (queued and now - last >= STATUS_QUEUE_INTERVAL):
-            self._publish_status()
-            return now
-        return last
 
     def status(self) -> dict[str, Any]:
         """The registry as published in the status file (docs/protocol.md, "Status file")."""
