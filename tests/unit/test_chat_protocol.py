@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netlab.chat import protocol as p
+from netlab.chat import wire
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 
 # ------------------------------------------------------------------ helpers
@@ -341,13 +342,15 @@ def test_operator_commands() -> None:
     assert "Unknown" in str(p.parse_operator_command("/reboot"))
 
 
-def test_protocol_module_is_pure() -> None:
-    tree = ast.parse(Path(p.__file__).read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not imported & {"socket", "threading", "time", "select", "scapy", "psutil", "typer", "rich", "os"}
-    assert imported <= {"__future__", "enum", "re", "unicodedata", "collections", "dataclasses", "netlab"}
+@pytest.mark.parametrize("module", [p, wire])
+def test_protocol_modules_are_pure(module: object) -> None:
+    tree = ast.parse(Path(getattr(module, "__file__", "")).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    roots = {name.split(".")[0] for name in imported}
+    assert not roots & {"socket", "threading", "time", "select", "scapy", "psutil", "typer", "rich", "os"}
+    assert roots <= {"__future__", "enum", "re", "unicodedata", "collections", "dataclasses", "netlab"}
+    assert {name for name in imported if name.startswith("netlab")} <= {"netlab.chat.wire", "netlab.errors"}
 
 
 def test_random_garbage_never_raises_from_a_session() -> None:
