@@ -55,6 +55,18 @@ def _command_help() -> str:
     )
 
 
+def _canonical_ip(text: str) -> str:
+    """An address as the decoder writes it (inet_ntop), so `--host` matches however it is spelled."""
+    import socket
+
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return socket.inet_ntop(family, socket.inet_pton(family, text.strip("[]")))
+        except OSError:
+            continue
+    raise typer.BadParameter(f"{text!r} is not an IPv4 or IPv6 address", param_hint="--host")
+
+
 def _use_color(choice: ColorChoice, binary: bool) -> bool:
     if binary or choice is ColorChoice.never:
         return False
@@ -123,7 +135,7 @@ def run_follow(
 
     else:
         write = sink.write  # type: ignore[assignment]
-    selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(hosts))
+    selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(map(_canonical_ip, hosts)))
     try:
         result = follow(
             segments, renderer, write, selection=selection, reassembler=Reassembler(split_vlans=split_vlans)

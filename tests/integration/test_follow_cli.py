@@ -132,3 +132,10 @@ def test_help_explains_formats() -> None:
     assert result.exit_code == 0
     for name in ("text", "hex", "raw", "json", "tshark-ascii", "tshark-yaml"):
         assert name in result.stdout
+
+
+def test_host_filter_accepts_any_spelling_and_rejects_junk() -> None:
+    code, out, _ = follow("-r", str(DATA / "chat_ipv6.pcap"), "--host", "FD00:0::2", "-f", "raw")
+    assert code == 0 and out.startswith("NICK alice")
+    code, out, err = follow("-r", str(DATA / "chat_ipv6.pcap"), "--host", "nope")
+    assert code == 2 and out == "" and "not an IPv4 or IPv6 address" in err
