@@ -11,8 +11,9 @@ Theory of operation:
   the root namespace is unchanged by a run.
 * Deleting a namespace destroys the veth ends inside it, and deleting one end of a veth pair
   destroys the other, so tearing down = deleting the namespaces.
-* A run records its pid in ``<runtime dir>/lab-<runid>.pid``. At start, namespaces whose run
-  has no live pid (a killed run) are deleted.
+* A run records its pid in ``/run/netlab/lab-<runid>.pid`` (machine-wide, like the namespaces
+  themselves, so runs with different runtime directories never sweep each other). At start,
+  namespaces whose run has no live pid (a killed run) are deleted.
 * Threads of this process enter a namespace with ``setns(2)`` (per thread for network
   namespaces); a socket belongs for life to the namespace it was created in, so the lab opens
   the server's and each client's socket inside the right namespace and then returns.
@@ -37,12 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netlab.errors import LabError, LabPermissionError
-from netlab.runtime import status_dir
 
 log = logging.getLogger(__name__)
 
 PREFIX = "nl-"
 NETNS_DIR = Path("/run/netns")
+LAB_STATE_DIR = Path("/run/netlab")
 _NAME_RE = re.compile(r"^nl-([0-9a-f]{6})-(sw|h\d+)$")
 _CLONE_NEWNET = 0x40000000
 _SIOCETHTOOL = 0x8946
@@ -133,7 +134,7 @@ def list_namespaces() -> list[str]:
 
 
 def _pid_file(run_id: str) -> Path:
-    return status_dir() / f"lab-{run_id}.pid"
+    return LAB_STATE_DIR / f"lab-{run_id}.pid"
 
 
 def _run_alive(run_id: str) -> bool:
