@@ -46,9 +46,6 @@ def _netlab(capture: Path, mode: str, stream: int) -> bytes:
 @pytest.mark.parametrize("mode", ["ascii", "hex", "raw", "yaml"])
 @pytest.mark.parametrize("capture", CAPTURES)
 def test_matches_tshark(capture: str, mode: str) -> None:
-    if capture == "vlan_collision.pcap" or capture == "port_reuse.pcap":
-        streams = [0]  # tshark sees one stream in each (VLAN-agnostic; same ISN reused)
-    else:
-        streams = [0]
-    for stream in streams:
-        assert _netlab(DATA / capture, mode, stream) == _tshark(DATA / capture, mode, stream)
+    # Stream 0 everywhere: in port_reuse.pcap tshark keeps one stream where netlab sees two (same ISN
+    # reused after a clean close); the first connection is the same in both.
+    assert _netlab(DATA / capture, mode, 0) == _tshark(DATA / capture, mode, 0)
