@@ -6,11 +6,10 @@ import json
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conformance_kit import KIT
 
-KIT = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
 CMD = f"{shlex.quote(sys.executable)} -m netlab follow --read {{pcap}} --format json --no-summary"
 
 pytestmark = pytest.mark.skipif(not KIT.is_dir(), reason=f"conformance kit not found at {KIT}")

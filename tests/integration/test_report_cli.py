@@ -6,11 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+from conformance_kit import KIT
 from typer.testing import CliRunner
 
 from netlab.cli.app import app
 
-CONFORMANCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "pcaps"
+CONFORMANCE = KIT / "pcaps"
 PCAPS = sorted(CONFORMANCE.glob("*.pcap*")) if CONFORMANCE.is_dir() else []
 
 

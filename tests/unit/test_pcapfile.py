@@ -7,12 +7,13 @@ import struct
 from pathlib import Path
 
 import pytest
+from conformance_kit import KIT as CONFORMANCE_KIT
 
 from netlab.capture.pcapfile import read_packets, read_segments
 from netlab.errors import PcapReadError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-KIT = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "pcaps"
+KIT = CONFORMANCE_KIT / "pcaps"
 
 
 def _pcapng(packets: list[tuple[int, int, bytes]], linktypes: tuple[int, ...] = (1,)) -> bytes:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import pytest
 from _segments import ACK, FIN, PSH, RST, SYN, Builder, gaps, stream_bytes, with_markers
+from conformance_kit import KIT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,8 +27,6 @@ from netlab.stream.events import (
     NoticeKind,
     Opened,
 )
-
-KIT = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
 
 
 def run(segments: list) -> list[Event]:  # type: ignore[type-arg]
