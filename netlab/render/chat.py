@@ -224,6 +224,8 @@ class ChatRenderer:
         return "".join(self._server_line(conn, event.ts, line) for line in lines)
 
     def _server_line(self, conn: _Conn, ts: float, line: str) -> str:
+        if not line.strip():
+            return ""  # e.g. the lone "\n" that ends bare chunks when a client switches to line framing
         welcome = WELCOME_RE.match(line)
         if welcome:
             return self._grant(conn, ts, welcome["nick"])

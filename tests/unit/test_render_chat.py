@@ -229,3 +229,19 @@ def test_overlong_line_is_a_protocol_break_not_a_crash() -> None:
     wire.send(0, Direction.C2S, b"after\n")
     lines = render(wire.events)[1:]
     assert lines == ["#0 127.0.0.1:40000 gus breaks the protocol: line too long (more than 4096 bytes without a newline)"]
+
+
+def test_switch_to_line_framing_shows_no_empty_message() -> None:
+    """`netlab join --dialect auto`: bare nickname, then `/dialect line`; the server's lone "\\n" is no message."""
+    wire = Wire()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    wire.send(0, Direction.C2S, b"gus")
+    wire.send(0, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='gus')}".encode())
+    wire.send(0, Direction.C2S, b"/dialect line\n")
+    wire.send(0, Direction.S2C, b"\n")
+    wire.send(0, Direction.C2S, b"hello\n")
+    assert render(wire.events) == [
+        "#0 127.0.0.1:40000 gus joined (tutorial dialect)",
+        "#0 127.0.0.1:40000 gus → everyone: hello",
+    ]
