@@ -20,6 +20,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from netlab.chat.limits import MAX_LINE_BYTES as MAX_LINE_BYTES
 from netlab.chat.wire import HELP_TEXT as HELP_TEXT
 from netlab.chat.wire import MAX_NICK_CHARS as MAX_NICK_CHARS
 from netlab.chat.wire import RESERVED_NICKS as RESERVED_NICKS
@@ -41,7 +42,6 @@ from netlab.chat.wire import shorten as shorten
 from netlab.chat.wire import welcome_text as welcome_text
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 
-MAX_LINE_BYTES = 4096
 MAX_NICK_ATTEMPTS = 5
 GREETING = b"NICK"
 _LEAVE_SUFFIX = " has left the chat."

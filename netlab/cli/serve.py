@@ -11,7 +11,7 @@ from types import FrameType
 
 import typer
 
-from netlab.chat.protocol import MAX_LINE_BYTES
+from netlab.chat.limits import MAX_LINE_BYTES
 
 log = logging.getLogger("netlab.chat.server")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated
@@ -223,6 +222,8 @@ class _View:
             typer.echo(f"netlab: {text}", err=True)
 
     def once(self) -> None:
+        import json
+
         from netlab.sockets.table import group_rows, render_netstat, render_text, to_document
 
         taken = self.take()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from netlab.stream.events import Direction, Event
+if TYPE_CHECKING:  # annotations only: the registry stays cheap to import (`netlab follow --help`)
+    from netlab.stream.events import Direction, Event
 
 
 @dataclass(frozen=True, slots=True)

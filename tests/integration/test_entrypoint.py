@@ -20,6 +20,21 @@ def test_help_lists_every_command_without_importing_scapy() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
+def test_start_up_imports_only_the_command_modules() -> None:
+    """Every command pays for `import netlab.cli.app`: library code is imported inside command bodies.
+
+    What help texts and defaults need comes from tiny modules (the renderer registry, the chat limits).
+    """
+    code = (
+        "import sys, netlab.cli.app\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('netlab') and not m.startswith('netlab.cli'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == [
+        "netlab", "netlab.chat", "netlab.chat.limits", "netlab.errors", "netlab.render", "netlab.render.base"
+    ]
+
+
 def test_python_dash_m_prints_version() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "netlab", "--version"], capture_output=True, text=True, timeout=60, check=True

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netlab.chat import limits, wire
 from netlab.chat import protocol as p
-from netlab.chat import wire
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 
 # ------------------------------------------------------------------ helpers
@@ -342,7 +342,7 @@ def test_operator_commands() -> None:
     assert "Unknown" in str(p.parse_operator_command("/reboot"))
 
 
-@pytest.mark.parametrize("module", [p, wire])
+@pytest.mark.parametrize("module", [p, wire, limits])
 def test_protocol_modules_are_pure(module: object) -> None:
     tree = ast.parse(Path(getattr(module, "__file__", "")).read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
@@ -350,7 +350,9 @@ def test_protocol_modules_are_pure(module: object) -> None:
     roots = {name.split(".")[0] for name in imported}
     assert not roots & {"socket", "threading", "time", "select", "scapy", "psutil", "typer", "rich", "os"}
     assert roots <= {"__future__", "enum", "re", "unicodedata", "collections", "dataclasses", "netlab"}
-    assert {name for name in imported if name.startswith("netlab")} <= {"netlab.chat.wire", "netlab.errors"}
+    assert {name for name in imported if name.startswith("netlab")} <= {
+        "netlab.chat.limits", "netlab.chat.wire", "netlab.errors"
+    }
 
 
 def test_random_garbage_never_raises_from_a_session() -> None:
