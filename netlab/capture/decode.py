@@ -12,12 +12,10 @@ the per-packet cost low and makes dictionary lookups cheap.
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import struct
-from collections.abc import Callable
 
-from netlab.capture.model import Endpoint, Segment
+from netlab.capture.model import Endpoint, Segment, SegmentFields
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0
@@ -85,60 +83,6 @@ def _endpoint(raw_ip: bytes, port: int) -> Endpoint:
     return ep
 
 
-def _setter(name: str) -> Callable[[Segment, object], None]:
-    setter: Callable[[Segment, object], None] = Segment.__dict__[name].__set__
-    return setter
-
-
-# `Segment` is frozen; building it through its slot descriptors skips the generated __init__'s
-# twelve object.__setattr__ lookups and halves the per-packet cost (same object, same fields).
-# Fields added to `Segment` later (they must have defaults) get their defaults.
-_s_frame, _s_ts, _s_src, _s_dst, _s_seq, _s_ack, _s_flags, _s_window, _s_payload, _s_wire, _s_cks, _s_vlan = (
-    _setter(name)
-    for name in (
-        "frame", "ts", "src", "dst", "seq", "ack", "flags", "window", "payload", "wire_len", "checksum_ok", "vlan"
-    )
-)  # fmt: skip
-_s_extra = [
-    (_setter(f.name), f.default)
-    for f in dataclasses.fields(Segment)
-    if f.name not in {"frame", "ts", "src", "dst", "seq", "ack", "flags", "window", "payload", "wire_len"}
-    and f.name not in {"checksum_ok", "vlan"}
-]
-_new = object.__new__
-
-
-def _fast_segment(
-    number: int,
-    ts: float,
-    src: Endpoint,
-    dst: Endpoint,
-    seq: int,
-    ack: int,
-    flags: int,
-    window: int,
-    payload: bytes,
-    wire_len: int,
-    checksum_ok: bool | None,
-) -> Segment:
-    seg: Segment = _new(Segment)
-    _s_frame(seg, number)
-    _s_ts(seg, ts)
-    _s_src(seg, src)
-    _s_dst(seg, dst)
-    _s_seq(seg, seq)
-    _s_ack(seg, ack)
-    _s_flags(seg, flags)
-    _s_window(seg, window)
-    _s_payload(seg, payload)
-    _s_wire(seg, wire_len)
-    _s_cks(seg, checksum_ok)
-    _s_vlan(seg, ())
-    for set_extra, default in _s_extra:
-        set_extra(seg, default)
-    return seg
-
-
 def _pair(key: bytes) -> tuple[Endpoint, Endpoint]:
     """Interned (src, dst) for the 12 bytes src ip, dst ip, src port, dst port of an IPv4/TCP packet."""
     pair = _pairs.get(key)
@@ -178,10 +122,18 @@ def decode(
             claiming more than that is cut to it, as tshark does (the rest was never there).
     Never raises on malformed input: frames that cannot be decoded give None.
     """
+    fields = decode_fields(linktype, frame, number, ts, verify, orig_len)
+    return None if fields is None else Segment(*fields)
+
+
+def decode_fields(
+    linktype: int, frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None
+) -> SegmentFields | None:
+    """`decode` as a `SegmentFields` tuple (positional arguments only, for capture loops)."""
     if linktype == LINKTYPE_ETHERNET:
-        segment = decode_ethernet_ipv4(frame, number, ts, verify, orig_len)
-        if segment is not None:
-            return segment
+        fields = ethernet_ipv4_fields(frame, number, ts, verify, orig_len)
+        if fields is not None:
+            return fields
     return _decode_general(linktype, frame, number, ts, verify, orig_len)
 
 
@@ -192,6 +144,18 @@ def decode_ethernet_ipv4(
 
     Returns None for any other frame (then `decode`'s general path decides); positional
     arguments only, so capture loops can call it without keyword overhead.
+    """
+    fields = ethernet_ipv4_fields(frame, number, ts, verify, orig_len)
+    return None if fields is None else Segment(*fields)
+
+
+def ethernet_ipv4_fields(
+    frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None
+) -> SegmentFields | None:
+    """`decode_ethernet_ipv4` as a `SegmentFields` tuple: what capture loops feed the reassembler.
+
+    A tuple costs a twentieth of a frozen dataclass to build, and the reassembler's in-order
+    path never needs the `Segment`.
     """
     if len(frame) < 54:
         return None
@@ -224,14 +188,12 @@ def decode_ethernet_ipv4(
     key = frame[26:38]
     pair = _pairs.get(key)
     src, dst = pair if pair is not None else _pair(key)
-    return _fast_segment(
-        number, ts, src, dst, seq, ack, flags, window, frame[start:end], end - start, checksum_ok
-    )
+    return (number, ts, src, dst, seq, ack, flags, window, frame[start:end], end - start, checksum_ok, ())
 
 
 def _decode_general(
     linktype: int, frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None
-) -> Segment | None:
+) -> SegmentFields | None:
     try:
         ip_off, ethertype, vlan, link_end = _link_layer(linktype, frame)
     except (struct.error, IndexError):
@@ -301,7 +263,7 @@ def _ip_layer(
     verify: bool,
     depth: int,
     limit: int,
-) -> Segment | None:
+) -> SegmentFields | None:
     if off >= len(frame):
         return None
     version = frame[off] >> 4
@@ -325,7 +287,7 @@ def _ipv4(
     verify: bool,
     depth: int,
     limit: int,
-) -> Segment | None:
+) -> SegmentFields | None:
     ihl = (frame[off] & 0x0F) * 4
     if ihl < 20 or len(frame) < off + 20:
         return None
@@ -358,7 +320,7 @@ def _ipv6(
     verify: bool,
     depth: int,
     limit: int,
-) -> Segment | None:
+) -> SegmentFields | None:
     if len(frame) < off + 40:
         return None
     plen = _u16(frame, off + 4)[0]
@@ -407,7 +369,7 @@ def _jumbo_length(frame: bytes, off: int, end: int) -> int:
 
 def _vxlan(
     frame: bytes, udp: int, vlan: tuple[int, ...], number: int, ts: float, verify: bool, limit: int
-) -> Segment | None:
+) -> SegmentFields | None:
     if len(frame) < udp + 16 or _u16(frame, udp + 2)[0] != _VXLAN_PORT or not frame[udp + 8] & 0x08:
         return None
     try:
@@ -429,7 +391,7 @@ def _tcp(
     number: int,
     ts: float,
     verify: bool,
-) -> Segment | None:
+) -> SegmentFields | None:
     if len(frame) < start + 20:
         return None
     sport, dport, seq, ack, off_byte, flags, window, _cksum = _tcp_head(frame, start)
@@ -443,17 +405,5 @@ def _tcp(
     checksum_ok: bool | None = None
     if verify and len(frame) >= end:
         checksum_ok = _checksum_ok(pseudo, frame[start:end])
-    return Segment(
-        number,
-        ts,
-        _endpoint(src_ip, sport),
-        _endpoint(dst_ip, dport),
-        seq,
-        ack,
-        flags,
-        window,
-        payload,
-        wire_len,
-        checksum_ok,
-        vlan,
-    )
+    src, dst = _endpoint(src_ip, sport), _endpoint(dst_ip, dport)
+    return (number, ts, src, dst, seq, ack, flags, window, payload, wire_len, checksum_ok, vlan)

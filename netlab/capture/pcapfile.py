@@ -15,14 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from netlab.capture.decode import LINKTYPE_ETHERNET, decode, decode_ethernet_ipv4
-from netlab.capture.model import Segment
+from netlab.capture.decode import LINKTYPE_ETHERNET, decode_fields, ethernet_ipv4_fields
+from netlab.capture.model import Segment, SegmentFields
 from netlab.errors import PcapReadError
 
 PacketRecord = tuple[int, float, bytes, int]
 """(linktype, ts in seconds, captured frame bytes, original length on the wire)."""
 
 _CHUNK = 1 << 20
+_BATCH = 4096  # segments per batch on the general (non-pcap) path
 _MAX_RECORD = 1 << 28  # a record claiming more than 256 MiB is corrupt
 
 _PCAP_MAGICS = {
@@ -212,62 +213,105 @@ def _packet(block_type: int, body: bytes, endian: str, interfaces: list[_Interfa
     return iface.linktype, ts, body[20 : 20 + cap_len], orig_len
 
 
-def read_segments(path: str | Path, *, verify: bool = True) -> Iterator[Segment]:
-    """Yield the TCP segments of a capture file, numbered like Wireshark's frames (1-based).
+def read_segments(path: str | Path, *, verify: bool = True) -> SegmentReader:
+    """The TCP segments of a capture file, numbered like Wireshark's frames (1-based).
 
-    Non-TCP packets are skipped (but counted in frame numbers). Raises `PcapReadError` as
-    `read_packets` does, after yielding every readable segment.
+    Returns a `SegmentReader`: iterate it for `Segment`s (the file is opened on iteration).
+    Non-TCP packets are skipped (but counted in frame numbers). Iteration raises
+    `PcapReadError` as `read_packets` does, after yielding every readable segment.
     """
-    path = Path(path)
-    with _open(path) as file:
-        reader = _Reader(str(path), file)
+    return SegmentReader(Path(path), verify)
+
+
+class SegmentReader:
+    """The TCP segments of one capture file, streamed (see `read_segments`).
+
+    Iterating gives `Segment`s. `field_batches()` gives the same segments as lists of
+    `SegmentFields` tuples, one list per read block: the cheap form `follow` feeds to
+    `Reassembler.feed_fields`. Every iteration reads the file afresh.
+    """
+
+    __slots__ = ("path", "verify")
+
+    def __init__(self, path: Path, verify: bool = True) -> None:
+        self.path = path
+        self.verify = verify
+
+    def __iter__(self) -> Iterator[Segment]:
+        for batch in self.field_batches():
+            for fields in batch:
+                yield Segment(*fields)
+
+    def field_batches(self) -> Iterator[list[SegmentFields]]:
+        """Yield the segments as lists of `SegmentFields`, in capture order.
+
+        Raises:
+            PcapReadError: as `read_packets`, after the batch holding every readable segment.
+        """
+        path, verify = self.path, self.verify
+        with _open(path) as file:
+            reader = _Reader(str(path), file)
+            try:
+                if reader.ensure(24) and reader.buf[:4] in _PCAP_MAGICS:
+                    yield from _pcap_batches(reader, *_PCAP_MAGICS[reader.buf[:4]], verify)
+                    return
+            except (OSError, EOFError, gzip.BadGzipFile) as err:
+                raise reader.error(f"read failed ({err})") from None
+        batch: list[SegmentFields] = []
+        number = 0
         try:
-            if reader.ensure(24) and reader.buf[:4] in _PCAP_MAGICS:
-                yield from _pcap_segments(reader, *_PCAP_MAGICS[reader.buf[:4]], verify)
-                return
-        except (OSError, EOFError, gzip.BadGzipFile) as err:
-            raise reader.error(f"read failed ({err})") from None
-    number = 0
-    for linktype, ts, frame, orig_len in read_packets(path):
-        number += 1
-        segment = decode(linktype, frame, number, ts, verify=verify, orig_len=orig_len)
-        if segment is not None:
-            yield segment
+            for linktype, ts, frame, orig_len in read_packets(path):
+                number += 1
+                fields = decode_fields(linktype, frame, number, ts, verify, orig_len)
+                if fields is not None:
+                    batch.append(fields)
+                    if len(batch) >= _BATCH:
+                        yield batch
+                        batch = []
+        except PcapReadError:
+            if batch:
+                yield batch
+            raise
+        if batch:
+            yield batch
 
 
-def _pcap_segments(reader: _Reader, endian: str, units: int, verify: bool) -> Iterator[Segment]:
-    """`_read_pcap` and `decode` fused into one loop: the hot path of `follow --read`."""
+def _pcap_batches(reader: _Reader, endian: str, units: int, verify: bool) -> Iterator[list[SegmentFields]]:
+    """`_read_pcap` and `decode` fused into one loop, a read block at a time: the hot path of `follow --read`."""
     linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
     reader.pos += 24
     record = struct.Struct(endian + "IIII").unpack_from
-    ensure = reader.ensure
-    fast = decode_ethernet_ipv4 if linktype == LINKTYPE_ETHERNET else None
+    fast = ethernet_ipv4_fields if linktype == LINKTYPE_ETHERNET else None
     number = 0
-    buf, pos = reader.buf, reader.pos
     while True:
-        if len(buf) - pos < 16:
-            reader.pos = pos
-            if not ensure(16):
-                if len(reader.buf) > reader.pos:
-                    raise reader.error("truncated packet record header")
-                return
-            buf, pos = reader.buf, reader.pos
-        ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
-        end = pos + 16 + incl_len
-        if end > len(buf):
-            reader.pos = pos
-            if incl_len > _MAX_RECORD:
-                raise reader.error(f"corrupt packet record (captured length {incl_len})")
-            if not ensure(16 + incl_len):
-                raise reader.error("truncated packet record")
-            buf, pos = reader.buf, reader.pos
+        buf, pos = reader.buf, reader.pos
+        limit = len(buf) - 16
+        batch: list[SegmentFields] = []
+        append = batch.append
+        while pos <= limit:  # every whole record in the buffer
+            ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
             end = pos + 16 + incl_len
-        frame = buf[pos + 16 : end]
-        pos = end
-        number += 1
-        ts = ts_sec + ts_frac / units
-        segment = fast(frame, number, ts, verify, orig_len) if fast is not None else None
-        if segment is None:
-            segment = decode(linktype, frame, number, ts, verify=verify, orig_len=orig_len)
-        if segment is not None:
-            yield segment
+            if end > limit + 16:
+                break
+            frame = buf[pos + 16 : end]
+            pos = end
+            number += 1
+            ts = ts_sec + ts_frac / units
+            fields = fast(frame, number, ts, verify, orig_len) if fast is not None else None
+            if fields is None:
+                fields = decode_fields(linktype, frame, number, ts, verify, orig_len)
+                if fields is None:
+                    continue
+            append(fields)
+        reader.pos = pos
+        if batch:
+            yield batch
+        if not reader.ensure(16):
+            if len(reader.buf) > reader.pos:
+                raise reader.error("truncated packet record header")
+            return
+        incl_len = record(reader.buf, reader.pos)[2]
+        if incl_len > _MAX_RECORD:
+            raise reader.error(f"corrupt packet record (captured length {incl_len})")
+        if not reader.ensure(16 + incl_len):
+            raise reader.error("truncated packet record")

@@ -7,11 +7,11 @@ so every source behaves the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
-from netlab.capture.model import Endpoint, Segment
+from netlab.capture.model import Endpoint, Segment, SegmentFields
 from netlab.errors import NetlabError
 from netlab.stream.events import Closed, Data, Event, Opened
 from netlab.stream.reassembly import Reassembler
@@ -25,6 +25,17 @@ class Renderer(Protocol):
     def on_event(self, event: Event) -> str | bytes: ...
 
     def end(self) -> str | bytes: ...
+
+
+@runtime_checkable
+class FieldBatchSource(Protocol):
+    """A segment source that can also hand over its segments as batches of plain tuples.
+
+    `follow` feeds those to `Reassembler.feed_fields`, which skips building a `Segment` for the
+    common packets (`netlab.capture.pcapfile.SegmentReader` is one).
+    """
+
+    def field_batches(self) -> Iterator[list[SegmentFields]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +115,15 @@ class _Totals:
         self.not_captured += s.not_captured_bytes
 
 
+def _feeding(
+    segments: Iterable[Segment], reassembler: Reassembler
+) -> tuple[Iterable[Iterable[Any]], Callable[[Any], list[Event]]]:
+    """Batches of segments (or of their fields) and the reassembler method that takes one."""
+    if isinstance(segments, FieldBatchSource):
+        return segments.field_batches(), reassembler.feed_fields
+    return ((segment,) for segment in segments), reassembler.feed
+
+
 def follow(
     segments: Iterable[Segment],
     renderer: Renderer,
@@ -150,17 +170,19 @@ def follow(
         write(start)
     interrupted = False
     failure: NetlabError | None = None
-    feed = reassembler.feed
+    hot = everything and on_events is None
     try:
-        for segment in segments:
-            events = feed(segment)
-            if events:
-                if everything and on_events is None and len(events) == 1 and type(events[0]) is Data:
-                    out = on_event(events[0])  # the hot path: one in-order chunk
-                    if out:
-                        write(out)
-                    continue
-                emit(events)
+        batches, feed = _feeding(segments, reassembler)
+        for batch in batches:
+            for item in batch:
+                events = feed(item)
+                if events:
+                    if hot and len(events) == 1 and type(events[0]) is Data:
+                        out = on_event(events[0])  # the hot path: one in-order chunk
+                        if out:
+                            write(out)
+                        continue
+                    emit(events)
     except KeyboardInterrupt:
         interrupted = True
     except NetlabError as err:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from netlab.capture.model import Endpoint, Segment
+from netlab.capture.model import Endpoint, Segment, SegmentFields
 from netlab.stream.events import (
     Closed,
     CloseReason,
@@ -141,7 +141,8 @@ class _Conn:
         "gap_bytes",
         "not_captured",
         "first_ts",
-        "last",
+        "last_ts",
+        "last_frame",
     )
 
     def __init__(self, stream: int, client: Endpoint, server: Endpoint, ts: float) -> None:
@@ -159,7 +160,8 @@ class _Conn:
         self.gap_bytes = 0
         self.not_captured = 0
         self.first_ts = ts
-        self.last: Segment | None = None  # the latest segment of this connection
+        self.last_ts = ts  # time stamp and frame number of the latest segment of this connection
+        self.last_frame = 0
 
     def stats(self) -> StreamStats:
         return StreamStats(
@@ -174,7 +176,7 @@ class _Conn:
             gap_bytes=self.gap_bytes,
             not_captured_bytes=self.not_captured,
             first_ts=self.first_ts,
-            last_ts=self.last.ts if self.last is not None else self.first_ts,
+            last_ts=self.last_ts,
         )
 
     def close_reason(self) -> CloseReason:
@@ -270,7 +272,8 @@ class Reassembler:
             entry = self._open(seg, key, entry, events)
         conn, flow, rev = entry
         flow.packets += 1
-        conn.last = seg
+        conn.last_ts = seg.ts
+        conn.last_frame = seg.frame
         if flags & 0x07:  # SYN, FIN or RST
             self._control(conn, flow, rev, seg, events)
         if flags & 0x10 and (rev.frags or rev.held is not None or rev.provisional):  # ACK that may settle
@@ -280,6 +283,49 @@ class Reassembler:
         elif not flow.started:
             self._start(flow, seg)
         return events
+
+    def feed_fields(self, fields: SegmentFields) -> list[Event]:
+        """`feed(Segment(*fields))`, with the common cases done without building the `Segment`.
+
+        The common cases are a pure ACK and the next in-order bytes of a direction with nothing
+        pending; anything else (SYN, FIN, RST, an ACK that may settle buffered bytes, reordering,
+        retransmission, a held bad checksum) goes through `feed`, with no state touched before.
+        """
+        frame, ts, src, dst, seq, _ack, flags, _window, data, length, checksum_ok, vlan = fields
+        if not flags & 0x07:  # no SYN, FIN or RST
+            key: tuple[object, ...] = (src.ip, src.port, dst.ip, dst.port)
+            if self.split_vlans:
+                key += vlan
+            entry = self._conns.get(key)
+            if entry is not None:
+                conn, flow, rev = entry
+                if not (flags & 0x10 and (rev.frags or rev.held is not None or rev.provisional)):
+                    if not length:
+                        if flow.started:
+                            flow.packets += 1
+                            conn.last_ts = ts
+                            conn.last_frame = frame
+                            return []
+                    elif (
+                        length == len(data)
+                        and not flow.frags
+                        and flow.held is None
+                        and not flow.soft
+                        and not flow.provisional
+                        and flow.started
+                        and (
+                            checksum_ok is not False
+                            or flow.offloaded >= _OFFLOAD_TRUST
+                            or not self.prefer_good_checksum
+                        )
+                    ):
+                        nxt = flow.next
+                        if not seq_diff(seq, (flow.origin + nxt) & SEQ_MASK):  # the next bytes, whole
+                            flow.packets += 1
+                            conn.last_ts = ts
+                            conn.last_frame = frame
+                            return [self._append(conn, flow, ts, frame, data, nxt)]
+        return self.feed(Segment(*fields))
 
     def flush(self) -> list[Event]:
         """End of input: release what is still buffered (after gaps) and close every stream."""
@@ -351,9 +397,7 @@ class Reassembler:
             self._release_all(conn, flow, events)
         if reason is CloseReason.END:
             reason = conn.close_reason()
-        last = conn.last
-        ts, frame = (last.ts, last.frame) if last is not None else (conn.first_ts, 0)
-        events.append(Closed(conn.stream, ts, frame, reason, conn.stats()))
+        events.append(Closed(conn.stream, conn.last_ts, conn.last_frame, reason, conn.stats()))
 
     def _control(self, conn: _Conn, flow: _Flow, rev: _Flow, seg: Segment, events: list[Event]) -> None:
         flags = seg.flags
@@ -405,17 +449,23 @@ class Reassembler:
                 or not self.prefer_good_checksum
             )
         ):  # the common case: the next bytes, whole, nothing pending
-            events.append(_make_data(conn.stream, flow, seg.ts, seg.frame, data, nxt))
-            flow.bytes += length
-            recent = flow.recent
-            if flow.recent_end != nxt:
-                recent.clear()
-            recent += data
-            flow.next = flow.recent_end = nxt + length
-            if len(recent) > 2 * _RECENT_BYTES:
-                del recent[: len(recent) - _RECENT_BYTES]
+            events.append(self._append(conn, flow, seg.ts, seg.frame, data, nxt))
             return
         self._place(conn, flow, seg, pos, events)
+
+    @staticmethod
+    def _append(conn: _Conn, flow: _Flow, ts: float, frame: int, data: bytes, nxt: int) -> Data:
+        """Take `data` (whole, in order) at `next`, which is `nxt`: the event that emits it."""
+        length = len(data)
+        flow.bytes += length
+        recent = flow.recent
+        if flow.recent_end != nxt:
+            recent.clear()
+        recent += data
+        flow.next = flow.recent_end = nxt + length
+        if len(recent) > 2 * _RECENT_BYTES:
+            del recent[: len(recent) - _RECENT_BYTES]
+        return _make_data(conn.stream, flow, ts, frame, data, nxt)
 
     def _place(self, conn: _Conn, flow: _Flow, seg: Segment, pos: int, events: list[Event]) -> None:
         """The general case of `_payload`: start quirks, retransmissions, holds and holes."""

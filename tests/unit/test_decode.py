@@ -20,7 +20,7 @@ from netlab.capture.decode import (
     SUPPORTED_LINKTYPES,
     decode,
 )
-from netlab.capture.model import Endpoint
+from netlab.capture.model import Endpoint, Segment
 from netlab.capture.pcapfile import read_packets
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -145,8 +145,9 @@ def test_fast_path_builds_the_same_segment_as_the_general_path(payload: bytes) -
 
     frame = ETH + ipv4_tcp(payload)
     fast = decode_ethernet_ipv4(frame, 3, 2.5, True, None)
-    general = _decode_general(LINKTYPE_ETHERNET, frame, 3, 2.5, True, None)
-    assert fast is not None and general is not None
+    general_fields = _decode_general(LINKTYPE_ETHERNET, frame, 3, 2.5, True, None)
+    assert fast is not None and general_fields is not None
+    general = Segment(*general_fields)
     if not payload:  # the fast path does not check empty segments: nothing could be chosen by it
         general = dataclasses.replace(general, checksum_ok=None)
     assert fast == general

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -11,7 +12,7 @@ from conformance_kit import KIT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint
+from netlab.capture.model import Endpoint, Segment
 from netlab.stream import Reassembler, build_dialogues
 from netlab.stream.events import (
     Closed,
@@ -31,6 +32,14 @@ from netlab.stream.events import (
 
 def run(segments: list) -> list[Event]:  # type: ignore[type-arg]
     return Reassembler().feed_all(segments)
+
+
+def run_fields(segments: list) -> list[Event]:  # type: ignore[type-arg]
+    """`run` through `feed_fields`, the tuple path `follow --read` takes."""
+    r = Reassembler()
+    names = [f.name for f in dataclasses.fields(Segment)]
+    events = [e for seg in segments for e in r.feed_fields(tuple(getattr(seg, n) for n in names))]  # type: ignore[arg-type]
+    return events + r.flush()
 
 
 def handshake(b: Builder, c_isn: int = 100, s_isn: int = 900) -> list:  # type: ignore[type-arg]
@@ -292,6 +301,7 @@ def test_shuffled_duplicated_overlapping_segments_give_the_exact_bytes(case: tup
     assert stream_bytes(events) == c2s
     assert stream_bytes(events, Direction.S2C) == s2c
     assert not gaps(events) and not gaps(events, Direction.S2C)
+    assert run_fields(segs) == events
 
 
 @settings(max_examples=150, deadline=None)
@@ -299,6 +309,7 @@ def test_shuffled_duplicated_overlapping_segments_give_the_exact_bytes(case: tup
 def test_dropped_segments_become_gaps_of_the_right_size(case: tuple) -> None:  # type: ignore[type-arg]
     c2s, _, segs, dropped = case
     events = run(segs)
+    assert run_fields(segs) == events
     lost = [r for r in dropped if r[0] >= 0]
     kept = bytearray()
     holes: list[tuple[int, int]] = []
