@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from netlab.capture.model import Endpoint, Segment, SegmentFields
 from netlab.errors import NetlabError
-from netlab.stream.events import Closed, Data, Event, Opened
+from netlab.stream.events import Closed, Event, Opened
 from netlab.stream.reassembly import Reassembler
 
 
@@ -117,11 +117,15 @@ class _Totals:
 
 def _feeding(
     segments: Iterable[Segment], reassembler: Reassembler
-) -> tuple[Iterable[Iterable[Any]], Callable[[Any], list[Event]]]:
-    """Batches of segments (or of their fields) and the reassembler method that takes one."""
+) -> tuple[Iterable[Any], Callable[[Any, list[Event]], None]]:
+    """Batches of segments (or of their fields) and the function that feeds one batch."""
     if isinstance(segments, FieldBatchSource):
-        return segments.field_batches(), reassembler.feed_fields
-    return ((segment,) for segment in segments), reassembler.feed
+        return segments.field_batches(), reassembler.feed_batch
+
+    def feed_one(segment: Segment, events: list[Event]) -> None:
+        events.extend(reassembler.feed(segment))
+
+    return segments, feed_one
 
 
 def follow(
@@ -147,46 +151,43 @@ def follow(
     everything = selection.everything
     on_event = renderer.on_event
 
-    def emit(events: list[Event]) -> None:
-        if not everything:
-            picked: list[Event] = []
-            for event in events:
+    def emit(events: Iterable[Event]) -> None:
+        """Render the selected events (taken one at a time, so an interruption loses none)."""
+        seen: list[Event] = []
+        for event in events:
+            if not everything:
                 if type(event) is Opened and selection.matches(event):
                     shown.add(event.stream)
-                if event.stream in shown:
-                    picked.append(event)
-            events = picked
-        for event in events:
+                if event.stream not in shown:
+                    continue
             out = on_event(event)
             if out:
                 write(out)
             if type(event) is Closed:
                 totals.add(event)
-        if on_events is not None and events:
-            on_events(events)
+            if on_events is not None:
+                seen.append(event)
+        if seen and on_events is not None:
+            on_events(seen)
 
     start = renderer.begin()
     if start:
         write(start)
     interrupted = False
     failure: NetlabError | None = None
-    hot = everything and on_events is None
+    unrendered: Iterator[Event] = iter(())  # what was fed but not yet rendered
     try:
         batches, feed = _feeding(segments, reassembler)
         for batch in batches:
-            for item in batch:
-                events = feed(item)
-                if events:
-                    if hot and len(events) == 1 and type(events[0]) is Data:
-                        out = on_event(events[0])  # the hot path: one in-order chunk
-                        if out:
-                            write(out)
-                        continue
-                    emit(events)
+            events: list[Event] = []
+            unrendered = iter(events)  # a list iterator also sees what `feed` appends after
+            feed(batch, events)
+            emit(unrendered)
     except KeyboardInterrupt:
         interrupted = True
     except NetlabError as err:
         failure = err
+    emit(unrendered)  # after an interruption: the events of the batch not rendered yet
     emit(reassembler.flush())
     end = renderer.end()
     if end:

@@ -197,16 +197,27 @@ _d_stream, _d_direction, _d_ts, _d_frame, _d_src, _d_dst, _d_data, _d_offset = _
 _new = object.__new__
 
 
-def _make_data(stream: int, flow: _Flow, ts: float, frame: int, data: bytes, offset: int) -> Data:
+def _take(conn: _Conn, flow: _Flow, ts: float, frame: int, data: bytes) -> Data:
+    """Emit `data` (whole, in order) at `flow.next`: update the flow, return the `Data` event."""
+    nxt = flow.next
+    length = len(data)
+    flow.bytes += length
+    recent = flow.recent
+    if flow.recent_end != nxt:
+        recent.clear()
+    recent += data
+    flow.next = flow.recent_end = nxt + length
+    if len(recent) > 2 * _RECENT_BYTES:
+        del recent[: len(recent) - _RECENT_BYTES]
     event: Data = _new(Data)
-    _d_stream(event, stream)
+    _d_stream(event, conn.stream)
     _d_direction(event, flow.direction)
     _d_ts(event, ts)
     _d_frame(event, frame)
     _d_src(event, flow.src)
     _d_dst(event, flow.dst)
     _d_data(event, data)
-    _d_offset(event, offset)
+    _d_offset(event, nxt)
     return event
 
 
@@ -284,48 +295,48 @@ class Reassembler:
             self._start(flow, seg)
         return events
 
-    def feed_fields(self, fields: SegmentFields) -> list[Event]:
-        """`feed(Segment(*fields))`, with the common cases done without building the `Segment`.
+    def feed_batch(self, batch: Iterable[SegmentFields], events: list[Event]) -> None:
+        """Feed segments given as `SegmentFields`, appending the events they cause to `events`.
 
-        The common cases are a pure ACK and the next in-order bytes of a direction with nothing
-        pending; anything else (SYN, FIN, RST, an ACK that may settle buffered bytes, reordering,
-        retransmission, a held bad checksum) goes through `feed`, with no state touched before.
+        The same events as `feed(Segment(*fields))` for each in turn. The common cases (a pure
+        ACK, the next in-order bytes of a direction with nothing pending) are handled in this
+        loop without building the `Segment`; anything else (SYN, FIN, RST, an ACK that may settle
+        buffered bytes, reordering, retransmission, a held bad checksum) goes through `feed`,
+        with no state touched before. Events land in the caller's list as they happen, so after
+        an exception (Ctrl-C) it holds the events of every segment fed before.
         """
-        frame, ts, src, dst, seq, _ack, flags, _window, data, length, checksum_ok, vlan = fields
-        if not flags & 0x07:  # no SYN, FIN or RST
-            key: tuple[object, ...] = (src.ip, src.port, dst.ip, dst.port)
-            if self.split_vlans:
-                key += vlan
-            entry = self._conns.get(key)
-            if entry is not None:
-                conn, flow, rev = entry
-                if not (flags & 0x10 and (rev.frags or rev.held is not None or rev.provisional)):
-                    if not length:
-                        if flow.started:
+        conns = self._conns
+        split = self.split_vlans
+        strict = self.prefer_good_checksum
+        append = events.append
+        for fields in batch:  # one loop for the batch: the per-packet path of `follow --read`
+            frame, ts, src, dst, seq, _ack, flags, _window, data, length, checksum_ok, vlan = fields
+            if not flags & 0x07:  # no SYN, FIN or RST
+                key: tuple[object, ...] = (src.ip, src.port, dst.ip, dst.port)
+                entry = conns.get(key + vlan if split else key)
+                if entry is not None:
+                    conn, flow, rev = entry
+                    if not (flags & 0x10 and (rev.frags or rev.held is not None or rev.provisional)):
+                        if not length:
+                            if flow.started:
+                                flow.packets += 1
+                                conn.last_ts = ts
+                                conn.last_frame = frame
+                                continue
+                        elif (
+                            length == len(data)
+                            and flow.started
+                            and not (flow.frags or flow.soft or flow.provisional)
+                            and flow.held is None
+                            and (checksum_ok is not False or flow.offloaded >= _OFFLOAD_TRUST or not strict)
+                            and not seq_diff(seq, (flow.origin + flow.next) & SEQ_MASK)
+                        ):  # the next bytes, whole, nothing pending
                             flow.packets += 1
                             conn.last_ts = ts
                             conn.last_frame = frame
-                            return []
-                    elif (
-                        length == len(data)
-                        and not flow.frags
-                        and flow.held is None
-                        and not flow.soft
-                        and not flow.provisional
-                        and flow.started
-                        and (
-                            checksum_ok is not False
-                            or flow.offloaded >= _OFFLOAD_TRUST
-                            or not self.prefer_good_checksum
-                        )
-                    ):
-                        nxt = flow.next
-                        if not seq_diff(seq, (flow.origin + nxt) & SEQ_MASK):  # the next bytes, whole
-                            flow.packets += 1
-                            conn.last_ts = ts
-                            conn.last_frame = frame
-                            return [self._append(conn, flow, ts, frame, data, nxt)]
-        return self.feed(Segment(*fields))
+                            append(_take(conn, flow, ts, frame, data))
+                            continue
+            events.extend(self.feed(Segment(*fields)))
 
     def flush(self) -> list[Event]:
         """End of input: release what is still buffered (after gaps) and close every stream."""
@@ -449,23 +460,9 @@ class Reassembler:
                 or not self.prefer_good_checksum
             )
         ):  # the common case: the next bytes, whole, nothing pending
-            events.append(self._append(conn, flow, seg.ts, seg.frame, data, nxt))
+            events.append(_take(conn, flow, seg.ts, seg.frame, data))
             return
         self._place(conn, flow, seg, pos, events)
-
-    @staticmethod
-    def _append(conn: _Conn, flow: _Flow, ts: float, frame: int, data: bytes, nxt: int) -> Data:
-        """Take `data` (whole, in order) at `next`, which is `nxt`: the event that emits it."""
-        length = len(data)
-        flow.bytes += length
-        recent = flow.recent
-        if flow.recent_end != nxt:
-            recent.clear()
-        recent += data
-        flow.next = flow.recent_end = nxt + length
-        if len(recent) > 2 * _RECENT_BYTES:
-            del recent[: len(recent) - _RECENT_BYTES]
-        return _make_data(conn.stream, flow, ts, frame, data, nxt)
 
     def _place(self, conn: _Conn, flow: _Flow, seg: Segment, pos: int, events: list[Event]) -> None:
         """The general case of `_payload`: start quirks, retransmissions, holds and holes."""
@@ -608,15 +605,7 @@ class Reassembler:
         offset = flow.next
         captured = len(data)
         if captured:
-            events.append(_make_data(conn.stream, flow, ts, frame, data, offset))
-            flow.bytes += captured
-            recent = flow.recent
-            if flow.recent_end != offset:
-                recent.clear()
-            recent += data
-            flow.recent_end = offset + captured
-            if len(recent) > 2 * _RECENT_BYTES:
-                del recent[: len(recent) - _RECENT_BYTES]
+            events.append(_take(conn, flow, ts, frame, data))
         if captured < length:
             missing = length - captured
             conn.not_captured += missing

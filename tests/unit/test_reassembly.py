@@ -35,10 +35,14 @@ def run(segments: list) -> list[Event]:  # type: ignore[type-arg]
 
 
 def run_fields(segments: list) -> list[Event]:  # type: ignore[type-arg]
-    """`run` through `feed_fields`, the tuple path `follow --read` takes."""
+    """`run` through `feed_batch`, the tuple path `follow --read` takes (batches of 1 to 4)."""
     r = Reassembler()
     names = [f.name for f in dataclasses.fields(Segment)]
-    events = [e for seg in segments for e in r.feed_fields(tuple(getattr(seg, n) for n in names))]  # type: ignore[arg-type]
+    fields = [tuple(getattr(seg, n) for n in names) for seg in segments]
+    events: list[Event] = []
+    for i in range(0, len(fields), 3):
+        r.feed_batch(fields[i : i + 1], events)  # type: ignore[arg-type]
+        r.feed_batch(fields[i + 1 : i + 3], events)  # type: ignore[arg-type]
     return events + r.flush()
 
 
