@@ -276,30 +276,35 @@ class SegmentReader:
             yield batch
 
 
+def _no_fast_path(frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None) -> None:
+    """The fast path of links other than Ethernet: nothing (saves a test per packet)."""
+    return None
+
+
 def _pcap_batches(reader: _Reader, endian: str, units: int, verify: bool) -> Iterator[list[SegmentFields]]:
     """`_read_pcap` and `decode` fused into one loop, a read block at a time: the hot path of `follow --read`."""
     linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
     reader.pos += 24
     record = struct.Struct(endian + "IIII").unpack_from
-    fast = ethernet_ipv4_fields if linktype == LINKTYPE_ETHERNET else None
+    fast = ethernet_ipv4_fields if linktype == LINKTYPE_ETHERNET else _no_fast_path
     number = 0
     while True:
         buf, pos = reader.buf, reader.pos
-        limit = len(buf) - 16
+        stop = len(buf)
+        limit = stop - 16
         batch: list[SegmentFields] = []
         append = batch.append
         while pos <= limit:  # every whole record in the buffer
             ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
             end = pos + 16 + incl_len
-            if end > limit + 16:
+            if end > stop:
                 break
             frame = buf[pos + 16 : end]
             pos = end
             number += 1
-            ts = ts_sec + ts_frac / units
-            fields = fast(frame, number, ts, verify, orig_len) if fast is not None else None
+            fields = fast(frame, number, ts_sec + ts_frac / units, verify, orig_len)
             if fields is None:
-                fields = decode_fields(linktype, frame, number, ts, verify, orig_len)
+                fields = decode_fields(linktype, frame, number, ts_sec + ts_frac / units, verify, orig_len)
                 if fields is None:
                     continue
             append(fields)

@@ -153,6 +153,14 @@ def follow(
 
     def emit(events: Iterable[Event]) -> None:
         """Render the selected events (taken one at a time, so an interruption loses none)."""
+        if everything and on_events is None:  # the hot path
+            for event in events:
+                out = on_event(event)
+                if out:
+                    write(out)
+                if type(event) is Closed:
+                    totals.add(event)
+            return
         seen: list[Event] = []
         for event in events:
             if not everything:
@@ -165,8 +173,7 @@ def follow(
                 write(out)
             if type(event) is Closed:
                 totals.add(event)
-            if on_events is not None:
-                seen.append(event)
+            seen.append(event)
         if seen and on_events is not None:
             on_events(seen)
 
