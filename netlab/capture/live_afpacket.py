@@ -200,8 +200,9 @@ class AfPacketCapture(LiveCapture):
                 for _, _, payload in cmsgs:
                     sec, nsec = unpack_ts(payload)
                     ts = sec + (nsec // 1000) / 1_000_000  # microseconds, as in the ring reader
-                if ts > self.stopped_at:
-                    return  # everything captured before stop() has been read
+                # No "stamped after stop()" cut-off here: right after a capture socket switches time
+                # stamps on, the kernel may stamp queued frames only when they are read, so a frame
+                # captured before stop() can carry a later stamp. The queue is drained instead.
                 self._count(kept, size)
                 yield CapturedFrame(ts, bytes(view[:kept]), size)
             if give_up and time.monotonic() >= give_up:

@@ -86,8 +86,8 @@ class ScapyCapture(LiveCapture):
                     continue
                 # Microseconds, as pcap keeps them, so `--save` then `--read` gives identical time stamps.
                 seconds, micros = split_timestamp(float(ts or 0.0))
-                if seconds + micros / 1_000_000 > self.stopped_at:
-                    return  # everything captured before stop() has been read
+                # As in the AF_PACKET backend, no cut-off by time stamp: the kernel may stamp a frame
+                # queued before stop() only when it is read. The queue is drained instead.
                 self._count(len(data), len(data))
                 yield CapturedFrame(seconds + micros / 1_000_000, data, len(data))
             if give_up and time.monotonic() >= give_up:

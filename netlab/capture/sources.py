@@ -122,9 +122,11 @@ class LiveCapture(abc.ABC):
     def stop(self) -> None:
         """Ask the capture to end: iteration reads every frame captured before this call, then stops.
 
-        Thread-safe and signal-safe. Frames are told apart by their kernel time stamps, so a
-        backlog is read to the end however long it takes (up to `DRAIN_LIMIT_S`, after which the
-        rest is counted as `unread`), while frames arriving after the call are not read.
+        Thread-safe and signal-safe. The backlog is read until the kernel's queue is empty, for at
+        most `DRAIN_LIMIT_S`; what is still queued then is counted as `unread`, never dropped
+        silently. The memory-mapped ring also stops at frames stamped after the call; the socket
+        backends cannot (the kernel may stamp a queued frame only when it is read), so they may
+        also read frames that arrived while they drained.
         """
         if not self._stopping.is_set():
             self.stopped_at = time.time()

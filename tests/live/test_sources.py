@@ -211,3 +211,19 @@ def test_kernel_drops_are_counted(listener: socket.socket) -> None:
     stats = capture.stats()
     assert stats.kernel_drops > 0
     assert read == stats.frames > 0
+
+
+@pytest.mark.parametrize("backend", ["afpacket", "scapy"])
+def test_stop_reads_the_backlog_even_when_its_stamps_are_later(backend: str, listener: socket.socket) -> None:
+    """The kernel may stamp a queued frame only when it is read (just after time stamps were switched
+    on), so a frame captured before stop() can carry a later stamp: it must still be read, not dropped."""
+    port = listener.getsockname()[1]
+    capture = open_live("lo", ports=[port], backend=backend)
+    assert capture.started.wait(10)
+    exchange(listener, b"before stop", b"ok")
+    capture.stop()
+    capture.stopped_at = 0.0  # every queued frame now looks "stamped after stop()", the worst case
+    frames = list(capture)
+    capture.close()
+    assert payload_by_direction(frames, port) == {"c2s": b"before stop", "s2c": b"ok"}
+    assert capture.stats().unread == 0
