@@ -30,6 +30,14 @@ class DirectionChoice(enum.StrEnum):
     s2c = "s2c"
 
 
+class VlanChoice(enum.Enum):
+    """--vlans values (see `netlab.stream.vlan_copies`)."""
+
+    auto = "auto"
+    merge = "merge"
+    split = "split"
+
+
 class ColorChoice(enum.StrEnum):
     """--color values."""
 
@@ -101,7 +109,7 @@ def run_follow(
     hosts: list[str],
     direction: DirectionChoice,
     color: ColorChoice,
-    split_vlans: bool,
+    vlans: VlanChoice,
     summary: bool,
     batch: bool = False,
 ) -> None:
@@ -138,7 +146,7 @@ def run_follow(
     selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(map(_canonical_ip, hosts)))
     try:
         result = follow(
-            segments, renderer, write, selection=selection, reassembler=Reassembler(split_vlans=split_vlans)
+            segments, renderer, write, selection=selection, reassembler=Reassembler(vlans=vlans.value)
         )
     finally:  # what was read is shown, even when the capture turns out to be damaged
         if pending:
@@ -201,12 +209,16 @@ def register(app: typer.Typer) -> None:
                 "--color", help="Color the text output (auto: only on a terminal, without NO_COLOR)."
             ),
         ] = ColorChoice.auto,
-        split_vlans: Annotated[
-            bool,
+        vlans: Annotated[
+            VlanChoice,
             typer.Option(
-                "--split-vlans/--merge-vlans",
-                help="Keep one 4-tuple on different VLANs apart (Wireshark merges them).",
+                "--vlans",
+                help="One 4-tuple on several VLANs: auto merges copies of the same packets (as Wireshark)"
+                " and keeps different connections apart; merge always merges; split never does.",
             ),
+        ] = VlanChoice.auto,
+        split_vlans: Annotated[
+            bool, typer.Option("--split-vlans", hidden=True, help="Same as --vlans split.")
         ] = False,
         summary: Annotated[
             bool, typer.Option("--summary/--no-summary", help="Print the counts on stderr at the end.")
@@ -237,9 +249,13 @@ def register(app: typer.Typer) -> None:
         def body() -> None:
             from netlab.capture.pcapfile import read_segments
 
+            nonlocal vlans
+            if split_vlans:
+                vlans = VlanChoice.split
+
             if live is not None:
                 run_live(live, run_follow, fmt=fmt, streams=stream or [], ports=list(live.ports),
-                         hosts=host or [], direction=direction, color=color, split_vlans=split_vlans,
+                         hosts=host or [], direction=direction, color=color, vlans=vlans,
                          summary=summary)
                 return
             assert read is not None
@@ -252,7 +268,7 @@ def register(app: typer.Typer) -> None:
                 hosts=host or [],
                 direction=direction,
                 color=color,
-                split_vlans=split_vlans,
+                vlans=vlans,
                 summary=summary,
             )
 

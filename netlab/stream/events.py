@@ -50,6 +50,7 @@ class NoticeKind(enum.Enum):
     CONFLICT = "conflicting-overlap"  # a copy of already-seen bytes that differs; first copy kept
     BAD_CHECKSUM_REPLACED = "bad-checksum-replaced"  # a copy with a bad checksum lost to a good one
     BUFFER_LIMIT = "buffer-limit"  # too many out-of-order bytes; released after a gap
+    VLAN_COPY = "vlan-copy"  # the stream's frames also seen on another VLAN (size: frames held); merged
 
 
 class CloseReason(enum.Enum):

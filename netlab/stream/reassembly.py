@@ -2,8 +2,11 @@
 
 Theory of operation
 -------------------
-Connections are keyed by their 4-tuple (plus the VLAN tags with ``split_vlans``); each gets a
-stream number in order of first appearance, like Wireshark's ``tcp.stream``. A SYN (without
+Connections are keyed by their 4-tuple; each gets a stream number in order of first
+appearance, like Wireshark's ``tcp.stream``. The same 4-tuple on another VLAN is, by default
+(``vlans="auto"``), held and judged (`netlab.stream.vlan_copies`): copies of the live stream are
+merged into it as Wireshark does, a different connection becomes a stream of its own (numbered
+when that is decided); ``"merge"`` and ``"split"`` force either way. A SYN (without
 ACK) starts a new stream on a used 4-tuple when its ISN differs from the one seen before, or
 when the old connection was closed (both FINs, or a RST after the handshake).
 
@@ -50,6 +53,7 @@ from netlab.stream.events import (
     StreamStats,
 )
 from netlab.stream.seq import SEQ_MASK, seq_diff
+from netlab.stream.vlan_copies import VLAN_MODES, Candidate, Verdict, VlanMode, decide, judge
 
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 _RECENT_BYTES = 4 * 1024  # retransmitted bytes are compared with this much history
@@ -88,6 +92,7 @@ class _Flow:
         "soft",
         "provisional",
         "base_seq",
+        "isn",
         "frags",
         "frag_bytes",
         "held",
@@ -110,6 +115,7 @@ class _Flow:
         self.soft = False  # started by an empty non-SYN segment (maybe a keep-alive)
         self.provisional = False  # started without a SYN: where the stream begins is not settled yet
         self.base_seq: int | None = None  # the ISN as Wireshark records it (port-reuse test)
+        self.isn: int | None = None  # the ISN of a SYN actually seen
         self.frags: list[_Frag] = []
         self.frag_bytes = 0
         self.held: _Frag | None = None
@@ -233,7 +239,9 @@ class Reassembler:
     """Turns TCP segments into per-stream events (sans-IO: no clock, no sockets, no printing).
 
     Args:
-        split_vlans: keep the same 4-tuple on different VLAN tags apart (Wireshark merges them).
+        vlans: the same 4-tuple on another VLAN: ``"auto"`` merges copies of a live stream (as
+            Wireshark does) and keeps a different connection apart; ``"merge"`` always merges
+            (exactly Wireshark); ``"split"`` never does.
         prefer_good_checksum: hold in-order segments with a bad TCP checksum until acknowledged
             or replaced by a good copy.
         max_buffer: out-of-order bytes buffered per direction before the lowest hole is given up.
@@ -244,11 +252,16 @@ class Reassembler:
     def __init__(
         self,
         *,
-        split_vlans: bool = False,
+        vlans: VlanMode = "auto",
         prefer_good_checksum: bool = True,
         max_buffer: int = DEFAULT_MAX_BUFFER,
     ) -> None:
-        self.split_vlans = split_vlans
+        if vlans not in VLAN_MODES:
+            raise ValueError(f"vlans must be one of {', '.join(VLAN_MODES)}, not {vlans!r}")
+        self.vlans: VlanMode = vlans
+        self._by_vlan = vlans != "merge"  # dict keys carry the VLAN tags
+        self._candidates: dict[tuple[object, ...], Candidate] = {}  # held frames on another VLAN
+        self._vlans_seen: set[tuple[int, ...]] = set()
         self.prefer_good_checksum = prefer_good_checksum
         self.max_buffer = max_buffer
         self._conns: dict[tuple[object, ...], _Entry] = {}
@@ -273,14 +286,26 @@ class Reassembler:
     def feed(self, seg: Segment) -> list[Event]:
         """Take one segment (in capture order) and return the events it causes."""
         events: list[Event] = []
-        flags = seg.flags
         src, dst = seg.src, seg.dst
         key: tuple[object, ...] = (src.ip, src.port, dst.ip, dst.port)
-        if self.split_vlans:
+        if self._by_vlan:
             key += seg.vlan
         entry = self._conns.get(key)
-        if entry is None or (flags & 0x12 == 0x02 and self._reused(entry[1], seg)):  # SYN without ACK
+        if entry is None and self.vlans == "auto":
+            candidate = self._candidates.get(key) if self._candidates else None
+            if candidate is None:
+                candidate = self._candidate_for(seg, key)
+            if candidate is not None:
+                self._consider(candidate, seg, events)
+                return events
+        if entry is None or (seg.flags & 0x12 == 0x02 and self._reused(entry[1], seg)):  # SYN without ACK
             entry = self._open(seg, key, entry, events)
+        self._process(entry, seg, events)
+        return events
+
+    def _process(self, entry: _Entry, seg: Segment, events: list[Event]) -> None:
+        """The work of `feed` once the segment's connection is known."""
+        flags = seg.flags
         conn, flow, rev = entry
         flow.packets += 1
         conn.last_ts = seg.ts
@@ -293,7 +318,6 @@ class Reassembler:
             self._payload(conn, flow, seg, events)
         elif not flow.started:
             self._start(flow, seg)
-        return events
 
     def feed_batch(self, batch: Iterable[SegmentFields], events: list[Event]) -> None:
         """Feed segments given as `SegmentFields`, appending the events they cause to `events`.
@@ -306,7 +330,7 @@ class Reassembler:
         an exception (Ctrl-C) it holds the events of every segment fed before.
         """
         conns = self._conns
-        split = self.split_vlans
+        split = self._by_vlan
         strict = self.prefer_good_checksum
         append = events.append
         for fields in batch:  # one loop for the batch: the per-packet path of `follow --read`
@@ -341,6 +365,7 @@ class Reassembler:
     def flush(self) -> list[Event]:
         """End of input: release what is still buffered (after gaps) and close every stream."""
         events: list[Event] = []
+        self._resolve_candidates(events)
         for conn in self._all.values():
             self._finish(conn, CloseReason.END, events)
         self._all.clear()
@@ -378,8 +403,9 @@ class Reassembler:
         back: _Entry = (conn, here[2], here[1])
         src, dst = seg.src, seg.dst
         back_key: tuple[object, ...] = (dst.ip, dst.port, src.ip, src.port)
-        if self.split_vlans:
+        if self._by_vlan:
             back_key += seg.vlan
+            self._vlans_seen.add(seg.vlan)
         self._conns[back_key] = back
         self._conns[key] = here  # after back_key: a self-connection (src == dst) keeps this one
         self._all[conn.stream] = conn
@@ -388,12 +414,101 @@ class Reassembler:
         events.append(Opened(conn.stream, seg.ts, seg.frame, client, server, guessed, seg.vlan, first))
         return here
 
+    # -- the same 4-tuple on another VLAN (vlans="auto") -------------------------------------
+
+    def _candidate_for(self, seg: Segment, key: tuple[object, ...]) -> Candidate | None:
+        """A new `Candidate` when `seg`'s 4-tuple is live on another VLAN, else None."""
+        vlan = seg.vlan
+        seen = self._vlans_seen
+        if not seen or (len(seen) == 1 and vlan in seen):
+            return None
+        bare = key[:4]
+        for other in seen:
+            entry = self._conns.get(bare + other) if other != vlan else None
+            if entry is not None:
+                candidate = Candidate(entry[0], other, vlan)
+                src, dst = seg.src, seg.dst
+                candidate.keys = (key, (dst.ip, dst.port, src.ip, src.port) + vlan)
+                for k in candidate.keys:
+                    self._candidates[k] = candidate
+                return candidate
+        return None
+
+    def _owner_entry(self, candidate: Candidate, seg: Segment) -> _Entry | None:
+        """The owner's entry for `seg`'s direction, or None when the owner is no longer live."""
+        src, dst = seg.src, seg.dst
+        entry = self._conns.get((src.ip, src.port, dst.ip, dst.port) + candidate.owner_vlan)
+        return entry if entry is not None and entry[0] is candidate.owner else None
+
+    def _verdict(self, candidate: Candidate, seg: Segment) -> Verdict:
+        entry = self._owner_entry(candidate, seg)
+        return Verdict.CONFLICT if entry is None else judge(seg, entry[1], entry[2])
+
+    def _consider(self, candidate: Candidate, seg: Segment, events: list[Event]) -> None:
+        """Hold `seg` and judge it: split at the first contradiction, decide when held long enough."""
+        candidate.add(seg)
+        owner = candidate.owner
+        closed = owner.rst or (owner.c2s.fin and owner.s2c.fin)
+        if (seg.flags & 0x12 == 0x02 and closed) or self._verdict(candidate, seg) is Verdict.CONFLICT:
+            self._split(candidate, events)  # a new SYN after the owner closed is a new connection
+        elif candidate.full:
+            self._resolve(candidate, events, final=candidate.overfull)
+
+    def _resolve(self, candidate: Candidate, events: list[Event], *, final: bool = True) -> None:
+        """Judge every held frame again (the owner may have caught up), then merge, split or wait."""
+        if candidate.owner.stream not in self._all:
+            self._split(candidate, events)
+            return
+        merge = decide((self._verdict(candidate, seg) for seg in candidate.log), final=final)
+        if merge:
+            self._merge(candidate, events)
+        elif merge is not None:
+            self._split(candidate, events)
+
+    def _resolve_candidates(self, events: list[Event]) -> None:
+        """Decide every held candidate (end of input, or before connections are finished)."""
+        for candidate in list(dict.fromkeys(self._candidates.values())):
+            self._resolve(candidate, events)
+
+    def _drop(self, candidate: Candidate) -> None:
+        for key in candidate.keys:
+            if self._candidates.get(key) is candidate:
+                del self._candidates[key]
+
+    def _merge(self, candidate: Candidate, events: list[Event]) -> None:
+        """The held frames are copies: from now on this VLAN's frames go to the owner's stream."""
+        self._drop(candidate)
+        owner = candidate.owner
+        for key in candidate.keys:
+            entry = self._conns.get(key[:4] + candidate.owner_vlan)
+            if entry is not None and entry[0] is owner:
+                self._conns[key] = entry
+        self._keys[owner.stream] += candidate.keys
+        first = candidate.log[0]
+        entry = self._conns[candidate.keys[0]]
+        events.append(
+            Notice(owner.stream, entry[1].direction, first.ts, first.frame, NoticeKind.VLAN_COPY, len(candidate.log))
+        )
+        for seg in candidate.log:  # as Wireshark sees them: retransmissions, or bytes the owner missed
+            src, dst = seg.src, seg.dst
+            self._process(self._conns[(src.ip, src.port, dst.ip, dst.port) + seg.vlan], seg, events)
+
+    def _split(self, candidate: Candidate, events: list[Event]) -> None:
+        """The held frames are another connection: open its stream and replay them."""
+        self._drop(candidate)
+        first, *rest = candidate.log
+        entry = self._open(first, candidate.keys[0], None, events)
+        self._process(entry, first, events)
+        for seg in rest:
+            events.extend(self.feed(seg))
+
     def _sweep(self, events: list[Event]) -> None:
         """Finish connections that are over (both FINs, or a RST), so memory follows open ones.
 
         Runs when the number of unfinished connections doubles; a stray packet of a swept
         connection would start a new stream, which is why closed ones are not dropped at once.
         """
+        self._resolve_candidates(events)
         for number, conn in list(self._all.items()):
             if conn.rst or (conn.c2s.fin and conn.s2c.fin):
                 self._finish(conn, CloseReason.END, events)
@@ -438,6 +553,8 @@ class Reassembler:
         flow.soft = not syn and not seg.wire_len
         flow.provisional = not syn
         flow.base_seq = seg.seq if syn else (seg.seq - 1) & SEQ_MASK
+        if syn:
+            flow.isn = seg.seq
 
     def _payload(self, conn: _Conn, flow: _Flow, seg: Segment, events: list[Event]) -> None:
         if not flow.started:

@@ -26,7 +26,17 @@ def _eth() -> Ether:
     return Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
 
 
-def _chat(ip: type[Packet], cli: str, srv: str, isn_c: int = 1000, isn_s: int = 5000) -> list[Packet]:
+CHAT_LINES = ((b"NICK alice\r\n", b"welcome alice\r\n"), (b"hello\tworld \x01\xff\r\n", b"bye\n"))
+
+
+def _chat(
+    ip: type[Packet],
+    cli: str,
+    srv: str,
+    isn_c: int = 1000,
+    isn_s: int = 5000,
+    lines: tuple[tuple[bytes, bytes], ...] = CHAT_LINES,
+) -> list[Packet]:
     """A handshake, two lines each way, and a FIN close, as L3 packets."""
     c, s = ip(src=cli, dst=srv), ip(src=srv, dst=cli)
     cp, sp = 40000, 55555
@@ -36,10 +46,7 @@ def _chat(ip: type[Packet], cli: str, srv: str, isn_c: int = 1000, isn_s: int = 
         c / TCP(sport=cp, dport=sp, flags="A", seq=(isn_c + 1) & M, ack=(isn_s + 1) & M),
     ]
     cseq, sseq = isn_c + 1, isn_s + 1
-    for line_c, line_s in (
-        (b"NICK alice\r\n", b"welcome alice\r\n"),
-        (b"hello\tworld \x01\xff\r\n", b"bye\n"),
-    ):
+    for line_c, line_s in lines:
         out.append(c / TCP(sport=cp, dport=sp, flags="PA", seq=cseq & M, ack=sseq & M) / Raw(line_c))
         cseq += len(line_c)
         out.append(s / TCP(sport=sp, dport=cp, flags="PA", seq=sseq & M, ack=cseq & M) / Raw(line_s))
@@ -82,12 +89,17 @@ def main() -> None:
     _write("chat_qinq.pcap", [_eth() / Dot1Q(vlan=10) / Dot1Q(vlan=20) / p for p in v4])
     _write("chat_null.pcap", [Loopback(type=2) / p for p in v4])
     _write("chat_raw.pcap", list(v4), linktype=101)
-    # Both VLANs carry the same 4-tuple: two connections Wireshark merges.
-    other = _chat(IP, "10.0.0.1", "10.0.0.2", isn_c=1000, isn_s=5000)
+    # Both VLANs carry the same packets (a router between VLANs): copies of one connection.
     mixed: list[Packet] = []
-    for a, b in zip(v4, other, strict=True):
-        mixed += [_eth() / Dot1Q(vlan=10) / a, _eth() / Dot1Q(vlan=20) / b]
+    for a in v4:
+        mixed += [_eth() / Dot1Q(vlan=10) / a, _eth() / Dot1Q(vlan=20) / a]
     _write("vlan_collision.pcap", mixed)
+    # Two different connections on the same 4-tuple, one per VLAN, even with the same ISNs.
+    bob = _chat(IP, "10.0.0.1", "10.0.0.2", lines=((b"NICK bob\r\n", b"welcome bob\r\n"), (b"hi\n", b"ok\n")))
+    mixed = []
+    for a, b in zip(v4, bob, strict=True):
+        mixed += [_eth() / Dot1Q(vlan=10) / a, _eth() / Dot1Q(vlan=20) / b]
+    _write("vlan_two_connections.pcap", mixed)
     # Snap length 60: the payload of the data segments is cut short.
     _write("snaplen.pcap", [_eth() / p for p in v4], snaplen=60)
     _truncate(HERE / "snaplen.pcap", 60)

@@ -91,12 +91,19 @@ def test_stream_port_and_host_selection() -> None:
     assert code == 0 and "no stream matched (the capture has streams 0..0)" in err
 
 
-def test_vlans_merged_like_wireshark_or_split() -> None:
-    _, merged, _ = follow("-r", str(DATA / "vlan_collision.pcap"), "-f", "json")
-    _, split, _ = follow("-r", str(DATA / "vlan_collision.pcap"), "-f", "json", "--split-vlans")
-    streams = lambda out: {json.loads(line)["stream"] for line in out.splitlines() if '"data"' in line}  # noqa: E731
-    assert streams(merged) == {0}
-    assert streams(split) == {0, 1}
+def test_vlans_copies_merge_and_different_connections_stay_apart() -> None:
+    def streams(name: str, *extra: str) -> set[int]:
+        code, out, _ = follow("-r", str(DATA / name), "-f", "json", *extra)
+        assert code == 0
+        return {json.loads(line)["stream"] for line in out.splitlines() if '"data"' in line}
+
+    # the same packets on VLANs 10 and 20 (a router between VLANs): one stream, as in Wireshark
+    assert streams("vlan_collision.pcap") == {0}
+    assert streams("vlan_collision.pcap", "--vlans", "split") == {0, 1}
+    # two different connections on one 4-tuple, one per VLAN: two streams (Wireshark merges them)
+    assert streams("vlan_two_connections.pcap") == {0, 1}
+    assert streams("vlan_two_connections.pcap", "--vlans", "merge") == {0}
+    assert streams("vlan_two_connections.pcap", "--split-vlans") == {0, 1}
 
 
 def test_missing_file_exits_66_with_one_line() -> None:

@@ -194,12 +194,14 @@ def test_new_isn_on_a_used_tuple_is_a_new_stream() -> None:
 def test_same_tuple_on_two_vlans() -> None:
     b10, b20 = Builder(vlan=(10,)), Builder(vlan=(20,))
     segs = [*handshake(b10), *handshake(b20), b10.c(101, b"ten"), b20.c(101, b"twenty")]
-    split = Reassembler(split_vlans=True).feed_all(segs)
+    split = Reassembler(vlans="split").feed_all(segs)
     assert stream_bytes(split, stream=0) == b"ten" and stream_bytes(split, stream=1) == b"twenty"
-    merged = Reassembler().feed_all(segs)  # Wireshark's view: one stream, first copy wins
+    merged = Reassembler(vlans="merge").feed_all(segs)  # Wireshark's view: one stream, first copy wins
     assert stream_bytes(merged, stream=0) == b"tennty" and not stream_bytes(
         merged, stream=1
     )  # "twenty" extends "ten"
+    auto = Reassembler().feed_all(segs)  # the default: "twenty" contradicts "ten", so two streams
+    assert stream_bytes(auto, stream=0) == b"ten" and stream_bytes(auto, stream=1) == b"twenty"
 
 
 def test_snaplen_truncation_is_reported_not_passed_off() -> None:
