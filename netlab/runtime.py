@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUS_SCHEMA_VERSION = 1
 
@@ -24,6 +26,8 @@ def status_dir() -> Path:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         return Path(xdg) / "netlab"
+    import tempfile  # here, not at the top: it costs `netlab sockets` several ms at start-up
+
     return Path(tempfile.gettempdir()) / f"netlab-{os.getuid()}"
 
 
@@ -36,6 +40,8 @@ def write_status(port: int, status: dict[str, Any], directory: Path | None = Non
     """Atomically replace the status file for `port` with `status` (adds schema_version)."""
     path = status_path(port, directory)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    import tempfile
+
     body = json.dumps({"schema_version": STATUS_SCHEMA_VERSION, **status}, ensure_ascii=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:

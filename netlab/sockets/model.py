@@ -8,9 +8,12 @@ from __future__ import annotations
 import enum
 import ipaddress
 from dataclasses import dataclass, replace
-from typing import Any
 
 from netlab.capture.model import Endpoint
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 1
 

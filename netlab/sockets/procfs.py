@@ -13,7 +13,6 @@ the holders met before the scan stopped. The named pids and their children are a
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import struct
@@ -21,9 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from netlab.capture.model import Endpoint
+from netlab.sockets.lazylog import LazyLogger
 from netlab.sockets.model import SocketRow, TcpState
 
-log = logging.getLogger(__name__)
+log = LazyLogger(__name__)
 
 PROC = "/proc"
 

@@ -15,10 +15,8 @@ Library use (e.g. a lab report)::
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,11 +24,12 @@ from pathlib import Path
 from netlab import runtime
 from netlab.errors import SocketsError
 from netlab.sockets import diag, procfs
+from netlab.sockets.lazylog import LazyLogger
 from netlab.sockets.model import ServerStatus, Snapshot, SocketRow, TcpState, parse_status
 from netlab.sockets.portable import psutil_rows
 from netlab.sockets.table import annotate, select
 
-log = logging.getLogger(__name__)
+log = LazyLogger(__name__)  # logging.getLogger(__name__) without importing logging at start-up
 
 DEFAULT_PORT = 55555
 IS_LINUX = sys.platform.startswith("linux")
@@ -158,6 +157,8 @@ def _find_servers(port: int | None, directory: Path | None, rows: list[SocketRow
     servers = load_servers(port, directory)
     if servers or directory is not None or port is None:
         return servers
+    import tempfile  # here, not at the top: it costs `netlab sockets` several ms at start-up
+
     for uid in sorted({row.uid for row in rows if row.local.port == port and row.uid is not None}):
         for candidate in (Path(f"/run/user/{uid}/netlab"), Path(tempfile.gettempdir()) / f"netlab-{uid}"):
             try:

@@ -15,10 +15,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from netlab.capture.model import Endpoint
 from netlab.sockets.model import SCHEMA_VERSION, Role, ServerStatus, Snapshot, SocketRow, TcpState, unmapped
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
+if TYPE_CHECKING:
+    from typing import Any
 
 COLUMNS = ("ROLE", "NICK", "PROTO", "LOCAL", "REMOTE", "STATE", "RECV-Q", "SEND-Q", "PID", "PROCESS")
 NUMERIC = frozenset({"RECV-Q", "SEND-Q", "PID"})
