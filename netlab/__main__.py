@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netlab.cli.app import main
+from netlab.cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import enum
 import logging
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 import typer
 
 from netlab import __version__
+from netlab.cli.exits import ExitStatus, run_quietly
 from netlab.errors import (
     CapturePermissionError,
     FilterUnavailable,
@@ -19,18 +18,6 @@ from netlab.errors import (
     NetlabError,
     PcapReadError,
 )
-
-
-class ExitStatus(enum.IntEnum):
-    """Exit codes (see STYLE.md §6)."""
-
-    OK = 0
-    ERROR = 1
-    USAGE = 2
-    NO_INPUT = 66
-    UNAVAILABLE = 69
-    NO_PERMISSION = 77
-    INTERRUPTED = 130
 
 
 def exit_status_for(error: NetlabError) -> ExitStatus:
@@ -123,13 +110,9 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point; quiet on a closed pipe and on Ctrl-C."""
-    try:
-        app()
-    except BrokenPipeError:
-        # Python docs, "Note on SIGPIPE": point stdout at devnull so the interpreter's final flush is quiet.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(ExitStatus.ERROR)
-    except KeyboardInterrupt:
-        sys.exit(ExitStatus.INTERRUPTED)
+    """The typer app's entry point; quiet on a closed pipe and on Ctrl-C.
+
+    The console script starts at `netlab.cli.entry.main`, which runs `netlab sockets` without typer
+    when it can and comes here otherwise.
+    """
+    run_quietly(app)

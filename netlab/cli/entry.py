@@ -1,0 +1,26 @@
+"""The console entry point (`netlab`, `python -m netlab`): `netlab sockets` fast, everything else through typer.
+
+Starting Python and importing typer and every command costs more than `ss -tanp` takes to list
+the sockets; `netlab sockets` is meant to be cheaper than that. So `netlab sockets ...` is first
+offered to a stdlib parser (`netlab.cli.sockets_fast`), which runs the command when it reads the
+arguments exactly as the typer command would, and otherwise declines without writing anything.
+Every other command, option or mistake goes to the typer app (`netlab.cli.app`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from netlab.cli.exits import run_quietly
+
+
+def main() -> None:
+    """Console-script entry point; quiet on a closed pipe and on Ctrl-C."""
+    if sys.argv[1:2] == ["sockets"]:
+        from netlab.cli.sockets_fast import run
+
+        if run_quietly(lambda: run(sys.argv[2:])):
+            return
+    from netlab.cli.app import main as typer_main
+
+    typer_main()
