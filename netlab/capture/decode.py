@@ -65,9 +65,13 @@ _tcp_head = struct.Struct("!HHIIBBHH").unpack_from
 # Ethernet + IPv4 (no options) + TCP in one unpack, from offset 12: ethertype, version/IHL, total length,
 # fragment field, protocol, the 12 bytes src ip/dst ip/ports, seq, ack, data offset, flags, window.
 _fast_head = struct.Struct("!HBxHxxHxBxx12xIIBBH").unpack_from  # from offset 12: ethertype first
+ETH_IPV4_TCP_HEAD = struct.Struct("!HBxHxxHxBxx12sIIBBH")
+"""`_fast_head` with the 12 bytes of addresses and ports kept (the `endpoint_pair` key): for fused capture loops."""
 
 _endpoints: dict[bytes, Endpoint] = {}
 _pairs: dict[bytes, tuple[Endpoint, Endpoint]] = {}
+ENDPOINT_PAIRS = _pairs
+"""The interned (src, dst) pairs by their 12 raw bytes (see `endpoint_pair`); fused loops look here first."""
 _ENDPOINT_CACHE_MAX = 1 << 20
 
 
@@ -83,7 +87,7 @@ def _endpoint(raw_ip: bytes, port: int) -> Endpoint:
     return ep
 
 
-def _pair(key: bytes) -> tuple[Endpoint, Endpoint]:
+def endpoint_pair(key: bytes) -> tuple[Endpoint, Endpoint]:
     """Interned (src, dst) for the 12 bytes src ip, dst ip, src port, dst port of an IPv4/TCP packet."""
     pair = _pairs.get(key)
     if pair is None:
@@ -187,7 +191,7 @@ def ethernet_ipv4_fields(
         checksum_ok = (words + 6 + tcp_len) % 0xFFFF == 0
     key = frame[26:38]
     pair = _pairs.get(key)
-    src, dst = pair if pair is not None else _pair(key)
+    src, dst = pair if pair is not None else endpoint_pair(key)
     return (number, ts, src, dst, seq, ack, flags, window, frame[start:end], end - start, checksum_ok, ())
 
 

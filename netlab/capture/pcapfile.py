@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import gzip
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from netlab.capture.decode import LINKTYPE_ETHERNET, decode_fields, ethernet_ipv4_fields
+from netlab.capture.decode import (
+    ENDPOINT_PAIRS,
+    ETH_IPV4_TCP_HEAD,
+    LINKTYPE_ETHERNET,
+    decode_fields,
+    endpoint_pair,
+)
 from netlab.capture.model import Segment, SegmentFields
 from netlab.errors import PcapReadError
 
@@ -276,39 +282,16 @@ class SegmentReader:
             yield batch
 
 
-def _no_fast_path(frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None) -> None:
-    """The fast path of links other than Ethernet: nothing (saves a test per packet)."""
-    return None
-
-
 def _pcap_batches(reader: _Reader, endian: str, units: int, verify: bool) -> Iterator[list[SegmentFields]]:
-    """`_read_pcap` and `decode` fused into one loop, a read block at a time: the hot path of `follow --read`."""
+    """`_read_pcap` and `decode` fused, one list of segments per read block: the hot path of `follow --read`."""
     linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
     reader.pos += 24
     record = struct.Struct(endian + "IIII").unpack_from
-    fast = ethernet_ipv4_fields if linktype == LINKTYPE_ETHERNET else _no_fast_path
+    block = _ethernet_block if linktype == LINKTYPE_ETHERNET else _general_block
     number = 0
     while True:
-        buf, pos = reader.buf, reader.pos
-        stop = len(buf)
-        limit = stop - 16
         batch: list[SegmentFields] = []
-        append = batch.append
-        while pos <= limit:  # every whole record in the buffer
-            ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
-            end = pos + 16 + incl_len
-            if end > stop:
-                break
-            frame = buf[pos + 16 : end]
-            pos = end
-            number += 1
-            fields = fast(frame, number, ts_sec + ts_frac / units, verify, orig_len)
-            if fields is None:
-                fields = decode_fields(linktype, frame, number, ts_sec + ts_frac / units, verify, orig_len)
-                if fields is None:
-                    continue
-            append(fields)
-        reader.pos = pos
+        reader.pos, number = block(reader.buf, reader.pos, record, units, verify, linktype, number, batch)
         if batch:
             yield batch
         if not reader.ensure(16):
@@ -320,3 +303,129 @@ def _pcap_batches(reader: _Reader, endian: str, units: int, verify: bool) -> Ite
             raise reader.error(f"corrupt packet record (captured length {incl_len})")
         if not reader.ensure(16 + incl_len):
             raise reader.error("truncated packet record")
+
+
+_RecordHeader = Callable[[bytes, int], tuple[int, int, int, int]]
+
+
+def _general_block(
+    buf: bytes,
+    pos: int,
+    record: _RecordHeader,
+    units: int,
+    verify: bool,
+    linktype: int,
+    number: int,
+    batch: list[SegmentFields],
+) -> tuple[int, int]:
+    """Decode every whole record of `buf` from `pos` into `batch`; returns the next position and frame number."""
+    stop = len(buf)
+    limit = stop - 16
+    append = batch.append
+    while pos <= limit:
+        ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
+        end = pos + 16 + incl_len
+        if end > stop:
+            break
+        number += 1
+        fields = decode_fields(
+            linktype, buf[pos + 16 : end], number, ts_sec + ts_frac / units, verify, orig_len
+        )
+        pos = end
+        if fields is not None:
+            append(fields)
+    return pos, number
+
+
+def _ethernet_block(
+    buf: bytes,
+    pos: int,
+    record: _RecordHeader,
+    units: int,
+    verify: bool,
+    linktype: int,
+    number: int,
+    batch: list[SegmentFields],
+) -> tuple[int, int]:
+    """`_general_block` for Ethernet, with the common frame decoded in place: IPv4 without options
+    carrying a whole TCP segment (the checks of `ethernet_ipv4_fields`, read straight from the block,
+    with no copy of the frame). Anything else (VLAN tags, IPv6, options, a frame cut by the snap
+    length) goes through `decode_fields`."""
+    stop = len(buf)
+    limit = stop - 16
+    append = batch.append
+    head = ETH_IPV4_TCP_HEAD.unpack_from
+    pair_of = ENDPOINT_PAIRS.get
+    from_bytes = int.from_bytes
+    while pos <= limit:
+        ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
+        frame = pos + 16
+        pos = frame + incl_len
+        if pos > stop:
+            return frame - 16, number
+        number += 1
+        if incl_len >= 54:
+            ethertype, ver_ihl, total, frag, proto, key, seq, ack, off_byte, flags, window = head(
+                buf, frame + 12
+            )
+            end = 14 + total
+            start = 34 + (off_byte >> 4) * 4
+            if (
+                ethertype == 0x0800
+                and ver_ihl == 0x45
+                and proto == 6
+                and not frag & 0x3FFF
+                and off_byte >= 0x50
+                and start <= end <= incl_len
+                and end <= orig_len
+            ):
+                src, dst = pair_of(key) or endpoint_pair(key)
+                checksum_ok = None
+                if end == start:  # no payload: the checksum matters only on a SYN (see ethernet_ipv4_fields)
+                    if verify and flags & 0x02:
+                        checksum_ok = (
+                            from_bytes(buf[frame + 26 : frame + end], "big") + total - 14
+                        ) % 0xFFFF == 0
+                    append(
+                        (
+                            number,
+                            ts_sec + ts_frac / units,
+                            src,
+                            dst,
+                            seq,
+                            ack,
+                            flags,
+                            window,
+                            b"",
+                            0,
+                            checksum_ok,
+                            (),
+                        )
+                    )
+                    continue
+                if verify:
+                    words = from_bytes(buf[frame + 26 : frame + end], "big")
+                    if total & 1:
+                        words <<= 8
+                    checksum_ok = (words + total - 14) % 0xFFFF == 0
+                append(
+                    (
+                        number,
+                        ts_sec + ts_frac / units,
+                        src,
+                        dst,
+                        seq,
+                        ack,
+                        flags,
+                        window,
+                        buf[frame + start : frame + end],
+                        end - start,
+                        checksum_ok,
+                        (),
+                    )
+                )
+                continue
+        fields = decode_fields(linktype, buf[frame:pos], number, ts_sec + ts_frac / units, verify, orig_len)
+        if fields is not None:
+            append(fields)
+    return pos, number

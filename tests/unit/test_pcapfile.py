@@ -143,3 +143,82 @@ def test_every_truncation_point_of_a_pcapng(tmp_path: Path) -> None:
             list(read_packets(path))
         except PcapReadError as err:
             assert err.offset is not None and not err.missing
+
+
+def _ones_complement(data: bytes) -> int:
+    data += b"\0" * (len(data) % 2)
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _eth_ipv4_tcp(
+    payload: bytes,
+    *,
+    flags: int = 0x18,
+    good: bool = True,
+    options: bytes = b"",
+    tos: int = 0,
+    frag: int = 0x4000,
+) -> bytes:
+    src, dst = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    tcp = struct.pack("!HHIIBBHHH", 40000, 55555, 7, 9, (5 + len(options) // 4) << 4, flags, 512, 0, 0)
+    tcp += options + payload
+    cks = _ones_complement(src + dst + struct.pack("!HH", 6, len(tcp)) + tcp)
+    tcp = tcp[:16] + struct.pack("!H", cks if good else cks ^ 0x0101) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, tos, 20 + len(tcp), 0, frag, 64, 6, 0, src, dst)
+    return bytes(12) + b"\x08\x00" + ip + tcp
+
+
+def _pcap(frames: list[tuple[bytes, int]]) -> bytes:
+    """A little-endian microsecond pcap of (captured bytes, original length) records."""
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    for i, (data, orig_len) in enumerate(frames):
+        out += struct.pack("<IIII", 1_700_000_000 + i, 123_457 * i % 1_000_000, len(data), orig_len) + data
+    return out
+
+
+def test_the_ethernet_loop_decodes_every_frame_as_decode_does(tmp_path: Path) -> None:
+    """`follow --read`'s fused Ethernet loop gives the tuples `decode_fields` gives, frame by frame."""
+    from netlab.capture.decode import LINKTYPE_ETHERNET, decode_fields
+
+    whole = _eth_ipv4_tcp(b"hello world")
+    frames = [
+        _eth_ipv4_tcp(b""),  # pure ACK
+        _eth_ipv4_tcp(b"", flags=0x02),  # SYN: checksum checked
+        _eth_ipv4_tcp(b"", flags=0x02, good=False),
+        _eth_ipv4_tcp(b"even"),
+        _eth_ipv4_tcp(b"odd"),
+        _eth_ipv4_tcp(b"bad", good=False),
+        _eth_ipv4_tcp(b"x" * 1400),
+        _eth_ipv4_tcp(b"opts", options=b"\x01\x01\x08\x0a" + bytes(8)),  # TCP options
+        _eth_ipv4_tcp(b"tos", tos=0x10),
+        _eth_ipv4_tcp(b"frag", frag=0x2000),  # more fragments: not a segment
+        _eth_ipv4_tcp(b"") + bytes(6),  # Ethernet padding
+        bytes(12) + b"\x81\x00\x00\x2a" + _eth_ipv4_tcp(b"vlan")[12:],
+        bytes(12) + b"\x08\x06" + bytes(28),  # ARP
+        bytes(20),  # too short for anything
+    ]
+    records = [(f, len(f)) for f in frames]
+    records += [
+        (whole[:-4], len(whole)),
+        (whole[:40], len(whole)),
+        (whole, len(whole) - 2),
+    ]  # snap length cuts
+    path = tmp_path / "mix.pcap"
+    path.write_bytes(_pcap(records))
+    expected = [
+        decode_fields(LINKTYPE_ETHERNET, frame, number, ts, True, orig_len)
+        for number, (_lt, ts, frame, orig_len) in enumerate(read_packets(path), 1)
+    ]
+    got = [fields for batch in read_segments(path).field_batches() for fields in batch]
+    assert got == [fields for fields in expected if fields is not None]
+    assert [f[10] for f in got[:6]] == [
+        None,
+        True,
+        False,
+        True,
+        True,
+        False,
+    ]  # checksums: skipped on pure ACKs
