@@ -1,4 +1,4 @@
-"""The start-up fast path of `netlab sockets` (stdlib parser, no typer) against the typer command.
+"""The start-up fast path of `netlab sockets` (its own parser, no typer) against the typer command.
 
 The two must agree on the options (names, kinds, choices, ranges, defaults), read every argument
 list the fast parser takes exactly as typer does, and write the same bytes with the same exit
@@ -7,7 +7,6 @@ status; anything else the fast path declines, without writing, and typer answers
 
 from __future__ import annotations
 
-import argparse
 import logging
 import subprocess
 import sys
@@ -65,27 +64,29 @@ def _typer_options() -> dict[str, dict[str, object]]:
 
 
 def _fast_options() -> dict[str, dict[str, object]]:
-    """The fast parser's arguments in the same shape."""
-    types = {int: "int", float: "float", None: "str"}
+    """The fast parser's options in the same shape."""
     found: dict[str, dict[str, object]] = {}
-    for action in sockets_fast.parser()._actions:
-        flag = isinstance(action, argparse._StoreTrueAction)
-        found[action.dest] = {
-            "strings": sorted(action.option_strings),
-            "flag": flag,
-            "count": isinstance(action, argparse._CountAction),
-            "multiple": isinstance(action, argparse._AppendAction),
-            "type": "choice" if action.choices else ("bool" if flag else types[action.type]),
-            "choices": list(action.choices) if action.choices else None,
-            "range": sockets_fast.PORT_RANGE if action.dest == "port" else None,
-            "default": action.default,
+    for name, (strings, kind, choices) in sockets_fast.OPTIONS.items():
+        found[name] = {
+            "strings": sorted(strings),
+            "flag": kind == "flag",
+            "count": False,
+            "multiple": kind == "multiple",
+            "type": "choice" if choices else {"flag": "bool", "multiple": "str"}.get(kind, kind),
+            "choices": list(choices) if choices else None,
+            "range": sockets_fast.PORT_RANGE if name == "port" else None,
+            "default": sockets_fast.DEFAULTS.get(name, False if kind == "flag" else None),
             "envvar": None,
         }
     return found
 
 
 def test_fast_parser_and_typer_command_declare_the_same_options() -> None:
-    assert _fast_options() == _typer_options()
+    typer_options = _typer_options()
+    # SECONDS (--watch's interval) is typer's only positional argument; the fast path declines
+    # every positional argument, and --watch, so it does not declare it.
+    assert typer_options.pop("seconds")["strings"] == []
+    assert _fast_options() == typer_options
 
 
 def _normalized(params: dict[str, Any]) -> dict[str, object]:
@@ -99,17 +100,18 @@ def _normalized(params: dict[str, Any]) -> dict[str, object]:
 
 
 def _typer_parse(args: list[str]) -> dict[str, object] | None:
-    """What typer's parser makes of `args` (None when it refuses them)."""
+    """What typer's parser makes of `args` (None when it refuses them), SECONDS aside."""
     try:
         context = _typer_command().make_context("sockets", list(args))
     except (CLICK_EXCEPTION, typer.Exit):
         return None
-    return _normalized(context.params)
+    params = dict(context.params)
+    return {"seconds": params.pop("seconds"), **_normalized(params)}
 
 
 def _fast_parse(args: list[str]) -> dict[str, object] | None:
     try:
-        return _normalized(vars(sockets_fast.parse(list(args))))
+        return {"seconds": None, **_normalized(sockets_fast.parse(list(args)))}
     except sockets_fast.Declined:
         return None
 
@@ -133,6 +135,7 @@ def _fast_parse(args: list[str]) -> dict[str, object] | None:
         ["--format=json", "--json"],
         ["--netns", "lab-client", "--backend", "proc", "--color", "never"],
         ["--netns", "-x y"],
+        ["--netns", "--json"],  # click too takes the next argument as the value, whatever it looks like
         ["--netns="],
         ["--port", "1", "--port", "65535"],
         ["--pid", " 12 "],
@@ -161,8 +164,8 @@ def test_fast_parser_takes_the_usual_spellings_as_typer_reads_them(args: list[st
         ["--po", "5"],
         ["--json=1"],
         ["--format", "JSON"],
-        ["--netns", "--json"],
         ["--bogus"],
+        ["-p"],
     ],
 )
 def test_fast_parser_declines_help_watch_and_anything_typer_might_read_otherwise(args: list[str]) -> None:
