@@ -4,8 +4,10 @@ Attributing a pid to a socket means finding a ``/proc/PID/fd/N -> socket:[INODE]
 ``ss -p``/``netstat -p``/psutil read every fd of every process to do it. Here the scan stops as
 soon as every wanted inode has an owner, and looks first where owners are likely: the pids the
 caller names (the chat server and its children), then the other processes ordered by how many
-fds they can hold (``FDSize`` in /proc/PID/status: cheap to read), preferring the uids the kernel
-reported for the sockets. A process hoarding 10 000 unrelated sockets is then read last, if at all.
+fds they hold, preferring the uids the kernel reported for the sockets. A process hoarding 10 000
+unrelated sockets is then read last, if at all. The count is what stat() of /proc/PID/fd says
+(Linux 6.2 and later: one cheap call per process, and kernel threads show 0); older kernels say 0
+there for everyone, so the table size ``FDSize`` from /proc/PID/status stands in.
 
 The price of stopping early: a socket shared by two processes (inherited over fork) lists only
 the holders met before the scan stopped. The named pids and their children are always read whole.
@@ -106,21 +108,39 @@ def _scan_into(pid: int, targets: set[int], missing: set[int], result: Attributi
 
 
 def candidates(exclude: set[int], prefer_uids: set[int]) -> list[int]:
-    """Every pid not in `exclude`, preferred uids first, then by fd-table size (smallest first)."""
+    """Every pid with fds not in `exclude`, preferred uids first, then by number of fds (fewest first)."""
+    uid_and_fds = _uid_and_fd_count if _stat_counts_fds() else _uid_and_fd_size
     ranked: list[tuple[bool, int, int]] = []
     for name in os.listdir(PROC):
         if not name.isdigit() or int(name) in exclude:
             continue
         pid = int(name)
-        uid, fd_size = _uid_and_fd_size(pid)
-        if fd_size == 0:
+        uid, fds = uid_and_fds(pid)
+        if fds == 0:
             continue  # kernel thread or zombie: no fds
-        ranked.append((uid not in prefer_uids, fd_size, pid))
+        ranked.append((uid not in prefer_uids, fds, pid))
     ranked.sort()
     return [pid for _, _, pid in ranked]
 
 
+def _stat_counts_fds() -> bool:
+    """Whether stat() of /proc/PID/fd gives the number of open fds (Linux 6.2 and later; 0 before)."""
+    try:
+        return os.stat(f"{PROC}/self/fd").st_size > 0
+    except OSError:
+        return False
+
+
+def _uid_and_fd_count(pid: int) -> tuple[int, int]:
+    """The owner of /proc/PID (the process's effective uid) and how many fds it has open."""
+    try:
+        return os.stat(f"{PROC}/{pid}").st_uid, os.stat(f"{PROC}/{pid}/fd").st_size
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return -1, 0
+
+
 def _uid_and_fd_size(pid: int) -> tuple[int, int]:
+    """The real uid and the fd-table size (``FDSize``) from /proc/PID/status."""
     uid, fd_size = -1, 0
     try:
         with open(f"{PROC}/{pid}/status", "rb") as handle:
@@ -164,7 +184,7 @@ def _children(pid: int) -> list[int]:
     kids: list[int] = []
     for task in tasks:
         try:
-            with open(f"{PROC}/{pid}/task/{task}/children", encoding="ascii") as handle:
+            with open(f"{PROC}/{pid}/task/{task}/children", "rb") as handle:
                 kids.extend(int(word) for word in handle.read().split())
         except FileNotFoundError:
             return _children_psutil(pid)  # kernel without CONFIG_PROC_CHILDREN, or the task ended

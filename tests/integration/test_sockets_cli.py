@@ -328,6 +328,23 @@ def test_attribution_reads_the_named_processes_first_and_stops_when_all_are_foun
     assert blind.owners == found.owners
 
 
+@pytest.mark.parametrize("stat_counts_fds", [True, False])
+def test_candidates_put_the_process_hoarding_sockets_last_on_any_kernel(
+    chat: Chat, stat_counts_fds: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stat() of /proc/PID/fd counts fds on Linux 6.2+; older kernels say 0 and FDSize stands in."""
+    if stat_counts_fds and not procfs._stat_counts_fds():
+        pytest.skip("this kernel does not count fds in stat() of /proc/PID/fd")
+    monkeypatch.setattr(procfs, "_stat_counts_fds", lambda: stat_counts_fds)
+    noise_pid = next(row.pid for row in snapshot(chat.noise_port).rows if row.state.ss_name == "LISTEN")
+    order = procfs.candidates(exclude=set(), prefer_uids=set())
+    assert chat.clients_pid in order and noise_pid in order
+    assert order.index(chat.clients_pid) < order.index(noise_pid)  # 4 sockets before 401
+    rows = diag.query(chat.port)
+    found = procfs.attribute([row.inode for row in rows if row.inode])
+    assert {pid for owners in found.owners.values() for pid in owners} == {chat.server_pid, chat.clients_pid}
+
+
 def test_library_snapshot_matches_ss(chat: Chat) -> None:
     expected = _stable_ss(chat.port)
     taken = snapshot(chat.port, status_dir=chat.runtime_dir)
