@@ -2,8 +2,10 @@
 
 `decode(linktype, frame, number, ts)` finds the IPv4/IPv6 layer behind Ethernet (with 802.1Q /
 QinQ tags and PPPoE), Linux cooked capture (SLL, SLL2), BSD loopback (DLT_NULL / DLT_LOOP),
-raw IP (DLT 101, 12, 14, 228, 229), NFLOG, and VXLAN tunnels, and returns the TCP segment in it,
-or None for anything else. The payload is bounded by the IP length (Ethernet padding is not
+raw IP (DLT 101, 12, 14, 228, 229), NFLOG, MPLS, and tunnels (VXLAN, GRE with IP, Ethernet or
+ERSPAN inside, IP-in-IP, IPv6-in-IPv4), and returns the TCP segment in it, or None for anything
+else. Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments of TCP segments are
+reassembled as Wireshark does: the segment comes out of the frame that completed it. The payload is bounded by the IP length (Ethernet padding is not
 payload) and by what the capture kept (`Segment.wire_len` says what the wire carried).
 
 Endpoints are interned: the same address and port give the same `Endpoint` object, which keeps
@@ -15,6 +17,7 @@ from __future__ import annotations
 import socket
 import struct
 
+from netlab.capture.ipfrag import Defragmenter, Reassembled
 from netlab.capture.model import Endpoint, Segment, SegmentFields
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
@@ -50,8 +53,16 @@ _ETH_IPV4 = 0x0800
 _ETH_IPV6 = 0x86DD
 _ETH_VLAN = frozenset({0x8100, 0x88A8, 0x9100})
 _ETH_PPPOE_SESSION = 0x8864
+_ETH_MPLS = frozenset({0x8847, 0x8848})
+_ETH_BRIDGED = 0x6558  # GRE: transparent Ethernet bridging
+_ETH_ERSPAN_2 = 0x88BE
+_ETH_ERSPAN_3 = 0x22EB
+_IPPROTO_IPIP = 4
 _IPPROTO_TCP = 6
 _IPPROTO_UDP = 17
+_IPPROTO_IPV6 = 41
+_IPPROTO_GRE = 47
+_MAX_TUNNELS = 3  # encapsulations followed at most (a malformed frame could nest forever)
 _VXLAN_PORT = 4789
 _NO_END = 1 << 62  # no link-layer bound on the network layer
 _IPV6_EXT_HEADERS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
@@ -112,7 +123,14 @@ def _checksum_ok(pseudo: bytes, tcp: bytes) -> bool:
 
 
 def decode(
-    linktype: int, frame: bytes, number: int, ts: float, *, verify: bool = True, orig_len: int | None = None
+    linktype: int,
+    frame: bytes,
+    number: int,
+    ts: float,
+    *,
+    verify: bool = True,
+    orig_len: int | None = None,
+    defrag: Defragmenter | None = None,
 ) -> Segment | None:
     """Decode one captured frame into a TCP `Segment`, or None when it carries no TCP.
 
@@ -124,21 +142,28 @@ def decode(
         verify: compute `checksum_ok` when the whole segment was captured.
         orig_len: the frame's length on the wire, when known (pcap's orig_len): an IP length
             claiming more than that is cut to it, as tshark does (the rest was never there).
+        defrag: collects IP fragments across calls (one per capture); without it fragments give None.
     Never raises on malformed input: frames that cannot be decoded give None.
     """
-    fields = decode_fields(linktype, frame, number, ts, verify, orig_len)
+    fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag)
     return None if fields is None else Segment(*fields)
 
 
 def decode_fields(
-    linktype: int, frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None
+    linktype: int,
+    frame: bytes,
+    number: int,
+    ts: float,
+    verify: bool,
+    orig_len: int | None,
+    defrag: Defragmenter | None = None,
 ) -> SegmentFields | None:
     """`decode` as a `SegmentFields` tuple (positional arguments only, for capture loops)."""
     if linktype == LINKTYPE_ETHERNET:
         fields = ethernet_ipv4_fields(frame, number, ts, verify, orig_len)
         if fields is not None:
             return fields
-    return _decode_general(linktype, frame, number, ts, verify, orig_len)
+    return _decode_general(linktype, frame, number, ts, verify, orig_len, defrag)
 
 
 def decode_ethernet_ipv4(
@@ -196,7 +221,13 @@ def ethernet_ipv4_fields(
 
 
 def _decode_general(
-    linktype: int, frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None
+    linktype: int,
+    frame: bytes,
+    number: int,
+    ts: float,
+    verify: bool,
+    orig_len: int | None,
+    defrag: Defragmenter | None = None,
 ) -> SegmentFields | None:
     try:
         ip_off, ethertype, vlan, link_end = _link_layer(linktype, frame)
@@ -205,7 +236,10 @@ def _decode_general(
     if ip_off < 0:
         return None
     limit = min(link_end, len(frame) if orig_len is None else max(orig_len, len(frame)))
-    return _ip_layer(frame, ip_off, ethertype, vlan, number, ts, verify, 0, limit)
+    try:
+        return _ip_layer(frame, ip_off, ethertype, vlan, number, ts, verify, 0, limit, defrag)
+    except (struct.error, IndexError):  # a header cut short inside a tunnel
+        return None
 
 
 def _link_layer(linktype: int, frame: bytes) -> tuple[int, int, tuple[int, ...], int]:
@@ -241,6 +275,11 @@ def _ethernet(frame: bytes, off: int) -> tuple[int, int, tuple[int, ...], int]:
         ppp_proto = _u16(frame, off + 6)[0]
         off += 8
         ethertype = {0x0021: _ETH_IPV4, 0x0057: _ETH_IPV6}.get(ppp_proto, -1)
+    elif ethertype in _ETH_MPLS:  # a label stack; after the bottom label the IP version decides
+        while not frame[off + 2] & 0x01:
+            off += 4
+        off += 4
+        ethertype = 0
     return off, ethertype, vlan, end
 
 
@@ -267,6 +306,7 @@ def _ip_layer(
     verify: bool,
     depth: int,
     limit: int,
+    defrag: Defragmenter | None,
 ) -> SegmentFields | None:
     if off >= len(frame):
         return None
@@ -274,11 +314,11 @@ def _ip_layer(
     if ethertype == _ETH_IPV4 or (ethertype == 0 and version == 4):
         if version != 4:
             return None
-        return _ipv4(frame, off, vlan, number, ts, verify, depth, limit)
+        return _ipv4(frame, off, vlan, number, ts, verify, depth, limit, defrag)
     if ethertype == _ETH_IPV6 or (ethertype == 0 and version == 6):
         if version != 6:
             return None
-        return _ipv6(frame, off, vlan, number, ts, verify, depth, limit)
+        return _ipv6(frame, off, vlan, number, ts, verify, depth, limit, defrag)
     return None
 
 
@@ -291,13 +331,12 @@ def _ipv4(
     verify: bool,
     depth: int,
     limit: int,
+    defrag: Defragmenter | None,
 ) -> SegmentFields | None:
     ihl = (frame[off] & 0x0F) * 4
     if ihl < 20 or len(frame) < off + 20:
         return None
     total = _u16(frame, off + 2)[0]
-    if _u16(frame, off + 6)[0] & 0x3FFF:  # a fragment (MF set or offset non-zero): not reassembled
-        return None
     proto = frame[off + 9]
     src = frame[off + 12 : off + 16]
     dst = frame[off + 16 : off + 20]
@@ -305,14 +344,26 @@ def _ipv4(
         total = len(frame) - off
     start = off + ihl
     end = off + total
+    fragment = _u16(frame, off + 6)[0]
+    if fragment & 0x3FFF:  # MF set or offset non-zero
+        if defrag is None or proto != _IPPROTO_TCP:
+            return None
+        key = (src, dst, proto, _u16(frame, off + 4)[0])
+        whole = defrag.add(
+            key,
+            ts,
+            (fragment & 0x1FFF) * 8,
+            bool(fragment & 0x2000),
+            frame[start : min(end, limit)],
+            total - ihl,
+        )
+        return None if whole is None else _tcp_datagram(whole, src, dst, False, vlan, number, ts, verify)
     if proto == _IPPROTO_TCP:
         pseudo = src + dst + b"\0\x06" + (total - ihl).to_bytes(2, "big")
         return _tcp(
             frame, start, min(end, limit), src, dst, pseudo, vlan, number, ts, verify and end <= limit
         )
-    if proto == _IPPROTO_UDP and depth == 0:
-        return _vxlan(frame, start, vlan, number, ts, verify, limit)
-    return None
+    return _tunnel(frame, start, min(end, limit), proto, vlan, number, ts, verify, depth, defrag)
 
 
 def _ipv6(
@@ -324,6 +375,7 @@ def _ipv6(
     verify: bool,
     depth: int,
     limit: int,
+    defrag: Defragmenter | None,
 ) -> SegmentFields | None:
     if len(frame) < off + 40:
         return None
@@ -335,8 +387,11 @@ def _ipv6(
     jumbo = plen == 0
     while nxt in _IPV6_EXT_HEADERS or nxt == _IPV6_FRAGMENT:
         if nxt == _IPV6_FRAGMENT:
-            if _u16(frame, start + 2)[0] & 0xFFF9:  # offset or M set: a real fragment
-                return None
+            fragment = _u16(frame, start + 2)[0]
+            if fragment & 0xFFF9:  # offset or M set: a real fragment
+                return _ipv6_fragment(
+                    frame, off, start, fragment, src, dst, vlan, number, ts, verify, limit, defrag
+                )
             ext_len = 8
         else:
             ext_len = (frame[start + 1] + 1) * 8
@@ -353,9 +408,109 @@ def _ipv6(
         return _tcp(
             frame, start, min(end, limit), src, dst, pseudo, vlan, number, ts, verify and end <= limit
         )
-    if nxt == _IPPROTO_UDP and depth == 0:
-        return _vxlan(frame, start, vlan, number, ts, verify, limit)
+    return _tunnel(frame, start, min(end, limit), nxt, vlan, number, ts, verify, depth, defrag)
+
+
+def _ipv6_fragment(
+    frame: bytes,
+    off: int,
+    start: int,
+    fragment: int,
+    src: bytes,
+    dst: bytes,
+    vlan: tuple[int, ...],
+    number: int,
+    ts: float,
+    verify: bool,
+    limit: int,
+    defrag: Defragmenter | None,
+) -> SegmentFields | None:
+    """An IPv6 fragment header at `start`: collect it; decode the segment once the datagram is whole."""
+    if defrag is None or frame[start] != _IPPROTO_TCP:
+        return None
+    end = off + 40 + _u16(frame, off + 4)[0]
+    data = start + 8
+    key = (src, dst, _u32be(frame, start + 4)[0])
+    whole = defrag.add(
+        key, ts, fragment & 0xFFF8, bool(fragment & 1), frame[data : min(end, limit)], end - data
+    )
+    return None if whole is None else _tcp_datagram(whole, src, dst, True, vlan, number, ts, verify)
+
+
+def _tcp_datagram(
+    whole: Reassembled,
+    src: bytes,
+    dst: bytes,
+    v6: bool,
+    vlan: tuple[int, ...],
+    number: int,
+    ts: float,
+    verify: bool,
+) -> SegmentFields | None:
+    """The TCP segment in a reassembled IP datagram's payload."""
+    n = whole.wire_len
+    if v6:
+        pseudo = src + dst + n.to_bytes(4, "big") + b"\0\0\0\x06"
+    else:
+        pseudo = src + dst + b"\0\x06" + n.to_bytes(2, "big")
+    return _tcp(whole.data, 0, n, src, dst, pseudo, vlan, number, ts, verify and len(whole.data) == n)
+
+
+def _tunnel(
+    frame: bytes,
+    start: int,
+    end: int,
+    proto: int,
+    vlan: tuple[int, ...],
+    number: int,
+    ts: float,
+    verify: bool,
+    depth: int,
+    defrag: Defragmenter | None,
+) -> SegmentFields | None:
+    """Follow an encapsulation (IP-in-IP, IPv6-in-IP, GRE, VXLAN) to the IP packet inside."""
+    if depth >= _MAX_TUNNELS:
+        return None
+    depth += 1
+    if proto == _IPPROTO_IPIP:
+        return _ip_layer(frame, start, _ETH_IPV4, vlan, number, ts, verify, depth, end, defrag)
+    if proto == _IPPROTO_IPV6:
+        return _ip_layer(frame, start, _ETH_IPV6, vlan, number, ts, verify, depth, end, defrag)
+    if proto == _IPPROTO_GRE:
+        return _gre(frame, start, end, vlan, number, ts, verify, depth, defrag)
+    if proto == _IPPROTO_UDP:
+        return _vxlan(frame, start, vlan, number, ts, verify, end, depth, defrag)
     return None
+
+
+def _gre(
+    frame: bytes,
+    start: int,
+    end: int,
+    vlan: tuple[int, ...],
+    number: int,
+    ts: float,
+    verify: bool,
+    depth: int,
+    defrag: Defragmenter | None,
+) -> SegmentFields | None:
+    """GRE (RFC 2784/2890): IP inside, or Ethernet (bridged, ERSPAN type II or III) inside."""
+    flags, proto = _u16(frame, start)[0], _u16(frame, start + 2)[0]
+    if flags & 0x0007:  # version 1 is PPTP's enhanced GRE: PPP inside, not followed
+        return None
+    inner = start + 4 + 4 * bool(flags & 0x8000) + 4 * bool(flags & 0x2000) + 4 * bool(flags & 0x1000)
+    if proto in (_ETH_IPV4, _ETH_IPV6):
+        return _ip_layer(frame, inner, proto, vlan, number, ts, verify, depth, end, defrag)
+    if proto == _ETH_ERSPAN_2:
+        inner += 8
+    elif proto == _ETH_ERSPAN_3:
+        inner += 12 + 8 * (frame[inner + 11] & 0x01)  # the optional platform-specific subheader
+    elif proto != _ETH_BRIDGED:
+        return None
+    off, ethertype, inner_vlan, inner_end = _ethernet(frame, inner)
+    return _ip_layer(
+        frame, off, ethertype, vlan + inner_vlan, number, ts, verify, depth, min(end, inner_end), defrag
+    )
 
 
 def _jumbo_length(frame: bytes, off: int, end: int) -> int:
@@ -372,16 +527,22 @@ def _jumbo_length(frame: bytes, off: int, end: int) -> int:
 
 
 def _vxlan(
-    frame: bytes, udp: int, vlan: tuple[int, ...], number: int, ts: float, verify: bool, limit: int
+    frame: bytes,
+    udp: int,
+    vlan: tuple[int, ...],
+    number: int,
+    ts: float,
+    verify: bool,
+    limit: int,
+    depth: int,
+    defrag: Defragmenter | None,
 ) -> SegmentFields | None:
     if len(frame) < udp + 16 or _u16(frame, udp + 2)[0] != _VXLAN_PORT or not frame[udp + 8] & 0x08:
         return None
-    try:
-        inner, ethertype, inner_vlan, inner_end = _ethernet(frame, udp + 16)
-        limit = min(limit, inner_end)
-    except struct.error:
-        return None
-    return _ip_layer(frame, inner, ethertype, vlan + inner_vlan, number, ts, verify, 1, limit)
+    inner, ethertype, inner_vlan, inner_end = _ethernet(frame, udp + 16)
+    return _ip_layer(
+        frame, inner, ethertype, vlan + inner_vlan, number, ts, verify, depth, min(limit, inner_end), defrag
+    )
 
 
 def _tcp(

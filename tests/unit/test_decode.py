@@ -20,6 +20,7 @@ from netlab.capture.decode import (
     SUPPORTED_LINKTYPES,
     decode,
 )
+from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.model import Endpoint, Segment
 from netlab.capture.pcapfile import read_packets
 
@@ -103,10 +104,90 @@ def test_not_tcp_gives_none() -> None:
     assert decode(147, ipv4_tcp(), 1, 0.0) is None  # unknown link type
 
 
-def test_ip_fragments_are_not_decoded() -> None:
+def test_ip_fragments_need_a_defragmenter() -> None:
     frag = bytearray(ipv4_tcp())
     frag[6:8] = b"\x20\x00"  # more fragments
     assert decode(LINKTYPE_RAW, bytes(frag), 1, 0.0) is None
+
+
+def _ipv4_fragments(packet: bytes, cuts: list[int]) -> list[bytes]:
+    """Split an IPv4 packet's payload at byte offsets `cuts` (multiples of 8) into fragments."""
+    header, body = bytearray(packet[:20]), packet[20:]
+    out = []
+    bounds = [0, *cuts, len(body)]
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        h = bytearray(header)
+        h[2:4] = struct.pack("!H", 20 + hi - lo)
+        h[4:6] = b"\x12\x34"
+        h[6:8] = struct.pack("!H", (lo // 8) | (0x2000 if hi < len(body) else 0))
+        out.append(bytes(h) + body[lo:hi])
+    return out
+
+
+def test_ipv4_fragments_are_reassembled_even_with_the_tcp_header_cut_in_two() -> None:
+    whole = ipv4_tcp(b"x" * 100)
+    frags = _ipv4_fragments(whole, [8, 64])  # the first fragment holds only 8 bytes of TCP header
+    defrag = Defragmenter()
+    got = [decode(LINKTYPE_RAW, f, n, float(n), defrag=defrag) for n, f in enumerate(reversed(frags), 1)]
+    assert got[:2] == [None, None]
+    expected = decode(LINKTYPE_RAW, whole, 3, 3.0)
+    assert got[2] == expected and got[2] is not None and got[2].checksum_ok is True
+    assert got[2].payload == b"x" * 100 and got[2].frame == 3  # the frame that completed it
+
+
+def test_ipv6_fragments_are_reassembled() -> None:
+    src, dst = bytes.fromhex("fd00" + "00" * 13 + "01"), bytes.fromhex("fd00" + "00" * 13 + "02")
+    payload = bytes(range(200))
+    tcp = struct.pack("!HHIIBBHHH", 1234, 80, 1000, 2000, 0x50, 0x18, 512, 0, 0) + payload
+    cks = _checksum(src + dst + struct.pack("!II", len(tcp), 6) + tcp)
+    tcp = tcp[:16] + struct.pack("!H", cks) + tcp[18:]
+    frames = []
+    for lo, hi in ((0, 104), (104, len(tcp))):
+        more = hi < len(tcp)
+        frag_header = struct.pack("!BBHI", 6, 0, lo | more, 0xCAFE)
+        body = frag_header + tcp[lo:hi]
+        frames.append(struct.pack("!IHBB16s16s", 0x60000000, len(body), 44, 64, src, dst) + body)
+    defrag = Defragmenter()
+    assert decode(LINKTYPE_RAW, frames[1], 1, 1.0, defrag=defrag) is None
+    seg = decode(LINKTYPE_RAW, frames[0], 2, 2.0, defrag=defrag)
+    assert seg is not None and seg.payload == payload and seg.checksum_ok is True
+    assert (str(seg.src), str(seg.dst)) == ("[fd00::1]:1234", "[fd00::2]:80")
+
+
+def _outer_ipv4(proto: int, inner: bytes) -> bytes:
+    return (
+        struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(inner), 0, 0, 64, proto, 0, bytes(4), bytes(4)) + inner
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "frame"),
+    [
+        ("IP-in-IP", ETH + _outer_ipv4(4, ipv4_tcp())),
+        ("GRE with IPv4", ETH + _outer_ipv4(47, b"\x00\x00\x08\x00" + ipv4_tcp())),
+        ("GRE with key and sequence", ETH + _outer_ipv4(47, b"\x30\x00\x08\x00" + bytes(8) + ipv4_tcp())),
+        ("GRE bridging Ethernet", ETH + _outer_ipv4(47, b"\x00\x00\x65\x58" + ETH + ipv4_tcp())),
+        ("ERSPAN II", ETH + _outer_ipv4(47, b"\x10\x00\x88\xbe" + bytes(4) + bytes(8) + ETH + ipv4_tcp())),
+        ("MPLS two labels", bytes(12) + b"\x88\x47" + b"\x00\x01\x00\x40" + b"\x00\x02\x01\x40" + ipv4_tcp()),
+    ],
+)
+def test_tunnels_and_labels_are_followed_to_the_tcp_inside(name: str, frame: bytes) -> None:
+    seg = decode(LINKTYPE_ETHERNET, frame, 1, 0.0)
+    assert seg is not None, name
+    assert (str(seg.src), str(seg.dst), seg.payload) == ("192.0.2.1:1234", "198.51.100.7:80", b"hi")
+
+
+def test_nested_tunnels_stop_at_a_limit() -> None:
+    frame = ipv4_tcp()
+    for _ in range(10):
+        frame = _outer_ipv4(4, frame)
+    assert decode(LINKTYPE_RAW, frame, 1, 0.0) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=80), st.sampled_from([4, 41, 47, 17]))
+def test_junk_inside_a_tunnel_never_raises(junk: bytes, proto: int) -> None:
+    decode(LINKTYPE_RAW, _outer_ipv4(proto, junk), 1, 0.0, defrag=Defragmenter())
 
 
 @settings(max_examples=300, deadline=None)
@@ -151,7 +232,9 @@ def test_fast_path_builds_the_same_segment_as_the_general_path(payload: bytes) -
     if not payload:  # the fast path does not check empty segments: nothing could be chosen by it
         general = dataclasses.replace(general, checksum_ok=None)
     assert fast == general
-    assert decode_ethernet_ipv4(bytes(12) + b"\x81\x00\x00\x2a\x08\x00" + ipv4_tcp(), 1, 0.0, True, None) is None
+    assert (
+        decode_ethernet_ipv4(bytes(12) + b"\x81\x00\x00\x2a\x08\x00" + ipv4_tcp(), 1, 0.0, True, None) is None
+    )
 
 
 def test_an_ip_length_beyond_the_wire_length_is_cut_to_it() -> None:
