@@ -24,6 +24,7 @@ from pathlib import Path
 
 from netlab.capture.bpf import DEFAULT_SNAPLEN
 from netlab.capture.decode import decode
+from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.model import Segment
 from netlab.capture.sources import LiveCapture, choose_interface, default_backend, open_live, resolve
 from netlab.capture.writer import PcapWriter
@@ -152,8 +153,9 @@ class LiveFollow:
         writer, linktype, limit = self.writer, capture.linktype, self.options.count
         progress = self._progress
         number = 0
+        defrag = Defragmenter()
         for frame in capture:
-            segment = decode(linktype, frame.data, number + 1, frame.ts, orig_len=frame.orig_len)
+            segment = decode(linktype, frame.data, number + 1, frame.ts, orig_len=frame.orig_len, defrag=defrag)
             if segment is None or not _matches(segment, ports, hosts):
                 continue  # slipped past the kernel filter (no libpcap, or before it was attached)
             number += 1

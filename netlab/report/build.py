@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netlab.capture.decode import decode
+from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.model import Endpoint, Segment
 from netlab.capture.pcapfile import read_packets
 from netlab.errors import PcapReadError
@@ -174,10 +175,11 @@ def read_capture(
 
     def segments() -> Iterable[Segment]:
         nonlocal frames, broken
+        defrag = Defragmenter()
         try:
-            for linktype, ts, frame, _orig_len in read_packets(path):
+            for linktype, ts, frame, orig_len in read_packets(path):
                 frames += 1
-                segment = decode(linktype, frame, frames, ts)
+                segment = decode(linktype, frame, frames, ts, orig_len=orig_len, defrag=defrag)
                 if segment is not None:
                     yield segment
         except PcapReadError as error:
