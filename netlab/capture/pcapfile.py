@@ -403,10 +403,10 @@ def _ethernet_block(
                         )
                     )
                     continue
-                if verify:
-                    words = from_bytes(buf[frame + 26 : frame + end], "big")
+                if verify:  # the words of src, dst and the segment, mod 0xFFFF (see ethernet_ipv4_fields)
+                    words = from_bytes(buf[frame + 26 : frame + end], "big") % 0xFFFF
                     if total & 1:
-                        words <<= 8
+                        words = (words << 8) % 0xFFFF
                     checksum_ok = (words + total - 14) % 0xFFFF == 0
                 append(
                     (

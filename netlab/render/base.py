@@ -30,7 +30,11 @@ class RenderOptions:
 
 
 class Renderer(Protocol):
-    """Turns events into output. `binary` renderers return bytes, the others str."""
+    """Turns events into output. `binary` renderers return bytes, the others str.
+
+    A renderer may also define `on_data(event: Data)`, returning what `on_event` returns for a
+    `Data` event; `follow` then calls it for each data chunk (`json` does: it is the hot path).
+    """
 
     binary: bool
 

@@ -26,7 +26,7 @@ class JsonLinesRenderer:
     binary = False
 
     def __init__(self, options: RenderOptions) -> None:
-        self._direction = options.direction
+        self._hidden = None if options.direction is None else options.direction.reverse  # never shown
         self._prefixes: dict[int, str] = {}  # 2 * stream + (0 for c2s, 1 for s2c) -> the fixed part
 
     def _prefix(self, event: Data) -> str:
@@ -39,16 +39,19 @@ class JsonLinesRenderer:
         return ""
 
     def on_event(self, event: Event) -> str:
-        if type(event) is Data:  # the hot path: one line per chunk, fixed parts cached per stream and way
-            if self._direction is not None and event.direction is not self._direction:
-                return ""
-            key = 2 * event.stream + (event.direction is not _C2S)
-            prefix = self._prefixes.get(key)
-            if prefix is None:
-                prefix = self._prefixes[key] = self._prefix(event)
-            b64 = _b64(event.data, newline=False).decode("ascii")
-            return f'{prefix}{event.ts!r},"frame":{event.frame},"data":"{b64}"}}\n'
+        if type(event) is Data:
+            return self.on_data(event)
         return json.dumps(self._other(event), separators=(",", ":")) + "\n"
+
+    def on_data(self, event: Data) -> str:
+        """The line of one data chunk (the hot path: the fixed part is cached per stream and way)."""
+        if event.direction is self._hidden:
+            return ""
+        key = 2 * event.stream + (event.direction is not _C2S)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = self._prefixes[key] = self._prefix(event)
+        return f'{prefix}{event.ts!r},"frame":{event.frame},"data":"{_b64(event.data, newline=False).decode()}"}}\n'
 
     def _other(self, event: Event) -> dict[str, Any]:
         record: dict[str, Any] = {"schema_version": SCHEMA_VERSION}

@@ -13,12 +13,16 @@ from typing import Any, Protocol, runtime_checkable
 
 from netlab.capture.model import Endpoint, Segment, SegmentFields
 from netlab.errors import NetlabError
-from netlab.stream.events import Closed, Event, Opened
+from netlab.stream.events import Closed, Data, Event, Opened
 from netlab.stream.reassembly import Reassembler
 
 
 class Renderer(Protocol):
-    """What `follow` needs from a renderer (see `netlab.render.base.Renderer`)."""
+    """What `follow` needs from a renderer (see `netlab.render.base.Renderer`).
+
+    A renderer may also have `on_data(event: Data)`, giving what `on_event` gives for a `Data`
+    event: `follow` then calls it for each data chunk, saving the renderer's own dispatch.
+    """
 
     def begin(self) -> str | bytes: ...
 
@@ -150,17 +154,22 @@ def follow(
     totals = _Totals()
     everything = selection.everything
     on_event = renderer.on_event
+    on_data: Callable[[Data], str | bytes] = getattr(renderer, "on_data", on_event)
 
-    def emit(events: Iterable[Event]) -> None:
-        """Render the selected events (taken one at a time, so an interruption loses none)."""
-        if everything and on_events is None:  # the hot path
-            for event in events:
-                out = on_event(event)
-                if out:
-                    write(out)
-                if type(event) is Closed:
-                    totals.add(event)
-            return
+    def render_all(events: Iterable[Event], parts: list[str | bytes]) -> None:
+        """The hot path: every event shown, nobody else watching."""
+        append = parts.append
+        for event in events:
+            if type(event) is Data:
+                append(on_data(event))
+                continue
+            out = on_event(event)
+            if out:
+                append(out)
+            if type(event) is Closed:
+                totals.add(event)
+
+    def render_selected(events: Iterable[Event], parts: list[str | bytes]) -> None:
         seen: list[Event] = []
         for event in events:
             if not everything:
@@ -170,12 +179,26 @@ def follow(
                     continue
             out = on_event(event)
             if out:
-                write(out)
+                parts.append(out)
             if type(event) is Closed:
                 totals.add(event)
             seen.append(event)
         if seen and on_events is not None:
             on_events(seen)
+
+    render = render_all if everything and on_events is None else render_selected
+
+    def emit(events: Iterable[Event]) -> None:
+        """Render the selected events, taken one at a time, and write their output in one piece.
+
+        After an interruption, what was rendered is still written and `events` holds the rest.
+        """
+        parts: list[str | bytes] = []
+        try:
+            render(events, parts)
+        finally:
+            if parts:
+                write("".join(parts) if isinstance(parts[0], str) else b"".join(parts))  # type: ignore[arg-type]
 
     start = renderer.begin()
     if start:

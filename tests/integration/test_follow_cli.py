@@ -146,3 +146,12 @@ def test_host_filter_accepts_any_spelling_and_rejects_junk() -> None:
     assert code == 0 and out.startswith("NICK alice")
     code, out, err = follow("-r", str(DATA / "chat_ipv6.pcap"), "--host", "nope")
     assert code == 2 and out == "" and "not an IPv4 or IPv6 address" in err
+
+
+def test_read_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    code, _out, err = follow("--read", str(DATA / "chat_ipv4.pcap"), "--format", "json")
+    assert code == 0, err
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0 and gc.isenabled()
