@@ -22,6 +22,7 @@ from netlab.capture.decode import (
     decode_fields,
     endpoint_pair,
 )
+from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.model import Segment, SegmentFields
 from netlab.errors import PcapReadError
 
@@ -255,11 +256,12 @@ class SegmentReader:
             PcapReadError: as `read_packets`, after the batch holding every readable segment.
         """
         path, verify = self.path, self.verify
+        defrag = Defragmenter()  # IP fragments are collected across the whole capture
         with _open(path) as file:
             reader = _Reader(str(path), file)
             try:
                 if reader.ensure(24) and reader.buf[:4] in _PCAP_MAGICS:
-                    yield from _pcap_batches(reader, *_PCAP_MAGICS[reader.buf[:4]], verify)
+                    yield from _pcap_batches(reader, *_PCAP_MAGICS[reader.buf[:4]], verify, defrag)
                     return
             except (OSError, EOFError, gzip.BadGzipFile) as err:
                 raise reader.error(f"read failed ({err})") from None
@@ -268,7 +270,7 @@ class SegmentReader:
         try:
             for linktype, ts, frame, orig_len in read_packets(path):
                 number += 1
-                fields = decode_fields(linktype, frame, number, ts, verify, orig_len)
+                fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag)
                 if fields is not None:
                     batch.append(fields)
                     if len(batch) >= _BATCH:
@@ -282,7 +284,9 @@ class SegmentReader:
             yield batch
 
 
-def _pcap_batches(reader: _Reader, endian: str, units: int, verify: bool) -> Iterator[list[SegmentFields]]:
+def _pcap_batches(
+    reader: _Reader, endian: str, units: int, verify: bool, defrag: Defragmenter
+) -> Iterator[list[SegmentFields]]:
     """`_read_pcap` and `decode` fused, one list of segments per read block: the hot path of `follow --read`."""
     linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
     reader.pos += 24
@@ -291,7 +295,7 @@ def _pcap_batches(reader: _Reader, endian: str, units: int, verify: bool) -> Ite
     number = 0
     while True:
         batch: list[SegmentFields] = []
-        reader.pos, number = block(reader.buf, reader.pos, record, units, verify, linktype, number, batch)
+        reader.pos, number = block(reader.buf, reader.pos, record, units, verify, linktype, number, batch, defrag)
         if batch:
             yield batch
         if not reader.ensure(16):
@@ -317,6 +321,7 @@ def _general_block(
     linktype: int,
     number: int,
     batch: list[SegmentFields],
+    defrag: Defragmenter,
 ) -> tuple[int, int]:
     """Decode every whole record of `buf` from `pos` into `batch`; returns the next position and frame number."""
     stop = len(buf)
@@ -329,7 +334,7 @@ def _general_block(
             break
         number += 1
         fields = decode_fields(
-            linktype, buf[pos + 16 : end], number, ts_sec + ts_frac / units, verify, orig_len
+            linktype, buf[pos + 16 : end], number, ts_sec + ts_frac / units, verify, orig_len, defrag
         )
         pos = end
         if fields is not None:
@@ -346,6 +351,7 @@ def _ethernet_block(
     linktype: int,
     number: int,
     batch: list[SegmentFields],
+    defrag: Defragmenter,
 ) -> tuple[int, int]:
     """`_general_block` for Ethernet, with the common frame decoded in place: IPv4 without options
     carrying a whole TCP segment (the checks of `ethernet_ipv4_fields`, read straight from the block,
@@ -425,7 +431,9 @@ def _ethernet_block(
                     )
                 )
                 continue
-        fields = decode_fields(linktype, buf[frame:pos], number, ts_sec + ts_frac / units, verify, orig_len)
+        fields = decode_fields(
+            linktype, buf[frame:pos], number, ts_sec + ts_frac / units, verify, orig_len, defrag
+        )
         if fields is not None:
             append(fields)
     return pos, number

@@ -9,8 +9,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from scapy.layers.inet import IP, TCP  # noqa: TID253 (a standalone generator script, not netlab)
-from scapy.layers.inet6 import IPv6  # noqa: TID253 (a standalone generator script, not netlab)
+from scapy.layers.inet import IP, TCP, fragment  # noqa: TID253 (a standalone generator script, not netlab)
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Dot1Q, Ether, Loopback  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.packet import Packet, Raw  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.utils import PcapWriter  # noqa: TID253 (a standalone generator script, not netlab)
@@ -109,6 +109,49 @@ def main() -> None:
     _write(
         "wrap.pcap", [_eth() / p for p in _chat(IP, "10.0.0.1", "10.0.0.2", isn_c=2**32 - 5, isn_s=2**32 - 1)]
     )
+    _write("fragments_ipv4.pcap", _fragmented_v4())
+    _write("fragments_ipv6.pcap", _fragmented_v6())
+
+
+BIG_LINES = ((b"NICK frag\r\n" + bytes(range(256)) * 12 + b"\r\n", b"ok " * 500 + b"\r\n"), (b"bye\r\n", b"bye\r\n"))
+
+
+def _fragmented_v4() -> list[Packet]:
+    """Data segments sent as IPv4 fragments: a tiny first fragment that cuts the TCP header in
+    two, the fragments of one datagram in reverse order, and one fragment twice."""
+    out: list[Packet] = []
+    for n, pkt in enumerate(_chat(IP, "10.0.0.1", "10.0.0.2", lines=BIG_LINES)):
+        pkt[IP].id = 100 + n
+        if not pkt.haslayer(Raw) or len(pkt[Raw].load) < 100:
+            out.append(_eth() / pkt)
+            continue
+        frags = fragment(pkt, fragsize=8) [:1]  # the first 8 bytes of the TCP header alone
+        rest = IP(bytes(pkt))
+        rest.frag, rest.flags = 1, "MF"
+        body = bytes(pkt[TCP])[8:]
+        pieces = [body[i : i + 1400] for i in range(0, len(body), 1400)]
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            frag = IP(src=pkt[IP].src, dst=pkt[IP].dst, id=pkt[IP].id, proto=6, flags=0 if last else "MF", frag=(8 + 1400 * i) // 8)
+            frags.append(frag / Raw(piece))
+        if n % 2:
+            frags.reverse()
+        frags.append(frags[1])
+        out += [_eth() / f for f in frags]
+    return out
+
+
+def _fragmented_v6() -> list[Packet]:
+    """The same dialogue over IPv6, data segments split by fragment headers (last fragment first)."""
+    out: list[Packet] = []
+    for n, pkt in enumerate(_chat(IPv6, "fd00::1", "fd00::2", lines=BIG_LINES)):
+        if not pkt.haslayer(Raw) or len(pkt[Raw].load) < 100:
+            out.append(_eth() / pkt)
+            continue
+        inner = IPv6(src=pkt[IPv6].src, dst=pkt[IPv6].dst) / IPv6ExtHdrFragment(id=200 + n) / pkt[TCP]
+        frags = fragment6(inner, 1280)
+        out += [_eth() / f for f in reversed(frags)]
+    return out
 
 
 if __name__ == "__main__":
