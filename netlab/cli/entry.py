@@ -1,9 +1,11 @@
-"""The console entry point (`netlab`, `python -m netlab`): `netlab sockets` fast, everything else through typer.
+"""The console entry point (`netlab`, `python -m netlab`): `netlab sockets` and `netlab follow --read`
+fast, everything else through typer.
 
 Starting Python and importing typer and every command costs more than `ss -tanp` takes to list
 the sockets; `netlab sockets` is meant to be cheaper than that. So `netlab sockets ...` is first
 offered to a stdlib parser (`netlab.cli.sockets_fast`), which runs the command when it reads the
 arguments exactly as the typer command would, and otherwise declines without writing anything.
+`netlab follow ...` likewise goes first to `netlab.cli.follow_fast`, which runs capture files.
 Every other command, option or mistake goes to the typer app (`netlab.cli.app`).
 """
 
@@ -20,6 +22,11 @@ def main() -> None:
         from netlab.cli.sockets_fast import run
 
         if run_quietly(lambda: run(sys.argv[2:])):
+            return
+    elif sys.argv[1:2] == ["follow"]:
+        from netlab.cli.follow_fast import run as run_follow
+
+        if run_quietly(lambda: run_follow(sys.argv[2:])):
             return
     from netlab.cli.app import main as typer_main
 

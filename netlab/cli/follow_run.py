@@ -1,0 +1,159 @@
+"""`netlab follow`'s run without typer: build the pipeline for a segment source, write, summarise.
+
+Shared by the typer command (`netlab.cli.follow`, for live captures and files) and the start-up
+fast path of `follow --read` (`netlab.cli.follow_fast`), so both write the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import gc
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netlab.capture.model import Segment
+    from netlab.stream.pipeline import FollowSummary
+
+
+class DirectionChoice(enum.StrEnum):
+    """--direction values."""
+
+    both = "both"
+    c2s = "c2s"
+    s2c = "s2c"
+
+
+class VlanChoice(enum.Enum):
+    """--vlans values (see `netlab.stream.vlan_copies`)."""
+
+    auto = "auto"
+    merge = "merge"
+    split = "split"
+
+
+class ColorChoice(enum.StrEnum):
+    """--color values."""
+
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def canonical_ip(text: str) -> str:
+    """An address as the decoder writes it (inet_ntop), so `--host` matches however it is spelled.
+
+    Raises:
+        ValueError: `text` is not an IPv4 or IPv6 address (the message says so).
+    """
+    import socket
+
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return socket.inet_ntop(family, socket.inet_pton(family, text.strip("[]")))
+        except OSError:
+            continue
+    raise ValueError(f"{text!r} is not an IPv4 or IPv6 address")
+
+
+def use_color(choice: ColorChoice, binary: bool) -> bool:
+    if binary or choice is ColorChoice.never:
+        return False
+    if choice is ColorChoice.always:
+        return True
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def summary_line(summary: FollowSummary) -> str:
+    """The one-line stderr summary."""
+    line = (
+        f"netlab follow: {summary.shown} of {summary.streams} stream(s), {summary.packets} packets, "
+        f"{summary.bytes_c2s} bytes client→server, {summary.bytes_s2c} bytes server→client, "
+        f"{summary.retransmissions} retransmission(s), {summary.out_of_order} out-of-order, "
+        f"{summary.gaps} gap(s) ({summary.gap_bytes} bytes missing)"
+    )
+    if summary.conflicts:
+        line += f", {summary.conflicts} conflicting overlap(s)"
+    if summary.not_captured_bytes:
+        line += f", {summary.not_captured_bytes} bytes cut by the snap length"
+    if summary.interrupted:
+        line += " (interrupted)"
+    return line
+
+
+@contextlib.contextmanager
+def few_collections() -> Iterator[None]:
+    """Let the garbage collector run rarely while a capture file is read, then restore it.
+
+    The read loop allocates millions of tuples and events that die young and form no cycles; at the
+    default threshold (700 allocations) the collector runs every few hundred packets and rescans the
+    live read batch each time (about 5% of `follow --read`). What was alive before (modules, the CLI)
+    is frozen out of the scans. Cycles are still collected (a connection and its flows refer to each
+    other), in larger steps, so memory stays bounded by the open connections.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
+def run_follow(
+    segments: Iterable[Segment],
+    *,
+    fmt: str,
+    streams: list[int],
+    ports: list[int],
+    hosts: list[str],
+    direction: DirectionChoice,
+    color: ColorChoice,
+    vlans: VlanChoice,
+    summary: bool,
+    batch: bool = False,
+) -> None:
+    """Build the pipeline for any segment source and write to stdout (summary to stderr).
+
+    `hosts` must be addresses (`canonical_ip` raises ValueError otherwise: check them first).
+
+    `follow` writes the output of each batch of segments in one piece: a read block of a file, or
+    one segment of a live capture, which so shows every turn at once. `batch` (a capture file: one
+    long loop) lets the garbage collector run less often meanwhile.
+    """
+    from netlab.render import RenderOptions, format_info, make_renderer
+    from netlab.stream.events import Direction
+    from netlab.stream.pipeline import StreamFilter, follow
+    from netlab.stream.reassembly import Reassembler
+
+    binary = fmt == "raw"
+    options = RenderOptions(
+        direction=None if direction is DirectionChoice.both else Direction(direction.value),
+        color=use_color(color, binary),
+    )
+    format_info(fmt)
+    renderer = make_renderer(fmt, options)
+    sink = sys.stdout.buffer if renderer.binary else sys.stdout
+    write: Callable[[str | bytes], object] = sink.write  # type: ignore[assignment]
+    selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(map(canonical_ip, hosts)))
+    try:
+        with few_collections() if batch else contextlib.nullcontext():
+            result = follow(
+                segments, renderer, write, selection=selection, reassembler=Reassembler(vlans=vlans.value)
+            )
+    finally:  # what was read is shown, even when the capture turns out to be damaged
+        sys.stdout.flush()
+    if summary:
+        _say(summary_line(result))
+    if selection.streams and result.streams and not result.shown:
+        _say(f"netlab follow: no stream matched (the capture has streams 0..{result.streams - 1})")
+
+
+def _say(line: str) -> None:
+    """One line on stderr, flushed (what the typer command wrote with `echo(line, err=True)`)."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
