@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 STATUS_SCHEMA_VERSION = 1
@@ -20,27 +20,42 @@ STATUS_SCHEMA_VERSION = 1
 
 def status_dir() -> Path:
     """The runtime directory: $NETLAB_RUNTIME_DIR, else $XDG_RUNTIME_DIR/netlab, else /tmp/netlab-<uid>."""
+    from pathlib import Path
+
+    return Path(_status_dir_name())
+
+
+def _status_dir_name() -> str:
+    """`status_dir()` as a string (`read_status` does without pathlib, a start-up cost of `netlab sockets`)."""
     override = os.environ.get("NETLAB_RUNTIME_DIR")
     if override:
-        return Path(override)
+        return override
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
-        return Path(xdg) / "netlab"
+        return os.path.join(xdg, "netlab")
     import tempfile  # here, not at the top: it costs `netlab sockets` several ms at start-up
 
-    return Path(tempfile.gettempdir()) / f"netlab-{os.getuid()}"
+    return os.path.join(tempfile.gettempdir(), f"netlab-{os.getuid()}")
 
 
 def status_path(port: int, directory: Path | None = None) -> Path:
     """The status file of the server listening on `port`."""
-    return (directory or status_dir()) / f"serve-{port}.json"
+    from pathlib import Path
+
+    return Path(_status_file_name(port, directory))
+
+
+def _status_file_name(port: int, directory: Path | None) -> str:
+    return os.path.join(directory or _status_dir_name(), f"serve-{port}.json")
 
 
 def write_status(port: int, status: dict[str, Any], directory: Path | None = None) -> Path:
     """Atomically replace the status file for `port` with `status` (adds schema_version)."""
+    import tempfile
+    from pathlib import Path
+
     path = status_path(port, directory)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-    import tempfile
 
     body = json.dumps({"schema_version": STATUS_SCHEMA_VERSION, **status}, ensure_ascii=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -57,9 +72,9 @@ def write_status(port: int, status: dict[str, Any], directory: Path | None = Non
 
 def read_status(port: int, directory: Path | None = None) -> dict[str, Any] | None:
     """The published status for `port`, or None when there is none or it is unreadable."""
-    path = status_path(port, directory)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(_status_file_name(port, directory), encoding="utf-8") as handle:
+            data = json.loads(handle.read())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

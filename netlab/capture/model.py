@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from netlab.capture.endpoint import Endpoint as Endpoint  # defined apart for `netlab sockets`' start-up
+
 
 class TcpFlag(enum.IntFlag):
     """TCP header flag bits."""
@@ -17,19 +19,6 @@ class TcpFlag(enum.IntFlag):
     URG = 0x20
     ECE = 0x40
     CWR = 0x80
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One end of a TCP connection: an IP address (text form) and a port."""
-
-    ip: str
-    port: int
-
-    def __str__(self) -> str:
-        if ":" in self.ip:
-            return f"[{self.ip}]:{self.port}"
-        return f"{self.ip}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,29 @@ that every `no` target lies on the chain of `yes` jumps, hence the JMP op betwee
 Port comparisons use GE+LE (every kernel since 2.6) rather than EQ (4.x+).
 
 Building requests and parsing replies is pure; only `query` touches a socket.
+
+It uses `_socket`, the C core of `socket`: importing `socket` itself (which builds its address
+family, socket kind and flag enums, and imports `selectors`) costs `netlab sockets` about 4 ms at
+start-up, for a netlink socket that needs none of it. `open_diag_socket`, for callers that want
+a full `socket.socket` (with `with`), imports `socket` then.
 """
 
 from __future__ import annotations
 
+import _socket
 import errno
-import socket
 import struct
 
-from netlab.capture.model import Endpoint
+from netlab.capture.endpoint import Endpoint
 from netlab.sockets.model import SocketRow, TcpState
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
+if TYPE_CHECKING:
+    import socket
+
+AF_INET = _socket.AF_INET
+AF_INET6 = _socket.AF_INET6
+IPPROTO_TCP = _socket.IPPROTO_TCP
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -62,7 +75,7 @@ def port_filter(port: int) -> bytes:
 
 def build_request(family: int, port: int | None, states: int = ALL_TCP_STATES, seq: int = 1) -> bytes:
     """One SOCK_DIAG_BY_FAMILY dump request for TCP over `family`, filtered to `port` when given."""
-    body = _REQ_V2.pack(family, socket.IPPROTO_TCP, 0, states) + bytes(_SOCKID_LEN)
+    body = _REQ_V2.pack(family, IPPROTO_TCP, 0, states) + bytes(_SOCKID_LEN)
     if port is not None:
         code = port_filter(port)
         body += _NLATTR.pack(_NLATTR.size + len(code), INET_DIAG_REQ_BYTECODE) + code
@@ -101,20 +114,20 @@ def decode_message(buffer: bytes, offset: int = 0, end: int | None = None) -> So
     """Decode one ``inet_diag_msg`` (and its attributes up to `end`) into a row (no owner yet)."""
     (family, state, _timer, _retrans, sport, dport, src, dst, _ifindex, _cookie,
      _expires, rqueue, wqueue, uid, inode) = _MSG.unpack_from(buffer, offset)  # fmt: skip
-    size = 4 if family == socket.AF_INET else 16
-    local_ip = socket.inet_ntop(family, src[:size])
-    remote_ip = socket.inet_ntop(family, dst[:size])
+    size = 4 if family == AF_INET else 16
+    local_ip = _socket.inet_ntop(family, src[:size])
+    remote_ip = _socket.inet_ntop(family, dst[:size])
     return SocketRow(
-        family=6 if family == socket.AF_INET6 else 4,
-        local=Endpoint(local_ip, socket.ntohs(sport)),
-        remote=Endpoint(remote_ip, socket.ntohs(dport)),
+        family=6 if family == AF_INET6 else 4,
+        local=Endpoint(local_ip, _socket.ntohs(sport)),
+        remote=Endpoint(remote_ip, _socket.ntohs(dport)),
         state=TcpState(state),
         recv_q=rqueue,
         send_q=wqueue,
         inode=inode,
         uid=uid,
         v6only=_v6only(buffer, offset + _MSG.size, len(buffer) if end is None else end)
-        if family == socket.AF_INET6
+        if family == AF_INET6
         else None,
     )
 
@@ -137,10 +150,12 @@ def open_diag_socket() -> socket.socket:
     Raises:
         OSError: when the kernel has no sock_diag (not Linux, or the module is missing).
     """
+    import socket
+
     return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
 
 
-def query(port: int | None, sock: socket.socket | None = None, timeout: float = 5.0) -> list[SocketRow]:
+def query(port: int | None, sock: _socket.socket | None = None, timeout: float = 5.0) -> list[SocketRow]:
     """Every TCP socket (IPv4 and IPv6) on `port`, or all of them when `port` is None.
 
     Args:
@@ -153,11 +168,11 @@ def query(port: int | None, sock: socket.socket | None = None, timeout: float = 
         OSError: when sock_diag is unavailable or the kernel rejects the request.
     """
     own = sock is None
-    diag = open_diag_socket() if sock is None else sock
+    diag = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) if sock is None else sock
     try:
         diag.settimeout(timeout)
         rows: list[SocketRow] = []
-        for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), start=1):
+        for seq, family in enumerate((AF_INET, AF_INET6), start=1):
             diag.sendto(build_request(family, port, seq=seq), (0, 0))
             rows.extend(_read_dump(diag))
         return rows
@@ -166,7 +181,7 @@ def query(port: int | None, sock: socket.socket | None = None, timeout: float = 
             diag.close()
 
 
-def _read_dump(diag: socket.socket) -> list[SocketRow]:
+def _read_dump(diag: _socket.socket) -> list[SocketRow]:
     rows: list[SocketRow] = []
     while True:
         found, done = parse_replies(diag.recv(1 << 16))

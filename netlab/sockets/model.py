@@ -6,10 +6,9 @@ Nothing here does IO: the snapshot edge (`snapshot.py`) fills these in, `table.p
 from __future__ import annotations
 
 import enum
-import ipaddress
-from dataclasses import dataclass, replace
 
-from netlab.capture.model import Endpoint
+from netlab.capture.endpoint import Endpoint
+from netlab.records import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
@@ -84,9 +83,8 @@ class Role(enum.Enum):
     OTHER = "other"
 
 
-@dataclass(frozen=True, slots=True)
-class SocketRow:
-    """One TCP socket as the kernel reports it, plus who owns it.
+class SocketRow(Record):
+    """One TCP socket as the kernel reports it, plus who owns it (immutable; copy with `_replace`).
 
     Attributes:
         family: 4 or 6 (the socket's address family; an IPv4 client of a dual-stack server shows as 6).
@@ -139,11 +137,10 @@ class SocketRow:
 
     def with_owner(self, pids: tuple[int, ...], process: str | None) -> SocketRow:
         """A copy with owning processes filled in."""
-        return replace(self, pids=pids, process=process)
+        return self._replace(pids=pids, process=process)
 
 
-@dataclass(frozen=True, slots=True)
-class ChatClient:
+class ChatClient(Record):
     """One client in a server's published registry (addresses as the server sees them)."""
 
     nick: str
@@ -154,8 +151,7 @@ class ChatClient:
     dialect: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ServerStatus:
+class ServerStatus(Record):
     """What a running `netlab serve` publishes (see `netlab.runtime`)."""
 
     pid: int
@@ -165,8 +161,7 @@ class ServerStatus:
     updated: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
+class Snapshot(Record):
     """The sockets seen at one moment, and how they were seen.
 
     Attributes:
@@ -218,9 +213,16 @@ def canonical_ip(text: str) -> str:
     Python's `ipaddress` writes IPv4-mapped addresses in hex before 3.13 (``::ffff:7f00:1``), where
     inet_ntop, ss and `socket.getpeername()` write ``::ffff:127.0.0.1``.
 
+    Addresses already in that form (the status file holds what `getpeername()` returned) are
+    recognised without importing `ipaddress`, a start-up cost of `netlab sockets`.
+
     Raises:
         ValueError: when `text` is not an IP address.
     """
+    if _is_dotted_quad(text.removeprefix("::ffff:")):
+        return text
+    import ipaddress
+
     ip = ipaddress.ip_address(text)
     if ip.version == 4:
         return str(ip)
@@ -230,6 +232,15 @@ def canonical_ip(text: str) -> str:
     if value >> 32 == 0 and (value >> 16) & 0xFFFF:  # ::a.b.c.d (the deprecated IPv4-compatible form)
         return f"::{ipaddress.IPv4Address(value)}"
     return str(ip)
+
+
+def _is_dotted_quad(text: str) -> bool:
+    """Whether `text` is an IPv4 address exactly as inet_ntop writes it (no leading zeros)."""
+    parts = text.split(".")
+    return len(parts) == 4 and all(
+        part.isascii() and part.isdigit() and len(part) <= 3 and int(part) <= 255 and part[0] != "0" or part == "0"
+        for part in parts
+    )
 
 
 def parse_status(data: dict[str, Any]) -> ServerStatus | None:

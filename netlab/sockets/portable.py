@@ -7,9 +7,7 @@ refuse are counted for the note on stderr.
 
 from __future__ import annotations
 
-import socket
-
-from netlab.capture.model import Endpoint
+from netlab.capture.endpoint import Endpoint
 from netlab.sockets.model import SocketRow, TcpState
 
 
@@ -50,6 +48,8 @@ def _per_process_connections() -> tuple[list[tuple[object, int]], int]:
 
 
 def _psutil_row(conn: object, owner: int | None, names: dict[int, str | None]) -> SocketRow | None:
+    import socket
+
     import psutil
 
     status = str(getattr(conn, "status", "NONE"))

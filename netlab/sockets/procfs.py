@@ -15,28 +15,38 @@ the holders met before the scan stopped. The named pids and their children are a
 
 from __future__ import annotations
 
+import _socket  # socket's C core: `socket` itself builds enums at import (start-up time; see diag.py)
 import os
-import socket
 import struct
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from netlab.capture.model import Endpoint
+from netlab.capture.endpoint import Endpoint
 from netlab.sockets.lazylog import LazyLogger
 from netlab.sockets.model import SocketRow, TcpState
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 log = LazyLogger(__name__)
 
 PROC = "/proc"
 
 
-@dataclass(slots=True)
 class Attribution:
-    """Owners found for socket inodes, and what the scan could not see."""
+    """Owners found for socket inodes, and what the scan could not see.
 
-    owners: dict[int, list[int]] = field(default_factory=dict)
-    denied: set[int] = field(default_factory=set)
-    scanned: int = 0
+    Attributes:
+        owners: socket inode -> the pids holding it.
+        denied: pids whose fds we were not allowed to read.
+        scanned: how many processes were read.
+    """
+
+    __slots__ = ("owners", "denied", "scanned")
+
+    def __init__(self) -> None:
+        self.owners: dict[int, list[int]] = {}
+        self.denied: set[int] = set()
+        self.scanned = 0
 
 
 def socket_inodes(pid: int) -> list[int]:
@@ -264,5 +274,5 @@ def _hex_endpoint(text: str, family: int) -> Endpoint:
     address, port = text.split(":")
     words = [int(address[i : i + 8], 16) for i in range(0, len(address), 8)]
     packed = b"".join(struct.pack("=I", word) for word in words)  # each 32-bit word is in host order
-    kind = socket.AF_INET6 if family == 6 else socket.AF_INET
-    return Endpoint(socket.inet_ntop(kind, packed), int(port, 16))
+    kind = _socket.AF_INET6 if family == 6 else _socket.AF_INET
+    return Endpoint(_socket.inet_ntop(kind, packed), int(port, 16))

@@ -18,8 +18,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable
-from pathlib import Path
 
 from netlab import runtime
 from netlab.errors import SocketsError
@@ -28,6 +26,11 @@ from netlab.sockets.lazylog import LazyLogger
 from netlab.sockets.model import ServerStatus, Snapshot, SocketRow, TcpState, parse_status
 from netlab.sockets.portable import psutil_rows
 from netlab.sockets.table import annotate, select
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
 
 log = LazyLogger(__name__)  # logging.getLogger(__name__) without importing logging at start-up
 
@@ -155,11 +158,13 @@ def _find_servers(port: int | None, directory: Path | None, rows: list[SocketRow
     registry of a server a student started. A directory found that way must belong to that user.
     """
     servers = load_servers(port, directory)
-    if servers or directory is not None or port is None:
+    owners = sorted({row.uid for row in rows if row.local.port == port and row.uid is not None})
+    if servers or directory is not None or port is None or not owners:
         return servers
     import tempfile  # here, not at the top: it costs `netlab sockets` several ms at start-up
+    from pathlib import Path
 
-    for uid in sorted({row.uid for row in rows if row.local.port == port and row.uid is not None}):
+    for uid in owners:
         for candidate in (Path(f"/run/user/{uid}/netlab"), Path(tempfile.gettempdir()) / f"netlab-{uid}"):
             try:
                 owned = candidate.stat().st_uid == uid and candidate != runtime.status_dir()
@@ -179,7 +184,9 @@ def load_servers(port: int | None, directory: Path | None = None) -> list[Server
     if port is not None:
         documents = [runtime.read_status(port, directory)]
     else:
-        base = directory or runtime.status_dir()
+        from pathlib import Path
+
+        base = Path(directory) if directory else runtime.status_dir()
         documents = [
             runtime.read_status(int(p.stem[6:]), base)
             for p in base.glob("serve-*.json")
@@ -245,6 +252,8 @@ def _namespace_of(netns: str | None, pid: int | None) -> Path | None:
     if pid is not None and IS_LINUX:
         theirs = procfs.netns_id(pid)
         if theirs is not None and theirs != procfs.netns_id("self"):
+            from pathlib import Path
+
             return Path(f"/proc/{pid}/ns/net")
     return None
 

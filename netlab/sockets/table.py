@@ -13,14 +13,14 @@ Only the standard library and netlab value types are imported here.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
 
-from netlab.capture.model import Endpoint
+from netlab.capture.endpoint import Endpoint
+from netlab.records import Record
 from netlab.sockets.model import SCHEMA_VERSION, Role, ServerStatus, Snapshot, SocketRow, TcpState, unmapped
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
     from typing import Any
 
 COLUMNS = ("ROLE", "NICK", "PROTO", "LOCAL", "REMOTE", "STATE", "RECV-Q", "SEND-Q", "PID", "PROCESS")
@@ -62,17 +62,17 @@ def _annotated(
 ) -> SocketRow:
     if row.state is TcpState.LISTEN:
         role = Role.LISTENER if row.local.port in listening else Role.OTHER
-        return replace(row, role=role, nickname=None)
+        return row._replace(role=role, nickname=None)
     known = nicks.get(_pair(row))
     if known is not None:
-        return replace(row, nickname=known[0], role=known[1], queued=known[2])
+        return row._replace(nickname=known[0], role=known[1], queued=known[2])
     if row.local.port in listening:
         role = Role.SERVER_SIDE
     elif row.remote.port in listening:
         role = Role.CLIENT_SIDE
     else:
         role = Role.OTHER
-    return replace(row, role=role, nickname=None)
+    return row._replace(role=role, nickname=None)
 
 
 def select(rows: Iterable[SocketRow], states: Iterable[TcpState] = ()) -> list[SocketRow]:
@@ -89,8 +89,7 @@ class GroupKind(enum.Enum):
     OTHER = "other"
 
 
-@dataclass(frozen=True, slots=True)
-class Group:
+class Group(Record):
     """Rows shown together: one listener, or the two ends of one connection (server end first)."""
 
     kind: GroupKind
@@ -327,8 +326,7 @@ def _backlog(row: SocketRow) -> int:
     return (row.send_q or 0) + (row.queued or 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Refresh:
+class Refresh(Record):
     """One refresh of the watch: the rows to show (closed ones included once) and their marks."""
 
     rows: tuple[SocketRow, ...]

@@ -8,10 +8,11 @@ status; anything else the fast path declines, without writing, and typer answers
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -225,7 +226,9 @@ def fixed_snapshot(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, o
         client = ChatClient("alice", Endpoint(LO, 40000), Endpoint(LO, PORT))
         server = ServerStatus(10, PORT, (Endpoint(LO, PORT),), (client,))
         named = [
-            replace(row, nickname="alice", role=Role.SERVER_SIDE if row.local.port == PORT else Role.CLIENT_SIDE)
+            row._replace(
+                nickname="alice", role=Role.SERVER_SIDE if row.local.port == PORT else Role.CLIENT_SIDE
+            )
             if row.inode in (2, 3)
             else row
             for row in rows
@@ -333,17 +336,23 @@ def test_what_the_fast_path_declines_typer_answers_and_nothing_is_written_twice(
     assert "Traceback" not in got[2]
 
 
-def test_entry_point_runs_sockets_without_typer_and_other_commands_with_it() -> None:
-    """Pins the start-up cost: the fast path imports no typer, rich, psutil, scapy or logging."""
+def test_entry_point_runs_sockets_without_typer_and_other_commands_with_it(tmp_path: Path) -> None:
+    """Pins the start-up cost: the fast path imports no typer, rich, psutil, scapy or logging, and
+    none of the standard modules its value types and sockets used to cost (dataclasses and inspect,
+    socket's enums, pathlib, ipaddress, tempfile)."""
     code = (
         "import sys\n"
         "from netlab.cli.entry import main\n"
         "sys.argv = ['netlab', 'sockets', '--port', '1', '--json']\n"
         "main()\n"
-        "heavy = ('typer', 'click', 'rich', 'psutil', 'scapy', 'logging', 'netlab.cli.app')\n"
+        "heavy = ('typer', 'click', 'rich', 'psutil', 'scapy', 'logging', 'netlab.cli.app',\n"
+        "         'dataclasses', 'inspect', 'socket', 'pathlib', 'ipaddress', 'tempfile')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    env = {**os.environ, "NETLAB_RUNTIME_DIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
     document, modules = out.stdout.splitlines()
     assert '"port": 1' in document
     assert modules == "[]"
