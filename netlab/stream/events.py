@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from netlab.capture.model import Endpoint
 
@@ -108,8 +109,7 @@ class Opened:
     first_sender: Direction = Direction.C2S  # who sent the first packet (tshark's "Node 0")
 
 
-@dataclass(frozen=True, slots=True)
-class Data:
+class Data(NamedTuple):
     """In-order bytes of one direction. `offset` counts bytes (and gaps) of that direction so far."""
 
     stream: int
