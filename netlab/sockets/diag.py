@@ -1,10 +1,17 @@
-"""Linux NETLINK_SOCK_DIAG (inet_diag) for TCP: one kernel-filtered dump per address family.
+"""Linux NETLINK_SOCK_DIAG (inet_diag) for TCP: one kernel-filtered dump of both address families.
 
-The request is an ``inet_diag_req_v2`` (linux/inet_diag.h) with, when a port is given, a bytecode
-filter ``sport == P or dport == P`` so the kernel walks its hash tables and sends back only the
-chat's sockets: about 4 ms for a port among 10 000 sockets, where ``ss -tanp`` spends ~200 ms
-mostly attributing pids. Each reply carries the queues (``idiag_rqueue``/``idiag_wqueue``, what ss
-prints as Recv-Q/Send-Q), the owner uid and the socket inode, which `procfs` maps to pids.
+The request carries, when a port is given, a bytecode filter ``sport == P or dport == P`` so the
+kernel walks its hash tables and sends back only the chat's sockets: a few ms for a port among
+10 000 sockets, where ``ss -tanp`` spends ~200 ms mostly attributing pids. Each reply carries the
+queues (``idiag_rqueue``/``idiag_wqueue``, what ss prints as Recv-Q/Send-Q), the owner uid and the
+socket inode, which `procfs` maps to pids.
+
+The request is the original ``inet_diag_req`` (message type TCPDIAG_GETSOCK, linux/inet_diag.h),
+which the kernel answers for IPv4 and IPv6 in one walk of its tables (``AF_UNSPEC``). Its
+successor ``inet_diag_req_v2`` (SOCK_DIAG_BY_FAMILY, what ss sends) names one family, so both
+families take two walks: with 10 500 other sockets here, two requests took 4.4 ms, one 2.9 ms. Every
+kernel with sock_diag still takes the old request; where one would not, `query` falls back to a v2
+request per family. Either way IPv4 rows come first, then IPv6, each in the kernel's table order.
 
 Bytecode: each op is ``(code u8, yes u8, no u16)``; true jumps `yes` bytes, false jumps `no`
 bytes; running off the end exactly accepts, jumping 4 bytes past it rejects. The kernel audits
@@ -37,6 +44,7 @@ AF_INET6 = _socket.AF_INET6
 IPPROTO_TCP = _socket.IPPROTO_TCP
 
 NETLINK_SOCK_DIAG = 4
+TCPDIAG_GETSOCK = 18
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST = 0x01
 NLM_F_DUMP = 0x300
@@ -56,6 +64,7 @@ ALL_TCP_STATES = sum(1 << state.value for state in TcpState)
 _NLMSGHDR = struct.Struct("=IHHII")
 _REQ_V2 = struct.Struct("=BBBxI")  # family, protocol, ext, pad, states; the sockid (48 zero bytes) follows
 _SOCKID_LEN = 48
+_REQ_V1_TAIL = struct.Struct("=II")  # inet_diag_req after family, src_len, dst_len, ext and the sockid: states, dbs
 _MSG = struct.Struct("=BBBB" + "HH16s16sI8s" + "IIIII")  # inet_diag_msg; ports are big-endian, fixed below
 _OP = struct.Struct("=BBH")
 _NLATTR = struct.Struct("=HH")
@@ -76,13 +85,20 @@ def port_filter(port: int) -> bytes:
 def build_request(family: int, port: int | None, states: int = ALL_TCP_STATES, seq: int = 1) -> bytes:
     """One SOCK_DIAG_BY_FAMILY dump request for TCP over `family`, filtered to `port` when given."""
     body = _REQ_V2.pack(family, IPPROTO_TCP, 0, states) + bytes(_SOCKID_LEN)
+    return _dump_message(SOCK_DIAG_BY_FAMILY, body, port, seq)
+
+
+def build_request_both(port: int | None, states: int = ALL_TCP_STATES, seq: int = 1) -> bytes:
+    """One TCPDIAG_GETSOCK dump request: TCP over IPv4 and IPv6 at once, filtered to `port` when given."""
+    body = bytes(4 + _SOCKID_LEN) + _REQ_V1_TAIL.pack(states, 0)  # family 0 (AF_UNSPEC), no lengths, no ext
+    return _dump_message(TCPDIAG_GETSOCK, body, port, seq)
+
+
+def _dump_message(kind: int, body: bytes, port: int | None, seq: int) -> bytes:
     if port is not None:
         code = port_filter(port)
         body += _NLATTR.pack(_NLATTR.size + len(code), INET_DIAG_REQ_BYTECODE) + code
-    header = _NLMSGHDR.pack(
-        _NLMSGHDR.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
-    )
-    return header + body
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
 def parse_replies(buffer: bytes) -> tuple[list[SocketRow], bool]:
@@ -104,7 +120,7 @@ def parse_replies(buffer: bytes) -> tuple[list[SocketRow], bool]:
             (code,) = struct.unpack_from("=i", buffer, payload)
             if code:
                 raise OSError(-code, f"sock_diag: {errno.errorcode.get(-code, -code)}")
-        elif kind == SOCK_DIAG_BY_FAMILY:
+        elif kind in (SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK):
             rows.append(decode_message(buffer, payload, offset + length))
         offset += (length + 3) & ~3
     return rows, False
@@ -171,14 +187,28 @@ def query(port: int | None, sock: _socket.socket | None = None, timeout: float =
     diag = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) if sock is None else sock
     try:
         diag.settimeout(timeout)
-        rows: list[SocketRow] = []
-        for seq, family in enumerate((AF_INET, AF_INET6), start=1):
-            diag.sendto(build_request(family, port, seq=seq), (0, 0))
-            rows.extend(_read_dump(diag))
+        try:
+            diag.sendto(build_request_both(port), (0, 0))
+            rows = _read_dump(diag)
+        except OSError as error:
+            if error.errno not in _OLD_REQUEST_REFUSED:
+                raise
+            rows = []
+            for seq, family in enumerate((AF_INET, AF_INET6), start=2):
+                diag.sendto(build_request(family, port, seq=seq), (0, 0))
+                rows.extend(_read_dump(diag))
+        rows.sort(key=_ipv4_first)  # stable: each family keeps the kernel's order, as with a dump per family
         return rows
     finally:
         if own:
             diag.close()
+
+
+_OLD_REQUEST_REFUSED = (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOENT)
+
+
+def _ipv4_first(row: SocketRow) -> int:
+    return row.family
 
 
 def _read_dump(diag: _socket.socket) -> list[SocketRow]:

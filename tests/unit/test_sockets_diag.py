@@ -110,6 +110,62 @@ def test_request_layout() -> None:
     assert len(diag.build_request(socket.AF_INET, None)) == 16 + 56
 
 
+def test_one_request_for_both_families_layout() -> None:
+    request = diag.build_request_both(55555, seq=3)
+    length, kind, flags, seq, pid = struct.unpack_from("=IHHII", request)
+    assert (length, kind, flags, seq, pid) == (len(request), diag.TCPDIAG_GETSOCK, 0x301, 3, 0)
+    assert request[16:20] == bytes(4)  # AF_UNSPEC: IPv4 and IPv6; no address lengths, no extensions
+    assert request[20:68] == bytes(48)
+    states, dbs = struct.unpack_from("=II", request, 68)
+    assert (states, dbs) == (sum(1 << state.value for state in TcpState), 0)
+    attr_len, attr_type = struct.unpack_from("=HH", request, 76)
+    assert attr_type == diag.INET_DIAG_REQ_BYTECODE and attr_len == 4 + 36 == len(request) - 76
+    assert _ops(request[80:])[1] == (0, 0, 55555)
+    assert len(diag.build_request_both(None)) == 16 + 60
+
+
+class _FakeDiagSocket:
+    """Answers requests with canned replies; refuses TCPDIAG_GETSOCK when `old_refused`."""
+
+    def __init__(self, old_refused: bool) -> None:
+        self.old_refused = old_refused
+        self.kinds: list[int] = []
+        self.pending: list[bytes] = []
+
+    def settimeout(self, timeout: float) -> None:
+        pass
+
+    def sendto(self, request: bytes, address: tuple[int, int]) -> None:
+        _length, kind, _flags, seq, _pid = struct.unpack_from("=IHHII", request)
+        self.kinds.append(kind)
+        done = struct.pack("=IHHII", 20, diag.NLMSG_DONE, 2, seq, 0) + bytes(4)
+        if kind == diag.TCPDIAG_GETSOCK and self.old_refused:
+            self.pending.append(struct.pack("=IHHII", 36, diag.NLMSG_ERROR, 0, seq, 0) + struct.pack("=i", -22))
+            return
+        v4 = _message(socket.AF_INET, Endpoint("127.0.0.1", 55555), Endpoint("127.0.0.1", 40000), 1, 0, 0, 9)
+        v6 = _message(socket.AF_INET6, Endpoint("::1", 55555), Endpoint("::", 0), 10, 0, 128, 8)
+        family = struct.unpack_from("=B", request, 16)[0]
+        if family == 0:  # both families, in the kernel's table order; replies repeat the request's type
+            v6, v4 = (bytearray(message) for message in (v6, v4))
+            for message in (v6, v4):
+                struct.pack_into("=H", message, 4, diag.TCPDIAG_GETSOCK)
+            self.pending.append(bytes(v6 + v4) + done)
+        else:
+            self.pending.append((v4 if family == socket.AF_INET else v6) + done)
+
+    def recv(self, size: int) -> bytes:
+        return self.pending.pop(0)
+
+
+@pytest.mark.parametrize("old_refused", [False, True])
+def test_query_takes_both_families_at_once_or_one_by_one(old_refused: bool) -> None:
+    fake = _FakeDiagSocket(old_refused)
+    rows = diag.query(55555, fake)  # type: ignore[arg-type]
+    assert [row.family for row in rows] == [4, 6]  # IPv4 first either way
+    expected = [diag.TCPDIAG_GETSOCK, 20, 20] if old_refused else [diag.TCPDIAG_GETSOCK]
+    assert fake.kinds == expected
+
+
 def _message(
     family: int, local: Endpoint, remote: Endpoint, state: int, rq: int, wq: int, inode: int
 ) -> bytes:
