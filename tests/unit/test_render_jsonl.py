@@ -1,0 +1,108 @@
+"""The json renderer writes each line directly; every line must be what json.dumps writes for its record."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conformance_kit import KIT
+
+from netlab.capture.model import Endpoint
+from netlab.capture.pcapfile import read_segments
+from netlab.render import RenderOptions, make_renderer
+from netlab.stream.events import (
+    Closed,
+    CloseReason,
+    Control,
+    ControlKind,
+    Data,
+    Direction,
+    Event,
+    Gap,
+    GapReason,
+    Notice,
+    NoticeKind,
+    Opened,
+    StreamStats,
+)
+from netlab.stream.reassembly import Reassembler
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _record(event: Event) -> dict[str, Any]:
+    """The record of the schema (the renderer's module docstring), built the plain way."""
+    head: dict[str, Any] = {"schema_version": 1}
+    if isinstance(event, Data):
+        return head | {
+            "stream": event.stream,
+            "src": str(event.src),
+            "dst": str(event.dst),
+            "direction": event.direction.value,
+            "ts": event.ts,
+            "frame": event.frame,
+            "data": base64.b64encode(event.data).decode(),
+        }
+    ts = round(event.ts, 6)
+    if isinstance(event, Opened):
+        record = head | {"event": "opened", "stream": event.stream, "ts": ts, "frame": event.frame}
+        record |= {
+            "client": str(event.client),
+            "server": str(event.server),
+            "roles_guessed": event.roles_guessed,
+        }
+        return record | ({"vlan": list(event.vlan)} if event.vlan else {})
+    if isinstance(event, Gap):
+        return head | {
+            "event": "gap", "stream": event.stream, "direction": event.direction.value, "ts": ts,
+            "frame": event.frame, "size": event.size, "offset": event.offset, "reason": event.reason.value,
+        }  # fmt: skip
+    if isinstance(event, Control):
+        return head | {
+            "event": "control", "kind": event.kind.value, "stream": event.stream,
+            "direction": event.direction.value, "ts": ts, "frame": event.frame, "seq": event.seq, "ack": event.ack,
+        }  # fmt: skip
+    if isinstance(event, Notice):
+        return head | {
+            "event": "notice", "kind": event.kind.value, "stream": event.stream,
+            "direction": event.direction.value, "ts": ts, "frame": event.frame, "size": event.size,
+        }  # fmt: skip
+    assert isinstance(event, Closed)
+    return head | {
+        "event": "closed", "stream": event.stream, "ts": ts, "frame": event.frame,
+        "reason": event.reason.value, "stats": asdict(event.stats),
+    }  # fmt: skip
+
+
+def _captures() -> list[Path]:
+    return sorted(DATA.glob("*.pcap")) + sorted((KIT / "pcaps").glob("*.pcap*"))
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: p.name)
+def test_every_line_is_what_json_dumps_writes_for_its_record(path: Path) -> None:
+    renderer = make_renderer("json", RenderOptions())
+    events = Reassembler().feed_all(read_segments(path))
+    for event in events:
+        expected = json.dumps(_record(event), separators=(",", ":")) + "\n"
+        assert renderer.on_event(event) == expected
+
+
+def test_odd_values_too() -> None:
+    a, b = Endpoint("fe80::1", 1), Endpoint('10.0.0.1"\\', 2)  # no decoder writes such an address
+    stats = StreamStats(packets_c2s=3, first_ts=0.5, last_ts=math.inf)
+    events: list[Event] = [
+        Opened(7, 1e-7, 9, a, b, True, (1, 4094)),
+        Opened(8, math.nan, 9, b, a, False, ()),
+        Gap(7, Direction.S2C, -1.25, 3, 10, 20, GapReason.LOST_ACKED),
+        Control(7, Direction.C2S, 1700000000.1234567, 4, ControlKind.RST, 5, 6, 0),
+        Notice(7, Direction.C2S, 12, 5, NoticeKind.OUT_OF_ORDER, 1),
+        Closed(7, 3.0, 6, CloseReason.RST, stats),
+    ]
+    renderer = make_renderer("json", RenderOptions())
+    for event in events:
+        assert renderer.on_event(event) == json.dumps(_record(event), separators=(",", ":")) + "\n"
