@@ -7,8 +7,9 @@ missing file and a file left behind by a dead server (check that ``pid`` is aliv
 
 from __future__ import annotations
 
-import json
 import os
+
+from netlab import jsontext
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def _status_file_name(port: int, directory: Path | None) -> str:
 
 def write_status(port: int, status: dict[str, Any], directory: Path | None = None) -> Path:
     """Atomically replace the status file for `port` with `status` (adds schema_version)."""
+    import json
     import tempfile
     from pathlib import Path
 
@@ -74,7 +76,7 @@ def read_status(port: int, directory: Path | None = None) -> dict[str, Any] | No
     """The published status for `port`, or None when there is none or it is unreadable."""
     try:
         with open(_status_file_name(port, directory), encoding="utf-8") as handle:
-            data = json.loads(handle.read())
+            data = jsontext.loads(handle.read())  # json.loads without importing json (start-up time)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -166,9 +166,9 @@ class SocketsView:
         from netlab.sockets.table import group_rows, render_netstat, render_text, to_document
 
         if self.output is OutputFormat.json:
-            import json
+            from netlab import jsontext  # json.dumps without importing json (start-up time)
 
-            sys.stdout.write(json.dumps(to_document(taken), ensure_ascii=False) + "\n")
+            sys.stdout.write(jsontext.dumps(to_document(taken)) + "\n")
         elif self.output is OutputFormat.netstat:
             sys.stdout.write(render_netstat(row for group in group_rows(taken.rows) for row in group.rows))
         else:
