@@ -24,7 +24,6 @@ from netlab.errors import SocketsError
 from netlab.sockets import diag, procfs
 from netlab.sockets.lazylog import LazyLogger
 from netlab.sockets.model import ServerStatus, Snapshot, SocketRow, TcpState, parse_status
-from netlab.sockets.portable import psutil_rows
 from netlab.sockets.table import annotate, select
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
@@ -85,6 +84,8 @@ def snapshot(
     chosen = _choose_backend(backend)
     note: str | None = None
     if chosen == "psutil":
+        from netlab.sockets.portable import psutil_rows  # macOS, BSD or --backend psutil only
+
         rows, note = psutil_rows(port)
         rows = [row for row in select(rows, states) if not family or set(row.pids) & set(family)]
     else:
