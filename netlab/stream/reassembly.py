@@ -272,7 +272,7 @@ class Reassembler:
         """Take one segment (in capture order) and return the events it causes."""
         events: list[Event] = []
         src, dst = seg.src, seg.dst
-        key: tuple[object, ...] = (src.ip, src.port, dst.ip, dst.port)
+        key: tuple[object, ...] = (src, dst)
         if self._by_vlan:
             key += seg.vlan
         entry = self._conns.get(key)
@@ -321,7 +321,7 @@ class Reassembler:
         for fields in batch:  # one loop for the batch: the per-packet path of `follow --read`
             frame, ts, src, dst, seq, _ack, flags, _window, data, length, checksum_ok, vlan = fields
             if not flags & 0x07:  # no SYN, FIN or RST
-                key: tuple[object, ...] = (src.ip, src.port, dst.ip, dst.port)
+                key: tuple[object, ...] = (src, dst)
                 entry = conns.get(key + vlan if split else key)
                 if entry is not None:
                     conn, flow, rev = entry
@@ -413,7 +413,7 @@ class Reassembler:
         here: _Entry = (conn, conn.c2s, conn.s2c) if forward else (conn, conn.s2c, conn.c2s)
         back: _Entry = (conn, here[2], here[1])
         src, dst = seg.src, seg.dst
-        back_key: tuple[object, ...] = (dst.ip, dst.port, src.ip, src.port)
+        back_key: tuple[object, ...] = (dst, src)
         if self._by_vlan:
             back_key += seg.vlan
             self._vlans_seen.add(seg.vlan)
@@ -433,13 +433,13 @@ class Reassembler:
         seen = self._vlans_seen
         if not seen or (len(seen) == 1 and vlan in seen):
             return None
-        bare = key[:4]
+        bare = key[:2]
         for other in seen:
             entry = self._conns.get(bare + other) if other != vlan else None
             if entry is not None:
                 candidate = Candidate(entry[0], other, vlan)
                 src, dst = seg.src, seg.dst
-                candidate.keys = (key, (dst.ip, dst.port, src.ip, src.port) + vlan)
+                candidate.keys = (key, (dst, src) + vlan)
                 for k in candidate.keys:
                     self._candidates[k] = candidate
                 return candidate
@@ -448,7 +448,7 @@ class Reassembler:
     def _owner_entry(self, candidate: Candidate, seg: Segment) -> _Entry | None:
         """The owner's entry for `seg`'s direction, or None when the owner is no longer live."""
         src, dst = seg.src, seg.dst
-        entry = self._conns.get((src.ip, src.port, dst.ip, dst.port) + candidate.owner_vlan)
+        entry = self._conns.get((src, dst) + candidate.owner_vlan)
         return entry if entry is not None and entry[0] is candidate.owner else None
 
     def _verdict(self, candidate: Candidate, seg: Segment) -> Verdict:
@@ -491,7 +491,7 @@ class Reassembler:
         self._drop(candidate)
         owner = candidate.owner
         for key in candidate.keys:
-            entry = self._conns.get(key[:4] + candidate.owner_vlan)
+            entry = self._conns.get(key[:2] + candidate.owner_vlan)
             if entry is not None and entry[0] is owner:
                 self._conns[key] = entry
         self._keys[owner.stream] += candidate.keys
@@ -509,7 +509,7 @@ class Reassembler:
         )
         for seg in candidate.log:  # as Wireshark sees them: retransmissions, or bytes the owner missed
             src, dst = seg.src, seg.dst
-            self._process(self._conns[(src.ip, src.port, dst.ip, dst.port) + seg.vlan], seg, events)
+            self._process(self._conns[(src, dst) + seg.vlan], seg, events)
 
     def _split(self, candidate: Candidate, events: list[Event]) -> None:
         """The held frames are another connection: open its stream and replay them."""
