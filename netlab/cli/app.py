@@ -115,4 +115,4 @@ def main() -> None:
     The console script starts at `netlab.cli.entry.main`, which runs `netlab sockets` without typer
     when it can and comes here otherwise.
     """
-    run_quietly(app)
+    run_quietly(lambda: app(prog_name="netlab"))  # the name users type, however Python was started

@@ -253,7 +253,7 @@ def _through_typer(args: list[str]) -> tuple[int, str, str]:
     logger = logging.getLogger("netlab")
     saved = (logger.handlers[:], logger.level, logger.propagate)
     try:
-        result = CliRunner().invoke(app, ["sockets", *args])
+        result = CliRunner().invoke(app, ["sockets", *args], prog_name="netlab")  # as the console script
     finally:  # the app points the netlab logger at the runner's stderr, closed after the run
         logger.handlers[:], logger.level, logger.propagate = saved
     if result.exception is not None and not isinstance(result.exception, SystemExit):
