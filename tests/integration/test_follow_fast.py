@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import typer.main
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from netlab.cli import follow_fast
@@ -48,22 +50,62 @@ def _typer_options() -> dict[str, dict[str, object]]:
 
 def _fast_options() -> dict[str, dict[str, object]]:
     found: dict[str, dict[str, object]] = {}
-    for name, (strings, kind, choices) in follow_fast.OPTIONS.items():
-        ranges = {"port": follow_fast.PORT_RANGE, "stream": (follow_fast.STREAM_MIN, None)}
+    for name, option in follow_fast.OPTIONS.items():
         found[name] = {
-            "strings": sorted(strings),
-            "off": sorted(s for s, n in follow_fast.OFF_SWITCHES.items() if n == name),
-            "flag": kind == "flag",
-            "multiple": kind in ("ints", "strs"),
-            "choices": sorted(choices) if choices else None,
-            "range": ranges.get(name),
-            "default": follow_fast.DEFAULTS.get(name, False if kind == "flag" else None),
+            "strings": sorted(option.strings),
+            "off": sorted(option.off),
+            "flag": option.kind == "flag",
+            "multiple": option.many,
+            "choices": sorted(option.choices) if option.choices else None,
+            "range": option.range,
+            "default": option.default,
         }
     return found
 
 
 def test_the_fast_parser_knows_the_options_of_the_typer_command() -> None:
     assert _fast_options() == _typer_options()
+
+
+# Duck-typed: typer below 0.28 builds on click, 0.28 on its own copy of it.
+CLICK_EXCEPTION = next(kind for kind in typer.BadParameter.__mro__ if kind.__name__ == "ClickException")
+
+
+def _typer_parse(args: list[str]) -> dict[str, object] | None:
+    """What typer's parser makes of `args` (None when it refuses them), the fast parser's options only."""
+    command = typer.main.get_command(app).commands["follow"]  # type: ignore[attr-defined]
+    try:
+        params = command.make_context("follow", list(args)).params
+    except (CLICK_EXCEPTION, typer.Exit):
+        return None
+    return {name: _normalized(params[name]) for name in follow_fast.OPTIONS}
+
+
+def _normalized(value: object) -> object:
+    if isinstance(value, (list, tuple)):
+        return list(value) or None
+    return getattr(value, "value", value)
+
+
+TOKENS = [
+    *("--read", "-r", "--stream", "-s", "--format", "-f", "--port", "-p", "--host", "--direction", "-d"),
+    *("--color", "--vlans", "--split-vlans", "--summary", "--no-summary", "-h", "--help", "--", "-c"),
+    *("-rx", "-r=x", "--read=x", "-s1", "-s=1", "-p80", "--port=", "--summary=1", "-x", "--forma", "-rs"),
+    *("x.pcap", "5", "0", "65535", "65536", "-1", "1.5", "abc", "", " 7", "08", "1_0", "-", "a=b"),
+    *("text", "json", "hex", "tshark-ascii", "nope", "both", "c2s", "S2C", "auto", "always", "split"),
+    *("merge", "10.0.0.1", "[::1]", "::1", "-r x", "--iface"),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([[], ["-r", "x.pcap"]]), st.lists(st.sampled_from(TOKENS), max_size=6))
+def test_whatever_the_fast_parser_takes_typer_reads_the_same(read: list[str], more: list[str]) -> None:
+    args = read + more  # most lists without a --read are declined: give half of them one
+    try:
+        fast = {name: _normalized(value) for name, value in follow_fast.parse(list(args)).items()}
+    except follow_fast.Declined:
+        return
+    assert _typer_parse(args) == fast
 
 
 def _truncated(tmp_path: Path) -> Path:

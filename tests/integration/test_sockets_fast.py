@@ -67,16 +67,16 @@ def _typer_options() -> dict[str, dict[str, object]]:
 def _fast_options() -> dict[str, dict[str, object]]:
     """The fast parser's options in the same shape."""
     found: dict[str, dict[str, object]] = {}
-    for name, (strings, kind, choices) in sockets_fast.OPTIONS.items():
+    for name, option in sockets_fast.OPTIONS.items():
         found[name] = {
-            "strings": sorted(strings),
-            "flag": kind == "flag",
+            "strings": sorted(option.strings + option.off),
+            "flag": option.kind == "flag",
             "count": False,
-            "multiple": kind == "multiple",
-            "type": "choice" if choices else {"flag": "bool", "multiple": "str"}.get(kind, kind),
-            "choices": list(choices) if choices else None,
-            "range": sockets_fast.PORT_RANGE if name == "port" else None,
-            "default": sockets_fast.DEFAULTS.get(name, False if kind == "flag" else None),
+            "multiple": option.many,
+            "type": "choice" if option.choices else {"flag": "bool"}.get(option.kind, option.kind),
+            "choices": list(option.choices) if option.choices else None,
+            "range": option.range,
+            "default": option.default,
             "envvar": None,
         }
     return found
