@@ -17,7 +17,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from netlab.capture.ipfrag import Defragmenter, Reassembled
+from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.model import Endpoint, Segment, SegmentFields
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
@@ -237,7 +237,7 @@ def _decode_general(
         return None
     limit = min(link_end, len(frame) if orig_len is None else max(orig_len, len(frame)))
     try:
-        return _ip_layer(frame, ip_off, ethertype, vlan, number, ts, verify, 0, limit, defrag)
+        return _ip_layer(frame, ip_off, ethertype, vlan, 0, limit, _Frame(number, ts, verify, defrag))
     except (struct.error, IndexError):  # a header cut short inside a tunnel
         return None
 
@@ -296,42 +296,40 @@ def _nflog(frame: bytes) -> tuple[int, int, tuple[int, ...], int]:
     return -1, 0, (), _NO_END
 
 
+class _Frame:
+    """What every layer of one frame's general decoding passes on unchanged."""
+
+    __slots__ = ("number", "ts", "verify", "defrag")
+
+    def __init__(self, number: int, ts: float, verify: bool, defrag: Defragmenter | None) -> None:
+        self.number = number
+        self.ts = ts
+        self.verify = verify
+        self.defrag = defrag
+
+
+def _pseudo_header(src: bytes, dst: bytes, length: int) -> bytes:
+    """The TCP checksum's pseudo-header for a segment of `length` bytes (IPv4 or IPv6 by address size)."""
+    if len(src) == 16:
+        return src + dst + length.to_bytes(4, "big") + b"\0\0\0\x06"
+    return src + dst + b"\0\x06" + length.to_bytes(2, "big")
+
+
 def _ip_layer(
-    frame: bytes,
-    off: int,
-    ethertype: int,
-    vlan: tuple[int, ...],
-    number: int,
-    ts: float,
-    verify: bool,
-    depth: int,
-    limit: int,
-    defrag: Defragmenter | None,
+    frame: bytes, off: int, ethertype: int, vlan: tuple[int, ...], depth: int, limit: int, ctx: _Frame
 ) -> SegmentFields | None:
     if off >= len(frame):
         return None
     version = frame[off] >> 4
     if ethertype == _ETH_IPV4 or (ethertype == 0 and version == 4):
-        if version != 4:
-            return None
-        return _ipv4(frame, off, vlan, number, ts, verify, depth, limit, defrag)
+        return _ipv4(frame, off, vlan, depth, limit, ctx) if version == 4 else None
     if ethertype == _ETH_IPV6 or (ethertype == 0 and version == 6):
-        if version != 6:
-            return None
-        return _ipv6(frame, off, vlan, number, ts, verify, depth, limit, defrag)
+        return _ipv6(frame, off, vlan, depth, limit, ctx) if version == 6 else None
     return None
 
 
 def _ipv4(
-    frame: bytes,
-    off: int,
-    vlan: tuple[int, ...],
-    number: int,
-    ts: float,
-    verify: bool,
-    depth: int,
-    limit: int,
-    defrag: Defragmenter | None,
+    frame: bytes, off: int, vlan: tuple[int, ...], depth: int, limit: int, ctx: _Frame
 ) -> SegmentFields | None:
     ihl = (frame[off] & 0x0F) * 4
     if ihl < 20 or len(frame) < off + 20:
@@ -346,36 +344,40 @@ def _ipv4(
     end = off + total
     fragment = _u16(frame, off + 6)[0]
     if fragment & 0x3FFF:  # MF set or offset non-zero
-        if defrag is None or proto != _IPPROTO_TCP:
+        if proto != _IPPROTO_TCP:
             return None
         key = (src, dst, proto, _u16(frame, off + 4)[0])
-        whole = defrag.add(
+        more = bool(fragment & 0x2000)
+        return _fragment(
             key,
-            ts,
             (fragment & 0x1FFF) * 8,
-            bool(fragment & 0x2000),
+            more,
             frame[start : min(end, limit)],
             total - ihl,
+            src,
+            dst,
+            vlan,
+            ctx,
         )
-        return None if whole is None else _tcp_datagram(whole, src, dst, False, vlan, number, ts, verify)
     if proto == _IPPROTO_TCP:
-        pseudo = src + dst + b"\0\x06" + (total - ihl).to_bytes(2, "big")
+        pseudo = _pseudo_header(src, dst, total - ihl)
         return _tcp(
-            frame, start, min(end, limit), src, dst, pseudo, vlan, number, ts, verify and end <= limit
+            frame,
+            start,
+            min(end, limit),
+            src,
+            dst,
+            pseudo,
+            vlan,
+            ctx.number,
+            ctx.ts,
+            ctx.verify and end <= limit,
         )
-    return _tunnel(frame, start, min(end, limit), proto, vlan, number, ts, verify, depth, defrag)
+    return _tunnel(frame, start, min(end, limit), proto, vlan, depth, ctx)
 
 
 def _ipv6(
-    frame: bytes,
-    off: int,
-    vlan: tuple[int, ...],
-    number: int,
-    ts: float,
-    verify: bool,
-    depth: int,
-    limit: int,
-    defrag: Defragmenter | None,
+    frame: bytes, off: int, vlan: tuple[int, ...], depth: int, limit: int, ctx: _Frame
 ) -> SegmentFields | None:
     if len(frame) < off + 40:
         return None
@@ -388,9 +390,22 @@ def _ipv6(
     while nxt in _IPV6_EXT_HEADERS or nxt == _IPV6_FRAGMENT:
         if nxt == _IPV6_FRAGMENT:
             fragment = _u16(frame, start + 2)[0]
-            if fragment & 0xFFF9:  # offset or M set: a real fragment
-                return _ipv6_fragment(
-                    frame, off, start, fragment, src, dst, vlan, number, ts, verify, limit, defrag
+            if fragment & 0xFFF9:  # offset or M set: a real fragment of what follows the header
+                if frame[start] != _IPPROTO_TCP:
+                    return None
+                end, data = off + 40 + plen, start + 8
+                key = (src, dst, _u32be(frame, start + 4)[0])
+                more = bool(fragment & 1)
+                return _fragment(
+                    key,
+                    fragment & 0xFFF8,
+                    more,
+                    frame[data : min(end, limit)],
+                    end - data,
+                    src,
+                    dst,
+                    vlan,
+                    ctx,
                 )
             ext_len = 8
         else:
@@ -403,96 +418,64 @@ def _ipv6(
         return None
     end = off + 40 + plen
     if nxt == _IPPROTO_TCP:
-        tcp_len = end - start
-        pseudo = src + dst + tcp_len.to_bytes(4, "big") + b"\0\0\0\x06"
+        pseudo = _pseudo_header(src, dst, end - start)
         return _tcp(
-            frame, start, min(end, limit), src, dst, pseudo, vlan, number, ts, verify and end <= limit
+            frame,
+            start,
+            min(end, limit),
+            src,
+            dst,
+            pseudo,
+            vlan,
+            ctx.number,
+            ctx.ts,
+            ctx.verify and end <= limit,
         )
-    return _tunnel(frame, start, min(end, limit), nxt, vlan, number, ts, verify, depth, defrag)
+    return _tunnel(frame, start, min(end, limit), nxt, vlan, depth, ctx)
 
 
-def _ipv6_fragment(
-    frame: bytes,
-    off: int,
-    start: int,
-    fragment: int,
+def _fragment(
+    key: tuple[object, ...],
+    offset: int,
+    more: bool,
+    data: bytes,
+    wire_len: int,
     src: bytes,
     dst: bytes,
     vlan: tuple[int, ...],
-    number: int,
-    ts: float,
-    verify: bool,
-    limit: int,
-    defrag: Defragmenter | None,
+    ctx: _Frame,
 ) -> SegmentFields | None:
-    """An IPv6 fragment header at `start`: collect it; decode the segment once the datagram is whole."""
-    if defrag is None or frame[start] != _IPPROTO_TCP:
+    """An IP fragment of a TCP segment: collect it; decode the segment once the datagram is whole."""
+    if ctx.defrag is None:
         return None
-    end = off + 40 + _u16(frame, off + 4)[0]
-    data = start + 8
-    key = (src, dst, _u32be(frame, start + 4)[0])
-    whole = defrag.add(
-        key, ts, fragment & 0xFFF8, bool(fragment & 1), frame[data : min(end, limit)], end - data
-    )
-    return None if whole is None else _tcp_datagram(whole, src, dst, True, vlan, number, ts, verify)
-
-
-def _tcp_datagram(
-    whole: Reassembled,
-    src: bytes,
-    dst: bytes,
-    v6: bool,
-    vlan: tuple[int, ...],
-    number: int,
-    ts: float,
-    verify: bool,
-) -> SegmentFields | None:
-    """The TCP segment in a reassembled IP datagram's payload."""
+    whole = ctx.defrag.add(key, ctx.ts, offset, more, data, wire_len)
+    if whole is None:
+        return None
     n = whole.wire_len
-    if v6:
-        pseudo = src + dst + n.to_bytes(4, "big") + b"\0\0\0\x06"
-    else:
-        pseudo = src + dst + b"\0\x06" + n.to_bytes(2, "big")
-    return _tcp(whole.data, 0, n, src, dst, pseudo, vlan, number, ts, verify and len(whole.data) == n)
+    verify = ctx.verify and len(whole.data) == n
+    return _tcp(whole.data, 0, n, src, dst, _pseudo_header(src, dst, n), vlan, ctx.number, ctx.ts, verify)
 
 
 def _tunnel(
-    frame: bytes,
-    start: int,
-    end: int,
-    proto: int,
-    vlan: tuple[int, ...],
-    number: int,
-    ts: float,
-    verify: bool,
-    depth: int,
-    defrag: Defragmenter | None,
+    frame: bytes, start: int, end: int, proto: int, vlan: tuple[int, ...], depth: int, ctx: _Frame
 ) -> SegmentFields | None:
     """Follow an encapsulation (IP-in-IP, IPv6-in-IP, GRE, VXLAN) to the IP packet inside."""
     if depth >= _MAX_TUNNELS:
         return None
     depth += 1
     if proto == _IPPROTO_IPIP:
-        return _ip_layer(frame, start, _ETH_IPV4, vlan, number, ts, verify, depth, end, defrag)
+        return _ip_layer(frame, start, _ETH_IPV4, vlan, depth, end, ctx)
     if proto == _IPPROTO_IPV6:
-        return _ip_layer(frame, start, _ETH_IPV6, vlan, number, ts, verify, depth, end, defrag)
+        return _ip_layer(frame, start, _ETH_IPV6, vlan, depth, end, ctx)
     if proto == _IPPROTO_GRE:
-        return _gre(frame, start, end, vlan, number, ts, verify, depth, defrag)
+        return _gre(frame, start, end, vlan, depth, ctx)
     if proto == _IPPROTO_UDP:
-        return _vxlan(frame, start, vlan, number, ts, verify, end, depth, defrag)
+        return _vxlan(frame, start, end, vlan, depth, ctx)
     return None
 
 
 def _gre(
-    frame: bytes,
-    start: int,
-    end: int,
-    vlan: tuple[int, ...],
-    number: int,
-    ts: float,
-    verify: bool,
-    depth: int,
-    defrag: Defragmenter | None,
+    frame: bytes, start: int, end: int, vlan: tuple[int, ...], depth: int, ctx: _Frame
 ) -> SegmentFields | None:
     """GRE (RFC 2784/2890): IP inside, or Ethernet (bridged, ERSPAN type II or III) inside."""
     flags, proto = _u16(frame, start)[0], _u16(frame, start + 2)[0]
@@ -500,17 +483,22 @@ def _gre(
         return None
     inner = start + 4 + 4 * bool(flags & 0x8000) + 4 * bool(flags & 0x2000) + 4 * bool(flags & 0x1000)
     if proto in (_ETH_IPV4, _ETH_IPV6):
-        return _ip_layer(frame, inner, proto, vlan, number, ts, verify, depth, end, defrag)
+        return _ip_layer(frame, inner, proto, vlan, depth, end, ctx)
     if proto == _ETH_ERSPAN_2:
         inner += 8
     elif proto == _ETH_ERSPAN_3:
         inner += 12 + 8 * (frame[inner + 11] & 0x01)  # the optional platform-specific subheader
     elif proto != _ETH_BRIDGED:
         return None
-    off, ethertype, inner_vlan, inner_end = _ethernet(frame, inner)
-    return _ip_layer(
-        frame, off, ethertype, vlan + inner_vlan, number, ts, verify, depth, min(end, inner_end), defrag
-    )
+    return _inner_ethernet(frame, inner, end, vlan, depth, ctx)
+
+
+def _inner_ethernet(
+    frame: bytes, off: int, end: int, vlan: tuple[int, ...], depth: int, ctx: _Frame
+) -> SegmentFields | None:
+    """An Ethernet frame carried inside a tunnel (its VLAN tags follow the outer ones)."""
+    ip_off, ethertype, inner_vlan, inner_end = _ethernet(frame, off)
+    return _ip_layer(frame, ip_off, ethertype, vlan + inner_vlan, depth, min(end, inner_end), ctx)
 
 
 def _jumbo_length(frame: bytes, off: int, end: int) -> int:
@@ -527,22 +515,11 @@ def _jumbo_length(frame: bytes, off: int, end: int) -> int:
 
 
 def _vxlan(
-    frame: bytes,
-    udp: int,
-    vlan: tuple[int, ...],
-    number: int,
-    ts: float,
-    verify: bool,
-    limit: int,
-    depth: int,
-    defrag: Defragmenter | None,
+    frame: bytes, udp: int, end: int, vlan: tuple[int, ...], depth: int, ctx: _Frame
 ) -> SegmentFields | None:
     if len(frame) < udp + 16 or _u16(frame, udp + 2)[0] != _VXLAN_PORT or not frame[udp + 8] & 0x08:
         return None
-    inner, ethertype, inner_vlan, inner_end = _ethernet(frame, udp + 16)
-    return _ip_layer(
-        frame, inner, ethertype, vlan + inner_vlan, number, ts, verify, depth, min(limit, inner_end), defrag
-    )
+    return _inner_ethernet(frame, udp + 16, end, vlan, depth, ctx)
 
 
 def _tcp(
