@@ -176,38 +176,20 @@ class AfPacketCapture(LiveCapture):
         buffer = bytearray(self.snaplen + 1)
         view = memoryview(buffer)
         ancillary = socket.CMSG_SPACE(16)
-        poller = select.poll()
-        poller.register(self._sock, select.POLLIN)
         recvmsg_into = self._sock.recvmsg_into
         unpack_ts = struct.Struct("qq").unpack_from
-        give_up = 0.0  # set once stop() was seen
-        while True:
-            if not give_up and self.stopping:
-                give_up = time.monotonic() + DRAIN_LIMIT_S
-            if not give_up and not poller.poll(0):
-                if self.on_idle is not None:
-                    self.on_idle()
-                poller.poll(POLL_INTERVAL_S * 1000)
-            for _ in range(4096):
-                try:
-                    size, cmsgs, _, _ = recvmsg_into([view], ancillary, socket.MSG_TRUNC)
-                except BlockingIOError:
-                    if give_up:
-                        return  # stopped, and the kernel's queue is empty
-                    break
-                kept = min(size, len(buffer))
-                ts = 0.0
-                for _, _, payload in cmsgs:
-                    sec, nsec = unpack_ts(payload)
-                    ts = sec + (nsec // 1000) / 1_000_000  # microseconds, as in the ring reader
-                # No "stamped after stop()" cut-off here: right after a capture socket switches time
-                # stamps on, the kernel may stamp queued frames only when they are read, so a frame
-                # captured before stop() can carry a later stamp. The queue is drained instead.
-                self._count(kept, size)
-                yield CapturedFrame(ts, bytes(view[:kept]), size)
-            if give_up and time.monotonic() >= give_up:
-                self._discard_queue(self._sock)  # traffic keeps coming faster than we read: stop anyway
-                return
+
+        def read_one() -> CapturedFrame:
+            size, cmsgs, _, _ = recvmsg_into([view], ancillary, socket.MSG_TRUNC)
+            kept = min(size, len(buffer))
+            ts = 0.0
+            for _, _, payload in cmsgs:
+                sec, nsec = unpack_ts(payload)
+                ts = sec + (nsec // 1000) / 1_000_000  # microseconds, as in the ring reader
+            self._count(kept, size)
+            return CapturedFrame(ts, bytes(view[:kept]), size)
+
+        return self._drain(self._sock, read_one)
 
     def close(self) -> None:
         if self._sock.fileno() >= 0:

@@ -9,18 +9,14 @@ scapy's `bind` and the attach are removed again by `follow`'s user-space filter.
 from __future__ import annotations
 
 import logging
-import select
 import socket
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from netlab.capture import bpf
 from netlab.capture.sources import (
     DEFAULT_RCVBUF,
-    DRAIN_LIMIT_S,
     PACKET_STATISTICS,
-    POLL_INTERVAL_S,
     SO_RCVBUFFORCE,
     SOL_PACKET,
     CapturedFrame,
@@ -65,34 +61,16 @@ class ScapyCapture(LiveCapture):
         return self._drops
 
     def __iter__(self) -> Iterator[CapturedFrame]:
-        poller = select.poll()
-        poller.register(self._sock.ins, select.POLLIN)
-        give_up = 0.0  # set once stop() was seen
-        while True:
-            if not give_up and self.stopping:
-                give_up = time.monotonic() + DRAIN_LIMIT_S
-            if not give_up and not poller.poll(0):
-                if self.on_idle is not None:
-                    self.on_idle()
-                poller.poll(POLL_INTERVAL_S * 1000)
-            for _ in range(4096):
-                try:
-                    _, data, ts = self._sock.recv_raw(self.snaplen)
-                except BlockingIOError:
-                    if give_up:
-                        return  # stopped, and the kernel's queue is empty
-                    break
-                if data is None:
-                    continue
-                # Microseconds, as pcap keeps them, so `--save` then `--read` gives identical time stamps.
-                seconds, micros = split_timestamp(float(ts or 0.0))
-                # As in the AF_PACKET backend, no cut-off by time stamp: the kernel may stamp a frame
-                # queued before stop() only when it is read. The queue is drained instead.
-                self._count(len(data), len(data))
-                yield CapturedFrame(seconds + micros / 1_000_000, data, len(data))
-            if give_up and time.monotonic() >= give_up:
-                self._discard_queue(self._sock.ins)  # traffic keeps coming faster than we read: stop anyway
-                return
+        def read_one() -> CapturedFrame | None:
+            _, data, ts = self._sock.recv_raw(self.snaplen)
+            if data is None:
+                return None
+            # Microseconds, as pcap keeps them, so `--save` then `--read` gives identical time stamps.
+            seconds, micros = split_timestamp(float(ts or 0.0))
+            self._count(len(data), len(data))
+            return CapturedFrame(seconds + micros / 1_000_000, data, len(data))
+
+        return self._drain(self._sock.ins, read_one)
 
     def close(self) -> None:
         if not self._sock.closed:

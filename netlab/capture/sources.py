@@ -31,6 +31,7 @@ from __future__ import annotations
 import abc
 import ipaddress
 import logging
+import select
 import socket
 import threading
 import time
@@ -161,6 +162,40 @@ class LiveCapture(abc.ABC):
     ) -> None:
         self.close()
 
+    def _drain(
+        self, sock: socket.socket, read_one: Callable[[], CapturedFrame | None]
+    ) -> Iterator[CapturedFrame]:
+        """The socket backends' read loop: `read_one()` (non-blocking; None skips a datagram) until stopped.
+
+        Waits in `POLL_INTERVAL_S` steps (calling `on_idle` first) while nothing is queued. Once
+        `stop()` was seen it reads on until the kernel's queue is empty, for at most `DRAIN_LIMIT_S`,
+        then discards and counts the rest. No cut-off by time stamp: right after a capture socket
+        switches time stamps on, the kernel may stamp a frame queued before stop() only when it is
+        read, so the queue is drained instead.
+        """
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        give_up = 0.0  # set once stop() was seen
+        while True:
+            if not give_up and self.stopping:
+                give_up = time.monotonic() + DRAIN_LIMIT_S
+            if not give_up and not poller.poll(0):
+                if self.on_idle is not None:
+                    self.on_idle()
+                poller.poll(POLL_INTERVAL_S * 1000)
+            for _ in range(4096):
+                try:
+                    frame = read_one()
+                except BlockingIOError:
+                    if give_up:
+                        return  # stopped, and the kernel's queue is empty
+                    break
+                if frame is not None:
+                    yield frame
+            if give_up and time.monotonic() >= give_up:
+                self._discard_queue(sock)  # traffic keeps coming faster than we read: stop anyway
+                return
+
     def _discard_queue(self, sock: socket.socket) -> None:
         """Throw away (and count as unread) what the kernel still holds: stop() under endless traffic."""
         sink = bytearray(64)
@@ -171,7 +206,9 @@ class LiveCapture(abc.ABC):
                 break
             self._unread += 1
         if self._unread:
-            log.warning("stopped while traffic kept coming: %d captured frame(s) were left unread", self._unread)
+            log.warning(
+                "stopped while traffic kept coming: %d captured frame(s) were left unread", self._unread
+            )
 
     def _count(self, data_len: int, orig_len: int) -> None:
         self._frames += 1

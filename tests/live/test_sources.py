@@ -179,9 +179,9 @@ def test_unprivileged_open_raises_permission_error(backend: str) -> None:
 def test_stop_under_a_flood_counts_what_it_leaves_unread(
     monkeypatch: pytest.MonkeyPatch, listener: socket.socket
 ) -> None:
-    from netlab.capture import live_afpacket
+    from netlab.capture import sources
 
-    monkeypatch.setattr(live_afpacket, "DRAIN_LIMIT_S", 0.0)  # as if the traffic never let up
+    monkeypatch.setattr(sources, "DRAIN_LIMIT_S", 0.0)  # as if the traffic never let up (the drain loop's limit)
     port = listener.getsockname()[1]
     capture = open_live("lo", ports=[port], backend="afpacket")
     for _ in range(1000):  # ~7 frames per connection: more than one read batch (4096)
