@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from netlab.cli.app import run_guarded
+from netlab.cli.choices import ColorChoice
 from netlab.cli.follow_live import LIVE_HELP, live_options, run_live
-from netlab.cli.follow_run import ColorChoice, DirectionChoice, VlanChoice, canonical_ip, run_follow
+from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, run_follow
 from netlab.render.base import format_names
 
 FORMAT_NAMES = format_names()

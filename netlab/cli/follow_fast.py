@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import sys
 
+from netlab.cli.choices import ColorChoice
 from netlab.cli.fastparse import Declined, Option
 from netlab.cli.fastparse import parse as parse_options
-from netlab.cli.follow_run import ColorChoice, DirectionChoice, VlanChoice, canonical_ip, run_follow
+from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, run_follow
 from netlab.errors import NetlabError
 from netlab.render.base import format_names
 

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from netlab.cli.choices import ColorChoice
+
 if TYPE_CHECKING:
     from netlab.capture.model import Segment
     from netlab.stream.pipeline import FollowSummary
@@ -33,14 +35,6 @@ class VlanChoice(enum.Enum):
     auto = "auto"
     merge = "merge"
     split = "split"
-
-
-class ColorChoice(enum.StrEnum):
-    """--color values."""
-
-    auto = "auto"
-    always = "always"
-    never = "never"
 
 
 def canonical_ip(text: str) -> str:

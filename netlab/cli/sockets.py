@@ -11,11 +11,11 @@ from typing import Annotated
 
 import typer
 
+from netlab.cli.choices import ColorChoice
 from netlab.cli.sockets_view import (
     DEFAULT_INTERVAL,
     DEFAULT_PORT,
     Backend,
-    ColorMode,
     OptionsConflict,
     OutputFormat,
     make_view,
@@ -114,9 +114,9 @@ def register(app: typer.Typer) -> None:
             ),
         ] = Backend.auto,
         color: Annotated[
-            ColorMode,
+            ColorChoice,
             typer.Option("--color", help="Colour on stdout: auto (terminals only), always, never."),
-        ] = ColorMode.auto,
+        ] = ColorChoice.auto,
     ) -> None:
         from netlab.cli.app import run_guarded
 

@@ -12,9 +12,10 @@ usage errors, error lines and exit codes stay typer's; nothing has been written 
 
 from __future__ import annotations
 
+from netlab.cli.choices import ColorChoice
 from netlab.cli.fastparse import Declined, Option
 from netlab.cli.fastparse import parse as parse_options
-from netlab.cli.sockets_view import Backend, ColorMode, OptionsConflict, OutputFormat, make_view
+from netlab.cli.sockets_view import Backend, OptionsConflict, OutputFormat, make_view
 from netlab.errors import NetlabError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
@@ -33,7 +34,7 @@ OPTIONS: dict[str, Option] = {
     "watch": Option("--watch", "-w", kind="flag"),
     "netns": Option("--netns"),
     "backend": Option("--backend", choices=[b.value for b in Backend], default="auto"),
-    "color": Option("--color", choices=[c.value for c in ColorMode], default="auto"),
+    "color": Option("--color", choices=[c.value for c in ColorChoice], default="auto"),
 }
 
 
@@ -69,7 +70,7 @@ def run(args: list[str]) -> bool:
             watch=False,
             netns=options["netns"],
             backend=Backend(options["backend"]),
-            color=ColorMode(options["color"]),
+            color=ColorChoice(options["color"]),
         )
         taken = view.take()
     except (Declined, OptionsConflict, NetlabError):

@@ -11,6 +11,8 @@ import enum
 import sys
 import time
 
+from netlab.cli.choices import ColorChoice
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,14 +42,6 @@ class Backend(enum.StrEnum):
     psutil = "psutil"
 
 
-class ColorMode(enum.StrEnum):
-    """When to use colour on stdout."""
-
-    auto = "auto"
-    always = "always"
-    never = "never"
-
-
 class OptionsConflict(ValueError):
     """Options that parse one by one but make no sense together; the typer command reports it as usage.
 
@@ -72,7 +66,7 @@ def make_view(
     watch: bool,
     netns: str | None,
     backend: Backend,
-    color: ColorMode,
+    color: ColorChoice,
 ) -> SocketsView:
     """The view for the parsed options of `netlab sockets` (one argument per option).
 
@@ -131,7 +125,7 @@ class SocketsView:
         states: list[TcpState],
         backend: str,
         output: OutputFormat,
-        color: ColorMode,
+        color: ColorChoice,
     ) -> None:
         self.port, self.pid, self.netns, self.states, self.backend = port, pid, netns, states, backend
         self.output, self.color = output, color
@@ -210,11 +204,11 @@ class SocketsView:
 
     def _console(self) -> Console | None:
         """A rich console for a terminal (or --color always); None means plain text."""
-        if self.color is ColorMode.never:
+        if self.color is ColorChoice.never:
             return None
         from rich.console import Console
 
-        console = Console(force_terminal=True if self.color is ColorMode.always else None, highlight=False)
+        console = Console(force_terminal=True if self.color is ColorChoice.always else None, highlight=False)
         return console if console.is_terminal else None
 
     def _where(self) -> str:
