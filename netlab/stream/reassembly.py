@@ -437,9 +437,7 @@ class Reassembler:
         for other in seen:
             entry = self._conns.get(bare + other) if other != vlan else None
             if entry is not None:
-                candidate = Candidate(entry[0], other, vlan)
-                src, dst = seg.src, seg.dst
-                candidate.keys = (key, (dst, src) + vlan)
+                candidate = Candidate(entry[0], other, (key, (seg.dst, seg.src) + vlan))
                 for k in candidate.keys:
                     self._candidates[k] = candidate
                 return candidate

@@ -62,13 +62,14 @@ class Verdict(enum.Enum):
 class Candidate:
     """Frames of a 4-tuple on another VLAN than the live stream `owner`, held until decided."""
 
-    __slots__ = ("owner", "owner_vlan", "vlan", "keys", "log", "log_bytes")
+    __slots__ = ("owner", "owner_vlan", "keys", "log", "log_bytes")
 
-    def __init__(self, owner: _Conn, owner_vlan: tuple[int, ...], vlan: tuple[int, ...]) -> None:
+    def __init__(
+        self, owner: _Conn, owner_vlan: tuple[int, ...], keys: tuple[tuple[object, ...], ...]
+    ) -> None:
         self.owner = owner
         self.owner_vlan = owner_vlan
-        self.vlan = vlan
-        self.keys: tuple[tuple[object, ...], ...] = ()
+        self.keys = keys  # the reassembler's keys for both directions on the candidate's VLAN
         self.log: list[Segment] = []
         self.log_bytes = 0
 
