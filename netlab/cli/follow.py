@@ -10,7 +10,7 @@ import typer
 from netlab.cli.app import run_guarded
 from netlab.cli.choices import ColorChoice
 from netlab.cli.follow_live import LIVE_HELP, live_options, run_live
-from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, run_follow
+from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, role_judge, run_follow
 from netlab.render.base import format_names
 
 FORMAT_NAMES = format_names()
@@ -139,11 +139,12 @@ def register(app: typer.Typer) -> None:
             if live is not None:
                 run_live(live, run_follow, fmt=fmt, streams=stream or [], ports=list(live.ports),
                          hosts=host or [], direction=direction, color=color, vlans=vlans,
-                         summary=summary)
+                         summary=summary, roles=role_judge(port or [], live=True))
                 return
             assert read is not None
             run_follow(
                 read_segments(read),
+                roles=role_judge(port or [], capture_file=read),
                 batch=True,
                 fmt=fmt,
                 streams=stream or [],

@@ -23,7 +23,7 @@ import sys
 from netlab.cli.choices import ColorChoice
 from netlab.cli.fastparse import Declined, Option
 from netlab.cli.fastparse import parse as parse_options
-from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, run_follow
+from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, role_judge, run_follow
 from netlab.errors import NetlabError
 from netlab.render.base import format_names
 
@@ -88,9 +88,11 @@ def run(args: list[str]) -> bool:
 
     from netlab.capture.pcapfile import read_segments
 
+    path = Path(options["read"])
     try:
         run_follow(
-            read_segments(Path(options["read"])),
+            read_segments(path),
+            roles=role_judge(options["port"] or [], capture_file=path),
             batch=True,
             fmt=options["fmt"],
             streams=options["stream"] or [],

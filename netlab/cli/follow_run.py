@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING
 from netlab.cli.choices import ColorChoice
 
 if TYPE_CHECKING:
-    from netlab.capture.model import Segment
+    from pathlib import Path
+
+    from netlab.capture.model import Endpoint, Segment
     from netlab.stream.pipeline import FollowSummary
+    from netlab.stream.roles import RoleJudge
 
 
 class DirectionChoice(enum.StrEnum):
@@ -59,6 +62,35 @@ def use_color(choice: ColorChoice, binary: bool) -> bool:
     if choice is ColorChoice.always:
         return True
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def role_judge(ports: Iterable[int], *, capture_file: Path | None = None, live: bool = False) -> RoleJudge:
+    """Who is the server, for connections without a captured handshake (`netlab.stream.roles`).
+
+    Args:
+        ports: the ports the user named (``--port``).
+        capture_file: a file being read: its first connections are read ahead when needed.
+        live: a live capture on this host: its listening sockets and ephemeral port range count.
+    """
+    from netlab.stream.roles import RoleHints, RoleJudge
+
+    listening: frozenset[Endpoint] = frozenset()
+    ephemeral = None
+    if live:
+        from netlab.sockets.listening import ephemeral_range, listening_endpoints
+
+        listening, ephemeral = listening_endpoints(), ephemeral_range()
+    lookahead = None
+    if capture_file is not None:
+        from netlab.capture.prescan import connection_ends
+
+        path = capture_file
+
+        def lookahead() -> Iterable[tuple[Endpoint, Endpoint, bool]]:
+            return connection_ends(path)
+
+    hints = RoleHints(ports=frozenset(ports), listening=listening, ephemeral=ephemeral)
+    return RoleJudge(hints, lookahead)
 
 
 def summary_line(summary: FollowSummary) -> str:
@@ -110,10 +142,12 @@ def run_follow(
     vlans: VlanChoice,
     summary: bool,
     batch: bool = False,
+    roles: RoleJudge | None = None,
 ) -> None:
     """Build the pipeline for any segment source and write to stdout (summary to stderr).
 
-    `hosts` must be addresses (`canonical_ip` raises ValueError otherwise: check them first).
+    `roles` decides who is the server of a connection whose handshake was not captured (see
+    `role_judge`). `hosts` must be addresses (`canonical_ip` raises ValueError otherwise: check them first).
 
     `follow` writes the output of each batch of segments in one piece: a read block of a file, or
     one segment of a live capture, which so shows every turn at once. `batch` (a capture file: one
@@ -137,7 +171,7 @@ def run_follow(
     try:
         with few_collections() if batch else contextlib.nullcontext():
             result = follow(
-                segments, renderer, write, selection=selection, reassembler=Reassembler(vlans=vlans.value)
+                segments, renderer, write, selection=selection, reassembler=Reassembler(vlans=vlans.value, roles=roles)
             )
     finally:  # what was read is shown, even when the capture turns out to be damaged
         sys.stdout.flush()

@@ -41,6 +41,17 @@ def register(app: typer.Typer) -> None:
                 help="Directory for dialogue.txt, report.md and report.html (default: reports/<capture name>/).",
             ),
         ] = None,
+        port: Annotated[
+            list[int] | None,
+            typer.Option(
+                "--port",
+                "-p",
+                min=0,
+                max=65535,
+                help="The server's port; repeatable. Only used to tell client from server in connections "
+                "whose handshake the capture does not hold.",
+            ),
+        ] = None,
     ) -> None:
         """Build the lab report from a capture: each TCP connection's dialogue, ladder diagram and statistics.
 
@@ -59,7 +70,7 @@ def register(app: typer.Typer) -> None:
                 raise PcapReadError(f"{read} is a directory; give a .pcap or .pcapng file")
             directory = out or default_out(read)
             typer.echo(f"netlab: reading {read} ...", err=True)
-            files, built = report_from_pcap(read, directory)
+            files, built = report_from_pcap(read, directory, port or [])
             typer.echo(
                 f"netlab: {len(built.connections)} TCP connection(s); report in {directory}/", err=True
             )

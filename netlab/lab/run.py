@@ -35,6 +35,7 @@ from netlab.report.model import Command, Report, RunInfo
 from netlab.report.write import ReportFiles, collect_into, write_report
 from netlab.sockets.model import SocketRow, parse_status
 from netlab.stream import Reassembler, build_dialogues
+from netlab.stream.roles import RoleHints
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +337,8 @@ class LabRun:
         collected = None
         if self.pcap is not None and self.pcap.exists():
             self.progress("reading the capture and writing the report ...")
-            collected, _ = collect_into(directory, self.pcap, self._nicknames())
+            server = RoleHints(recorded=frozenset({Endpoint(*self.address)}))  # this run's own server
+            collected, _ = collect_into(directory, self.pcap, self._nicknames(), server)
             self._verify(self.pcap)
         else:
             (directory / "dialogue.txt").unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from html import escape
 from netlab.render.ladder import render_ladder
 from netlab.stream.dialogue import Dialogue, DialogueItem, Turn, build_dialogues
 from netlab.stream.events import Event, Gap
+from netlab.stream.roles import explain_roles
 
 C2S_COLOUR = "#c0392b"
 S2C_COLOUR = "#1f4fbf"
@@ -134,6 +135,8 @@ def render_dialogues(
         parts.append(
             f"<h2>stream {dialogue.stream}: {escape(str(dialogue.client))} → {escape(str(dialogue.server))}</h2>"
         )
+        if dialogue.roles_guessed:
+            parts.append(f'<p class="note roles">Roles: {escape(explain_roles(dialogue.roles_reason))}.</p>')
         parts.append(dialogue_html(dialogue.items))
         parts.append(f'<figure class="ladder-figure">{render_ladder(mine)}</figure>')
         parts.append("</article>")

@@ -4,7 +4,9 @@ Data chunks: `{"schema_version":1,"stream":0,"src":"ip:port","dst":"ip:port","di
 "ts":..,"frame":..,"data":"<base64>"}`; every other event has an `"event"` key and no `"data"`.
 IPv6 endpoints are written `[addr]:port`. After `schema_version` and `event`, in this order:
 
-* `opened`: stream, ts, frame, client, server, roles_guessed, and vlan (a list) when tagged;
+* `opened`: stream, ts, frame, client, server, roles_guessed, roles_reason (which rule decided who
+  is the server: `netlab.stream.roles.RoleReason`, e.g. "syn", "port-option", "listening",
+  "fan-in", "port-range", "lower-port"), and vlan (a list) when tagged;
 * `gap`: stream, direction, ts, frame, size, offset, reason;
 * `control`: kind, stream, direction, ts, frame, seq, ack;
 * `notice`: kind, stream, direction, ts, frame, size;
@@ -87,7 +89,8 @@ def _opened(e: Opened) -> str:
     return (
         f'{{"schema_version":1,"event":"opened","stream":{e.stream},"ts":{_ts(e.ts)},"frame":{e.frame},'
         f'"client":{_q(str(e.client))},"server":{_q(str(e.server))},'
-        f'"roles_guessed":{"true" if e.roles_guessed else "false"}{vlan}}}\n'
+        f'"roles_guessed":{"true" if e.roles_guessed else "false"},"roles_reason":{_q(e.roles_reason.value)}'
+        f"{vlan}}}\n"
     )
 
 

@@ -215,7 +215,7 @@ def render_ladder(
 
 
 def _headers(opened: Opened | None, client_label: str, server_label: str) -> list[str]:
-    guessed = " (roles guessed)" if opened and opened.roles_guessed else ""
+    guessed = f" (roles inferred: {opened.roles_reason.value})" if opened and opened.roles_guessed else ""
     ends = (
         (LEFT_X, "client" + guessed, str(opened.client) if opened else "", client_label, C2S_COLOUR),
         (RIGHT_X, "server", str(opened.server) if opened else "", server_label, S2C_COLOUR),

@@ -13,6 +13,7 @@ import time
 
 from netlab.render.base import RenderOptions
 from netlab.stream.events import Closed, Data, Direction, Event, Gap, GapReason, Opened
+from netlab.stream.roles import explain_roles
 
 _RED, _BLUE, _DIM, _RESET = "\x1b[31m", "\x1b[34m", "\x1b[2m", "\x1b[0m"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -100,7 +101,7 @@ class TextRenderer:
         vlan = f" on VLAN {'/'.join(map(str, event.vlan))}" if event.vlan else ""
         line = f"== stream {event.stream}: client {event.client}  ⇄  server {event.server}{vlan}"
         if event.roles_guessed:
-            line += "  (no SYN seen: roles guessed, lower port taken as server)"
+            line += f"  ({explain_roles(event.roles_reason)})"
         return self._paint(line, None) + "\n"
 
     def _label(self, event: Data | Gap) -> str:

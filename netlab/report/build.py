@@ -19,6 +19,7 @@ from netlab.capture.decode import decode
 from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.model import Endpoint, Segment
 from netlab.capture.pcapfile import read_packets
+from netlab.capture.prescan import connection_ends
 from netlab.errors import PcapReadError
 from netlab.render import RenderOptions, make_renderer
 from netlab.report.model import (
@@ -33,6 +34,7 @@ from netlab.sockets.model import SocketRow
 from netlab.stream.dialogue import build_dialogues
 from netlab.stream.events import Closed, Data, Direction, Event, Opened, StreamStats
 from netlab.stream.reassembly import Reassembler
+from netlab.stream.roles import RoleHints, RoleJudge
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ def collect(
     nicknames: Mapping[Endpoint, str] | None = None,
     dialogue_sink: TextSink | None = None,
     cap: int = MAX_EVENTS_PER_CONNECTION,
+    roles: RoleJudge | None = None,
 ) -> Collected:
     """Reassemble `segments` and keep, per connection, its first `cap` events and its statistics.
 
@@ -106,8 +109,9 @@ def collect(
     `nicknames` maps a client endpoint to the label shown for its connection; without an entry
     the nickname is read from the netlab handshake when the capture holds it. The follow
     transcript (the `text` format of `netlab follow`) is passed to `dialogue_sink` piece by piece.
+    `roles` decides who is the server where a handshake was not captured (`netlab.stream.roles`).
     """
-    reassembler = Reassembler()
+    reassembler = Reassembler(roles=roles)
     drawn = MAX_CONNECTIONS_DRAWN  # later connections are only counted: keep no events for them
     text = make_renderer("text", RenderOptions()) if dialogue_sink else None
     streams: dict[int, _Accumulator] = {}
@@ -164,8 +168,12 @@ def read_capture(
     *,
     nicknames: Mapping[Endpoint, str] | None = None,
     dialogue_sink: TextSink | None = None,
+    hints: RoleHints | None = None,
 ) -> tuple[Collected, PcapReadError | None]:
     """`collect` over a capture file; a truncated/corrupt tail is returned, not raised.
+
+    Roles of connections without a captured handshake are decided from `hints` and from the
+    file's other connections (read ahead when needed).
 
     Raises:
         PcapReadError: the file is missing or not a capture at all (nothing readable).
@@ -187,7 +195,8 @@ def read_capture(
                 raise
             broken = error
 
-    collected = collect(segments(), nicknames=nicknames, dialogue_sink=dialogue_sink)
+    roles = RoleJudge(hints or RoleHints(), lambda: connection_ends(path))
+    collected = collect(segments(), nicknames=nicknames, dialogue_sink=dialogue_sink, roles=roles)
     notes = collected.notes
     if broken is not None:
         notes += (f"the capture ends early: {broken}",)

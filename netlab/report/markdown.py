@@ -78,6 +78,8 @@ def render_markdown(report: Report) -> str:
     out += ["## Connections", ""]
     for conn in report.drawn:
         out += [f"### {conn.title()}", ""]
+        if conn.roles_note():
+            out += [f"Roles: {conn.roles_note()}.", ""]
         out += [fence(_dialogue_text(conn)), ""]
         if conn.events_left_out:
             out += [f"({conn.events_left_out} more events not shown; see dialogue.txt)", ""]

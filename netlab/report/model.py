@@ -9,6 +9,7 @@ from netlab.capture.model import Endpoint
 from netlab.sockets.model import SocketRow
 from netlab.stream.dialogue import Dialogue
 from netlab.stream.events import Event, Opened, StreamStats
+from netlab.stream.roles import explain_roles
 
 #: Per connection, the most events kept for the dialogue and the ladder (the statistics count all).
 MAX_EVENTS_PER_CONNECTION = 600
@@ -82,6 +83,12 @@ class ConnectionView:
     def server(self) -> Endpoint | None:
         """The server end, when known."""
         return self.opened.server if self.opened else None
+
+    def roles_note(self) -> str:
+        """How the roles were decided when the handshake was not captured, else ''."""
+        if self.opened is None or not self.opened.roles_guessed:
+            return ""
+        return explain_roles(self.opened.roles_reason)
 
     def title(self) -> str:
         """A heading such as 'stream 0: alice 127.0.0.1:40000 → 127.0.0.1:55555'."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from netlab.report.build import Collected, build_report, read_capture
 from netlab.report.markdown import render_markdown
 from netlab.report.model import Command, Report, RunInfo
 from netlab.report.page import render_html
+from netlab.stream.roles import RoleHints
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,21 @@ def prepare_directory(directory: Path) -> None:
 
 
 def collect_into(
-    directory: Path, pcap: Path, nicknames: Mapping[Endpoint, str] | None = None
+    directory: Path,
+    pcap: Path,
+    nicknames: Mapping[Endpoint, str] | None = None,
+    hints: RoleHints | None = None,
 ) -> tuple[Collected, PcapReadError | None]:
-    """Read `pcap`, streaming its follow transcript into `directory/dialogue.txt`."""
+    """Read `pcap`, streaming its follow transcript into `directory/dialogue.txt`.
+
+    `hints`: what is known about the servers (`netlab.stream.roles`), for connections whose
+    handshake was not captured.
+    """
     prepare_directory(directory)
     dialogue = directory / "dialogue.txt"
     try:
         with dialogue.open("w", encoding="utf-8") as sink:
-            return read_capture(pcap, nicknames=nicknames, dialogue_sink=sink.write)
+            return read_capture(pcap, nicknames=nicknames, dialogue_sink=sink.write, hints=hints)
     except OSError as error:
         raise LabError(f"cannot write {dialogue}: {error.strerror}") from None
 
@@ -68,9 +76,15 @@ def write_report(report: Report, directory: Path) -> ReportFiles:
     return files
 
 
-def report_from_pcap(pcap: Path, directory: Path) -> tuple[ReportFiles, Report]:
-    """`netlab report --read`: a report from any capture, without the sockets section."""
-    collected, _broken = collect_into(directory, pcap)
+def report_from_pcap(
+    pcap: Path, directory: Path, server_ports: Iterable[int] = ()
+) -> tuple[ReportFiles, Report]:
+    """`netlab report --read`: a report from any capture, without the sockets section.
+
+    `server_ports`: the ports the user named as the servers' (``--port``).
+    """
+    hints = RoleHints(ports=frozenset(server_ports))
+    collected, _broken = collect_into(directory, pcap, hints=hints)
     run = RunInfo(
         title=f"netlab report: {pcap.name}",
         kind="pcap",

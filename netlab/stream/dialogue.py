@@ -22,6 +22,7 @@ from netlab.stream.events import (
     Opened,
     StreamStats,
 )
+from netlab.stream.roles import RoleReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +49,18 @@ class Dialogue:
     stream: int
     client: Endpoint
     server: Endpoint
-    roles_guessed: bool
+    roles_reason: RoleReason
     ts: float
     items: tuple[DialogueItem, ...]
     notices: tuple[Notice, ...]
     stats: StreamStats
     close_reason: CloseReason
     vlan: tuple[int, ...] = ()
+
+    @property
+    def roles_guessed(self) -> bool:
+        """True when the handshake was not captured and the roles were inferred."""
+        return self.roles_reason.guessed
 
     @property
     def turns(self) -> tuple[Turn, ...]:
@@ -110,7 +116,7 @@ class _Builder:
             o.stream,
             o.client,
             o.server,
-            o.roles_guessed,
+            o.roles_reason,
             o.ts,
             tuple(self.items),
             tuple(self.notices),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from netlab.capture.model import Endpoint
+from netlab.stream.roles import RoleReason
 
 
 class Direction(enum.Enum):
@@ -95,8 +96,9 @@ class StreamStats:
 class Opened:
     """A new stream: its first packet was seen.
 
-    `client` sent the SYN; without a SYN in the capture the roles are a guess (the endpoint with
-    the lower port is taken as the server) and `roles_guessed` is True.
+    `client` sent the SYN. Without a SYN in the capture the roles are inferred from other
+    evidence (`netlab.stream.roles`): `roles_reason` names the rule that decided, and
+    `roles_guessed` is True.
     """
 
     stream: int
@@ -104,9 +106,14 @@ class Opened:
     frame: int
     client: Endpoint
     server: Endpoint
-    roles_guessed: bool
+    roles_reason: RoleReason
     vlan: tuple[int, ...] = ()
     first_sender: Direction = Direction.C2S  # who sent the first packet (tshark's "Node 0")
+
+    @property
+    def roles_guessed(self) -> bool:
+        """True when the handshake was not captured and the roles were inferred."""
+        return self.roles_reason.guessed
 
 
 class Data(NamedTuple):

@@ -52,6 +52,7 @@ from netlab.stream.events import (
     Opened,
     StreamStats,
 )
+from netlab.stream.roles import RoleJudge, RoleReason
 from netlab.stream.seq import SEQ_MASK, seq_diff
 from netlab.stream.vlan_copies import VLAN_MODES, Candidate, Verdict, VlanMode, decide, judge
 
@@ -215,11 +216,6 @@ def _take(conn: _Conn, flow: _Flow, ts: float, frame: int, data: bytes) -> Data:
 _Entry = tuple[_Conn, _Flow, _Flow]  # a connection and its (this way, other way) flows
 
 
-def guess_server(a: Endpoint, b: Endpoint) -> bool:
-    """Without a SYN: True when `b` looks like the server (the lower, usually well-known, port)."""
-    return b.port <= a.port
-
-
 class Reassembler:
     """Turns TCP segments into per-stream events (sans-IO: no clock, no sockets, no printing).
 
@@ -230,6 +226,8 @@ class Reassembler:
         prefer_good_checksum: hold in-order segments with a bad TCP checksum until acknowledged
             or replaced by a good copy.
         max_buffer: out-of-order bytes buffered per direction before the lowest hole is given up.
+        roles: decides who is the server of a connection whose handshake was not captured
+            (`netlab.stream.roles`); it learns from every connection opened.
 
     Not thread-safe: one reassembler belongs to one pipeline.
     """
@@ -240,6 +238,7 @@ class Reassembler:
         vlans: VlanMode = "auto",
         prefer_good_checksum: bool = True,
         max_buffer: int = DEFAULT_MAX_BUFFER,
+        roles: RoleJudge | None = None,
     ) -> None:
         if vlans not in VLAN_MODES:
             raise ValueError(f"vlans must be one of {', '.join(VLAN_MODES)}, not {vlans!r}")
@@ -249,6 +248,7 @@ class Reassembler:
         self._vlans_seen: set[tuple[int, ...]] = set()
         self.prefer_good_checksum = prefer_good_checksum
         self.max_buffer = max_buffer
+        self.roles = roles if roles is not None else RoleJudge()
         self._conns: dict[tuple[object, ...], _Entry] = {}
         self._all: dict[int, _Conn] = {}  # stream number -> connection not yet finished, in order
         self._keys: dict[int, tuple[tuple[object, ...], ...]] = {}  # stream number -> its dict keys
@@ -400,13 +400,7 @@ class Reassembler:
             del self._keys[old[0].stream]
         if len(self._all) >= self._sweep_at:
             self._sweep(events)
-        flags = seg.flags
-        guessed = False
-        if flags & _SYN:
-            client, server = (seg.dst, seg.src) if flags & _ACK else (seg.src, seg.dst)
-        else:
-            guessed = True
-            client, server = (seg.src, seg.dst) if guess_server(seg.src, seg.dst) else (seg.dst, seg.src)
+        client, server, reason = self._roles(seg)
         conn = _Conn(self._next_stream, client, server, seg.ts)
         self._next_stream += 1
         forward = seg.src == client and seg.dst == server
@@ -422,8 +416,19 @@ class Reassembler:
         self._all[conn.stream] = conn
         self._keys[conn.stream] = (key, back_key)
         first = Direction.C2S if forward else Direction.S2C
-        events.append(Opened(conn.stream, seg.ts, seg.frame, client, server, guessed, seg.vlan, first))
+        events.append(Opened(conn.stream, seg.ts, seg.frame, client, server, reason, seg.vlan, first))
         return here
+
+    def _roles(self, seg: Segment) -> tuple[Endpoint, Endpoint, RoleReason]:
+        """Client, server and why, for a connection whose first packet is `seg`."""
+        src, dst = seg.src, seg.dst
+        if seg.flags & _SYN:
+            client, server = (dst, src) if seg.flags & _ACK else (src, dst)
+            self.roles.observe(client, server, server=server)
+            return client, server, RoleReason.SYN
+        server, reason = self.roles.decide(src, dst)
+        self.roles.observe(src, dst)
+        return (dst if server == src else src), server, reason
 
     # -- the same 4-tuple on another VLAN (vlans="auto") -------------------------------------
 

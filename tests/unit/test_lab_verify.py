@@ -6,13 +6,14 @@ from netlab.capture.model import Endpoint
 from netlab.lab.verify import check_sent, expected_bytes
 from netlab.stream.dialogue import Turn, build_dialogues
 from netlab.stream.events import Closed, CloseReason, Data, Direction, Event, Opened, StreamStats
+from netlab.stream.roles import RoleReason
 
 C = Endpoint("127.0.0.1", 40000)
 S = Endpoint("127.0.0.1", 55555)
 
 
 def _dialogue(*chunks: bytes) -> list[Event]:
-    events: list[Event] = [Opened(0, 0.0, 1, C, S, False)]
+    events: list[Event] = [Opened(0, 0.0, 1, C, S, RoleReason.SYN)]
     offset = 0
     for index, chunk in enumerate(chunks):
         events.append(Data(0, Direction.C2S, float(index), index + 2, C, S, chunk, offset))

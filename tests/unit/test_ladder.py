@@ -25,6 +25,7 @@ from netlab.stream.events import (
     Opened,
     StreamStats,
 )
+from netlab.stream.roles import RoleReason
 
 C = Endpoint("10.0.0.2", 40000)
 S = Endpoint("10.0.0.1", 55555)
@@ -38,7 +39,7 @@ def _data(direction: Direction, payload: bytes, ts: float, frame: int, offset: i
 
 def _conversation() -> list[Event]:
     return [
-        Opened(0, 0.0, 1, C, S, False),
+        Opened(0, 0.0, 1, C, S, RoleReason.SYN),
         Control(0, Direction.C2S, 0.0, 1, ControlKind.SYN, 0, 0, 0),
         Control(0, Direction.S2C, 0.001, 2, ControlKind.SYN_ACK, 0, 1, 0),
         _data(Direction.S2C, b"NICK", 0.002, 4),
@@ -89,19 +90,19 @@ def test_svg_is_well_formed_escaped_and_coloured_by_direction() -> None:
 
 
 def test_a_long_connection_is_capped_and_says_so() -> None:
-    events: list[Event] = [Opened(0, 0.0, 1, C, S, True)]
+    events: list[Event] = [Opened(0, 0.0, 1, C, S, RoleReason.LOWER_PORT)]
     for i in range(300):
         events.append(_data(Direction.C2S if i % 2 else Direction.S2C, b"x", i, i + 2, i))
     svg = render_ladder(events, max_rows=50)
     root = ET.fromstring(svg)
     assert len([g for g in root.iter(f"{SVG}g")]) == 50
     assert "250 more events not drawn" in svg
-    assert "roles guessed" in svg
+    assert "roles inferred: lower-port" in svg
 
 
 @given(st.lists(st.tuples(st.booleans(), st.binary(min_size=1, max_size=20)), max_size=40))
 def test_any_data_sequence_gives_one_arrow_per_transcript_turn(chunks: list[tuple[bool, bytes]]) -> None:
-    events: list[Event] = [Opened(0, 0.0, 1, C, S, False)]
+    events: list[Event] = [Opened(0, 0.0, 1, C, S, RoleReason.SYN)]
     for index, (c2s, payload) in enumerate(chunks):
         events.append(_data(Direction.C2S if c2s else Direction.S2C, payload, float(index), index + 2))
     events.append(Closed(0, 99.0, 99, CloseReason.END, StreamStats()))

@@ -21,6 +21,7 @@ from netlab.stream.events import (
     Opened,
     StreamStats,
 )
+from netlab.stream.roles import RoleReason
 
 SERVER = Endpoint("127.0.0.1", 55555)
 STAMP = "2026-11-23 16:00:00"
@@ -40,7 +41,7 @@ class Wire:
         self.ts = 1_700_000_000.0
 
     def open(self, stream: int) -> None:
-        self.events.append(Opened(stream, self.ts, 1, client(stream), SERVER, False))
+        self.events.append(Opened(stream, self.ts, 1, client(stream), SERVER, RoleReason.SYN))
 
     def send(self, stream: int, direction: Direction, data: bytes) -> None:
         key = (stream, direction)

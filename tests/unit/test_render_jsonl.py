@@ -31,6 +31,7 @@ from netlab.stream.events import (
     StreamStats,
 )
 from netlab.stream.reassembly import Reassembler
+from netlab.stream.roles import RoleReason
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -55,6 +56,7 @@ def _record(event: Event) -> dict[str, Any]:
             "client": str(event.client),
             "server": str(event.server),
             "roles_guessed": event.roles_guessed,
+            "roles_reason": event.roles_reason.value,
         }
         return record | ({"vlan": list(event.vlan)} if event.vlan else {})
     if isinstance(event, Gap):
@@ -96,8 +98,8 @@ def test_odd_values_too() -> None:
     a, b = Endpoint("fe80::1", 1), Endpoint('10.0.0.1"\\', 2)  # no decoder writes such an address
     stats = StreamStats(packets_c2s=3, first_ts=0.5, last_ts=math.inf)
     events: list[Event] = [
-        Opened(7, 1e-7, 9, a, b, True, (1, 4094)),
-        Opened(8, math.nan, 9, b, a, False, ()),
+        Opened(7, 1e-7, 9, a, b, RoleReason.LOWER_PORT, (1, 4094)),
+        Opened(8, math.nan, 9, b, a, RoleReason.SYN, ()),
         Gap(7, Direction.S2C, -1.25, 3, 10, 20, GapReason.LOST_ACKED),
         Control(7, Direction.C2S, 1700000000.1234567, 4, ControlKind.RST, 5, 6, 0),
         Notice(7, Direction.C2S, 12, 5, NoticeKind.OUT_OF_ORDER, 1),
