@@ -94,17 +94,21 @@ def role_judge(ports: Iterable[int], *, capture_file: Path | None = None, live: 
 
 
 def summary_line(summary: FollowSummary) -> str:
-    """The one-line stderr summary."""
+    """The one-line stderr summary (retransmission, out-of-order and lost counts as tshark's analysis)."""
+    t = summary.totals
     line = (
-        f"netlab follow: {summary.shown} of {summary.streams} stream(s), {summary.packets} packets, "
-        f"{summary.bytes_c2s} bytes client→server, {summary.bytes_s2c} bytes server→client, "
-        f"{summary.retransmissions} retransmission(s), {summary.out_of_order} out-of-order, "
-        f"{summary.gaps} gap(s) ({summary.gap_bytes} bytes missing)"
+        f"netlab follow: {summary.shown} of {summary.streams} stream(s), {t.packets} packets, "
+        f"{t.bytes_c2s} bytes client→server, {t.bytes_s2c} bytes server→client, "
+        f"{t.retransmissions} retransmission(s)"
     )
-    if summary.conflicts:
-        line += f", {summary.conflicts} conflicting overlap(s)"
-    if summary.not_captured_bytes:
-        line += f", {summary.not_captured_bytes} bytes cut by the snap length"
+    if t.fast_retransmissions or t.spurious_retransmissions:
+        line += f" ({t.fast_retransmissions} fast, {t.spurious_retransmissions} spurious)"
+    line += f", {t.out_of_order} out-of-order, {t.lost_segments} lost segment(s)"
+    line += f", {t.gaps} gap(s) ({t.gap_bytes} bytes missing)"
+    if t.conflicts:
+        line += f", {t.conflicts} conflicting overlap(s)"
+    if t.not_captured_bytes:
+        line += f", {t.not_captured_bytes} bytes cut by the snap length"
     if summary.interrupted:
         line += " (interrupted)"
     return line
@@ -171,7 +175,9 @@ def run_follow(
     try:
         with few_collections() if batch else contextlib.nullcontext():
             result = follow(
-                segments, renderer, write, selection=selection, reassembler=Reassembler(vlans=vlans.value, roles=roles)
+                segments, renderer, write, selection=selection, reassembler=Reassembler(
+                    vlans=vlans.value, roles=roles, packets=getattr(renderer, "wants_packets", False)
+                ),
             )
     finally:  # what was read is shown, even when the capture turns out to be damaged
         sys.stdout.flush()

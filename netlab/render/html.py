@@ -151,6 +151,7 @@ class HtmlRenderer:
     """
 
     binary = False
+    wants_packets = True  # its ladder diagrams draw every captured segment
 
     def __init__(self, options: object = None) -> None:
         self._events: list[Event] = []

@@ -1,11 +1,16 @@
 """An SVG ladder (sequence) diagram of one TCP connection, drawn from its stream events (pure).
 
-The diagram is built from the same event list as the transcript, so the two cannot disagree:
-SYN / SYN-ACK / FIN / RST from `Control`, one arrow per *turn* (consecutive `Data` of one
-direction, with its size), a dashed arrow per `Gap`, and a marker per retransmission or
-out-of-order `Notice`. Client→server arrows are red and server→client blue, as in Wireshark.
-Everything taken from the capture is escaped. At most `max_rows` rows are drawn; the diagram
-then says how many events it left out.
+The diagram is built from the same event list as the transcript (the reassembler asked for
+`Packet` events), so the two cannot disagree. Every arrow is one captured segment, at its
+capture time and in capture order, labelled with its frame number (as Wireshark numbers frames)
+and marked as Wireshark's Info column marks it: ``[SYN]``, ``[SYN, ACK]``, ``[ACK]``,
+``[PSH, ACK] len=6``, and the TCP analysis flags (``[TCP Retransmission]``,
+``[TCP Out-Of-Order]``, ``[TCP Dup ACK 7#1]``...). Only what the capture does not hold is dashed
+and says "not captured": bytes missing before a segment (drawn just before it), a SYN missing
+before its SYN-ACK, a handshake that happened before the capture started.
+Client→server arrows are red and server→client blue, as in Wireshark; flagged segments are
+orange. Everything taken from the capture is escaped. At most `max_rows` rows are drawn; the
+diagram then says how many it left out.
 """
 
 from __future__ import annotations
@@ -15,131 +20,137 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from netlab.stream.events import (
-    Closed,
-    Control,
-    ControlKind,
-    Data,
-    Direction,
-    Event,
-    Gap,
-    Notice,
-    NoticeKind,
-    Opened,
-)
+from netlab.stream.analysis import AnalysisFlag, FrameAnalysis
+from netlab.stream.events import Closed, Direction, Event, Opened, Packet
 
 C2S_COLOUR = "#c0392b"
 S2C_COLOUR = "#1f4fbf"
-NOTICE_COLOUR = {NoticeKind.RETRANSMISSION: "#d35400", NoticeKind.OUT_OF_ORDER: "#8e44ad"}
-OTHER_NOTICE_COLOUR = "#7f8c8d"
-GAP_COLOUR = "#555555"
+FLAGGED_COLOUR = "#d35400"
+MISSING_COLOUR = "#555555"
 WIDTH = 640
 LEFT_X = 150
 RIGHT_X = 560
 TOP = 58
-ROW = 36
+ROW = 44
 LABEL_Y = 11  # label baseline, from the row top
 ARROW_Y = 15  # arrow start, from the row top
 DROP = 16
-PREVIEW_CHARS = 60
+PREVIEW_CHARS = 40
+_FIN, _SYN, _RST, _PSH, _ACK, _URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+_FLAG_NAMES = ((_SYN, "SYN"), (_FIN, "FIN"), (_RST, "RST"), (_PSH, "PSH"), (_ACK, "ACK"), (_URG, "URG"))
+
+# Wireshark's Info-column wording for each analysis flag, in the order it prints them.
+ANALYSIS_LABELS: dict[AnalysisFlag, str] = {
+    AnalysisFlag.SPURIOUS_RETRANSMISSION: "TCP Spurious Retransmission",
+    AnalysisFlag.FAST_RETRANSMISSION: "TCP Fast Retransmission",
+    AnalysisFlag.RETRANSMISSION: "TCP Retransmission",
+    AnalysisFlag.OUT_OF_ORDER: "TCP Out-Of-Order",
+    AnalysisFlag.LOST_SEGMENT: "TCP Previous segment not captured",
+    AnalysisFlag.ACK_LOST_SEGMENT: "TCP ACKed unseen segment",
+    AnalysisFlag.KEEP_ALIVE: "TCP Keep-Alive",
+    AnalysisFlag.KEEP_ALIVE_ACK: "TCP Keep-Alive ACK",
+    AnalysisFlag.ZERO_WINDOW: "TCP ZeroWindow",
+    AnalysisFlag.ZERO_WINDOW_PROBE: "TCP ZeroWindowProbe",
+    AnalysisFlag.ZERO_WINDOW_PROBE_ACK: "TCP ZeroWindowProbeAck",
+    AnalysisFlag.WINDOW_FULL: "TCP Window Full",
+    AnalysisFlag.WINDOW_UPDATE: "TCP Window Update",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One arrow of the ladder: who sent what, when, and how to draw it."""
+    """One arrow of the ladder: who sent what, when, and how to draw it.
+
+    `kind` is "control" (SYN, FIN, RST), "data", "ack" (no payload), "flagged" (a segment
+    Wireshark's analysis flags) or "missing" (not captured: dashed). `frames` are the frame
+    numbers the arrow stands for (empty for what was not captured).
+    """
 
     direction: Direction
     ts: float
     label: str
-    kind: str  # "control", "data", "gap", "retransmission", "out-of-order", "notice", "inferred"
+    kind: str
     detail: str = ""
-    frame: int = 0
+    frames: tuple[int, ...] = ()
+
+
+def tcp_flags_text(flags: int) -> str:
+    """Wireshark's ``[SYN, ACK]`` form of the flag bits."""
+    return "[" + ", ".join(name for bit, name in _FLAG_NAMES if flags & bit) + "]"
+
+
+def analysis_text(analysis: FrameAnalysis) -> str:
+    """Wireshark's Info-column marks for a frame's analysis flags (``[TCP Dup ACK 7#2]`` ...)."""
+    marks = [f"[{text}]" for flag, text in ANALYSIS_LABELS.items() if flag in analysis.flags]
+    if AnalysisFlag.DUPLICATE_ACK in analysis.flags:
+        marks.append(f"[TCP Dup ACK {analysis.dup_ack_of}#{analysis.dup_ack_count}]")
+    return " ".join(marks)
+
+
+class _DirectionState:
+    """What the ladder knows of one direction: where its next byte is expected (relative seq)."""
+
+    __slots__ = ("expected", "syn_seen")
+
+    def __init__(self) -> None:
+        self.expected: int | None = None
+        self.syn_seen = False
 
 
 def ladder_rows(events: Iterable[Event]) -> list[Row]:
-    """The rows of one stream's ladder, in event order.
+    """The rows of one stream's ladder: one per captured segment, in capture (frame) order.
 
-    Consecutive `Data` of one direction form one turn, split at gaps and control packets exactly
-    as `netlab.stream.dialogue` splits turns, so each turn arrow carries the size of a transcript
-    turn; notices that arrive during a turn are drawn right after it. The handshake's final ACK
-    carries no event of its own; it is drawn (dashed, "inferred") before the client's first
-    packet after the SYN-ACK.
+    Before a segment that starts beyond the bytes its direction sent so far, a dashed row says
+    how many bytes were not captured; before a SYN-ACK whose SYN is missing, a dashed SYN; at the
+    top of a connection whose handshake is not in the capture, a dashed note.
     """
+    packets = sorted((e for e in events if isinstance(e, Packet)), key=lambda p: p.frame)
     rows: list[Row] = []
-    turn: list[Data] = []
-    notices: list[Row] = []
-    saw_syn_ack = handshake_done = False
-
-    def end_turn() -> None:
-        if turn:
-            size = sum(len(d.data) for d in turn)
-            text = b"".join(d.data for d in turn).decode("utf-8", errors="replace")
-            rows.append(
-                Row(turn[0].direction, turn[0].ts, f"{size} B", "data", _preview(text), turn[0].frame)
-            )
-            turn.clear()
-        rows.extend(notices)
-        notices.clear()
-
-    def infer_ack(event: Data | Control) -> None:
-        nonlocal handshake_done
-        if saw_syn_ack and not handshake_done and event.direction is Direction.C2S:
-            rows.append(Row(Direction.C2S, event.ts, "ACK", "inferred", "handshake completed"))
-            handshake_done = True
-
-    for event in events:
-        if isinstance(event, Notice):
-            if turn:
-                notices.append(_notice_row(event))
-            else:
-                rows.append(_notice_row(event))
-            continue
-        if isinstance(event, Data):
-            if turn and turn[-1].direction is not event.direction:
-                end_turn()
-            if not turn:
-                infer_ack(event)
-            turn.append(event)
-            continue
-        end_turn()
-        if isinstance(event, Control):
-            infer_ack(event)
-            saw_syn_ack = saw_syn_ack or event.kind is ControlKind.SYN_ACK
-            rows.append(_control_row(event))
-        elif isinstance(event, Gap):
-            rows.append(
-                Row(
-                    event.direction,
-                    event.ts,
-                    f"[{event.size} bytes missing]",
-                    "gap",
-                    event.reason.value,
-                    event.frame,
-                )
-            )
-    end_turn()
+    state = {Direction.C2S: _DirectionState(), Direction.S2C: _DirectionState()}
+    if packets and not packets[0].flags & _SYN:
+        first = packets[0]
+        rows.append(Row(first.direction, first.ts, "handshake not captured", "missing",
+                        "the capture started after the connection was set up"))  # fmt: skip
+    for packet in packets:
+        mine = state[packet.direction]
+        rows.extend(_missing_before(packet, mine, state[packet.direction.reverse]))
+        rows.append(_packet_row(packet))
+        end = packet.seq + packet.length + (1 if packet.flags & (_SYN | _FIN) else 0)
+        mine.expected = end if mine.expected is None else max(mine.expected, end)
+        mine.syn_seen = mine.syn_seen or bool(packet.flags & _SYN)
     return rows
 
 
-def _control_row(event: Control) -> Row:
-    label = {
-        ControlKind.SYN: "SYN",
-        ControlKind.SYN_ACK: "SYN-ACK",
-        ControlKind.FIN: "FIN",
-        ControlKind.RST: "RST",
-    }
-    detail = f"seq={event.seq}" + (f" ack={event.ack}" if event.kind is not ControlKind.SYN else "")
-    return Row(event.direction, event.ts, label[event.kind], "control", detail, event.frame)
+def _missing_before(packet: Packet, mine: _DirectionState, other: _DirectionState) -> list[Row]:
+    """Dashed rows for what the capture lacks right before `packet`."""
+    rows = []
+    if packet.flags & _SYN and packet.flags & _ACK and not other.syn_seen:
+        rows.append(Row(packet.direction.reverse, packet.ts, "[SYN] not captured", "missing",
+                        "the SYN this SYN-ACK answers"))  # fmt: skip
+    if mine.expected is not None and packet.seq > mine.expected and not packet.flags & _RST:
+        hole = packet.seq - mine.expected
+        rows.append(Row(packet.direction, packet.ts, f"{hole} bytes not captured", "missing",
+                        f"seq={mine.expected}..{packet.seq - 1}"))  # fmt: skip
+    return rows
 
 
-def _notice_row(event: Notice) -> Row:
-    if event.kind is NoticeKind.RETRANSMISSION:
-        return Row(
-            event.direction, event.ts, f"retransmission {event.size} B", "retransmission", "", event.frame
-        )
-    if event.kind is NoticeKind.OUT_OF_ORDER:
-        return Row(event.direction, event.ts, f"out-of-order {event.size} B", "out-of-order", "", event.frame)
-    return Row(event.direction, event.ts, f"{event.kind.value} {event.size} B", "notice", "", event.frame)
+def _packet_row(packet: Packet) -> Row:
+    label = tcp_flags_text(packet.flags)
+    if packet.length:
+        label += f" len={packet.length}"
+    marks = analysis_text(packet.analysis)
+    if marks:
+        label = f"{marks} {label}"
+    if packet.analysis.flags - {AnalysisFlag.WINDOW_UPDATE}:
+        kind = "flagged"
+    elif packet.flags & (_SYN | _FIN | _RST):
+        kind = "control"
+    else:
+        kind = "data" if packet.length else "ack"
+    detail = f"seq={packet.seq} ack={packet.ack}" if packet.flags & _ACK else f"seq={packet.seq}"
+    if packet.payload:
+        detail += "  " + _preview(packet.payload.decode("utf-8", errors="replace"))
+    return Row(packet.direction, packet.ts, label, kind, detail, (packet.frame,))
 
 
 def _preview(text: str) -> str:
@@ -155,11 +166,10 @@ def _unprintable(ch: str) -> bool:
 
 
 def _colour(row: Row) -> str:
-    if row.kind == "gap":
-        return GAP_COLOUR
-    if row.kind in ("retransmission", "out-of-order", "notice"):
-        kind = NoticeKind.RETRANSMISSION if row.kind == "retransmission" else NoticeKind.OUT_OF_ORDER
-        return NOTICE_COLOUR[kind] if row.kind != "notice" else OTHER_NOTICE_COLOUR
+    if row.kind == "missing":
+        return MISSING_COLOUR
+    if row.kind == "flagged":
+        return FLAGGED_COLOUR
     return C2S_COLOUR if row.direction is Direction.C2S else S2C_COLOUR
 
 
@@ -202,7 +212,7 @@ def render_ladder(
     if left_out:
         parts.append(
             f'<text class="ladder-note" x="{WIDTH // 2}" y="{y}" text-anchor="middle" fill="#555">'
-            f"… {left_out} more events not drawn (see the statistics)</text>"
+            f"… {left_out} more rows not drawn (see the statistics)</text>"
         )
         y += 24
     if closed:
@@ -235,22 +245,28 @@ def _arrow(row: Row, y: int, t0: float) -> str:
     c2s = row.direction is Direction.C2S
     x1, x2 = (LEFT_X, RIGHT_X) if c2s else (RIGHT_X, LEFT_X)
     colour = _colour(row)
-    dashed = row.kind in ("gap", "retransmission", "out-of-order", "notice", "inferred")
-    dash = ' stroke-dasharray="6 4"' if dashed else ""
-    weight = "2" if row.kind in ("control", "data") else "1.5"
+    dash = ' stroke-dasharray="6 4"' if row.kind == "missing" else ""
+    weight = {"control": "2", "data": "2", "flagged": "2", "ack": "1", "missing": "1.5"}[row.kind]
     mid = (x1 + x2) // 2
-    tooltip = f"frame {row.frame}: " if row.frame else ""
+    where = ("frames " if len(row.frames) > 1 else "frame ") + ", ".join(map(str, row.frames))
+    tooltip = f"{where}: " if row.frames else "not captured: "
     tooltip += row.label + (f" — {row.detail}" if row.detail else "")
-    label = row.label if row.kind != "data" or not row.detail else f"{row.label}  {row.detail}"
-    if len(label) > 52:
-        label = label[:51] + "…"
+    label = row.label
+    if len(label) > 60:
+        label = label[:59] + "…"
+    number = ", ".join(f"#{frame}" for frame in row.frames) or "—"
     top = y + ARROW_Y
+    detail = ""
+    if row.detail:
+        short = row.detail if len(row.detail) <= 64 else row.detail[:63] + "…"
+        detail = f'<text x="{mid}" y="{top + DROP + 12}" text-anchor="middle" fill="#666" font-size="10">{escape(short)}</text>'
     return (
         f'<g class="row {row.kind} {row.direction.value}"><title>{escape(tooltip)}</title>'
-        f'<text x="8" y="{top + 12}" fill="#777" font-size="10">+{row.ts - t0:.3f}s</text>'
+        f'<text x="8" y="{top + 2}" fill="#333" font-size="10">{escape(number)}</text>'
+        f'<text x="8" y="{top + 14}" fill="#777" font-size="10">+{row.ts - t0:.3f}s</text>'
         f'<line x1="{x1}" y1="{top}" x2="{x2}" y2="{top + DROP}" stroke="{colour}" stroke-width="{weight}"{dash}/>'
         f'<polygon points="{_head(x1, top, x2, top + DROP)}" fill="{colour}"/>'
-        f'<text x="{mid}" y="{y + LABEL_Y}" text-anchor="middle" fill="{colour}">{escape(label)}</text></g>'
+        f'<text x="{mid}" y="{y + LABEL_Y}" text-anchor="middle" fill="{colour}">{escape(label)}</text>{detail}</g>'
     )
 
 

@@ -111,7 +111,7 @@ def collect(
     transcript (the `text` format of `netlab follow`) is passed to `dialogue_sink` piece by piece.
     `roles` decides who is the server where a handshake was not captured (`netlab.stream.roles`).
     """
-    reassembler = Reassembler(roles=roles)
+    reassembler = Reassembler(roles=roles, packets=True)  # the ladder draws every captured segment
     drawn = MAX_CONNECTIONS_DRAWN  # later connections are only counted: keep no events for them
     text = make_renderer("text", RenderOptions()) if dialogue_sink else None
     streams: dict[int, _Accumulator] = {}

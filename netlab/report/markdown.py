@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from netlab.report.model import MAX_CONNECTIONS_DRAWN, MAX_DIALOGUE_BYTES, ConnectionView, Report
-from netlab.report.tables import STATS_HEADERS, socket_table, stats_rows
+from netlab.report.tables import STATS_DEFINITIONS, STATS_HEADERS, socket_table, stats_rows
 from netlab.sockets.table import group_rows, render_text
 from netlab.stream.dialogue import Turn
 from netlab.stream.events import Direction, Gap
@@ -70,7 +70,7 @@ def render_markdown(report: Report) -> str:
         if cap.notes:
             out.append("")
     if report.connections:
-        out += [md_table(STATS_HEADERS, stats_rows(report)), ""]
+        out += [md_table(STATS_HEADERS, stats_rows(report)), "", STATS_DEFINITIONS, ""]
     elif report.capture is None:
         out += ["(no capture was made; see the notes above)", ""]
     else:

@@ -12,7 +12,7 @@ from netlab.stream.events import Event, Opened, StreamStats
 from netlab.stream.roles import explain_roles
 
 #: Per connection, the most events kept for the dialogue and the ladder (the statistics count all).
-MAX_EVENTS_PER_CONNECTION = 600
+MAX_EVENTS_PER_CONNECTION = 1500
 #: Per connection, the most payload bytes shown in the report's dialogue (dialogue.txt has all).
 MAX_DIALOGUE_BYTES = 64 * 1024
 #: The most connections drawn in full; the rest appear in the statistics only.
@@ -133,21 +133,4 @@ class Report:
 
 def sum_stats(items: Iterable[StreamStats]) -> StreamStats:
     """Add up `StreamStats` (first/last time stamps span them all)."""
-    stats = list(items)
-    if not stats:
-        return StreamStats()
-    firsts = [s.first_ts for s in stats if s.first_ts]
-    return StreamStats(
-        packets_c2s=sum(s.packets_c2s for s in stats),
-        packets_s2c=sum(s.packets_s2c for s in stats),
-        bytes_c2s=sum(s.bytes_c2s for s in stats),
-        bytes_s2c=sum(s.bytes_s2c for s in stats),
-        retransmissions=sum(s.retransmissions for s in stats),
-        out_of_order=sum(s.out_of_order for s in stats),
-        conflicts=sum(s.conflicts for s in stats),
-        gaps=sum(s.gaps for s in stats),
-        gap_bytes=sum(s.gap_bytes for s in stats),
-        not_captured_bytes=sum(s.not_captured_bytes for s in stats),
-        first_ts=min(firsts) if firsts else 0.0,
-        last_ts=max(s.last_ts for s in stats),
-    )
+    return sum(items, StreamStats())

@@ -14,7 +14,7 @@ from netlab.report.model import (
     ConnectionView,
     Report,
 )
-from netlab.report.tables import STATS_HEADERS, STATS_NUMERIC, socket_table, stats_rows
+from netlab.report.tables import STATS_DEFINITIONS, STATS_HEADERS, STATS_NUMERIC, socket_table, stats_rows
 
 
 def _prose(text: str) -> str:
@@ -103,6 +103,7 @@ def _stats_section(report: Report) -> str:
         parts += [f'<p class="note">{_prose(note)}</p>' for note in cap.notes]
     if report.connections:
         parts.append(table_html(STATS_HEADERS, stats_rows(report), css_class="stats", numeric=STATS_NUMERIC))
+        parts.append(f'<p class="note">{_prose(STATS_DEFINITIONS)}</p>')
     elif report.capture is None:
         parts.append('<p class="note">No capture was made; see the notes above.</p>')
     parts.append("</section>")

@@ -11,8 +11,14 @@ from netlab.stream.events import StreamStats
 
 STATS_HEADERS = (
     "stream", "client", "packets c→s", "packets s→c", "bytes c→s", "bytes s→c",
-    "retransmissions", "out-of-order", "gaps (bytes)", "duration (s)",
+    "retransmissions", "out-of-order", "lost segments", "gaps (bytes)", "duration (s)",
 )  # fmt: skip
+STATS_DEFINITIONS = (
+    "Retransmissions, out-of-order and lost segments are counted frame by frame as Wireshark's TCP analysis "
+    "flags them, so `tshark -Y tcp.analysis.retransmission` (which includes fast and spurious "
+    "retransmissions), `tcp.analysis.out_of_order` and `tcp.analysis.lost_segment` list the same frames. "
+    "Gaps are netlab's own count: holes in the transcript, shown there as [N bytes missing in capture file]."
+)
 STATS_NUMERIC = frozenset(STATS_HEADERS[2:])
 #: The most connections listed one by one in the statistics table.
 MAX_STATS_ROWS = 500
@@ -23,7 +29,8 @@ def stats_cells(label: str, who: str, stats: StreamStats) -> tuple[str, ...]:
     gaps = f"{stats.gaps} ({stats.gap_bytes})" if stats.gaps else "0"
     return (
         label, who, str(stats.packets_c2s), str(stats.packets_s2c), str(stats.bytes_c2s), str(stats.bytes_s2c),
-        str(stats.retransmissions), str(stats.out_of_order), gaps, f"{max(0.0, stats.duration):.3f}",
+        str(stats.retransmissions), str(stats.out_of_order), str(stats.lost_segments), gaps,
+        f"{max(0.0, stats.duration):.3f}",
     )  # fmt: skip
 
 

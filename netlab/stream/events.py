@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from netlab.capture.model import Endpoint
+from netlab.stream.analysis import FrameAnalysis
 from netlab.stream.roles import RoleReason
 
 
@@ -66,7 +67,15 @@ class CloseReason(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class StreamStats:
-    """Counts for one stream, as the reassembler saw it."""
+    """Counts for one stream (or, added with `+`, for several).
+
+    `retransmissions`, `fast_retransmissions`, `spurious_retransmissions`, `out_of_order`,
+    `lost_segments` and `duplicate_acks` count frames with Wireshark's definitions
+    (`netlab.stream.analysis`): each equals what ``tshark -Y tcp.analysis.<flag>`` counts, and
+    `retransmissions` includes the fast and spurious ones, as tshark's filter does. `conflicts`,
+    `gaps`, `gap_bytes` and `not_captured_bytes` are the transcript's: copies of bytes that
+    disagree, and holes in what `follow` shows.
+    """
 
     packets_c2s: int = 0
     packets_s2c: int = 0
@@ -80,6 +89,21 @@ class StreamStats:
     not_captured_bytes: int = 0
     first_ts: float = 0.0
     last_ts: float = 0.0
+    fast_retransmissions: int = 0
+    spurious_retransmissions: int = 0
+    lost_segments: int = 0
+    duplicate_acks: int = 0
+
+    def __add__(self, other: StreamStats) -> StreamStats:
+        """Totals over two streams: counts add up; the time span covers both."""
+        if not isinstance(other, StreamStats):
+            return NotImplemented
+        counts = {
+            name: getattr(self, name) + getattr(other, name) for name in _COUNTS
+        }
+        starts = [s.first_ts for s in (self, other) if s.packets]
+        ends = [s.last_ts for s in (self, other) if s.packets]
+        return StreamStats(**counts, first_ts=min(starts, default=0.0), last_ts=max(ends, default=0.0))
 
     @property
     def packets(self) -> int:
@@ -90,6 +114,11 @@ class StreamStats:
     def duration(self) -> float:
         """Seconds from the first to the last packet."""
         return self.last_ts - self.first_ts
+
+
+_COUNTS = tuple(
+    name for name in StreamStats.__dataclass_fields__ if name not in ("first_ts", "last_ts")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,4 +211,27 @@ class Closed:
     stats: StreamStats
 
 
-Event = Opened | Data | Gap | Control | Notice | Closed
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One captured segment of a stream (emitted only when the reassembler is asked for packets).
+
+    It comes before the events the segment causes. `seq` and `ack` are relative to each
+    direction's initial sequence number (as Wireshark shows them; 0 when unknown), `length` is
+    the payload length on the wire, `payload` the first bytes of what was captured, and
+    `analysis` Wireshark's TCP analysis of the frame (`netlab.stream.analysis`). Ladder
+    diagrams draw one arrow per `Packet`.
+    """
+
+    stream: int
+    direction: Direction
+    ts: float
+    frame: int
+    flags: int
+    seq: int
+    ack: int
+    length: int
+    payload: bytes
+    analysis: FrameAnalysis
+
+
+Event = Opened | Data | Gap | Control | Notice | Closed | Packet

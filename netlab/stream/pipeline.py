@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from netlab.capture.model import Endpoint, Segment, SegmentFields
 from netlab.errors import NetlabError
-from netlab.stream.events import Closed, Data, Event, Opened
+from netlab.stream.events import Closed, Data, Event, Opened, StreamStats
 from netlab.stream.reassembly import Reassembler
 
 
@@ -71,52 +71,26 @@ class StreamFilter:
 
 @dataclass(frozen=True, slots=True)
 class FollowSummary:
-    """Totals over the shown streams (for the stderr summary)."""
+    """What `follow` saw: streams opened, streams shown, and the shown streams' totals."""
 
     streams: int = 0
     shown: int = 0
-    packets: int = 0
-    bytes_c2s: int = 0
-    bytes_s2c: int = 0
-    retransmissions: int = 0
-    out_of_order: int = 0
-    conflicts: int = 0
-    gaps: int = 0
-    gap_bytes: int = 0
-    not_captured_bytes: int = 0
+    totals: StreamStats = StreamStats()
     interrupted: bool = False
 
 
 class _Totals:
-    __slots__ = (
-        "shown",
-        "packets",
-        "c2s",
-        "s2c",
-        "retrans",
-        "ooo",
-        "conflicts",
-        "gaps",
-        "gap_bytes",
-        "not_captured",
-    )
+    """The running sum of the shown streams' statistics."""
+
+    __slots__ = ("shown", "stats")
 
     def __init__(self) -> None:
-        self.shown = self.packets = self.c2s = self.s2c = self.retrans = self.ooo = 0
-        self.conflicts = self.gaps = self.gap_bytes = self.not_captured = 0
+        self.shown = 0
+        self.stats = StreamStats()
 
     def add(self, closed: Closed) -> None:
-        s = closed.stats
         self.shown += 1
-        self.packets += s.packets
-        self.c2s += s.bytes_c2s
-        self.s2c += s.bytes_s2c
-        self.retrans += s.retransmissions
-        self.ooo += s.out_of_order
-        self.conflicts += s.conflicts
-        self.gaps += s.gaps
-        self.gap_bytes += s.gap_bytes
-        self.not_captured += s.not_captured_bytes
+        self.stats += closed.stats
 
 
 def _feeding(
@@ -224,17 +198,4 @@ def follow(
         write(end)
     if failure is not None:
         raise failure
-    return FollowSummary(
-        streams=reassembler.streams,
-        shown=totals.shown,
-        packets=totals.packets,
-        bytes_c2s=totals.c2s,
-        bytes_s2c=totals.s2c,
-        retransmissions=totals.retrans,
-        out_of_order=totals.ooo,
-        conflicts=totals.conflicts,
-        gaps=totals.gaps,
-        gap_bytes=totals.gap_bytes,
-        not_captured_bytes=totals.not_captured,
-        interrupted=interrupted,
-    )
+    return FollowSummary(reassembler.streams, totals.shown, totals.stats, interrupted)

@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from netlab.capture.model import Endpoint, Segment, SegmentFields
+from netlab.stream.analysis import AnalysisFlag, ConnectionAnalysis, FrameAnalysis
 from netlab.stream.events import (
     Closed,
     CloseReason,
@@ -50,6 +51,7 @@ from netlab.stream.events import (
     Notice,
     NoticeKind,
     Opened,
+    Packet,
     StreamStats,
 )
 from netlab.stream.roles import RoleJudge, RoleReason
@@ -64,6 +66,7 @@ _PROVISIONAL_SEGMENTS = 8  # ...and is settled after this many segments even wit
 _SWEEP_AT = 10_000  # unfinished connections before closed ones are finished and forgotten
 _OFFLOAD_TRUST = 2  # after this many bad checksums were ACKed, stop holding (sender-side capture)
 DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
+_PACKET_PAYLOAD = 64  # payload bytes a `Packet` event keeps (for previews)
 
 
 class _Frag:
@@ -142,8 +145,13 @@ class _Conn:
         "server",
         "handshake",
         "rst",
+        "analysis",
         "retransmissions",
+        "fast_retransmissions",
+        "spurious_retransmissions",
         "out_of_order",
+        "lost_segments",
+        "duplicate_acks",
         "conflicts",
         "gaps",
         "gap_bytes",
@@ -161,8 +169,13 @@ class _Conn:
         self.s2c = _Flow(Direction.S2C, server, client, self)
         self.handshake = False  # a SYN-ACK was seen
         self.rst = False
-        self.retransmissions = 0
+        self.analysis = ConnectionAnalysis()  # Wireshark's TCP analysis of each frame
+        self.retransmissions = 0  # frames tshark's `tcp.analysis.retransmission` matches
+        self.fast_retransmissions = 0
+        self.spurious_retransmissions = 0
         self.out_of_order = 0
+        self.lost_segments = 0
+        self.duplicate_acks = 0
         self.conflicts = 0
         self.gaps = 0
         self.gap_bytes = 0
@@ -185,7 +198,27 @@ class _Conn:
             not_captured_bytes=self.not_captured,
             first_ts=self.first_ts,
             last_ts=self.last_ts,
+            fast_retransmissions=self.fast_retransmissions,
+            spurious_retransmissions=self.spurious_retransmissions,
+            lost_segments=self.lost_segments,
+            duplicate_acks=self.duplicate_acks,
         )
+
+    def count(self, verdict: FrameAnalysis) -> None:
+        """Count a frame Wireshark's analysis flagged (the counts of `StreamStats`)."""
+        flags = verdict.flags
+        if verdict.is_retransmission:
+            self.retransmissions += 1
+        if _FAST in flags:
+            self.fast_retransmissions += 1
+        if _SPURIOUS in flags:
+            self.spurious_retransmissions += 1
+        if _OOO in flags:
+            self.out_of_order += 1
+        if _LOST in flags:
+            self.lost_segments += 1
+        if _DUP_ACK in flags:
+            self.duplicate_acks += 1
 
     def close_reason(self) -> CloseReason:
         if self.rst:
@@ -196,6 +229,11 @@ class _Conn:
 
 
 _new_data = tuple.__new__
+_FAST = AnalysisFlag.FAST_RETRANSMISSION
+_SPURIOUS = AnalysisFlag.SPURIOUS_RETRANSMISSION
+_OOO = AnalysisFlag.OUT_OF_ORDER
+_LOST = AnalysisFlag.LOST_SEGMENT
+_DUP_ACK = AnalysisFlag.DUPLICATE_ACK
 
 
 def _take(conn: _Conn, flow: _Flow, ts: float, frame: int, data: bytes) -> Data:
@@ -228,6 +266,7 @@ class Reassembler:
         max_buffer: out-of-order bytes buffered per direction before the lowest hole is given up.
         roles: decides who is the server of a connection whose handshake was not captured
             (`netlab.stream.roles`); it learns from every connection opened.
+        packets: also emit a `Packet` event for every captured segment (ladder diagrams).
 
     Not thread-safe: one reassembler belongs to one pipeline.
     """
@@ -239,6 +278,7 @@ class Reassembler:
         prefer_good_checksum: bool = True,
         max_buffer: int = DEFAULT_MAX_BUFFER,
         roles: RoleJudge | None = None,
+        packets: bool = False,
     ) -> None:
         if vlans not in VLAN_MODES:
             raise ValueError(f"vlans must be one of {', '.join(VLAN_MODES)}, not {vlans!r}")
@@ -249,6 +289,7 @@ class Reassembler:
         self.prefer_good_checksum = prefer_good_checksum
         self.max_buffer = max_buffer
         self.roles = roles if roles is not None else RoleJudge()
+        self.packets = packets
         self._conns: dict[tuple[object, ...], _Entry] = {}
         self._all: dict[int, _Conn] = {}  # stream number -> connection not yet finished, in order
         self._keys: dict[int, tuple[tuple[object, ...], ...]] = {}  # stream number -> its dict keys
@@ -295,6 +336,10 @@ class Reassembler:
         flow.packets += 1
         conn.last_ts = seg.ts
         conn.last_frame = seg.frame
+        verdict = conn.analysis.feed(flow.direction is Direction.C2S, seg)
+        if verdict.flags:
+            conn.count(verdict)
+        start = len(events)
         if flags & 0x07:  # SYN, FIN or RST
             self._control(conn, flow, rev, seg, events)
         if flags & 0x10 and (rev.frags or rev.held is not None or rev.provisional):  # ACK that may settle
@@ -303,6 +348,18 @@ class Reassembler:
             self._payload(conn, flow, seg, events)
         elif not flow.started:
             self._start(flow, seg)
+        if self.packets:
+            events.insert(start, self._packet(conn, flow, rev, seg, verdict))
+
+    @staticmethod
+    def _packet(conn: _Conn, flow: _Flow, rev: _Flow, seg: Segment, verdict: FrameAnalysis) -> Packet:
+        """The `Packet` event of `seg`, with sequence numbers relative to each direction's start."""
+        seq = seq_diff(seg.seq, flow.base_seq) if flow.base_seq is not None else 0
+        ack = seq_diff(seg.ack, rev.base_seq) if seg.flags & _ACK and rev.base_seq is not None else 0
+        return Packet(
+            conn.stream, flow.direction, seg.ts, seg.frame, seg.flags, seq, ack, seg.wire_len,
+            seg.payload[:_PACKET_PAYLOAD], verdict,
+        )  # fmt: skip
 
     def feed_batch(self, batch: Iterable[SegmentFields], events: list[Event]) -> None:
         """Feed segments given as `SegmentFields`, appending the events they cause to `events`.
@@ -314,12 +371,16 @@ class Reassembler:
         with no state touched before. Events land in the caller's list as they happen, so after
         an exception (Ctrl-C) it holds the events of every segment fed before.
         """
+        if self.packets:
+            for fields in batch:
+                events.extend(self.feed(Segment(*fields)))
+            return
         conns = self._conns
         split = self._by_vlan
         strict = self.prefer_good_checksum
         append = events.append
         for fields in batch:  # one loop for the batch: the per-packet path of `follow --read`
-            frame, ts, src, dst, seq, _ack, flags, _window, data, length, checksum_ok, vlan = fields
+            frame, ts, src, dst, seq, ack, flags, window, data, length, checksum_ok, vlan = fields
             if not flags & 0x07:  # no SYN, FIN or RST
                 key: tuple[object, ...] = (src, dst)
                 entry = conns.get(key + vlan if split else key)
@@ -331,6 +392,11 @@ class Reassembler:
                                 flow.packets += 1
                                 conn.last_ts = ts
                                 conn.last_frame = frame
+                                verdict = conn.analysis.observe(
+                                    flow is conn.c2s, frame, ts, seq, ack, flags, window, 0
+                                )
+                                if verdict.flags:
+                                    conn.count(verdict)
                                 continue
                         elif (
                             length == len(data)
@@ -346,6 +412,11 @@ class Reassembler:
                                 flow.packets += 1
                                 conn.last_ts = ts
                                 conn.last_frame = frame
+                                verdict = conn.analysis.observe(
+                                    flow is conn.c2s, frame, ts, seq, ack, flags, window, length
+                                )
+                                if verdict.flags:
+                                    conn.count(verdict)
                                 # `_take`, inlined: this is where most of a capture's bytes go through
                                 flow.bytes += length
                                 recent = flow.recent
@@ -610,7 +681,6 @@ class Reassembler:
         if pos < nxt:  # a retransmission: only bytes beyond `next` are new
             end = pos + length
             self._compare(conn, flow, pos, data, seg)
-            conn.retransmissions += 1
             events.append(
                 Notice(conn.stream, flow.direction, seg.ts, seg.frame, NoticeKind.RETRANSMISSION, length)
             )
@@ -659,7 +729,6 @@ class Reassembler:
     ) -> None:
         for i, other in enumerate(flow.frags):
             if other.pos == frag.pos:
-                conn.retransmissions += 1
                 if other.checksum_ok is False and frag.checksum_ok and other.length <= frag.length:
                     flow.frags[i] = frag  # the good copy replaces the corrupt one in place
                     flow.frag_bytes += len(frag.data) - len(other.data)
@@ -678,7 +747,6 @@ class Reassembler:
                 break
         else:
             if count:
-                conn.out_of_order += 1
                 events.append(
                     Notice(
                         conn.stream, flow.direction, seg.ts, seg.frame, NoticeKind.OUT_OF_ORDER, frag.length
