@@ -329,6 +329,20 @@ def probe_then_data(k: Conn) -> None:
     k.s(1, 401, dt=0.005)
 
 
+def ack_field_without_ack_flag(k: Conn) -> None:
+    # Wireshark keeps the acknowledgement field of a segment without ACK (here: beyond the data)
+    k.t += 0.001
+    raw = ipv4_tcp(CLIENT_IP, SERVER_IP, k.cport, SERVER_PORT, k.isn_c, k.isn_s + 1000, SYN, 65535)
+    k.packets.append((k.t, raw))
+    k.s(0, 1, SYN | ACK)
+    k.s(1, 1, ACK | PSH, _data(50))  # "spurious": below the SYN's stray acknowledgement number
+    k.c(1, 51)
+    k.t += 0.010
+    raw = ipv4_tcp(CLIENT_IP, SERVER_IP, k.cport, SERVER_PORT, k.isn_c + 1, k.isn_s + 3000, RST, 0)
+    k.packets.append((k.t, raw))
+    k.s(51, 1, ACK | PSH, _data(50), dt=0.020)
+
+
 Scenario = Callable[[Conn], None]
 
 SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
@@ -356,6 +370,7 @@ SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
     "quick SYN and FIN repeats": (quick_repeats, ("retransmission",)),
     "fast retransmission within the RTT": (fast_within_rtt, ("fast_retransmission", "out_of_order")),
     "data after a zero-window probe": (probe_then_data, ("zero_window_probe",)),
+    "acknowledgement field without ACK": (ack_field_without_ack_flag, ("spurious_retransmission",)),
 }
 
 

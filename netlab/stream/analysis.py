@@ -243,8 +243,6 @@ class ConnectionAnalysis:
             fwd, rev = self._fwd, self._rev
         else:
             fwd, rev = self._rev, self._fwd
-        if not flags & _ACK:
-            ack = 0  # Wireshark reads the acknowledgement number only when ACK is set
         if flags & _SYN:
             self._window_scale(fwd, rev, bool(flags & _ACK), wscale)
         bits, dup_of = self._sequence_checks(fwd, rev, frame, ts, seq, ack, flags, window, seglen)
