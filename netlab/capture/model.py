@@ -38,6 +38,9 @@ class Segment:
         checksum_ok: True/False when the TCP checksum could be verified, None when it could not
             (frame truncated) or was not checked.
         vlan: the 802.1Q tags the frame carried, outermost first (keeps VLANs apart).
+        wscale: on a SYN, the window-scale shift its options announced (RFC 7323), -1 when it
+            announced none; None when not known (not a SYN, or its options were not decoded).
+            Not part of `SegmentFields`: a segment built from fields has None.
     """
 
     frame: int
@@ -52,6 +55,7 @@ class Segment:
     wire_len: int
     checksum_ok: bool | None = None
     vlan: tuple[int, ...] = ()
+    wscale: int | None = None
 
     @property
     def missing(self) -> int:

@@ -1,0 +1,120 @@
+"""netlab's TCP expert flags equal tshark's, frame by frame, on test captures, the public corpus and lab runs.
+
+For every frame either side flags, the set of `tcp.analysis.*` fields (retransmission, fast and
+spurious retransmission, out-of-order, lost and ACKed-lost segment, duplicate ACK with its number
+and frame, keep-alive and its ACK, zero window, zero-window probe and its ACK, window full,
+window update) must be the same. Differences netlab makes on purpose are listed in `EXCEPTIONS`,
+each with its reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analysis_captures import SCENARIOS, syn_window_scales, write_scenarios  # noqa: E402
+from analysis_compare import Verdict, differences, netlab_verdicts, tshark_verdicts  # noqa: E402
+
+pytestmark = pytest.mark.tshark
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CORPUS = Path(os.environ.get("NETLAB_CONFORMANCE_PCAPS", "/work/shared/conformance/pcaps"))
+CORPUS_FILES = sorted(CORPUS.glob("*.pcap*")) if CORPUS.is_dir() else []
+
+NO_WINDOW_SCALE = (
+    "window_full needs the SYN's window-scale option, which netlab's decoder does not pass on yet"
+)
+EXCEPTIONS: dict[tuple[str, int], str] = {
+    ("zeek__smtp.pcap", 25): NO_WINDOW_SCALE,
+}
+
+
+def _without_exceptions(
+    name: str, diff: list[tuple[int, Verdict | None, Verdict | None]]
+) -> list[tuple[int, Verdict | None, Verdict | None]]:
+    return [row for row in diff if (name, row[0]) not in EXCEPTIONS]
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, range]]:
+    path = tmp_path_factory.mktemp("analysis") / "scenarios.pcap"
+    return path, write_scenarios(path)
+
+
+def test_each_scenario_shows_tshark_its_flags(scenarios: tuple[Path, dict[str, range]]) -> None:
+    """The captures really cover every case: tshark sets each scenario's flags on its frames."""
+    path, frames = scenarios
+    theirs = tshark_verdicts(path)
+    for name, (_script, flags) in SCENARIOS.items():
+        seen = set().union(*(theirs[f].fields for f in frames[name] if f in theirs))
+        assert set(flags) <= seen, f"{name}: tshark shows {sorted(seen)}"
+
+
+def test_scenarios_agree_with_tshark_frame_by_frame(scenarios: tuple[Path, dict[str, range]]) -> None:
+    """With the SYNs' window-scale options known, every flag of every frame equals tshark's."""
+    path, _frames = scenarios
+    diff = differences(netlab_verdicts(path, syn_window_scales(path)), tshark_verdicts(path))
+    assert diff == []
+
+
+def test_scenarios_without_window_scale_differ_only_in_window_full(
+    scenarios: tuple[Path, dict[str, range]],
+) -> None:
+    """What `follow --read` gets today (no TCP options decoded): only window_full is missing."""
+    path, _frames = scenarios
+    diff = differences(netlab_verdicts(path), tshark_verdicts(path))
+    assert diff, "the window-full scenarios should need the window scale"
+    for _frame, ours, theirs in diff:
+        assert ours is None and theirs is not None and theirs.fields == {"window_full"}
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=[p.name for p in CORPUS_FILES])
+def test_public_corpus_agrees_with_tshark(path: Path) -> None:
+    diff = _without_exceptions(path.name, differences(netlab_verdicts(path), tshark_verdicts(path)))
+    assert diff == []
+
+
+def test_corpus_is_there() -> None:
+    if not CORPUS_FILES:
+        pytest.skip(f"no public corpus at {CORPUS} (set NETLAB_CONFORMANCE_PCAPS)")
+    assert len(CORPUS_FILES) >= 10
+
+
+def test_exceptions_are_still_differences() -> None:
+    """An exception that no longer differs must be removed from the list."""
+    for (name, frame), _reason in EXCEPTIONS.items():
+        path = CORPUS / name
+        if not path.exists():
+            continue
+        diff = differences(netlab_verdicts(path), tshark_verdicts(path))
+        assert frame in {row[0] for row in diff}, f"{name} frame {frame} agrees now: drop the exception"
+
+
+def test_committed_lossy_lab_capture_agrees_with_tshark() -> None:
+    """A `lab --hosts 4 --loss 5 --reorder 10 --seed 7` capture (tests/data/make_lab_capture.py)."""
+    path = DATA / "lab_hosts4_lossy.pcap"
+    ours, theirs = netlab_verdicts(path), tshark_verdicts(path)
+    assert differences(ours, theirs) == []
+    counts = Counter(field for verdict in theirs.values() for field in verdict.fields)
+    assert counts["retransmission"] >= 3 and counts["duplicate_ack"] >= 3  # it is lossy
+
+
+@pytest.mark.live
+def test_fresh_lossy_lab_run_agrees_with_tshark(tmp_path: Path) -> None:
+    """The same on a lab run made now (root: network namespaces)."""
+    if os.geteuid() != 0:
+        pytest.skip("netlab lab --hosts needs root")
+    if shutil.which("tc") is None:
+        pytest.skip("tc (netem) is not installed")
+    sys.path.insert(0, str(DATA))
+    from make_lab_capture import lab_capture
+
+    path = lab_capture(tmp_path)
+    assert differences(netlab_verdicts(path), tshark_verdicts(path)) == []
