@@ -126,7 +126,8 @@ def _connection(conn: ConnectionView) -> str:
         conn.events, client_label=conn.client_label, max_rows=MAX_LADDER_ROWS, title=conn.title()
     )
     parts.append(f'<figure class="ladder-figure">{ladder}<figcaption class="note">Ladder diagram of stream '
-                 f"{conn.stream}: time runs down; dashed arrows mark retransmissions, out-of-order segments, "
-                 "gaps and the inferred handshake ACK.</figcaption></figure>")  # fmt: skip
+                 f"{conn.stream}: time runs down; each solid arrow is one captured segment with its frame "
+                 "number (#N, as in Wireshark) and Wireshark's marks ([TCP Retransmission], [TCP Dup ACK]...; "
+                 "orange); dashed arrows are what the capture does not hold.</figcaption></figure>")  # fmt: skip
     parts.append("</article>")
     return "\n".join(parts)

@@ -53,7 +53,7 @@ def _handshake_and_chat() -> list[Segment]:
         w.s(5001, PSH | ACK, 1001, b"NICK"),  # 4
         w.c(1001, PSH | ACK, 5005, b"alice\n"),  # 5
         w.s(5005, ACK, 1007),  # 6: a pure ACK
-        w.c(1001, PSH | ACK, 5005, b"alice\n"),  # 7: the same bytes again: a retransmission
+        w.c(1001, PSH | ACK, 5005, b"alice\n"),  # 7: the same bytes again, after their ACK
         w.c(1007, FIN | ACK, 5005),  # 8
         w.s(5005, FIN | ACK, 1008),  # 9
         w.c(1008, ACK, 5006),  # 10
@@ -67,7 +67,8 @@ def test_every_captured_segment_is_one_arrow_in_frame_order_with_its_frame_numbe
         "[SYN]", "[SYN, ACK]", "[ACK]", "[PSH, ACK] len=4", "[PSH, ACK] len=6", "[ACK]",
     ]  # fmt: skip
     assert rows[2].kind == "ack"  # the handshake's ACK is drawn where it was captured, not inferred
-    assert rows[6].kind == "flagged" and rows[6].label.startswith("[TCP Retransmission]")
+    assert rows[6].kind == "flagged"  # already ACKed in frame 6: Wireshark calls it spurious
+    assert rows[6].label == "[TCP Spurious Retransmission] [PSH, ACK] len=6"
     assert not any(r.kind == "missing" for r in rows)
 
 
