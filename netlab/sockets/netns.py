@@ -15,7 +15,7 @@ import socket
 import threading
 from pathlib import Path
 
-from netlab.errors import SocketsError
+from netlab.errors import SocketsError, SocketsPermissionError
 from netlab.sockets import diag
 
 CLONE_NEWNET = 0x40000000
@@ -84,5 +84,5 @@ def open_diag_socket_in(path: Path | str) -> socket.socket:
         return opened
     error = outcome.get("error")
     if isinstance(error, OSError) and error.errno in (errno.EPERM, errno.EACCES):
-        raise SocketsError(f"no permission to enter network namespace {str(path)!r}: run with sudo")
+        raise SocketsPermissionError(f"no permission to enter network namespace {str(path)!r}: run with sudo")
     raise SocketsError(f"cannot enter network namespace {str(path)!r}: {error}")

@@ -24,13 +24,16 @@ from netlab.cli.app import app
 DATA = Path(__file__).resolve().parents[1] / "data"
 ENV = {"NO_COLOR": "1", "COLUMNS": "100", "TERM": "dumb"}
 LIVE_ONLY = {"iface", "bpf_filter", "backend", "save", "save_to", "duration", "count", "until_idle"}
+#: -v / -q, which every command takes (netlab.cli.app); the fast path declines them as unknown options,
+#: so the typer command sets the log level.
+APP_WIDE = {"log_verbose", "log_quiet"}
 
 
 def _typer_options() -> dict[str, dict[str, object]]:
     """The follow command's capture-file parameters as typer declares them, keyed by name."""
     found: dict[str, dict[str, object]] = {}
     for param in typer.main.get_command(app).commands["follow"].params:  # type: ignore[attr-defined]
-        if param.name in LIVE_ONLY:
+        if param.name in LIVE_ONLY | APP_WIDE:
             continue
         kind = param.type
         choices = getattr(kind, "choices", None)

@@ -129,15 +129,19 @@ def test_the_html_report_renders_in_a_real_browser(lab_run: LabRun, tmp_path: Pa
     assert "Привет всем!" in dom
 
 
-def test_without_capture_rights_it_says_so_once_and_carries_on(tmp_path: Path) -> None:
+def test_without_capture_rights_it_says_so_writes_the_report_and_exits_77(tmp_path: Path) -> None:
     drop = ["setpriv", "--inh-caps=-net_raw,-net_admin", "--bounding-set=-net_raw,-net_admin", "--"]
     done = subprocess.run(
         [*drop, sys.executable, "-m", "netlab", "lab", "--clients", "2", "--messages", "0",
          "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r"), "--name", "nocap"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    # the same missing right as `follow` and `lab --hosts`: exit 77 (was 0), after writing what it could
+    assert done.returncode == 77, done.stderr
     assert done.stderr.count("no permission to capture") == 1
+    assert done.stderr.splitlines()[-1] == (
+        "netlab: the report was written without the capture, dialogue and diagrams: no capture rights (see above)"
+    )
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["report", "html"]
     assert not (tmp_path / "c").exists() or not list((tmp_path / "c").iterdir())
     md = (tmp_path / "r" / "nocap" / "report.md").read_text(encoding="utf-8")
