@@ -54,3 +54,8 @@ def no_permission_hint() -> str:
         "virtualenv), or give a capture group the right on this virtualenv's own copy of python with setcap "
         "(README, \"Capture rights\"), or capture with tcpdump/Wireshark and use `netlab follow --read FILE`"
     )
+
+
+def as_root(command: str) -> str:
+    """`sudo PROGRAM COMMAND ...` as advice: the program by its full path (sudo's PATH holds no virtualenv)."""
+    return f"sudo {program_text(privileged=True)} {command} ..."

@@ -236,7 +236,11 @@ def _inodes_of(pids: list[int]) -> set[int]:
         try:
             held.update(procfs.socket_inodes(pid))
         except PermissionError as error:
-            raise SocketsPermissionError(f"no permission to read the sockets of pid {pid}: run with sudo") from error
+            from netlab.invocation import as_root
+
+            raise SocketsPermissionError(
+                f"no permission to read the sockets of pid {pid}: run it as root ({as_root('sockets')})"
+            ) from error
         except (FileNotFoundError, ProcessLookupError):
             continue  # a child that just ended
     return held
