@@ -28,6 +28,10 @@ class PcapReadError(CaptureError):
         self.missing = missing
 
 
+class NoRights(NetlabError):
+    """Something needs rights the user lacks (root, a capability); the message says how to get them."""
+
+
 class NoSuchStream(NetlabError):
     """The streams asked for (`--stream N`, `--port`, `--host`) are not in the capture; the message says which are."""
 

@@ -19,6 +19,7 @@ from netlab.errors import (
     InputMissing,
     LabPermissionError,
     NetlabError,
+    NoRights,
     PcapReadError,
     SocketsPermissionError,
     Unreachable,
@@ -27,7 +28,7 @@ from netlab.errors import (
 
 def exit_status_for(error: NetlabError) -> ExitStatus:
     """The exit status for a netlab error: the only place errors become exit codes (table: `EXIT_MEANINGS`)."""
-    if isinstance(error, (CapturePermissionError, LabPermissionError, SocketsPermissionError)):
+    if isinstance(error, (NoRights, CapturePermissionError, LabPermissionError, SocketsPermissionError)):
         return ExitStatus.NO_PERMISSION
     if isinstance(error, (FilterUnavailable, Unreachable)):
         return ExitStatus.UNAVAILABLE

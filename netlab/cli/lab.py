@@ -170,8 +170,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _exit_for_what_is_missing(result: LabResult) -> None:
-    """After a report was written: exit 77 (no capture rights) or 69 when it lacks the capture parts,
-    1 when the capture is damaged or fails the byte check; return (exit 0) otherwise."""
+    """After a report was written: exit with the status of what kept the capture from starting (77 for
+    no capture rights), or 1 when the capture is damaged or fails the byte check; else return (exit 0)."""
     from netlab.cli.app import exit_status_for
     from netlab.errors import CapturePermissionError
 

@@ -290,13 +290,14 @@ class LabRun:
 
     def _keep_running(self) -> None:
         host, port = self.address
-        where = ""
-        if isinstance(self.network, NamespaceNetwork):
-            where = f"ip netns exec {self.network.topology.hosts[1].netns} "
+        join = f"join --host {host} --port {port}"
+        if isinstance(self.network, NamespaceNetwork):  # entering a namespace needs root: the full path
+            join = f"sudo ip netns exec {self.network.topology.hosts[1].netns} {program_text(privileged=True)} {join}"
+        else:
+            join = f"{program_text(privileged=False)} {join}"
         try:
             self.progress(
-                f"the server stays up on {host}:{port}: join with `{where}netlab join --host {host} --port {port}`; "
-                "press Ctrl-C to stop and write the report"
+                f"the server stays up on {host}:{port}: join with `{join}`; press Ctrl-C to stop and write the report"
             )
             while not self.stop_event.wait(0.5):
                 pass

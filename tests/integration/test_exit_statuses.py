@@ -207,3 +207,55 @@ def test_capture_advice_never_grants_rights_to_every_users_python3() -> None:
     hint = no_permission_hint()
     assert "which python3" not in hint and "readlink" not in hint
     assert re.search(r"sudo /\S+", hint) and "group" in hint and "--read" in hint
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--stream", "99"], ["--port", "9999"], ["-f", "chat", "-d", "c2s"], ["-f", "html", "--color", "never"]],
+)
+def test_the_console_entry_point_and_its_fast_path_exit_as_the_typer_command(args: list[str]) -> None:
+    pcap = str(DATA / "chat_ipv4.pcap")
+    entry = subprocess.run([sys.executable, "-m", "netlab", "follow", "-r", pcap, *args], capture_output=True,
+                           env={**os.environ, **ENV}, timeout=60)  # fmt: skip
+    code, out, err = _run("follow", "-r", pcap, *args)
+    assert (entry.returncode, entry.stdout, entry.stderr.decode()) == (code, out, err)
+    assert code in (1, 2)
+
+
+# --- lab: what the report lacks decides the status ------------------------------------------------------------
+
+
+def test_lab_exits_77_without_capture_rights_and_1_when_the_check_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    import typer
+
+    from netlab.cli.lab import _exit_for_what_is_missing
+    from netlab.errors import CapturePermissionError, FilterUnavailable
+
+    def status(**fields: object) -> int:
+        result = SimpleNamespace(**{"capture_error": None, "check_failed": False, **fields})
+        try:
+            _exit_for_what_is_missing(result)  # type: ignore[arg-type]
+        except typer.Exit as done:
+            return done.exit_code
+        return 0
+
+    assert status() == 0
+    assert status(capture_error=CapturePermissionError("no permission to capture on lo")) == 77
+    assert status(capture_error=FilterUnavailable("no libpcap")) == 69
+    assert status(check_failed=True) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "netlab: the report was written without the capture, dialogue and diagrams: no capture rights (see above)"
+    assert lines[-1] == "netlab: the capture check failed: see the problems above and in the report"
+
+
+def test_serve_on_a_port_that_needs_root_is_77_without_pythons_tuple_text() -> None:
+    done = subprocess.run(
+        [*_as_nobody_or_without_caps(), sys.executable, "-m", "netlab", "serve", "--port", "80", "--no-status"],
+        capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ},
+    )  # fmt: skip
+    assert done.returncode == 77, done.stderr
+    assert done.stdout == ""
+    last = done.stderr.splitlines()[-1]
+    assert last == "netlab: cannot listen on 127.0.0.1:80: permission denied (ports below 1024 need root); use a port above 1023"
