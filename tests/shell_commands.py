@@ -59,7 +59,7 @@ def split_shell(line: str) -> list[list[str]]:
 def _program_length(words: list[str]) -> int:
     if not words:
         return 0
-    if words[0] == "netlab" or words[0].endswith("/netlab"):
+    if words[0] in ("netlab", "$(command -v netlab)", "$(which netlab)") or words[0].endswith("/netlab"):
         return 1
     if len(words) >= 3 and Path(words[0]).name.startswith("python") and words[1:3] == ["-m", "netlab"]:
         return 3

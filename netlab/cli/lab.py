@@ -116,8 +116,9 @@ def register(app: typer.Typer) -> None:
         The paths go to stdout; progress goes to stderr. Capturing needs root (or CAP_NET_RAW);
         without it the lab says so, writes the report without the capture parts and exits 77.
 
-        Examples: `sudo netlab lab`; `sudo netlab lab --clients 5 --messages 4`;
-        `sudo netlab lab --hosts 4 --loss 5 --delay 10 --reorder 10` (a lossy, reordering wire
+        Examples (sudo needs netlab's full path: its PATH holds no virtualenv): `sudo .venv/bin/netlab lab`;
+        `sudo .venv/bin/netlab lab --clients 5 --messages 4`;
+        `sudo .venv/bin/netlab lab --hosts 4 --loss 5 --delay 10 --reorder 10` (a lossy, reordering wire
         between namespaced hosts: the report then shows retransmissions and out-of-order segments).
         """
         from netlab.cli.app import run_guarded

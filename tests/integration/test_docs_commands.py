@@ -9,6 +9,7 @@ that only names a command (`netlab report`) has to name one that exists.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,23 @@ def _quoted_commands() -> list[tuple[str, Invocation, bool]]:
     return found
 
 
-QUOTED = _quoted_commands()
+def _help_commands() -> list[tuple[str, Invocation, bool]]:
+    """Command lines in the commands' own help texts (examples, backticked mentions)."""
+    import typer.main
+
+    from netlab.cli.app import app
+
+    found = []
+    for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
+        text = f"{command.help or ''}\n{command.epilog or ''}"
+        spans = re.findall(r"`([^`]+)`", text)
+        lines = [line.split("  #")[0] for line in re.sub(r"`[^`]+`", "", text).splitlines()]
+        found += [(f"netlab {name} --help", inv, False) for line in lines for inv in invocations(line)]
+        found += [(f"netlab {name} --help", inv, True) for span in spans for inv in invocations(span, first_only=True)]
+    return found
+
+
+QUOTED = _quoted_commands() + _help_commands()
 
 
 def test_the_docs_quote_commands_of_every_kind() -> None:

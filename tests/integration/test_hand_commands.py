@@ -211,3 +211,17 @@ def test_the_program_is_this_netlab() -> None:
     words = program()
     done = subprocess.run([*words, "--version"], capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 0 and done.stdout.startswith("netlab ")
+
+
+def test_plain_netlab_only_where_path_finds_this_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    words = program()
+    if len(words) != 1:
+        pytest.skip("this interpreter has no bin/netlab next to it (python -m netlab is printed)")
+    monkeypatch.setenv("PATH", str(Path(words[0]).parent))
+    assert program_text(privileged=False) == "netlab"
+    assert program_text(privileged=True) == shlex.quote(words[0])  # sudo: always the full path
+    other = tmp_path / "netlab"
+    other.write_text("#!/bin/sh\nexit 0\n")
+    other.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))  # another `netlab` (networklab's, say) first on PATH
+    assert program_text(privileged=False) == shlex.quote(words[0])
