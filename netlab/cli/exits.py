@@ -37,8 +37,8 @@ EXIT_MEANINGS: dict[ExitStatus, str] = {
     "or libpcap that is missing",
     ExitStatus.NO_PERMISSION: "no rights: capturing, network namespaces or other users' sockets need root "
     "(whatever could be done without them is still written)",
-    ExitStatus.INTERRUPTED: "interrupted by Ctrl-C or SIGTERM before the work was done (for serve, join, live "
-    "follow, sockets --watch and lab --keep-running the first Ctrl-C is the normal way to stop: exit 0)",
+    ExitStatus.INTERRUPTED: "interrupted by Ctrl-C or SIGTERM before the work was done (the first Ctrl-C is the "
+    "normal way to stop serve, live follow, sockets --watch, lab --keep-running and join's prompt: exit 0)",
 }
 
 

@@ -200,3 +200,21 @@ def test_a_participant_the_server_refuses_stops_the_run_with_one_line(tmp_path: 
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1] == "netlab: admin could not join: Nickname 'admin' is reserved; try another"
     assert result.stdout == ""
+
+
+def test_the_reports_by_hand_steps_parse_and_name_the_program_fully_under_sudo(lab_run: LabRun) -> None:
+    import os
+
+    from shell_commands import invocations, parse
+
+    md = lab_run.markdown.read_text(encoding="utf-8")
+    block = re.search(r"```sh\n(.*?)\n```", md, re.S)
+    assert block is not None
+    purposes = [line for line in block.group(1).splitlines() if line.startswith("# ")]
+    assert [int(p[2:].split(".")[0]) for p in purposes] == list(range(1, len(purposes) + 1))
+    found = [inv for line in block.group(1).splitlines() for inv in invocations(line)]
+    names = [parse(inv.args)[0] for inv in found]
+    assert names == ["serve", "follow", "join", "join", "join", "sockets", "follow", "report"]
+    capture = found[1]
+    assert capture.prefix == ("sudo",) and os.path.isabs(capture.program[0])
+    assert str(parse(capture.args)[1]["save_to"]) == str(lab_run.pcap)  # the file the lab itself wrote
