@@ -28,6 +28,22 @@ class PcapReadError(CaptureError):
         self.missing = missing
 
 
+class NoRights(NetlabError):
+    """Something needs rights the user lacks (root, a capability); the message says how to get them."""
+
+
+class NoSuchStream(NetlabError):
+    """The streams asked for (`--stream N`, `--port`, `--host`) are not in the capture; the message says which are."""
+
+
+class Unreachable(NetlabError):
+    """A server could not be reached (connection refused, timed out, no route)."""
+
+
+class InputMissing(NetlabError):
+    """An input file named on the command line (a script, a capture) does not exist."""
+
+
 class ChatProtocolError(NetlabError):
     """The chat protocol was violated."""
 
@@ -50,3 +66,7 @@ class LabPermissionError(LabError):
 
 class SocketsError(NetlabError):
     """Listing sockets failed: a network namespace or process that does not exist, or no right to look."""
+
+
+class SocketsPermissionError(SocketsError):
+    """No right to look into a network namespace or at another user's process (needs root)."""

@@ -22,8 +22,9 @@ import threading
 import time
 from collections.abc import Iterator
 
-from netlab.capture.sources import NO_PERMISSION_HINT, CapturedFrame, LiveCapture
+from netlab.capture.sources import CapturedFrame, LiveCapture
 from netlab.errors import CaptureError, CapturePermissionError, FilterUnavailable
+from netlab.invocation import no_permission_hint
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class TcpdumpCapture(LiveCapture):
         text = b" ".join(self._stderr_lines).decode(errors="replace")
         if "permission" in text.lower() or "not permitted" in text:
             return CapturePermissionError(
-                f"no permission to capture on {self.iface} (needs CAP_NET_RAW): {NO_PERMISSION_HINT}"
+                f"no permission to capture on {self.iface} (needs CAP_NET_RAW): {no_permission_hint()}"
             )
         if "syntax error" in text or "can't parse filter" in text:
             return FilterUnavailable(f"bad capture filter: {text.removeprefix('tcpdump: ')}")

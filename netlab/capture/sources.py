@@ -42,6 +42,7 @@ from types import TracebackType
 
 from netlab.capture import bpf
 from netlab.errors import CaptureError, CapturePermissionError, FilterUnavailable
+from netlab.invocation import no_permission_hint
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,6 @@ DRAIN_LIMIT_S = 60.0
 _ETHERNET_LIKE = {1, 772}
 _ARPHRD_LOOPBACK = 772
 
-NO_PERMISSION_HINT = (
-    "run as root, or grant the capability (sudo setcap cap_net_raw,cap_net_admin+eip $(readlink -f "
-    "$(which python3))), or capture with tcpdump/Wireshark and use `netlab follow --read FILE`"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +356,7 @@ def build_program(
 def capture_open_error(error: OSError, iface: str) -> CaptureError:
     if isinstance(error, PermissionError):
         return CapturePermissionError(
-            f"no permission to capture on {iface} (needs CAP_NET_RAW): {NO_PERMISSION_HINT}"
+            f"no permission to capture on {iface} (needs CAP_NET_RAW): {no_permission_hint()}"
         )
     return CaptureError(f"cannot capture on {iface}: {error.strerror or error}")
 

@@ -37,7 +37,7 @@ from netlab.chat.protocol import (
     MessageKind,
     parse_server_line,
 )
-from netlab.errors import NetlabError, RemoteProtocolError
+from netlab.errors import NetlabError, RemoteProtocolError, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ EXIT_WORDS = frozenset({"/exit", "/quit", "выход"})
 
 class ChatClientError(NetlabError):
     """Connecting to or talking with a chat server failed (one line for the user)."""
+
+
+class ServerUnreachable(ChatClientError, Unreachable):
+    """The server could not be reached: connection refused, timed out, no route."""
 
 
 class NickRejected(ChatClientError):
@@ -94,11 +98,11 @@ class ChatClient:
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
         except ConnectionRefusedError:
-            raise ChatClientError(f"cannot connect to {where}: connection refused (is `netlab serve` running?)") from None
+            raise ServerUnreachable(f"cannot connect to {where}: connection refused (is `netlab serve` running?)") from None
         except TimeoutError:
-            raise ChatClientError(f"cannot connect to {where}: timed out") from None
+            raise ServerUnreachable(f"cannot connect to {where}: timed out") from None
         except OSError as error:
-            raise ChatClientError(f"cannot connect to {where}: {error.strerror or error}") from None
+            raise ServerUnreachable(f"cannot connect to {where}: {error.strerror or error}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             return cls._handshake(sock, nick, "netlab" if dialect == "line" else dialect, timeout)

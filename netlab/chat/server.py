@@ -69,7 +69,7 @@ from netlab.chat.protocol import (
     welcome_text,
 )
 from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, format_address
-from netlab.errors import NetlabError
+from netlab.errors import NetlabError, NoRights
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,10 @@ class ServerConfig:
 
 class ChatServerError(NetlabError):
     """The server could not start (address in use, bad host)."""
+
+
+class ListenPermissionError(ChatServerError, NoRights):
+    """The server may not listen on that port (below 1024 without root or CAP_NET_BIND_SERVICE)."""
 
 
 def _stamp() -> str:
@@ -178,6 +182,11 @@ class ChatServer:
             )
         except socket.gaierror as error:
             raise ChatServerError(f"cannot listen on {cfg.host!r}: {error.strerror}") from None
+        except PermissionError:
+            where = format_address((cfg.host, cfg.port))
+            raise ListenPermissionError(
+                f"cannot listen on {where}: permission denied (ports below 1024 need root); use a port above 1023"
+            ) from None
         except OSError as error:
             where = format_address((cfg.host, cfg.port))
             hint = "; is another server running? try --port" if error.errno == 98 else ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import sys
 from collections.abc import Callable
@@ -10,23 +12,27 @@ from typing import Any
 import typer
 
 from netlab import __version__
-from netlab.cli.exits import ExitStatus, run_quietly
+from netlab.cli.exits import ExitStatus, exit_table_epilog, run_quietly
 from netlab.errors import (
     CapturePermissionError,
     FilterUnavailable,
+    InputMissing,
     LabPermissionError,
     NetlabError,
+    NoRights,
     PcapReadError,
+    SocketsPermissionError,
+    Unreachable,
 )
 
 
 def exit_status_for(error: NetlabError) -> ExitStatus:
-    """The exit status for a netlab error: the only place errors become exit codes."""
-    if isinstance(error, (CapturePermissionError, LabPermissionError)):
+    """The exit status for a netlab error: the only place errors become exit codes (table: `EXIT_MEANINGS`)."""
+    if isinstance(error, (NoRights, CapturePermissionError, LabPermissionError, SocketsPermissionError)):
         return ExitStatus.NO_PERMISSION
-    if isinstance(error, FilterUnavailable):
+    if isinstance(error, (FilterUnavailable, Unreachable)):
         return ExitStatus.UNAVAILABLE
-    if isinstance(error, PcapReadError) and error.missing:
+    if isinstance(error, InputMissing) or (isinstance(error, PcapReadError) and error.missing):
         return ExitStatus.NO_INPUT
     return ExitStatus.ERROR
 
@@ -60,9 +66,9 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Ignored: the stream is always the current sys.stderr."""
 
 
-def configure_logging(verbose: int, quiet: int) -> None:
-    """Send log records to stderr at a level chosen by -v / -q."""
-    level = logging.WARNING - 10 * verbose + 10 * quiet
+def configure_logging(verbose: int, quiet: int, base: int = logging.WARNING) -> None:
+    """Send log records to stderr at a level chosen by -v / -q (each a step of 10 from `base`)."""
+    level = base - 10 * verbose + 10 * quiet
     level = max(logging.DEBUG, min(logging.CRITICAL, level))
     handler = _CurrentStderrHandler()
     handler.setFormatter(logging.Formatter("netlab: %(levelname)s: %(message)s"))
@@ -99,11 +105,44 @@ def run_guarded(body: Callable[[], Any]) -> Any:
         raise typer.Exit(int(exit_status_for(error))) from None
 
 
+_LOG_OPTIONS = (
+    inspect.Parameter(
+        "log_verbose", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+        default=typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (repeat for more)."),
+    ),
+    inspect.Parameter(
+        "log_quiet", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+        default=typer.Option(0, "--quiet", "-q", count=True, help="Fewer diagnostics on stderr."),
+    ),
+)  # fmt: skip
+
+
+def _with_log_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`command` taking -v / -q after its name too (`netlab serve -v` as `netlab -v serve`): they add to
+    the level the app's own -v / -q set before the command runs."""
+
+    @functools.wraps(command)
+    def run(*args: Any, log_verbose: int = 0, log_quiet: int = 0, **kwargs: Any) -> Any:
+        if log_verbose or log_quiet:
+            configure_logging(log_verbose, log_quiet, base=logging.getLogger("netlab").getEffectiveLevel())
+        return command(*args, **kwargs)
+
+    signature = inspect.signature(command, eval_str=True)
+    run.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *_LOG_OPTIONS])  # type: ignore[attr-defined]
+    run.__annotations__ = {**command.__annotations__, "log_verbose": int, "log_quiet": int}
+    return run
+
+
 def _register_commands() -> None:
+    """Add every command, each also taking -v / -q and ending its --help with the exit-status table."""
     from netlab.cli import follow, join, lab, report, serve, sockets
 
     for module in (serve, join, sockets, follow, report, lab):
         module.register(app)
+    for info in app.registered_commands:
+        assert info.callback is not None
+        info.callback = _with_log_options(info.callback)
+        info.epilog = info.epilog or exit_table_epilog()
 
 
 _register_commands()

@@ -1,4 +1,9 @@
-"""Exit codes and the entry point's guard, without typer (the sockets fast path uses them too)."""
+"""Exit codes, their one table, and the entry point's guard, without typer (the fast paths use them too).
+
+The table (`EXIT_MEANINGS`) is the single source of what each status means: `exit_table_epilog`
+puts it at the end of every command's `--help`, and a test checks the README's copy against it.
+Which error gets which status is decided in `netlab.cli.app.exit_status_for`, and nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Callable
 
 
 class ExitStatus(enum.IntEnum):
-    """Exit codes (see STYLE.md §6)."""
+    """Exit codes (see STYLE.md §6 and `EXIT_MEANINGS`)."""
 
     OK = 0
     ERROR = 1
@@ -18,6 +23,29 @@ class ExitStatus(enum.IntEnum):
     UNAVAILABLE = 69
     NO_PERMISSION = 77
     INTERRUPTED = 130
+
+
+#: What each status means, for every command alike (the `--help` epilogs and the README's table).
+EXIT_MEANINGS: dict[ExitStatus, str] = {
+    ExitStatus.OK: "ok",
+    ExitStatus.ERROR: "a data problem, reported on stderr: truncated or damaged input (everything before the cut "
+    "is still output), no such stream (the message says which exist), a failed check, a file that could "
+    "not be written",
+    ExitStatus.USAGE: "usage: an unknown or malformed option, or options that contradict each other",
+    ExitStatus.NO_INPUT: "no input: a capture file or script that does not exist",
+    ExitStatus.UNAVAILABLE: "unreachable or unavailable: a server that refuses the connection, a capture backend "
+    "or libpcap that is missing",
+    ExitStatus.NO_PERMISSION: "no rights: capturing, network namespaces or other users' sockets need root "
+    "(whatever could be done without them is still written)",
+    ExitStatus.INTERRUPTED: "interrupted by Ctrl-C or SIGTERM before the work was done (the first Ctrl-C is the "
+    "normal way to stop serve, live follow, sockets --watch, lab --keep-running and join's prompt: exit 0)",
+}
+
+
+def exit_table_epilog() -> str:
+    """The exit-status table as a `--help` epilog (one paragraph per status)."""
+    rows = "\n\n".join(f"{int(status):>3}  {meaning}" for status, meaning in EXIT_MEANINGS.items())
+    return "Exit status (the same for every netlab command):\n\n" + rows
 
 
 def run_quietly(body: Callable[[], object]) -> object:

@@ -11,7 +11,7 @@ from netlab.cli.app import run_guarded
 from netlab.cli.choices import ColorChoice
 from netlab.cli.follow_live import LIVE_HELP, live_options, run_live
 from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, role_judge, run_follow
-from netlab.render.base import format_names
+from netlab.render.base import format_names, option_conflict
 
 FORMAT_NAMES = format_names()
 
@@ -117,10 +117,9 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(
                 f"unknown format {fmt!r}; choose from {', '.join(names)}", param_hint="--format"
             )
-        if direction is not DirectionChoice.both and fmt.startswith("tshark-"):
-            raise typer.BadParameter(
-                "the tshark formats always show both directions", param_hint="--direction"
-            )
+        conflict = option_conflict(fmt, direction.value, color.value)
+        if conflict is not None:
+            raise typer.BadParameter(conflict[1], param_hint=conflict[0])
 
         live = live_options(
             read, port or [], host or [], iface, bpf_filter, backend, save, save_to, duration, count, until_idle
@@ -139,7 +138,7 @@ def register(app: typer.Typer) -> None:
             if live is not None:
                 run_live(live, run_follow, fmt=fmt, streams=stream or [], ports=list(live.ports),
                          hosts=host or [], direction=direction, color=color, vlans=vlans,
-                         summary=summary, roles=role_judge(port or [], live=True))
+                         summary=summary, live=True, roles=role_judge(port or [], live=True))
                 return
             assert read is not None
             run_follow(

@@ -6,8 +6,8 @@ of `netlab follow` to this module first. It reads the typer command's options fo
 (`OPTIONS`, which a test compares with the command) with the fast parser of `netlab.cli.fastparse`,
 which reads them as click's parser does, and declines whatever it is not sure to read exactly as
 typer would: no `--read`, live-capture options, `--help`, unknown options, a missing or invalid
-value, a value typer's command would reject (an unknown format, a tshark format with `--direction`,
-a host that is not an address), `--` and positional arguments. A declined run goes to the typer
+value, a value typer's command would reject (an unknown format, a `--direction` or `--color` the format
+cannot honour, a host that is not an address), `--` and positional arguments. A declined run goes to the typer
 command, so help texts, usage errors and exit codes stay typer's; nothing has been written when it
 declines.
 
@@ -25,7 +25,7 @@ from netlab.cli.fastparse import Declined, Option
 from netlab.cli.fastparse import parse as parse_options
 from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, role_judge, run_follow
 from netlab.errors import NetlabError
-from netlab.render.base import format_names
+from netlab.render.base import format_names, option_conflict
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing here
 if TYPE_CHECKING:
@@ -63,8 +63,9 @@ def _check(values: dict[str, Any]) -> None:
         raise Declined("no --read: a live capture")
     if values["fmt"] not in format_names():
         raise Declined(f"unknown format {values['fmt']!r}")
-    if values["direction"] != "both" and values["fmt"].startswith("tshark-"):
-        raise Declined("the tshark formats always show both directions")
+    conflict = option_conflict(values["fmt"], values["direction"], values["color"])
+    if conflict is not None:
+        raise Declined(conflict[1])
     for text in values["host"] or []:
         try:
             canonical_ip(text)

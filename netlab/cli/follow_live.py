@@ -63,6 +63,11 @@ def live_options(
             raise typer.BadParameter(f"{', '.join(given)} only apply to live capture (without --read)",
                                      param_hint="--read")
         return None
+    if save and save_to is not None:
+        raise typer.BadParameter(
+            f"--save writes to captures/follow-<time>.pcap and --save-to to {save_to}: give one of them",
+            param_hint="--save",
+        )
     if backend is not None and backend not in BACKEND_NAMES:
         raise typer.BadParameter(f"unknown backend {backend!r}; choose from {', '.join(BACKEND_NAMES)}",
                                  param_hint="--backend")

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from netlab.cli.choices import ColorChoice
+from netlab.errors import NoSuchStream
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from netlab.capture.model import Endpoint, Segment
-    from netlab.stream.pipeline import FollowSummary
+    from netlab.stream.pipeline import FollowSummary, StreamFilter
     from netlab.stream.roles import RoleJudge
 
 
@@ -147,11 +148,16 @@ def run_follow(
     summary: bool,
     batch: bool = False,
     roles: RoleJudge | None = None,
+    live: bool = False,
 ) -> None:
     """Build the pipeline for any segment source and write to stdout (summary to stderr).
 
     `roles` decides who is the server of a connection whose handshake was not captured (see
     `role_judge`). `hosts` must be addresses (`canonical_ip` raises ValueError otherwise: check them first).
+
+    Raises:
+        NoSuchStream: after everything else was written, when the selection names streams the
+            capture lacks (`missing_streams`).
 
     `follow` writes the output of each batch of segments in one piece: a read block of a file, or
     one segment of a live capture, which so shows every turn at once. `batch` (a capture file: one
@@ -183,8 +189,32 @@ def run_follow(
         sys.stdout.flush()
     if summary:
         _say(summary_line(result))
-    if selection.streams and result.streams and not result.shown:
-        _say(f"netlab follow: no stream matched (the capture has streams 0..{result.streams - 1})")
+    missing = missing_streams(selection, result, matches=not live)
+    if missing:
+        raise NoSuchStream(missing)
+
+
+def _stream_range(count: int) -> str:
+    if count == 0:
+        return "the capture has no TCP stream"
+    return "the capture has stream 0" if count == 1 else f"the capture has streams 0–{count - 1}"
+
+
+def missing_streams(selection: StreamFilter, result: FollowSummary, *, matches: bool = True) -> str:
+    """What the selection asked for that the capture lacks, in one line ('' when nothing is missing).
+
+    A `--stream N` beyond the capture's streams is missing even when other streams were shown; with
+    `matches`, a selection no stream matched is missing too (not for a live capture, whose `--port` and
+    `--host` are its capture filter: a quiet port is no data problem).
+    """
+    absent = sorted(n for n in selection.streams if n >= result.streams)
+    if absent:
+        return f"no stream {', '.join(map(str, absent))}; {_stream_range(result.streams)}"
+    if result.shown or selection.everything or not matches:
+        return ""
+    asked = [f"--stream {n}" for n in sorted(selection.streams)]
+    asked += [f"--port {p}" for p in sorted(selection.ports)] + [f"--host {h}" for h in sorted(selection.hosts)]
+    return f"no stream matches {' '.join(asked)}; {_stream_range(result.streams)}"
 
 
 def _say(line: str) -> None:

@@ -8,9 +8,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from netlab.lab.run import LabResult
 
 SCRIPT_HELP = (
     "A conversation of your own: a UTF-8 file with one `NICK> LINE` per line (a participant joins on "
@@ -111,10 +114,11 @@ def register(app: typer.Typer) -> None:
         takes a socket snapshot mid-conversation, shuts everything down cleanly, and writes
         captures/RUN.pcap, reports/RUN/dialogue.txt, reports/RUN/report.md and reports/RUN/report.html.
         The paths go to stdout; progress goes to stderr. Capturing needs root (or CAP_NET_RAW);
-        without it the lab says so and writes the report without the capture parts.
+        without it the lab says so, writes the report without the capture parts and exits 77.
 
-        Examples: `sudo netlab lab`; `sudo netlab lab --clients 5 --messages 4`;
-        `sudo netlab lab --hosts 4 --loss 5 --delay 10 --reorder 10` (a lossy, reordering wire
+        Examples (sudo needs netlab's full path: its PATH holds no virtualenv): `sudo .venv/bin/netlab lab`;
+        `sudo .venv/bin/netlab lab --clients 5 --messages 4`;
+        `sudo .venv/bin/netlab lab --hosts 4 --loss 5 --delay 10 --reorder 10` (a lossy, reordering wire
         between namespaced hosts: the report then shows retransmissions and out-of-order segments).
         """
         from netlab.cli.app import run_guarded
@@ -161,8 +165,25 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"dialogue: {result.files.dialogue}")
             typer.echo(f"report:   {result.files.markdown}")
             typer.echo(f"html:     {result.files.html}")
+            _exit_for_what_is_missing(result)
 
         run_guarded(body)
+
+
+def _exit_for_what_is_missing(result: LabResult) -> None:
+    """After a report was written: exit with the status of what kept the capture from starting (77 for
+    no capture rights), or 1 when the capture is damaged or fails the byte check; else return (exit 0)."""
+    from netlab.cli.app import exit_status_for
+    from netlab.errors import CapturePermissionError
+
+    error = result.capture_error
+    if error is not None:
+        why = "no capture rights (see above)" if isinstance(error, CapturePermissionError) else str(error)
+        typer.echo(f"netlab: the report was written without the capture, dialogue and diagrams: {why}", err=True)
+        raise typer.Exit(int(exit_status_for(error)))
+    if result.check_failed:
+        typer.echo("netlab: the capture check failed: see the problems above and in the report", err=True)
+        raise typer.Exit(1)
 
 
 @contextlib.contextmanager

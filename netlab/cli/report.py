@@ -70,12 +70,14 @@ def register(app: typer.Typer) -> None:
                 raise PcapReadError(f"{read} is a directory; give a .pcap or .pcapng file")
             directory = out or default_out(read)
             typer.echo(f"netlab: reading {read} ...", err=True)
-            files, built = report_from_pcap(read, directory, port or [])
+            files, built, broken = report_from_pcap(read, directory, port or [])
             typer.echo(
                 f"netlab: {len(built.connections)} TCP connection(s); report in {directory}/", err=True
             )
             for path in (files.dialogue, files.markdown, files.html):
                 if path is not None:
                     typer.echo(str(path))
+            if broken is not None:  # a data problem: exit 1, as `follow` does, with the report written
+                raise PcapReadError(f"{broken}; the report shows everything before it", offset=broken.offset)
 
         run_guarded(body)

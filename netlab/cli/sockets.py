@@ -33,7 +33,7 @@ Examples:
 
   netlab sockets --all --state established --json | jq '.rows[]'
 
-  sudo netlab sockets --netns lab-client --format netstat
+  sudo "$(command -v netlab)" sockets --netns lab-client --format netstat   # sudo: by its full path
 """
 
 

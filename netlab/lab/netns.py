@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netlab.errors import LabError, LabPermissionError
+from netlab.invocation import program_text
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def require_root() -> None:
         raise LabError("--hosts needs Linux network namespaces; on this system use plain `netlab lab` (loopback)")
     if os.geteuid() != 0:
         raise LabPermissionError(
-            "--hosts needs root to create network namespaces: run `sudo netlab lab --hosts N ...` "
+            f"--hosts needs root to create network namespaces: run `sudo {program_text(privileged=True)} lab --hosts N ...` "
             "(or plain `netlab lab`, which runs on 127.0.0.1 without namespaces)"
         )
     if shutil.which("ip") is None:

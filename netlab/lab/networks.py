@@ -38,6 +38,8 @@ class LoopbackNetwork:
     def __init__(self, backend: str | None = None) -> None:
         self.server_ip = "127.0.0.1"
         self.capture_note = ""
+        #: Why the capture could not start (no rights, ...), for the exit status; None when it ran.
+        self.capture_error: CaptureError | None = None
         self._backend = backend
         self._capture: object | None = None
         self._writer: PcapWriter | None = None
@@ -67,13 +69,13 @@ class LoopbackNetwork:
         try:
             capture = open_live(loopback_name(), port=port, backend=self._backend)
         except CaptureError as error:
-            self.capture_note = f"no capture: {error}"
+            self.capture_note, self.capture_error = f"no capture: {error}", error
             return False
         try:
             writer = PcapWriter(pcap, capture.linktype, capture.snaplen)
         except CaptureError as error:
             capture.close()
-            self.capture_note = f"no capture: {error}"
+            self.capture_note, self.capture_error = f"no capture: {error}", error
             return False
         self._capture, self._writer = capture, writer
 
@@ -86,6 +88,7 @@ class LoopbackNetwork:
         if not capture.started.wait(CAPTURE_START_TIMEOUT):
             self.stop_capture()
             self.capture_note = "no capture: the capture did not start within 10 s"
+            self.capture_error = CaptureError("the capture did not start within 10 s")
             return False
         return True
 
@@ -127,6 +130,7 @@ class NamespaceNetwork:
         self.seed = seed
         self.server_ip = self.topology.hosts[0].ip
         self.capture_note = ""
+        self.capture_error: CaptureError | None = None
         self._namespaces = Namespaces(self.topology)
         self._switch: Switch | None = None
         self._writer: PcapWriter | None = None

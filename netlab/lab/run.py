@@ -22,7 +22,8 @@ from netlab.capture.pcapfile import read_segments
 from netlab.chat.client import ChatClient
 from netlab.chat.protocol import MessageKind
 from netlab.chat.server import ChatServer
-from netlab.errors import LabError, NetlabError
+from netlab.errors import InputMissing, LabError, NetlabError
+from netlab.invocation import program_text
 from netlab.lab.conversation import expectations, is_leave, is_plain, renamed_to
 from netlab.lab.howto import loopback_commands, namespace_commands
 from netlab.lab.impair import Impairment
@@ -74,6 +75,14 @@ class LabResult:
     participants: tuple[Participant, ...]
     problems: tuple[str, ...]
     notes: tuple[str, ...]
+    #: Why there is no capture (no rights, ...): the report was written without its capture parts.
+    capture_error: NetlabError | None = None
+    #: The capture is damaged or does not hold what the participants sent (listed in `problems`).
+    check_failed: bool = False
+
+
+class ScriptMissing(LabError, InputMissing):
+    """The --script file does not exist."""
 
 
 def load_script(config: LabConfig) -> tuple[Script, str, str]:
@@ -81,6 +90,8 @@ def load_script(config: LabConfig) -> tuple[Script, str, str]:
     if config.script is not None:
         try:
             text = config.script.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ScriptMissing(f"no such script: {config.script}") from None
         except OSError as error:
             raise LabError(f"cannot read the script {config.script}: {error.strerror}") from None
         except UnicodeDecodeError:
@@ -133,6 +144,7 @@ class LabRun:
         self.sockets: list[SocketRow] | None = None
         self.sockets_note = ""
         self.problems: list[str] = []
+        self.check_failed = False
         self.notes: list[str] = []
         self.capture_note = ""
         self.check = ""
@@ -279,13 +291,14 @@ class LabRun:
 
     def _keep_running(self) -> None:
         host, port = self.address
-        where = ""
-        if isinstance(self.network, NamespaceNetwork):
-            where = f"ip netns exec {self.network.topology.hosts[1].netns} "
+        join = f"join --host {host} --port {port}"
+        if isinstance(self.network, NamespaceNetwork):  # entering a namespace needs root: the full path
+            join = f"sudo ip netns exec {self.network.topology.hosts[1].netns} {program_text(privileged=True)} {join}"
+        else:
+            join = f"{program_text(privileged=False)} {join}"
         try:
             self.progress(
-                f"the server stays up on {host}:{port}: join with `{where}netlab join --host {host} --port {port}`; "
-                "press Ctrl-C to stop and write the report"
+                f"the server stays up on {host}:{port}: join with `{join}`; press Ctrl-C to stop and write the report"
             )
             while not self.stop_event.wait(0.5):
                 pass
@@ -338,7 +351,10 @@ class LabRun:
         if self.pcap is not None and self.pcap.exists():
             self.progress("reading the capture and writing the report ...")
             server = RoleHints(recorded=frozenset({Endpoint(*self.address)}))  # this run's own server
-            collected, _ = collect_into(directory, self.pcap, self._nicknames(), server)
+            collected, broken = collect_into(directory, self.pcap, self._nicknames(), server)
+            if broken is not None:
+                self.problems.append(f"the capture ends early: {broken}")
+                self.check_failed = True
             self._verify(self.pcap)
         else:
             (directory / "dialogue.txt").unlink(missing_ok=True)
@@ -350,8 +366,9 @@ class LabRun:
         files = write_report(report, directory)
         live = tuple(p for p in self.participants if p is not None)
         return LabResult(
-            self.name, self.pcap, files, report, self.address, live, tuple(self.problems), tuple(self.notes)
-        )
+            self.name, self.pcap, files, report, self.address, live, tuple(self.problems), tuple(self.notes),
+            self.network.capture_error, self.check_failed,
+        )  # fmt: skip
 
     def _verify(self, pcap: Path) -> None:
         """Compare each client's captured bytes with what it wrote (see `netlab.lab.verify`)."""
@@ -362,9 +379,11 @@ class LabRun:
             dialogues = build_dialogues(Reassembler().feed_all(read_segments(pcap)))
         except NetlabError as error:
             self.problems.append(f"the capture could not be checked: {error}")
+            self.check_failed = True
             return
         mismatches = check_sent(dialogues, sent)
         self.problems += mismatches
+        self.check_failed = self.check_failed or bool(mismatches)
         if not mismatches:
             self.check = (
                 f"the capture holds every byte each of the {len(sent)} participants sent, in order "
@@ -404,9 +423,10 @@ class LabRun:
 
     def _hand_commands(self) -> list[Command]:
         port = self.address[1]
-        pcap = f"captures/{self.name}.pcap"
+        pcap = str(self.config.captures_dir / f"{self.name}.pcap")
         nicks = [p.nicks[0] for p in self.participants if p is not None]
         net = self.network
+        root = program_text(privileged=True)
         if isinstance(net, NamespaceNetwork):
-            return namespace_commands(net.topology.hosts, port, nicks, self.config.impairment, pcap)
-        return loopback_commands(port, nicks, pcap)
+            return namespace_commands(net.topology.hosts, port, nicks, self.config.impairment, pcap, root=root)
+        return loopback_commands(port, nicks, pcap, plain=program_text(privileged=False), root=root)

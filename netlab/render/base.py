@@ -53,20 +53,56 @@ class Renderer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FormatInfo:
-    """A registered format: where its renderer class lives and a one-line description."""
+    """A registered format: where its renderer class lives, a one-line description, and which of the
+    `RenderOptions` it honours.
+
+    Attributes:
+        directions: it shows one direction alone when `RenderOptions.direction` asks for it.
+        colour: "ansi" (honours `RenderOptions.color`), "none" (never coloured) or "always" (always
+            coloured by direction, as HTML is).
+    """
 
     name: str
     module: str
     attr: str
     description: str
+    directions: bool = False
+    colour: str = "none"
 
 
 _FORMATS: dict[str, FormatInfo] = {}
 
 
-def register_format(name: str, module: str, attr: str, description: str) -> None:
+def register_format(
+    name: str, module: str, attr: str, description: str, *, directions: bool = False, colour: str = "none"
+) -> None:
     """Register a renderer class `module.attr` (constructed with a `RenderOptions`) as `name`."""
-    _FORMATS[name] = FormatInfo(name, module, attr, description)
+    if colour not in ("ansi", "none", "always"):
+        raise ValueError(f"colour must be ansi, none or always, not {colour!r}")
+    _FORMATS[name] = FormatInfo(name, module, attr, description, directions, colour)
+
+
+def option_conflict(name: str, direction: str, color: str) -> tuple[str, str] | None:
+    """Why `--format name` cannot honour `--direction direction` / `--color color`, or None when it can.
+
+    `direction` is "both", "c2s" or "s2c"; `color` is "auto", "always" or "never". Returns the option
+    at fault and a one-line reason (a usage error: an option a format would silently ignore).
+    Raises KeyError for an unknown format.
+    """
+    info = _FORMATS[name]
+    if direction != "both" and not info.directions:
+        return "--direction", f"--format {name} always shows both directions; --direction {direction} works with " + ", ".join(
+            f for f, i in _FORMATS.items() if i.directions
+        )
+    if color == "always" and info.colour == "none":
+        return "--color", f"--format {name} has no colours; --color always works with " + ", ".join(
+            f for f, i in _FORMATS.items() if i.colour == "ansi"
+        )
+    if color == "never" and info.colour == "always":
+        return "--color", f"--format {name} is always coloured by direction; --color never works with " + ", ".join(
+            f for f, i in _FORMATS.items() if i.colour != "always"
+        )
+    return None
 
 
 def format_names() -> list[str]:
@@ -92,24 +128,30 @@ register_format(
     "netlab.render.text",
     "TextRenderer",
     "readable dialogue: a header per stream, turns labelled with direction and time, gaps in place",
+    directions=True,
+    colour="ansi",
 )
 register_format(
     "hex",
     "netlab.render.hexdump",
     "HexRenderer",
     "hex dump per turn, like Wireshark's Follow window in Hex Dump mode",
+    directions=True,
+    colour="ansi",
 )
 register_format(
     "raw",
     "netlab.render.raw",
     "RawRenderer",
     "the bytes themselves (both directions, or --direction c2s|s2c), to stdout",
+    directions=True,
 )
 register_format(
     "json",
     "netlab.render.jsonl",
     "JsonLinesRenderer",
     "JSON Lines: one object per event; data chunks carry stream, src, dst, ts and base64 data",
+    directions=True,
 )
 register_format(
     "tshark-ascii", "netlab.render.tshark", "TsharkAscii", "identical to `tshark -q -z follow,tcp,ascii,N`"
@@ -134,4 +176,5 @@ register_format(
     "netlab.render.html",
     "HtmlRenderer",
     "one self-contained HTML page: each stream's dialogue coloured by direction, with its SVG ladder diagram",
+    colour="always",
 )

@@ -9,7 +9,6 @@ is produced, so memory does not grow with the size of the capture.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -35,8 +34,6 @@ from netlab.stream.dialogue import build_dialogues
 from netlab.stream.events import Closed, Data, Direction, Event, Opened, StreamStats
 from netlab.stream.reassembly import Reassembler
 from netlab.stream.roles import RoleHints, RoleJudge
-
-log = logging.getLogger(__name__)
 
 _GREETING = b"NICK"
 _NICK_RE = re.compile(r"^[^\W\d][\w.\-]{0,23}$")
@@ -200,7 +197,6 @@ def read_capture(
     notes = collected.notes
     if broken is not None:
         notes += (f"the capture ends early: {broken}",)
-        log.warning("%s", broken)
     return replace(collected, frames=frames, notes=notes), broken
 
 

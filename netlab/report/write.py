@@ -6,9 +6,11 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from shlex import quote
 
 from netlab.capture.model import Endpoint
 from netlab.errors import LabError, PcapReadError
+from netlab.invocation import program_text
 from netlab.report.build import Collected, build_report, read_capture
 from netlab.report.markdown import render_markdown
 from netlab.report.model import Command, Report, RunInfo
@@ -78,24 +80,28 @@ def write_report(report: Report, directory: Path) -> ReportFiles:
 
 def report_from_pcap(
     pcap: Path, directory: Path, server_ports: Iterable[int] = ()
-) -> tuple[ReportFiles, Report]:
+) -> tuple[ReportFiles, Report, PcapReadError | None]:
     """`netlab report --read`: a report from any capture, without the sockets section.
 
-    `server_ports`: the ports the user named as the servers' (``--port``).
+    `server_ports`: the ports the user named as the servers' (``--port``). Returns the files, the
+    report, and the error that cut a truncated or damaged capture short (the report then covers
+    everything before it, and says so), or None.
     """
     hints = RoleHints(ports=frozenset(server_ports))
-    collected, _broken = collect_into(directory, pcap, hints=hints)
+    collected, broken = collect_into(directory, pcap, hints=hints)
+    netlab = program_text(privileged=False)
     run = RunInfo(
         title=f"netlab report: {pcap.name}",
         kind="pcap",
         started=collected.first_ts,
         settings=(("capture", str(pcap)), ("connections", str(len(collected.connections)))),
         commands=(
-            Command("the transcript, as in Wireshark's Follow TCP Stream", f"netlab follow --read {pcap}"),
-            Command("the same report again", f"netlab report --read {pcap} --out {directory}"),
-            Command("Wireshark's view of retransmissions", f"tshark -r {pcap} -Y tcp.analysis.retransmission"),
+            Command("1. the transcript, as in Wireshark's Follow TCP Stream", f"{netlab} follow --read {quote(str(pcap))}"),
+            Command("2. the same report again", f"{netlab} report --read {quote(str(pcap))} --out {quote(str(directory))}"),
+            Command("3. Wireshark's view of retransmissions",
+                    f"tshark -r {quote(str(pcap))} -Y tcp.analysis.retransmission"),
         ),
         notes=("The sockets section is omitted: a capture file does not show the sockets.",),
     )
     report = build_report(run, collected, capture_path=str(pcap))
-    return write_report(report, directory), report
+    return write_report(report, directory), report, broken

@@ -15,7 +15,7 @@ import socket
 import threading
 from pathlib import Path
 
-from netlab.errors import SocketsError
+from netlab.errors import SocketsError, SocketsPermissionError
 from netlab.sockets import diag
 
 CLONE_NEWNET = 0x40000000
@@ -27,12 +27,21 @@ def netns_path(name: str) -> Path:
 
     Raises:
         SocketsError: when there is no such namespace.
+        SocketsPermissionError: when we may not even look at it.
     """
     path = Path(name) if "/" in name else NETNS_RUN_DIR / name
-    if not path.exists():
+    try:
+        path.stat()
+    except PermissionError:
+        from netlab.invocation import as_root
+
+        raise SocketsPermissionError(
+            f"no permission to look at network namespace {name!r}: run it as root ({as_root('sockets')})"
+        ) from None
+    except OSError:
         known = sorted(p.name for p in NETNS_RUN_DIR.iterdir()) if NETNS_RUN_DIR.is_dir() else []
         hint = f" (known: {', '.join(known)})" if known else " (`ip netns list` shows none)"
-        raise SocketsError(f"no network namespace {name!r}{hint}")
+        raise SocketsError(f"no network namespace {name!r}{hint}") from None
     return path
 
 
@@ -84,5 +93,9 @@ def open_diag_socket_in(path: Path | str) -> socket.socket:
         return opened
     error = outcome.get("error")
     if isinstance(error, OSError) and error.errno in (errno.EPERM, errno.EACCES):
-        raise SocketsError(f"no permission to enter network namespace {str(path)!r}: run with sudo")
+        from netlab.invocation import as_root
+
+        raise SocketsPermissionError(
+            f"no permission to enter network namespace {str(path)!r}: run it as root ({as_root('sockets')})"
+        )
     raise SocketsError(f"cannot enter network namespace {str(path)!r}: {error}")

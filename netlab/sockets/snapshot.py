@@ -20,7 +20,7 @@ import sys
 import time
 
 from netlab import runtime
-from netlab.errors import SocketsError
+from netlab.errors import SocketsError, SocketsPermissionError
 from netlab.sockets import diag, procfs
 from netlab.sockets.lazylog import LazyLogger
 from netlab.sockets.model import ServerStatus, Snapshot, SocketRow, TcpState, parse_status
@@ -236,7 +236,11 @@ def _inodes_of(pids: list[int]) -> set[int]:
         try:
             held.update(procfs.socket_inodes(pid))
         except PermissionError as error:
-            raise SocketsError(f"no permission to read the sockets of pid {pid}: run with sudo") from error
+            from netlab.invocation import as_root
+
+            raise SocketsPermissionError(
+                f"no permission to read the sockets of pid {pid}: run it as root ({as_root('sockets')})"
+            ) from error
         except (FileNotFoundError, ProcessLookupError):
             continue  # a child that just ended
     return held

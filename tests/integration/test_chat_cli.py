@@ -73,14 +73,14 @@ def test_exit_words_leave_before_the_rest_of_the_input(server) -> None:
     watcher.close()
 
 
-def test_connection_refused_is_one_line_and_exit_1() -> None:
+def test_connection_refused_is_one_line_and_exit_69() -> None:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()  # nothing listens here now
     result = CliRunner().invoke(app, ["join", "--port", str(port), "--nick", "x"], input="hi\n")
-    assert result.exit_code == 1
-    assert result.stderr.strip().count("\n") == 0
+    assert result.exit_code == 69  # unreachable, as in the exit-status table (was 1)
+    assert result.stdout == "" and result.stderr.strip().count("\n") == 0
     assert "connection refused" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -83,12 +83,14 @@ def test_stream_port_and_host_selection() -> None:
     code, out, _ = follow("-r", str(DATA / "port_reuse.pcap"), "-f", "json", "--stream", "1")
     assert code == 0
     assert {json.loads(line)["stream"] for line in out.splitlines()} == {1}
+    # a selection nothing matches is a data problem (exit 1, was 0), and the message says what exists
     code, out, err = follow("-r", str(DATA / "chat_ipv4.pcap"), "--port", "9999")
-    assert code == 0 and out == "" and "0 of 1 stream(s)" in err
+    assert code == 1 and out == "" and "0 of 1 stream(s)" in err
+    assert err.splitlines()[-1] == "netlab: no stream matches --port 9999; the capture has stream 0"
     code, out, _ = follow("-r", str(DATA / "chat_ipv4.pcap"), "--host", "10.0.0.2", "-f", "raw")
     assert code == 0 and "NICK alice" in out
-    code, _, err = follow("-r", str(DATA / "chat_ipv4.pcap"), "--stream", "7")
-    assert code == 0 and "no stream matched (the capture has streams 0..0)" in err
+    code, out, err = follow("-r", str(DATA / "chat_ipv4.pcap"), "--stream", "7")
+    assert (code, out) == (1, "") and err.splitlines()[-1] == "netlab: no stream 7; the capture has stream 0"
 
 
 def test_vlans_copies_merge_and_different_connections_stay_apart() -> None:

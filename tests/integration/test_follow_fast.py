@@ -24,13 +24,16 @@ from netlab.cli.app import app
 DATA = Path(__file__).resolve().parents[1] / "data"
 ENV = {"NO_COLOR": "1", "COLUMNS": "100", "TERM": "dumb"}
 LIVE_ONLY = {"iface", "bpf_filter", "backend", "save", "save_to", "duration", "count", "until_idle"}
+#: -v / -q, which every command takes (netlab.cli.app); the fast path declines them as unknown options,
+#: so the typer command sets the log level.
+APP_WIDE = {"log_verbose", "log_quiet"}
 
 
 def _typer_options() -> dict[str, dict[str, object]]:
     """The follow command's capture-file parameters as typer declares them, keyed by name."""
     found: dict[str, dict[str, object]] = {}
     for param in typer.main.get_command(app).commands["follow"].params:  # type: ignore[attr-defined]
-        if param.name in LIVE_ONLY:
+        if param.name in LIVE_ONLY | APP_WIDE:
             continue
         kind = param.type
         choices = getattr(kind, "choices", None)
@@ -126,7 +129,10 @@ TAKEN = [
     ["-r", "{vlan_collision}", "--split-vlans", "--vlans", "merge"],
     ["-r", "{chat_ipv4}", "-f", "tshark-ascii", "--summary"],
     ["-r", "{chat_ipv4}", "--stream", "7"],
+    ["-r", "{port_reuse}", "-s", "1", "-s", "7", "-f", "json"],
+    ["-r", "{chat_ipv4}", "--port", "9999"],
     ["-r", "{chat_ipv4}", "--color", "always"],
+    ["-r", "{chat_ipv4}", "-f", "json", "--color", "never"],
     ["-r", "{chat_ipv4}", "-r", "{wrap}", "--format", "chat"],
     ["-r", "{missing}"],
     ["-r", "{truncated}", "-f", "json"],
@@ -167,6 +173,11 @@ DECLINED = [
     ["-r", "{chat_ipv4}", "--", "-f"],
     ["-r", "{chat_ipv4}", "-f", "nope"],
     ["-r", "{chat_ipv4}", "-d", "c2s", "-f", "tshark-hex"],
+    ["-r", "{chat_ipv4}", "-d", "c2s", "-f", "chat"],
+    ["-r", "{chat_ipv4}", "-d", "s2c", "-f", "html"],
+    ["-r", "{chat_ipv4}", "--color", "always", "-f", "json"],
+    ["-r", "{chat_ipv4}", "--color", "never", "-f", "html"],
+    ["-r", "{chat_ipv4}", "-v"],
     ["-r", "{chat_ipv4}", "-d", "C2S"],
     ["-r", "{chat_ipv4}", "--host", "nope"],
     ["-r", "{chat_ipv4}", "-s", "-1"],

@@ -41,7 +41,7 @@ def test_a_malformed_script_names_file_and_line(tmp_path: Path) -> None:
 
 def test_a_missing_or_binary_script(tmp_path: Path) -> None:
     code, _, err = _lab("--script", str(tmp_path / "nope.txt"), tmp_path=tmp_path)
-    assert code == 1 and "cannot read the script" in _one_line(err)
+    assert code == 66 and _one_line(err) == f"netlab: no such script: {tmp_path / 'nope.txt'}"  # no input (was 1)
     binary = tmp_path / "bin.txt"
     binary.write_bytes(b"\xff\xfe\x00alice> hi")
     code, _, err = _lab("--script", str(binary), tmp_path=tmp_path)

@@ -41,10 +41,17 @@ def _typer_command() -> Any:
     return typer.main.get_command(app).commands["sockets"]  # type: ignore[attr-defined]
 
 
+#: -v / -q, which every command takes (netlab.cli.app); the fast path declines them as unknown options,
+#: so the typer command sets the log level.
+APP_WIDE = {"log_verbose", "log_quiet"}
+
+
 def _typer_options() -> dict[str, dict[str, object]]:
     """The sockets command's parameters as typer declares them, keyed by name."""
     found: dict[str, dict[str, object]] = {}
     for param in _typer_command().params:
+        if param.name in APP_WIDE:
+            continue
         kind = param.type
         assert param.name is not None
         choices = getattr(kind, "choices", None)
@@ -106,7 +113,7 @@ def _typer_parse(args: list[str]) -> dict[str, object] | None:
         context = _typer_command().make_context("sockets", list(args))
     except (CLICK_EXCEPTION, typer.Exit):
         return None
-    params = dict(context.params)
+    params = {name: value for name, value in context.params.items() if name not in APP_WIDE}
     return {"seconds": params.pop("seconds"), **_normalized(params)}
 
 

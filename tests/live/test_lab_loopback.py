@@ -129,15 +129,19 @@ def test_the_html_report_renders_in_a_real_browser(lab_run: LabRun, tmp_path: Pa
     assert "Привет всем!" in dom
 
 
-def test_without_capture_rights_it_says_so_once_and_carries_on(tmp_path: Path) -> None:
+def test_without_capture_rights_it_says_so_writes_the_report_and_exits_77(tmp_path: Path) -> None:
     drop = ["setpriv", "--inh-caps=-net_raw,-net_admin", "--bounding-set=-net_raw,-net_admin", "--"]
     done = subprocess.run(
         [*drop, sys.executable, "-m", "netlab", "lab", "--clients", "2", "--messages", "0",
          "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r"), "--name", "nocap"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    # the same missing right as `follow` and `lab --hosts`: exit 77 (was 0), after writing what it could
+    assert done.returncode == 77, done.stderr
     assert done.stderr.count("no permission to capture") == 1
+    assert done.stderr.splitlines()[-1] == (
+        "netlab: the report was written without the capture, dialogue and diagrams: no capture rights (see above)"
+    )
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["report", "html"]
     assert not (tmp_path / "c").exists() or not list((tmp_path / "c").iterdir())
     md = (tmp_path / "r" / "nocap" / "report.md").read_text(encoding="utf-8")
@@ -196,3 +200,21 @@ def test_a_participant_the_server_refuses_stops_the_run_with_one_line(tmp_path: 
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1] == "netlab: admin could not join: Nickname 'admin' is reserved; try another"
     assert result.stdout == ""
+
+
+def test_the_reports_by_hand_steps_parse_and_name_the_program_fully_under_sudo(lab_run: LabRun) -> None:
+    import os
+
+    from shell_commands import invocations, parse
+
+    md = lab_run.markdown.read_text(encoding="utf-8")
+    block = re.search(r"```sh\n(.*?)\n```", md, re.S)
+    assert block is not None
+    purposes = [line for line in block.group(1).splitlines() if line.startswith("# ")]
+    assert [int(p[2:].split(".")[0]) for p in purposes] == list(range(1, len(purposes) + 1))
+    found = [inv for line in block.group(1).splitlines() for inv in invocations(line)]
+    names = [parse(inv.args)[0] for inv in found]
+    assert names == ["serve", "follow", "join", "join", "join", "sockets", "follow", "report"]
+    capture = found[1]
+    assert capture.prefix == ("sudo",) and os.path.isabs(capture.program[0])
+    assert str(parse(capture.args)[1]["save_to"]) == str(lab_run.pcap)  # the file the lab itself wrote
