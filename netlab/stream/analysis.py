@@ -243,6 +243,8 @@ class ConnectionAnalysis:
             fwd, rev = self._fwd, self._rev
         else:
             fwd, rev = self._rev, self._fwd
+        if self._fast_path and self._ordinary(fwd, rev, frame, ts, seq, ack, flags, window, seglen):
+            return ORDINARY
         if flags & _SYN:
             self._window_scale(fwd, rev, bool(flags & _ACK), wscale)
         bits, dup_of = self._sequence_checks(fwd, rev, frame, ts, seq, ack, flags, window, seglen)
@@ -250,6 +252,58 @@ class ConnectionAnalysis:
         if dup_of is not None:
             return FrameAnalysis(_flag_set(bits), dup_of, fwd.dupacks)
         return _verdicts.get(bits) or _verdict(bits)
+
+    _fast_path = True  # tests turn it off to compare with the general path
+
+    def _ordinary(
+        self,
+        fwd: _Direction,
+        rev: _Direction,
+        frame: int,
+        ts: float,
+        seq: int,
+        ack: int,
+        flags: int,
+        window: int,
+        seglen: int,
+    ) -> bool:
+        """The common case, decided and recorded cheaply: True when the segment gets no flag.
+
+        An ACK without SYN/FIN/RST at exactly the next sequence number, with an open window, that
+        is neither a zero-window probe, nor a possible window-full, nor all-acknowledged data, and
+        that acknowledges nothing unseen; a pure ACK must also move the acknowledgement (else it
+        may be a duplicate ACK, a window update or a keep-alive ACK). Every check of the general
+        path then fails, so only the state updates remain. Anything else returns False untouched.
+        """
+        nextseq = fwd.nextseq
+        if flags & _SYN_FIN_RST or not flags & _ACK or seq != nextseq or not nextseq or not window:
+            return False
+        if (self._syn_ts and not self._first_rtt) or (
+            rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked)
+        ):
+            return False
+        if seglen:
+            if rev.win_scale != _SCALE_UNKNOWN or (seglen == 1 and not rev.window):
+                return False
+            end = seq_add(seq, seglen)
+            if rev.lastack and not seq_gt(end, rev.lastack):
+                return False
+            fwd.nextseq = end
+            fwd.nextseq_ts = ts
+            if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
+                fwd.maxseqtobeacked = end
+        elif ack == fwd.lastack:
+            return False
+        elif not fwd.maxseqtobeacked:
+            fwd.maxseqtobeacked = nextseq
+        if ack != fwd.lastack:
+            fwd.last_nondup = frame
+            fwd.dupacks = 0
+        fwd.window = window
+        fwd.lastack = ack
+        fwd.lastack_ts = ts
+        fwd.last_bits = 0
+        return True
 
     # -- the checks, in Wireshark's order ---------------------------------------------------
 

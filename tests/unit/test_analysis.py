@@ -323,3 +323,25 @@ def test_arbitrary_segments_never_raise_and_verdicts_are_consistent(
             )
             <= 1
         )
+
+
+class _GeneralPathOnly(ConnectionAnalysis):
+    _fast_path = False
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(segments, max_size=40), st.integers(0, M), st.data())
+def test_fast_path_gives_what_the_general_path_gives(
+    segs: list[tuple[bool, int, int, int, int, int, float, int | None]], base: int, data: st.DataObject
+) -> None:
+    """The cheap path for ordinary segments changes no verdict (streams mix made-up and plausible segments)."""
+    fast, general = ConnectionAnalysis(), _GeneralPathOnly()
+    nxt = {True: base, False: (base * 7 + 12345) & M}
+    t = 0.0
+    for frame, (fwd, seq, ack, flags, window, length, dt, wscale) in enumerate(segs, 1):
+        t += dt
+        if data.draw(st.booleans()):  # plausible: in order, acknowledging the other side
+            seq, ack, flags = nxt[fwd], nxt[not fwd], ACK | (flags & (PSH | FIN))
+            nxt[fwd] = (nxt[fwd] + length + (1 if flags & FIN else 0)) & M
+        args = (fwd, frame, t, seq, ack, flags, window, length, wscale)
+        assert fast.observe(*args) == general.observe(*args)
