@@ -17,20 +17,36 @@ keeps (Wireshark 4.0, the version Debian ships and CI installs; User's Guide, "T
 - `lastack`, its time, the last `window`, and the flags of the direction's last segment;
 - the duplicate-ACK counter and the last frame that was not a duplicate ACK.
 
-The tests run in Wireshark's order, and the order decides: a zero-window probe stops the
-checks; keep-alive is decided before retransmission (a keep-alive is never one); a segment that
-does not advance `nextseq` is a fast retransmission (>= 2 duplicate ACKs for exactly its
-sequence number from the other side, within 20 ms of the last), else out-of-order (within the
-connection's initial RTT of the highest segment, or 3 ms when the handshake was not seen,
-and not ending exactly at `nextseq`), else spurious (all its bytes were already ACKed), else a
-retransmission. SYN and FIN count as a byte, so a repeated SYN, SYN-ACK or FIN is a
-retransmission too. Sequence numbers are absolute and compared modulo 2**32 through
-`netlab.stream.seq`.
+The tests run in Wireshark's order, and the order decides (each verified with tshark 4.0 on
+the captures of tests/analysis_captures.py and the public corpus):
+
+1. a 1-byte segment at `nextseq` while the other side's window is 0 is a zero-window probe,
+   and nothing else of steps 2-4 is looked at;
+2. zero window, lost segment (starts beyond `nextseq`; not on RST), keep-alive (0 or 1 byte
+   at `nextseq - 1`), window update, window full; then, for a pure ACK repeating the last ACK
+   and window: keep-alive ACK, zero-window-probe ACK or else duplicate ACK;
+3. ACKed lost segment: an ACK beyond the other side's contiguous end;
+4. for a segment with data, SYN or FIN that is not a keep-alive: spurious retransmission
+   (every byte already ACKed) first, then, when it does not advance `nextseq`, fast
+   retransmission (>= 2 duplicate ACKs for exactly its sequence number from the other side,
+   the last within 20 ms), out-of-order (within the connection's initial RTT of the highest
+   segment, or 3 ms when the handshake was not seen, and not ending at `nextseq`), or else a
+   plain retransmission. SYN and FIN count as a byte, so a repeated SYN, SYN-ACK or FIN is a
+   retransmission too.
+
+tshark's filter `tcp.analysis.retransmission` matches plain, fast and spurious
+retransmissions (`FrameAnalysis.is_retransmission`). Wireshark quirks kept on purpose, so
+counts agree: a sequence or acknowledgement number of exactly 0 reads as "none yet"; the
+acknowledgement field is used even without the ACK flag; a SYN at time 0 gives no initial RTT;
+the duplicate-ACK counter's "already flagged" mark (-1, unsigned in Wireshark) also counts as
+enough duplicate ACKs for a fast retransmission. Sequence numbers are absolute and compared
+modulo 2**32 through `netlab.stream.seq`.
 
 Window scale: `window_full` needs the window-scale shift from the SYN options, which a
 `Segment` carries in `wscale` (None: not known). While neither SYN told us the shift, the
 window scale is unknown and, as in Wireshark when the handshake was not captured, no segment
-is flagged window full.
+is flagged window full. (netlab's decoder does not decode TCP options yet: a segment built
+from `SegmentFields` has `wscale` None.)
 
 Not thread-safe: one `ConnectionAnalysis` per connection, fed from one thread.
 """

@@ -3,6 +3,7 @@ tests/integration/test_analysis_tshark.py; these need no tshark)."""
 
 from __future__ import annotations
 
+import ast
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -71,6 +72,16 @@ class Wire:
             self.feed(True, 1, 1, dt=rtt / 2),
         ):
             assert verdict.flags == frozenset()
+
+
+def test_analyser_is_pure() -> None:
+    """Standard library and netlab's pure value modules only: no IO, no clock, no capture code."""
+    import netlab.stream.analysis as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"__future__", "enum", "dataclasses", "netlab.capture.model", "netlab.stream.seq"}
 
 
 # -- definitions, one case each -------------------------------------------------------------------
