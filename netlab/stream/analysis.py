@@ -67,8 +67,12 @@ NO_WINDOW_SCALE = -1
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 _SYN_FIN = _SYN | _FIN
 _SYN_FIN_RST = _SYN | _FIN | _RST
-_FAST_RETRANSMISSION_WINDOW = 0.020  # seconds after the last duplicate ACK (Wireshark's 20 ms)
-_DEFAULT_OOO_THRESHOLD = 0.003  # seconds, when the initial RTT is unknown (Wireshark's 3 ms)
+# Time limits in microseconds: time stamps are float seconds since the epoch, exact to about
+# 0.2 µs, so time differences are compared rounded to the microsecond (pcap's resolution), where
+# Wireshark compares nanoseconds. Equal times then compare equal, as in Wireshark.
+_FAST_RETRANSMISSION_WINDOW = 20_000  # after the last duplicate ACK (Wireshark's 20 ms)
+_DEFAULT_OOO_THRESHOLD = 3_000  # when the initial RTT is unknown (Wireshark's 3 ms)
+_NO_LIMIT = 1 << 62  # a negative initial RTT: Wireshark's unsigned threshold is then huge
 _SCALE_UNKNOWN = -1  # Wireshark's win_scale -1: the SYN options were not seen
 _SCALE_NONE = -2  # Wireshark's win_scale -2: window scaling is not in use
 
@@ -403,11 +407,11 @@ class ConnectionAnalysis:
         if seglen > 1 and seq_add(nextseq, -1) == seq:  # new data after a zero-window probe
             return 0
         if (rev.dupacks >= 2 or rev.dupacks < 0) and lastack == seq:
-            if 0 <= ts - rev.lastack_ts < _FAST_RETRANSMISSION_WINDOW:
+            if 0 <= round((ts - rev.lastack_ts) * 1e6) < _FAST_RETRANSMISSION_WINDOW:
                 return _FAST_RETRANSMISSION
         rtt = self._first_rtt
-        threshold = _DEFAULT_OOO_THRESHOLD if not rtt else (rtt if rtt > 0 else float("inf"))
-        if 0 <= ts - fwd.nextseq_ts < threshold and nextseq != seq_add(
+        threshold = _DEFAULT_OOO_THRESHOLD if not rtt else (round(rtt * 1e6) if rtt > 0 else _NO_LIMIT)
+        if 0 <= round((ts - fwd.nextseq_ts) * 1e6) < threshold and nextseq != seq_add(
             seq, seglen + (1 if flags & _SYN_FIN else 0)
         ):
             return _OUT_OF_ORDER

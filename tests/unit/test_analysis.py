@@ -123,6 +123,17 @@ def test_out_of_order_threshold_is_3_ms_without_a_handshake() -> None:
     assert w.feed(True, 101, 1, ACK, 100, dt=0.004).flags == {F.RETRANSMISSION}
 
 
+def test_a_gap_equal_to_the_initial_rtt_is_not_within_it() -> None:
+    """Wireshark compares nanoseconds: "less than the RTT" is false at exactly the RTT, though
+    float seconds since the epoch make the two differences unequal in their last bits."""
+    w = Wire(t0=1_700_000_176.147759)
+    w.handshake(rtt=0.0005)
+    w.feed(True, 1, 1, ACK, 100)
+    w.feed(True, 201, 1, ACK, 100, dt=0.0003)
+    late = w.feed(True, 101, 1, ACK, 100, dt=0.0005)
+    assert late.flags == {F.RETRANSMISSION}
+
+
 def test_fast_retransmission_after_duplicate_acks() -> None:
     w = Wire()
     w.handshake()
