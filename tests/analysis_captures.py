@@ -8,6 +8,7 @@ make tshark show (the test checks the capture really covers it).
 
 from __future__ import annotations
 
+import random
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -413,3 +414,75 @@ def syn_window_scales(path: Path) -> dict[int, int]:
                     scales[frame] = options[i + 2]
                 i += options[i + 1]
     return scales
+
+
+def random_conversation(k: Conn, rng: random.Random) -> None:
+    """A made-up conversation with everything that goes wrong on a bad wire, drawn from `rng`:
+    lost (uncaptured), duplicated, reordered and late segments, duplicate ACKs, window changes
+    (zero windows, probes), keep-alives, captures starting mid-stream, FIN or RST at the end."""
+    sent = {True: 1, False: 1}  # next new byte per direction
+    got = {True: 1, False: 1}  # what each side acknowledges of the other (cumulative, may lag)
+    window = {True: 65535, False: 65535}
+    if rng.random() < 0.8:
+        k.handshake(rtt=rng.choice((0.0005, 0.002, 0.010, 0.100)))
+    else:
+        k.isn_c, k.isn_s = rng.getrandbits(32), rng.getrandbits(32)
+    held: list[tuple[bool, int, int, int]] = []  # (forward, seq, flags, length) to send again later
+    for _ in range(rng.randint(5, 40)):
+        fwd = rng.random() < 0.6
+        send = k.c if fwd else k.s
+        dt = rng.choice((0.0001, 0.0005, 0.001, 0.004, 0.030, 0.300))
+        roll = rng.random()
+        if roll < 0.45:  # new data, maybe not captured, maybe repeated later
+            length = rng.choice((1, 2, 10, 100, 1000, 1448))
+            seq = sent[fwd]
+            sent[fwd] += length
+            if rng.random() < 0.12:
+                held.append((fwd, seq, ACK, length))
+                continue  # lost before the capture point
+            send(seq, got[fwd], ACK | PSH, _data(length), win=window[fwd], dt=dt)
+            if rng.random() < 0.15:
+                held.append((fwd, seq, ACK, length))
+        elif roll < 0.7:  # an ACK of what arrived (or repeated: a duplicate ACK)
+            if rng.random() < 0.7:
+                got[not fwd] = sent[not fwd] if rng.random() < 0.8 else max(got[not fwd], sent[not fwd] - 100)
+            send(sent[fwd], got[fwd], ACK, win=window[fwd], dt=dt)
+        elif roll < 0.8 and held:  # a retransmission, late or quick
+            hfwd, seq, flags, length = held.pop(rng.randrange(len(held)))
+            (k.c if hfwd else k.s)(seq, got[hfwd], flags, _data(length), win=window[hfwd], dt=dt)
+        elif roll < 0.87:  # the window changes (sometimes to zero)
+            window[fwd] = rng.choice((0, 0, 512, 4096, 65535))
+            send(sent[fwd], got[fwd], ACK, win=window[fwd], dt=dt)
+        elif roll < 0.92:  # a zero-window probe or a keep-alive
+            if rng.random() < 0.5:
+                send(sent[fwd], got[fwd], ACK, b"?", win=window[fwd], dt=dt)
+            else:
+                send(
+                    sent[fwd] - 1, got[fwd], ACK, b"" if rng.random() < 0.5 else b"\0", win=window[fwd], dt=dt
+                )
+        else:  # a duplicate of the last packet, as a mirror port sends it
+            if k.packets:
+                k.t += dt
+                k.packets.append((k.t, k.packets[-1][1]))
+    fwd = rng.random() < 0.5
+    if rng.random() < 0.8:
+        (k.c if fwd else k.s)(sent[fwd], got[fwd], FIN | ACK, win=window[fwd], dt=0.001)
+        (k.s if fwd else k.c)(sent[not fwd], sent[fwd] + 1, FIN | ACK, win=window[not fwd], dt=0.001)
+        if rng.random() < 0.3:  # the FIN again
+            (k.c if fwd else k.s)(sent[fwd], got[fwd], FIN | ACK, win=window[fwd], dt=0.2)
+        (k.c if fwd else k.s)(sent[fwd] + 1, sent[not fwd] + 1, ACK, win=window[fwd], dt=0.001)
+    else:
+        (k.c if fwd else k.s)(sent[fwd], got[fwd], RST | ACK, win=0, dt=0.001)
+
+
+def write_random_conversations(path: Path, seed: int, count: int) -> None:
+    """`count` random conversations (see `random_conversation`), one after the other."""
+    rng = random.Random(seed)
+    packets: list[tuple[float, bytes]] = []
+    t = T0
+    for i in range(count):
+        conn = Conn(cport=20000 + i, t=t)
+        random_conversation(conn, rng)
+        packets += conn.packets
+        t = conn.t + 5.0
+    write_pcap(path, packets)

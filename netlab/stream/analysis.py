@@ -17,20 +17,36 @@ keeps (Wireshark 4.0, the version Debian ships and CI installs; User's Guide, "T
 - `lastack`, its time, the last `window`, and the flags of the direction's last segment;
 - the duplicate-ACK counter and the last frame that was not a duplicate ACK.
 
-The tests run in Wireshark's order, and the order decides: a zero-window probe stops the
-checks; keep-alive is decided before retransmission (a keep-alive is never one); a segment that
-does not advance `nextseq` is a fast retransmission (>= 2 duplicate ACKs for exactly its
-sequence number from the other side, within 20 ms of the last), else out-of-order (within the
-connection's initial RTT of the highest segment, or 3 ms when the handshake was not seen,
-and not ending exactly at `nextseq`), else spurious (all its bytes were already ACKed), else a
-retransmission. SYN and FIN count as a byte, so a repeated SYN, SYN-ACK or FIN is a
-retransmission too. Sequence numbers are absolute and compared modulo 2**32 through
-`netlab.stream.seq`.
+The tests run in Wireshark's order, and the order decides (each verified with tshark 4.0 on
+the captures of tests/analysis_captures.py and the public corpus):
+
+1. a 1-byte segment at `nextseq` while the other side's window is 0 is a zero-window probe,
+   and nothing else of steps 2-4 is looked at;
+2. zero window, lost segment (starts beyond `nextseq`; not on RST), keep-alive (0 or 1 byte
+   at `nextseq - 1`), window update, window full; then, for a pure ACK repeating the last ACK
+   and window: keep-alive ACK, zero-window-probe ACK or else duplicate ACK;
+3. ACKed lost segment: an ACK beyond the other side's contiguous end;
+4. for a segment with data, SYN or FIN that is not a keep-alive: spurious retransmission
+   (every byte already ACKed) first, then, when it does not advance `nextseq`, fast
+   retransmission (>= 2 duplicate ACKs for exactly its sequence number from the other side,
+   the last within 20 ms), out-of-order (within the connection's initial RTT of the highest
+   segment, or 3 ms when the handshake was not seen, and not ending at `nextseq`), or else a
+   plain retransmission. SYN and FIN count as a byte, so a repeated SYN, SYN-ACK or FIN is a
+   retransmission too.
+
+tshark's filter `tcp.analysis.retransmission` matches plain, fast and spurious
+retransmissions (`FrameAnalysis.is_retransmission`). Wireshark quirks kept on purpose, so
+counts agree: a sequence or acknowledgement number of exactly 0 reads as "none yet"; the
+acknowledgement field is used even without the ACK flag; a SYN at time 0 gives no initial RTT;
+the duplicate-ACK counter's "already flagged" mark (-1, unsigned in Wireshark) also counts as
+enough duplicate ACKs for a fast retransmission. Sequence numbers are absolute and compared
+modulo 2**32 through `netlab.stream.seq`.
 
 Window scale: `window_full` needs the window-scale shift from the SYN options, which a
 `Segment` carries in `wscale` (None: not known). While neither SYN told us the shift, the
 window scale is unknown and, as in Wireshark when the handshake was not captured, no segment
-is flagged window full.
+is flagged window full. (netlab's decoder does not decode TCP options yet: a segment built
+from `SegmentFields` has `wscale` None.)
 
 Not thread-safe: one `ConnectionAnalysis` per connection, fed from one thread.
 """
@@ -51,8 +67,12 @@ NO_WINDOW_SCALE = -1
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 _SYN_FIN = _SYN | _FIN
 _SYN_FIN_RST = _SYN | _FIN | _RST
-_FAST_RETRANSMISSION_WINDOW = 0.020  # seconds after the last duplicate ACK (Wireshark's 20 ms)
-_DEFAULT_OOO_THRESHOLD = 0.003  # seconds, when the initial RTT is unknown (Wireshark's 3 ms)
+# Time limits in microseconds: time stamps are float seconds since the epoch, exact to about
+# 0.2 µs, so time differences are compared rounded to the microsecond (pcap's resolution), where
+# Wireshark compares nanoseconds. Equal times then compare equal, as in Wireshark.
+_FAST_RETRANSMISSION_WINDOW = 20_000  # after the last duplicate ACK (Wireshark's 20 ms)
+_DEFAULT_OOO_THRESHOLD = 3_000  # when the initial RTT is unknown (Wireshark's 3 ms)
+_NO_LIMIT = 1 << 62  # a negative initial RTT: Wireshark's unsigned threshold is then huge
 _SCALE_UNKNOWN = -1  # Wireshark's win_scale -1: the SYN options were not seen
 _SCALE_NONE = -2  # Wireshark's win_scale -2: window scaling is not in use
 
@@ -243,6 +263,8 @@ class ConnectionAnalysis:
             fwd, rev = self._fwd, self._rev
         else:
             fwd, rev = self._rev, self._fwd
+        if self._fast_path and self._ordinary(fwd, rev, frame, ts, seq, ack, flags, window, seglen):
+            return ORDINARY
         if flags & _SYN:
             self._window_scale(fwd, rev, bool(flags & _ACK), wscale)
         bits, dup_of = self._sequence_checks(fwd, rev, frame, ts, seq, ack, flags, window, seglen)
@@ -250,6 +272,58 @@ class ConnectionAnalysis:
         if dup_of is not None:
             return FrameAnalysis(_flag_set(bits), dup_of, fwd.dupacks)
         return _verdicts.get(bits) or _verdict(bits)
+
+    _fast_path = True  # tests turn it off to compare with the general path
+
+    def _ordinary(
+        self,
+        fwd: _Direction,
+        rev: _Direction,
+        frame: int,
+        ts: float,
+        seq: int,
+        ack: int,
+        flags: int,
+        window: int,
+        seglen: int,
+    ) -> bool:
+        """The common case, decided and recorded cheaply: True when the segment gets no flag.
+
+        An ACK without SYN/FIN/RST at exactly the next sequence number, with an open window, that
+        is neither a zero-window probe, nor a possible window-full, nor all-acknowledged data, and
+        that acknowledges nothing unseen; a pure ACK must also move the acknowledgement (else it
+        may be a duplicate ACK, a window update or a keep-alive ACK). Every check of the general
+        path then fails, so only the state updates remain. Anything else returns False untouched.
+        """
+        nextseq = fwd.nextseq
+        if flags & _SYN_FIN_RST or not flags & _ACK or seq != nextseq or not nextseq or not window:
+            return False
+        if (self._syn_ts and not self._first_rtt) or (
+            rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked)
+        ):
+            return False
+        if seglen:
+            if rev.win_scale != _SCALE_UNKNOWN or (seglen == 1 and not rev.window):
+                return False
+            end = seq_add(seq, seglen)
+            if rev.lastack and not seq_gt(end, rev.lastack):
+                return False
+            fwd.nextseq = end
+            fwd.nextseq_ts = ts
+            if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
+                fwd.maxseqtobeacked = end
+        elif ack == fwd.lastack:
+            return False
+        elif not fwd.maxseqtobeacked:
+            fwd.maxseqtobeacked = nextseq
+        if ack != fwd.lastack:
+            fwd.last_nondup = frame
+            fwd.dupacks = 0
+        fwd.window = window
+        fwd.lastack = ack
+        fwd.lastack_ts = ts
+        fwd.last_bits = 0
+        return True
 
     # -- the checks, in Wireshark's order ---------------------------------------------------
 
@@ -333,11 +407,11 @@ class ConnectionAnalysis:
         if seglen > 1 and seq_add(nextseq, -1) == seq:  # new data after a zero-window probe
             return 0
         if (rev.dupacks >= 2 or rev.dupacks < 0) and lastack == seq:
-            if 0 <= ts - rev.lastack_ts < _FAST_RETRANSMISSION_WINDOW:
+            if 0 <= round((ts - rev.lastack_ts) * 1e6) < _FAST_RETRANSMISSION_WINDOW:
                 return _FAST_RETRANSMISSION
         rtt = self._first_rtt
-        threshold = _DEFAULT_OOO_THRESHOLD if not rtt else (rtt if rtt > 0 else float("inf"))
-        if 0 <= ts - fwd.nextseq_ts < threshold and nextseq != seq_add(
+        threshold = _DEFAULT_OOO_THRESHOLD if not rtt else (round(rtt * 1e6) if rtt > 0 else _NO_LIMIT)
+        if 0 <= round((ts - fwd.nextseq_ts) * 1e6) < threshold and nextseq != seq_add(
             seq, seglen + (1 if flags & _SYN_FIN else 0)
         ):
             return _OUT_OF_ORDER

@@ -3,6 +3,7 @@ tests/integration/test_analysis_tshark.py; these need no tshark)."""
 
 from __future__ import annotations
 
+import ast
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -73,6 +74,16 @@ class Wire:
             assert verdict.flags == frozenset()
 
 
+def test_analyser_is_pure() -> None:
+    """Standard library and netlab's pure value modules only: no IO, no clock, no capture code."""
+    import netlab.stream.analysis as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= {"__future__", "enum", "dataclasses", "netlab.capture.model", "netlab.stream.seq"}
+
+
 # -- definitions, one case each -------------------------------------------------------------------
 
 
@@ -110,6 +121,17 @@ def test_out_of_order_threshold_is_3_ms_without_a_handshake() -> None:
     assert w.feed(True, 1, 1, ACK, 100, dt=0.002).flags == {F.OUT_OF_ORDER}
     w.feed(True, 301, 1, ACK, 100, dt=0.001)
     assert w.feed(True, 101, 1, ACK, 100, dt=0.004).flags == {F.RETRANSMISSION}
+
+
+def test_a_gap_equal_to_the_initial_rtt_is_not_within_it() -> None:
+    """Wireshark compares nanoseconds: "less than the RTT" is false at exactly the RTT, though
+    float seconds since the epoch make the two differences unequal in their last bits."""
+    w = Wire(t0=1_700_000_176.147759)
+    w.handshake(rtt=0.0005)
+    w.feed(True, 1, 1, ACK, 100)
+    w.feed(True, 201, 1, ACK, 100, dt=0.0003)
+    late = w.feed(True, 101, 1, ACK, 100, dt=0.0005)
+    assert late.flags == {F.RETRANSMISSION}
 
 
 def test_fast_retransmission_after_duplicate_acks() -> None:
@@ -323,3 +345,25 @@ def test_arbitrary_segments_never_raise_and_verdicts_are_consistent(
             )
             <= 1
         )
+
+
+class _GeneralPathOnly(ConnectionAnalysis):
+    _fast_path = False
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(segments, max_size=40), st.integers(0, M), st.data())
+def test_fast_path_gives_what_the_general_path_gives(
+    segs: list[tuple[bool, int, int, int, int, int, float, int | None]], base: int, data: st.DataObject
+) -> None:
+    """The cheap path for ordinary segments changes no verdict (streams mix made-up and plausible segments)."""
+    fast, general = ConnectionAnalysis(), _GeneralPathOnly()
+    nxt = {True: base, False: (base * 7 + 12345) & M}
+    t = 0.0
+    for frame, (fwd, seq, ack, flags, window, length, dt, wscale) in enumerate(segs, 1):
+        t += dt
+        if data.draw(st.booleans()):  # plausible: in order, acknowledging the other side
+            seq, ack, flags = nxt[fwd], nxt[not fwd], ACK | (flags & (PSH | FIN))
+            nxt[fwd] = (nxt[fwd] + length + (1 if flags & FIN else 0)) & M
+        args = (fwd, frame, t, seq, ack, flags, window, length, wscale)
+        assert fast.observe(*args) == general.observe(*args)
