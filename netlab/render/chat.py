@@ -28,6 +28,7 @@ across all streams: a line is written once no undecided stream can still produce
 from __future__ import annotations
 
 import heapq
+from dataclasses import replace
 from datetime import datetime
 
 from netlab.capture.model import Endpoint
@@ -36,7 +37,17 @@ from netlab.render.base import RenderOptions
 from netlab.render.chat_common import Entry, Key
 from netlab.render.chat_netlab import NetlabRoom, NetlabStream
 from netlab.render.chat_plain import PlainStream
-from netlab.stream.events import Closed, Data, Direction, Event, Gap, Opened
+from netlab.stream.events import (
+    Closed,
+    CloseReason,
+    Control,
+    ControlKind,
+    Data,
+    Direction,
+    Event,
+    Gap,
+    Opened,
+)
 
 #: Events a stream may hold while undecided; past this it is not netlab's (a netlab handshake is a few).
 MAX_UNDECIDED_EVENTS = 64
@@ -62,6 +73,7 @@ class _Stream:
         self.greeted = False  # the server's first bytes were the bare NICK
         self.deadline: float | None = opened.ts + NICK_REPLY_SECONDS  # undecided after this: not netlab's
         self.first: Key | None = None  # the first waiting event that can show a line
+        self.fins: set[Direction] = set()
 
     def hold(self) -> Key | None:
         if self.decoder is None:
@@ -96,8 +108,11 @@ class _Stream:
 
     def _judge(self, event: Event) -> bool | None:
         """True: netlab's protocol; False: not; None: not known yet."""
-        if isinstance(event, Closed | Gap):
+        if isinstance(event, Closed | Gap) or (isinstance(event, Control) and event.kind is ControlKind.RST):
             return False
+        if isinstance(event, Control) and event.kind is ControlKind.FIN:
+            self.fins.add(event.direction)
+            return False if len(self.fins) == 2 else None
         if not isinstance(event, Data):
             return None
         if self.first is None and not (event.direction is Direction.S2C and _only_greeting(self.server_head, event.data)):
@@ -158,6 +173,7 @@ class ChatRenderer:
         self._waiting: dict[int, _Stream] = {}  # streams that hold lines back or wait for capture time
         self._lines: list[tuple[float, int, int, str]] = []  # a heap: capture time, frame, arrival, text
         self._arrival = 0
+        self._now = 0.0  # the latest capture time seen
 
     def begin(self) -> str:
         return ""
@@ -174,7 +190,10 @@ class ChatRenderer:
             stream = self._streams[event.stream] = _Stream(event)
             self._waiting[event.stream] = stream
             return self._release()
+        self._now = max(self._now, event.ts)
         found = self._streams.get(event.stream)
+        if isinstance(event, Closed) and event.reason is CloseReason.END:
+            event = replace(event, ts=self._now)  # "capture ended" is said when the capture ended
         if found is not None:
             self._add(found, found.feed(event, self._room))
             if isinstance(event, Closed):

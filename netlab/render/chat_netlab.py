@@ -49,7 +49,7 @@ from netlab.chat.protocol import (
 )
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 from netlab.render.chat_common import Entry, Key
-from netlab.stream.events import Closed, Data, Direction, Event, Gap
+from netlab.stream.events import Closed, CloseReason, Control, ControlKind, Data, Direction, Event, Gap
 
 #: How many recent messages and notices are remembered to recognise the server's copies of them.
 RECENT_MESSAGES = 4096
@@ -113,6 +113,8 @@ class NetlabStream:
         self.greeted = False  # the server's first bytes were seen
         self.resync: set[Direction] = set()  # skipping to the next newline after a gap
         self.leave_shown = False
+        self.fins: set[Direction] = set()  # the directions that sent a FIN
+        self.ended = False  # the end of the connection was shown
 
     @property
     def who(self) -> str:
@@ -142,9 +144,22 @@ class NetlabStream:
             return self._server_bytes(event)
         if isinstance(event, Gap):
             return self._gap(event)
+        if isinstance(event, Control):
+            return self._control(event)
         if isinstance(event, Closed):
-            return self._closed(event)
+            return [] if self.ended else self._closed(event.ts, event.frame, event.reason)
         return []
+
+    def _control(self, event: Control) -> list[Entry]:
+        """The end is shown at the FIN that completes it or at the RST (the stream is closed later)."""
+        if self.ended or event.kind not in (ControlKind.FIN, ControlKind.RST):
+            return []
+        if event.kind is ControlKind.FIN:
+            self.fins.add(event.direction)
+            if len(self.fins) < 2:
+                return []
+        reason = CloseReason.FIN if event.kind is ControlKind.FIN else CloseReason.RST
+        return self._closed(event.ts, event.frame, reason)
 
     # -- client → server
 
@@ -319,7 +334,8 @@ class NetlabStream:
         side = "client→server" if event.direction is Direction.C2S else "server→client"
         return [(event.ts, event.frame, f"[{event.size} bytes missing in capture, {side}]")]
 
-    def _closed(self, event: Closed) -> list[Entry]:
+    def _closed(self, ts: float, frame: int, reason: CloseReason) -> list[Entry]:
+        self.ended = True
         out: list[Entry] = []
         if self.claim is not None:  # no verdict was captured: what the client sent is shown as it stands
             self.claim = None
@@ -327,9 +343,9 @@ class NetlabStream:
         session = self.session
         if session.state is not SessionState.CLOSED and session.framer.pending and not self.tutorial:
             rest = decode_line(session.framer.take_rest())
-            out.append((event.ts, event.frame, f"{self.who} sent an incomplete last line: {rest}"))
+            out.append((ts, frame, f"{self.who} sent an incomplete last line: {rest}"))
         if not self.leave_shown:
-            out.append((event.ts, event.frame, f"{self.who} disconnected ({event.reason.value})"))
+            out.append((ts, frame, f"{self.who} disconnected ({reason.value})"))
         if self.nick is not None and self.room.speakers.get(self.nick.casefold()) is self:
             del self.room.speakers[self.nick.casefold()]
         return out

@@ -20,7 +20,9 @@ Framing, per direction:
 When the server's first bytes are the tutorial's bare ``NICK`` and the client's next chunk is one
 word, that word is the client's nickname: it names the client from then on, and the join is shown
 at the time of the frame that carried it. A connection that ends in a RST with no data and no
-SYN-ACK is one line, "connection refused", at the RST's time.
+SYN-ACK is one line, "connection refused", at the RST's time; a RST after that is "connection
+reset by" its sender, also at its own time; a close by both FINs is "connection closed (fin)" at
+the second FIN.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ class PlainStream:
         self._asked_nick = False  # the server's first bytes were the bare NICK, the client has not answered
         self._heard = {Direction.C2S: False, Direction.S2C: False}
         self._answered = False  # a SYN-ACK was seen
-        self._rst: Key | None = None
+        self._fins: set[Direction] = set()  # the directions that sent a FIN
+        self._ended = False  # the end of the connection was shown (both FINs, or a RST)
 
     @property
     def client_name(self) -> str:
@@ -109,14 +112,27 @@ class PlainStream:
             out = self._flush(event.direction)
             return [*out, (event.ts, event.frame, f"[{event.size} bytes missing in capture, {_SIDE[event.direction]}]")]
         if isinstance(event, Control):
-            if event.kind is ControlKind.SYN_ACK:
-                self._answered = True
-            elif event.kind is ControlKind.RST and self._rst is None:
-                self._rst = (event.ts, event.frame)
-            return []
+            return self._control(event)
         if isinstance(event, Closed):
             return self._closed(event)
         return []
+
+    def _control(self, event: Control) -> list[Entry]:
+        if event.kind is ControlKind.SYN_ACK:
+            self._answered = True
+        if self._ended or event.kind not in (ControlKind.FIN, ControlKind.RST):
+            return []
+        if event.kind is ControlKind.FIN:  # shown at the FIN that completes the close
+            self._fins.add(event.direction)
+            if len(self._fins) < 2:
+                return []
+            self._ended = True
+            return [*self._flush_both(), (event.ts, event.frame, f"connection closed ({CloseReason.FIN.value})")]
+        self._ended = True  # shown at the RST itself: the reassembler may close the stream only later
+        if not (self._heard[Direction.C2S] or self._heard[Direction.S2C] or self._answered):
+            return [(event.ts, event.frame, "connection refused")]
+        by = "server" if event.direction is Direction.S2C else self.client_name
+        return [*self._flush_both(), (event.ts, event.frame, f"connection reset by the {by}")]
 
     def _data(self, event: Data) -> list[Entry]:
         data, key = event.data, (event.ts, event.frame)
@@ -148,13 +164,13 @@ class PlainStream:
         framer = self._framers[direction]
         return self._lines(direction, [framer.take()]) if framer.pending else []
 
+    def _flush_both(self) -> list[Entry]:
+        return sorted([*self._flush(Direction.C2S), *self._flush(Direction.S2C)], key=lambda entry: entry[:2])
+
     def _closed(self, event: Closed) -> list[Entry]:
-        out = [*self._flush(Direction.C2S), *self._flush(Direction.S2C)]
-        out.sort(key=lambda entry: entry[:2])
-        heard = self._heard[Direction.C2S] or self._heard[Direction.S2C]
-        if event.reason is CloseReason.RST and not heard and not self._answered:
-            ts, frame = self._rst or (event.ts, event.frame)
-            return [*out, (ts, frame, "connection refused")]
+        out = self._flush_both()
+        if self._ended:
+            return out
         if event.reason is CloseReason.END:
             return [*out, (event.ts, event.frame, "capture ended, connection still open")]
         return [*out, (event.ts, event.frame, f"connection closed ({event.reason.value})")]

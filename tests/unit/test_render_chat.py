@@ -494,3 +494,34 @@ def test_plain_output_is_in_capture_time_order(sends: list[tuple[int, bool, str]
         wire.close(stream)
     times = [line.split(" ", 1)[0] for line in render_timed(wire.events)]
     assert times == sorted(times)
+
+
+def test_end_of_a_connection_is_shown_at_its_fins_or_rst_even_when_closed_later() -> None:
+    """The reassembler may report a stream closed only at the end of the capture: the FINs and RSTs date it."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.open(1)
+    wire.send(1, Direction.C2S, b"plain client\n")
+    ends = {}
+    for stream in (0, 1):
+        for direction in (Direction.C2S, Direction.S2C):
+            ts, frame = wire.next_frame()
+            wire.events.append(Control(stream, direction, ts, frame, ControlKind.FIN, 0, 0, 0))
+        ends[stream] = clock(ts)
+    wire.open(2)
+    x = wire.put(2, Direction.C2S, b"x\n")
+    ts, frame = wire.next_frame()
+    wire.events.append(Control(2, Direction.S2C, ts, frame, ControlKind.RST, 0, 0, 0))
+    ends[2] = clock(ts)
+    wire.open(3)
+    later = wire.put(3, Direction.C2S, b"later\n")
+    for stream in (0, 1, 2):  # closed only now
+        wire.events.append(Closed(stream, wire.ts, wire.frame, CloseReason.FIN, StreamStats()))
+    lines = render_timed(wire.events)
+    assert lines[-5:] == [
+        f"{ends[0]} #0 127.0.0.1:40000 alice disconnected (fin)",
+        f"{ends[1]} #1 127.0.0.1:40001 connection closed (fin)",
+        f"{stamps(wire)[x]} #2 127.0.0.1:40002 client → server: x",
+        f"{ends[2]} #2 127.0.0.1:40002 connection reset by the server",
+        f"{stamps(wire)[later]} #3 127.0.0.1:40003 client → server: later",
+    ]
