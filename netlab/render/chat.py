@@ -13,10 +13,17 @@ Which rules apply is decided per stream, from the stream itself:
 * **netlab's protocol** (`netlab.render.chat_netlab`): the server's first bytes are the bare
   ``NICK`` and its answer to the client's nickname is one of netlab's stamped lines (the
   ``*** Welcome to netlab chat, …`` notice or a ``!!!`` error), or its first line is such an
-  error (room full). Messages, commands, joins, nickname changes and protocol breaks are decoded.
+  error (room full), or — the capture started after ``NICK`` — the welcome itself. Messages,
+  commands, joins, nickname changes and protocol breaks are decoded.
 * **any other server** (`netlab.render.chat_plain`): tutorial-dialect servers, relays, a stream
   whose start was not captured. Each line is shown with its direction and its sender's side (the
   client's address, or the nickname it gave in the tutorial's ``NICK`` exchange), unjudged.
+
+Events are dated no earlier than the latest frame seen: the reassembler releases a segment that
+arrived out of order (ahead of a lost one) only when the retransmission fills the hole, and what it
+carries became readable then — so a line is shown at the capture time at which it was complete and
+in order (the frame that carried its last byte, or that retransmission), and a stream the
+reassembler closes only at the end of the capture is dated by its FINs or RST (the decoders).
 
 Until a stream is decided its events wait (the server answers a nickname at once: a stream still
 undecided `NICK_REPLY_SECONDS` of capture time after the client spoke, or whose start was cut,
@@ -32,14 +39,20 @@ from dataclasses import replace
 from datetime import datetime
 
 from netlab.capture.model import Endpoint
-from netlab.chat.protocol import GREETING, NICK_REPLY_SECONDS, MessageKind, decode_line, parse_server_line
+from netlab.chat.protocol import (
+    GREETING,
+    NICK_REPLY_SECONDS,
+    WELCOME_RE,
+    MessageKind,
+    decode_line,
+    parse_server_line,
+)
 from netlab.render.base import RenderOptions
 from netlab.render.chat_common import Entry, Key
 from netlab.render.chat_netlab import NetlabRoom, NetlabStream
 from netlab.render.chat_plain import PlainStream
 from netlab.stream.events import (
     Closed,
-    CloseReason,
     Control,
     ControlKind,
     Data,
@@ -127,16 +140,15 @@ class _Stream:
                 if len(self.server_head) < len(GREETING):
                     return None
             elif not self.server_head.startswith(GREETING):
-                return self.server_head.startswith(b"[") and _netlab_error(bytes(self.server_head))  # netlab says "room full" instead of NICK
+                # netlab's "room full" instead of NICK, or a capture that started after NICK (its welcome)
+                return self.server_head.startswith(b"[") and _netlab_first(bytes(self.server_head))
             self.greeted, self.deadline = True, None
         return _netlab_reply(bytes(self.server_head[len(GREETING) :]))
 
 
 def _only_greeting(head: bytearray, data: bytes) -> bool:
     """`data`, the server's next bytes after `head`, add nothing a chat line could show but the bare NICK."""
-    if head:
-        return False
-    return GREETING.startswith(data) or (data.startswith(GREETING) and not data[len(GREETING) :].strip())
+    return not head and data.startswith(GREETING) and not data[len(GREETING) :].strip()
 
 
 def _first_line(data: bytes) -> tuple[str, bool]:
@@ -155,11 +167,12 @@ def _netlab_reply(data: bytes) -> bool | None:
     return parse_server_line(line).kind in (MessageKind.NOTICE, MessageKind.ERROR)
 
 
-def _netlab_error(data: bytes) -> bool | None:
+def _netlab_first(data: bytes) -> bool | None:
+    """Are the server's first bytes (no NICK before them) netlab's welcome or one of its errors?"""
     line, whole = _first_line(data)
     if not whole:
         return None
-    return parse_server_line(line).kind is MessageKind.ERROR
+    return parse_server_line(line).kind is MessageKind.ERROR or WELCOME_RE.match(line) is not None
 
 
 class ChatRenderer:
@@ -173,7 +186,7 @@ class ChatRenderer:
         self._waiting: dict[int, _Stream] = {}  # streams that hold lines back or wait for capture time
         self._lines: list[tuple[float, int, int, str]] = []  # a heap: capture time, frame, arrival, text
         self._arrival = 0
-        self._now = 0.0  # the latest capture time seen
+        self._now: Key = (0.0, 0)  # the latest capture time seen, and its frame
 
     def begin(self) -> str:
         return ""
@@ -190,10 +203,8 @@ class ChatRenderer:
             stream = self._streams[event.stream] = _Stream(event)
             self._waiting[event.stream] = stream
             return self._release()
-        self._now = max(self._now, event.ts)
+        event = self._in_order(event)
         found = self._streams.get(event.stream)
-        if isinstance(event, Closed) and event.reason is CloseReason.END:
-            event = replace(event, ts=self._now)  # "capture ended" is said when the capture ended
         if found is not None:
             self._add(found, found.feed(event, self._room))
             if isinstance(event, Closed):
@@ -208,6 +219,16 @@ class ChatRenderer:
             if waiting.decoder is not None and waiting.hold() is None:
                 del self._waiting[waiting.stream]
         return self._release()
+
+    def _in_order(self, event: Event) -> Event:
+        """`event`, dated no earlier than the latest frame seen (see the module docstring)."""
+        if (event.ts, event.frame) >= self._now:
+            self._now = (event.ts, event.frame)
+            return event
+        ts, frame = self._now
+        if isinstance(event, Data):
+            return event._replace(ts=ts, frame=frame)
+        return replace(event, ts=ts, frame=frame)
 
     def _add(self, stream: _Stream, entries: list[Entry]) -> None:
         prefix = f"#{stream.stream} {stream.client} "

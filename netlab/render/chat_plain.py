@@ -12,8 +12,8 @@ Framing, per direction:
   direction frames lines (a segment of it ended with a newline, and no chunk since): then they
   are the start of a line that a later segment of that direction completes, and are shown as a
   chunk of their own only when the direction goes quiet for `QUIET_SECONDS` of capture time (the
-  server's own rule for a bare chunk), the other direction speaks, a gap cuts them or the stream
-  ends;
+  server's own rule for a bare chunk), the other direction speaks, a gap cuts them, the stream
+  ends or they pass `MAX_LINE_BYTES` (memory stays bounded);
 * a line takes the capture time of the frame that carried its last character: for a line split
   across segments that is the frame that completed it; a newline arriving alone later only ends it.
 
@@ -27,7 +27,7 @@ the second FIN.
 
 from __future__ import annotations
 
-from netlab.chat.protocol import GREETING, QUIET_SECONDS, decode_line, neutralise
+from netlab.chat.protocol import GREETING, MAX_LINE_BYTES, QUIET_SECONDS, decode_line, neutralise
 from netlab.render.chat_common import Entry, Key
 from netlab.stream.events import Closed, CloseReason, Control, ControlKind, Data, Direction, Event, Gap
 
@@ -60,7 +60,7 @@ class _Framer:
         if start < len(data):
             self.pending += data[start:]
             self.key = key
-            if not self.line_framed:
+            if not self.line_framed or len(self.pending) > MAX_LINE_BYTES:
                 out.append(self._cut())
         return out
 

@@ -525,3 +525,83 @@ def test_end_of_a_connection_is_shown_at_its_fins_or_rst_even_when_closed_later(
         f"{ends[2]} #2 127.0.0.1:40002 connection reset by the server",
         f"{stamps(wire)[later]} #3 127.0.0.1:40003 client → server: later",
     ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_plain_lines_split_anywhere_give_the_same_lines(data: st.DataObject) -> None:
+    """A direction that frames lines: a line cut across segments (close together) is whole again."""
+    payload = "привет 🙂\n[40001]: zweite Zeile\n跳舞 and more\n".encode()
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(payload) - 1), max_size=12)))
+    texts = []
+    for pieces in ([payload], [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]):
+        wire = Timeline()
+        wire.open(0)
+        wire.send(0, Direction.S2C, b"hello\n")
+        wire.step = 0.001
+        for piece in pieces:
+            wire.send(0, Direction.S2C, piece)
+        texts.append([line.split(" ", 1)[1] for line in render_timed(wire.events)])
+    assert texts[1] == texts[0]
+    assert texts[0][-1] == "#0 127.0.0.1:40000 server → client: 跳舞 and more"
+
+
+def test_capture_started_after_nick_still_reads_netlabs_protocol() -> None:
+    wire = Timeline()
+    wire.open(0)  # the NICK was not captured
+    wire.send(0, Direction.C2S, b"hana\n")
+    wire.send(0, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='hana')}\n".encode())
+    wire.send(0, Direction.C2S, b"/me waves\n")
+    assert render(wire.events) == ["#0 127.0.0.1:40000 hana joined", "#0 127.0.0.1:40000 * hana waves"]
+
+
+def test_capture_started_mid_chat_on_netlab_is_shown_plain_without_verdicts() -> None:
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.C2S, "Привет, bob! 👋\n".encode())
+    wire.send(0, Direction.S2C, f"[{STAMP}] bob: hi\n".encode())
+    assert render(wire.events) == [
+        "#0 127.0.0.1:40000 client → server: Привет, bob! 👋",
+        f"#0 127.0.0.1:40000 server → client: [{STAMP}] bob: hi",
+    ]
+
+
+def test_segment_released_after_a_retransmission_is_dated_when_it_became_readable() -> None:
+    """Out of order ahead of a lost segment: readable (and shown) only once the retransmission filled the hole."""
+    wire = Timeline()
+    wire.open(0)
+    wire.open(1)
+    wire.send(0, Direction.C2S, b"first\n")
+    early_ts, early_frame = wire.next_frame()  # "third" arrives ahead of the lost "second": held
+    other = wire.put(1, Direction.C2S, b"meanwhile\n")
+    filler = wire.put(0, Direction.C2S, b"second\n")  # the retransmission
+    wire.events.append(Data(0, Direction.C2S, early_ts, early_frame, client(0), SERVER, b"third\n", 13))
+    at = stamps(wire)
+    assert [line for line in render_timed(wire.events)][1:] == [
+        f"{at[other]} #1 127.0.0.1:40001 client → server: meanwhile",
+        f"{at[filler]} #0 127.0.0.1:40000 client → server: second",
+        f"{at[filler]} #0 127.0.0.1:40000 client → server: third",
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.binary(min_size=1, max_size=12), st.booleans()),
+                max_size=30))
+def test_any_output_is_in_capture_time_order(sends: list[tuple[int, bool, bytes, bool]]) -> None:
+    """Whatever the bytes (greetings, welcomes, lines, chunks) and even with segments released late."""
+    wire = Timeline()
+    welcome = f"[{STAMP}] *** {WELCOME.format(nick='x')}\n".encode()
+    for stream in range(3):
+        wire.open(stream)
+    for stream, upstream, data, late in sends:
+        if data[0] % 5 == 0:
+            data = b"NICK"
+        elif data[0] % 5 == 1:
+            data = welcome
+        wire.send(stream, Direction.C2S if upstream else Direction.S2C, data)
+        if late:  # released after a later frame, with its own earlier time
+            wire.events[-1] = wire.events[-1]._replace(ts=wire.ts - 1.0)  # type: ignore[union-attr]
+    for stream in range(3):
+        wire.close(stream)
+    times = [line.split(" ", 1)[0] for line in render_timed(wire.events)]
+    assert times == sorted(times)
