@@ -87,6 +87,8 @@ class _Stream:
         self.deadline: float | None = opened.ts + NICK_REPLY_SECONDS  # undecided after this: not netlab's
         self.first: Key | None = None  # the first waiting event that can show a line
         self.fins: set[Direction] = set()
+        self.prefix = f"#{self.stream} {self.client} "  # before each of its lines
+        self.timer: float | None = None  # the renderer's current timer for this stream
 
     def hold(self) -> Key | None:
         if self.decoder is None:
@@ -101,6 +103,12 @@ class _Stream:
         if verdict is None and len(self.backlog) <= MAX_UNDECIDED_EVENTS:
             return []
         return self.decide(room, netlab=bool(verdict))
+
+    def due(self) -> float | None:
+        """The capture time after which `tick` has something to do, or None."""
+        if self.decoder is None:
+            return self.deadline
+        return self.decoder.due()
 
     def tick(self, now: float, room: NetlabRoom) -> list[Entry]:
         if self.decoder is not None:
@@ -176,14 +184,20 @@ def _netlab_first(data: bytes) -> bool | None:
 
 
 class ChatRenderer:
-    """Incremental chat renderer (see the module docstring). Not thread-safe."""
+    """Incremental chat renderer (see the module docstring). Not thread-safe.
+
+    Lines wait in a heap ordered by capture time; `_holds` has, for each stream that may still show
+    an earlier line, the earliest frame it may show one at, and `_timers` the capture times at which
+    waiting streams must be looked at again (lazily: a stream's `timer` says which entry is current).
+    """
 
     binary = False
 
     def __init__(self, options: RenderOptions) -> None:
         self._streams: dict[int, _Stream] = {}
         self._room = NetlabRoom()
-        self._waiting: dict[int, _Stream] = {}  # streams that hold lines back or wait for capture time
+        self._holds: dict[int, Key] = {}
+        self._timers: list[tuple[float, int]] = []  # a heap: capture time, stream
         self._lines: list[tuple[float, int, int, str]] = []  # a heap: capture time, frame, arrival, text
         self._arrival = 0
         self._now: Key = (0.0, 0)  # the latest capture time seen, and its frame
@@ -195,30 +209,25 @@ class ChatRenderer:
         for stream in list(self._streams.values()):  # the reassembler closed them all; anything left over
             if stream.decoder is None:
                 self._add(stream, stream.decide(self._room, netlab=False))
-        self._waiting.clear()
+        self._holds.clear()
         return self._release()
 
     def on_event(self, event: Event) -> str:
+        event = self._in_order(event)
         if isinstance(event, Opened):
             stream = self._streams[event.stream] = _Stream(event)
-            self._waiting[event.stream] = stream
-            return self._release()
-        event = self._in_order(event)
-        found = self._streams.get(event.stream)
-        if found is not None:
-            self._add(found, found.feed(event, self._room))
-            if isinstance(event, Closed):
-                del self._streams[event.stream]
-                self._waiting.pop(event.stream, None)
-            elif found.hold() is not None or found.decoder is None:
-                self._waiting[event.stream] = found
-            else:
-                self._waiting.pop(event.stream, None)
-        for waiting in list(self._waiting.values()):
-            self._add(waiting, waiting.tick(event.ts, self._room))
-            if waiting.decoder is not None and waiting.hold() is None:
-                del self._waiting[waiting.stream]
-        return self._release()
+            self._track(stream)
+        else:
+            found = self._streams.get(event.stream)
+            if found is not None:
+                self._add(found, found.feed(event, self._room))
+                if isinstance(event, Closed):
+                    del self._streams[event.stream]
+                    self._holds.pop(event.stream, None)
+                else:
+                    self._track(found)
+        self._run_timers(event.ts)
+        return self._release() if self._lines else ""
 
     def _in_order(self, event: Event) -> Event:
         """`event`, dated no earlier than the latest frame seen (see the module docstring)."""
@@ -230,15 +239,36 @@ class ChatRenderer:
             return event._replace(ts=ts, frame=frame)
         return replace(event, ts=ts, frame=frame)
 
+    def _track(self, stream: _Stream) -> None:
+        """Note what `stream` now holds back and when it must be looked at again."""
+        hold = stream.hold()
+        if hold is None:
+            self._holds.pop(stream.stream, None)
+        else:
+            self._holds[stream.stream] = hold
+        due = stream.due()
+        if due is not None and due != stream.timer:
+            stream.timer = due
+            heapq.heappush(self._timers, (due, stream.stream))
+
+    def _run_timers(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] < now:
+            due, number = heapq.heappop(timers)
+            stream = self._streams.get(number)
+            if stream is None or stream.timer != due:
+                continue  # closed, or a later timer replaced this one
+            stream.timer = None
+            self._add(stream, stream.tick(now, self._room))
+            self._track(stream)
+
     def _add(self, stream: _Stream, entries: list[Entry]) -> None:
-        prefix = f"#{stream.stream} {stream.client} "
         for ts, frame, text in entries:
             self._arrival += 1
-            heapq.heappush(self._lines, (ts, frame, self._arrival, prefix + text))
+            heapq.heappush(self._lines, (ts, frame, self._arrival, stream.prefix + text))
 
     def _release(self) -> str:
-        holds = [key for key in (stream.hold() for stream in self._waiting.values()) if key is not None]
-        limit = min(holds) if holds else None
+        limit = min(self._holds.values()) if self._holds else None
         out: list[str] = []
         lines = self._lines
         while lines and (limit is None or lines[0][:2] < limit):

@@ -132,6 +132,10 @@ class NetlabStream:
         """The frame of a claim awaiting the server's verdict (its join is shown there), or None."""
         return self.claim_key if self.claim is not None else None
 
+    def due(self) -> float | None:
+        """Nothing here waits for capture time to pass."""
+        return None
+
     def tick(self, now: float) -> list[Entry]:
         """Nothing here waits for time to pass: the server always answers a claim."""
         return []

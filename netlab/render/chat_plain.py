@@ -96,6 +96,11 @@ class PlainStream:
         keys = [framer.key for framer in self._framers.values() if framer.pending]
         return min(keys) if keys else None
 
+    def due(self) -> float | None:
+        """The capture time after which a line start waiting here becomes a chunk of its own, or None."""
+        times = [framer.key[0] + QUIET_SECONDS for framer in self._framers.values() if framer.pending]
+        return min(times) if times else None
+
     def tick(self, now: float) -> list[Entry]:
         """Capture time moved on to `now`: a line start quiet for `QUIET_SECONDS` is a chunk of its own."""
         out: list[Entry] = []
