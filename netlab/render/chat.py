@@ -16,7 +16,7 @@ Which rules apply is decided per stream, from the stream itself:
   error (room full), or — the capture started after ``NICK`` — the welcome itself. Messages,
   commands, joins, nickname changes and protocol breaks are decoded.
 * **any other server** (`netlab.render.chat_plain`): tutorial-dialect servers, relays, a stream
-  whose start was not captured. Each line is shown with its direction and its sender's side (the
+  whose start was not captured (unless what was captured begins with netlab's welcome). Each line is shown with its direction and its sender's side (the
   client's address, or the nickname it gave in the tutorial's ``NICK`` exchange), unjudged.
 
 Events are dated no earlier than the latest frame seen: the reassembler releases a segment that
@@ -25,9 +25,11 @@ carries became readable then — so a line is shown at the capture time at which
 in order (the frame that carried its last byte, or that retransmission), and a stream the
 reassembler closes only at the end of the capture is dated by its FINs or RST (the decoders).
 
-Until a stream is decided its events wait (the server answers a nickname at once: a stream still
-undecided `NICK_REPLY_SECONDS` of capture time after the client spoke, or whose start was cut,
-is not netlab's). Lines are shown in the capture-time order of the frames that carried them,
+Until a stream is decided its events wait. netlab's server greets at once and answers a nickname
+at once, so a stream is not netlab's when its server's first bytes are neither ``NICK`` nor a
+stamped line, when it is still undecided `NICK_REPLY_SECONDS` of capture time after it opened
+(the server silent) or after the client answered ``NICK``, when a gap, RST or close comes first,
+or past `MAX_UNDECIDED_EVENTS`. Lines are shown in the capture-time order of the frames that carried them,
 across all streams: a line is written once no undecided stream can still produce an earlier one.
 `--direction` does not apply: a chat line needs both directions to be told.
 """

@@ -247,13 +247,16 @@ class NetlabStream:
         dialect = " (tutorial dialect)" if self.tutorial else ""
         out: list[Entry] = [(*at, f"{neutralise(nick)} joined{dialect}")]
         session = self.session
-        if claimed is not None and session.state is SessionState.AWAIT_NICK:
-            try:
-                out += self._apply(*at, session.nick_granted(nick))
-            except LocalProtocolError:
-                session.renamed(nick)  # the session saw no claim (the capture started mid-handshake)
-        else:
+        if session.state is not SessionState.AWAIT_NICK:
             session.renamed(nick)
+            return out + self._release_held()
+        if claimed is None:  # the capture started after the nickname: tell the session, as the server was told
+            session.framer.take_rest()
+            session.receive(nick.encode() + b"\n")
+        try:
+            out += self._apply(*at, session.nick_granted(nick))
+        except LocalProtocolError:
+            session.renamed(nick)  # the session would not have claimed it: go on with the server's word
         return out + self._release_held()
 
     def _refuse(self, ts: float, frame: int, reason: str) -> list[Entry]:

@@ -605,3 +605,15 @@ def test_any_output_is_in_capture_time_order(sends: list[tuple[int, bool, bytes,
         wire.close(stream)
     times = [line.split(" ", 1)[0] for line in render_timed(wire.events)]
     assert times == sorted(times)
+
+
+def test_capture_started_between_nickname_and_welcome_goes_on_as_netlabs_protocol() -> None:
+    wire = Timeline()
+    wire.open(0)  # the NICK and the nickname were not captured
+    wire.send(0, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='ivy')}\n".encode())
+    wire.send(0, Direction.C2S, "hello 🌿\n/who\n".encode())
+    assert render(wire.events) == [
+        "#0 127.0.0.1:40000 ivy joined",
+        "#0 127.0.0.1:40000 ivy → everyone: hello 🌿",
+        "#0 127.0.0.1:40000 ivy asks who is online",
+    ]
