@@ -47,6 +47,7 @@ from netlab.chat.protocol import (
     WELCOME_RE,
     MessageKind,
     decode_line,
+    neutralise,
     parse_server_line,
 )
 from netlab.render.base import RenderOptions
@@ -267,7 +268,7 @@ class ChatRenderer:
     def _add(self, stream: _Stream, entries: list[Entry]) -> None:
         for ts, frame, text in entries:
             self._arrival += 1
-            heapq.heappush(self._lines, (ts, frame, self._arrival, stream.prefix + text))
+            heapq.heappush(self._lines, (ts, frame, self._arrival, stream.prefix + neutralise(text)))
 
     def _release(self) -> str:
         limit = min(self._holds.values()) if self._holds else None

@@ -18,7 +18,7 @@ Framing, per direction:
   across segments that is the frame that completed it; a newline arriving alone later only ends it.
 
 When the server's first bytes are the tutorial's bare ``NICK`` and the client's next chunk is one
-word, that word is the client's nickname: it names the client from then on, and the join is shown
+line, that line is the client's nickname (no rules: it is whatever the server took): it names the client from then on, and the join is shown
 at the time of the frame that carried it. A connection that ends in a RST with no data and no
 SYN-ACK is one line, "connection refused", at the RST's time; a RST after that is "connection
 reset by" its sender, also at its own time; a close by both FINs is "connection closed (fin)" at
@@ -151,7 +151,7 @@ class PlainStream:
         elif self._asked_nick:
             self._asked_nick = False
             nick = decode_line(data.strip())
-            if len(nick.split()) == 1:  # one word: the answer to NICK
+            if nick and "\n" not in nick:  # one line: the answer to NICK, whatever the tutorial server makes of it
                 self.nick = nick
                 return [*out, (*key, f"{neutralise(nick)} joined (nickname sent after the server's NICK)")]
         return [*out, *self._lines(event.direction, self._framers[event.direction].feed(data, key))]

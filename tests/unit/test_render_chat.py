@@ -338,21 +338,21 @@ def test_tutorial_server_join_at_the_nickname_and_relayed_lines_kept() -> None:
     alice = wire.put(0, Direction.C2S, b"alice")
     wire.open(1)
     wire.send(1, Direction.S2C, b"NICK")
-    bob = wire.put(1, Direction.C2S, "боб".encode())  # bob's join
-    announced = wire.put(0, Direction.S2C, "боб joined the chat!".encode())  # the server's own announcement
-    said = wire.put(1, Direction.C2S, "боб: привет 🙂".encode())
-    relayed = wire.put(0, Direction.S2C, "боб: привет 🙂".encode())  # relayed, not dropped
+    bob = wire.put(1, Direction.C2S, "боб 🐻\n".encode())  # bob's join: no netlab nickname rules
+    announced = wire.put(0, Direction.S2C, "боб 🐻 joined the chat!".encode())  # the server's own announcement
+    said = wire.put(1, Direction.C2S, "боб 🐻: привет 🙂".encode())
+    relayed = wire.put(0, Direction.S2C, "боб 🐻: привет 🙂".encode())  # relayed, not dropped
     who = wire.put(0, Direction.C2S, b"alice: /who")  # no command on a server that is not netlab's
     who_relayed = wire.put(1, Direction.S2C, b"alice: /who")
     at = stamps(wire)
     assert render_timed(wire.events) == [
         f"{at[alice]} #0 127.0.0.1:40000 alice joined (nickname sent after the server's NICK)",
-        f"{at[bob]} #1 127.0.0.1:40001 боб joined (nickname sent after the server's NICK)",
-        f"{at[announced]} #0 127.0.0.1:40000 server → alice: боб joined the chat!",
-        f"{at[said]} #1 127.0.0.1:40001 боб → server: боб: привет 🙂",
-        f"{at[relayed]} #0 127.0.0.1:40000 server → alice: боб: привет 🙂",
+        f"{at[bob]} #1 127.0.0.1:40001 боб 🐻 joined (nickname sent after the server's NICK)",
+        f"{at[announced]} #0 127.0.0.1:40000 server → alice: боб 🐻 joined the chat!",
+        f"{at[said]} #1 127.0.0.1:40001 боб 🐻 → server: боб 🐻: привет 🙂",
+        f"{at[relayed]} #0 127.0.0.1:40000 server → alice: боб 🐻: привет 🙂",
         f"{at[who]} #0 127.0.0.1:40000 alice → server: alice: /who",
-        f"{at[who_relayed]} #1 127.0.0.1:40001 server → боб: alice: /who",
+        f"{at[who_relayed]} #1 127.0.0.1:40001 server → боб 🐻: alice: /who",
     ]
 
 
