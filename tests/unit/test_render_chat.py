@@ -603,7 +603,12 @@ def test_any_output_is_in_capture_time_order(sends: list[tuple[int, bool, bytes,
             wire.events[-1] = wire.events[-1]._replace(ts=wire.ts - 1.0)  # type: ignore[union-attr]
     for stream in range(3):
         wire.close(stream)
-    times = [line.split(" ", 1)[0] for line in render_timed(wire.events)]
+    renderer = ChatRenderer(RenderOptions())
+    text = "".join(renderer.on_event(event) for event in wire.events) + renderer.end()
+    lines = text.split("\n")[:-1]
+    assert all(len(line.splitlines()) == 1 and not any(ord(char) < 0x20 or char == "\x7f" for char in line)
+               for line in lines)  # nothing from the wire can split a line or drive the terminal
+    times = [line.split(" ", 1)[0] for line in lines]
     assert times == sorted(times)
 
 
