@@ -11,7 +11,8 @@ the server delivers is text.
 A nickname claim waits for the server's verdict, like the server's own session: lines the client
 sent after it are held and shown, each at its own frame's time, once the verdict is seen. The
 join is shown at the time of the frame that carried the nickname (before the server's "X joined"
-notice to the others). A ``/nick`` change takes effect when the server announces it
+notice to the others); a verdict missing from the capture is said so after `VERDICT_WAIT_SECONDS`
+of capture time, and the client taken at its word. A ``/nick`` change takes effect when the server announces it
 (``*** old is now known as new``): the speaker is called by the new name from then on.
 
 The server's copies of a message to each recipient are not repeated (a copy whose sender is the
@@ -53,6 +54,9 @@ from netlab.stream.events import Closed, CloseReason, Control, ControlKind, Data
 
 #: How many recent messages and notices are remembered to recognise the server's copies of them.
 RECENT_MESSAGES = 4096
+#: Capture time a nickname claim waits for the server's verdict (retransmissions included) before
+#: the view says the verdict is not in the capture and goes on as the client did.
+VERDICT_WAIT_SECONDS = 10.0
 
 
 class NetlabRoom:
@@ -115,6 +119,7 @@ class NetlabStream:
         self.leave_shown = False
         self.fins: set[Direction] = set()  # the directions that sent a FIN
         self.ended = False  # the end of the connection was shown
+        self.unconfirmed = False  # the nickname was taken without a verdict in the capture
 
     @property
     def who(self) -> str:
@@ -133,12 +138,23 @@ class NetlabStream:
         return self.claim_key if self.claim is not None else None
 
     def due(self) -> float | None:
-        """Nothing here waits for capture time to pass."""
-        return None
+        """When a claim stops waiting for a verdict that is not in the capture, or None."""
+        return self.claim_key[0] + VERDICT_WAIT_SECONDS if self.claim is not None else None
 
     def tick(self, now: float) -> list[Entry]:
-        """Nothing here waits for time to pass: the server always answers a claim."""
-        return []
+        """A claim without a verdict `VERDICT_WAIT_SECONDS` later: say so, and go on as the client did."""
+        if self.claim is None or now - self.claim_key[0] <= VERDICT_WAIT_SECONDS:
+            return []
+        nick, (ts, frame) = self.claim, self.claim_key
+        self.claim, self.nick, self.unconfirmed = None, nick, True
+        self.room.nicks.add(nick)
+        self.room.speakers[nick.casefold()] = self
+        out: list[Entry] = [(ts, frame, f"{neutralise(nick)} claimed the nickname (the server's answer is not in the capture)")]
+        try:
+            out += self._apply(ts, frame, self.session.nick_granted(nick))
+        except LocalProtocolError:
+            self.session.renamed(nick)
+        return out + self._release_held()
 
     def feed(self, event: Event) -> list[Entry]:
         """Entries for one event of this stream."""
@@ -241,11 +257,12 @@ class NetlabStream:
     def _grant(self, ts: float, frame: int, nick: str) -> list[Entry]:
         at = self.claim_key if self.claim is not None else (ts, frame)
         claimed, self.claim = self.claim, None
-        self.nick = nick
+        late = self.unconfirmed and nick == self.nick  # the verdict came after all: the claim was shown
+        self.nick, self.unconfirmed = nick, False
         self.room.nicks.add(nick)
         self.room.speakers[nick.casefold()] = self
         dialect = " (tutorial dialect)" if self.tutorial else ""
-        out: list[Entry] = [(*at, f"{neutralise(nick)} joined{dialect}")]
+        out: list[Entry] = [] if late else [(*at, f"{neutralise(nick)} joined{dialect}")]
         session = self.session
         if session.state is not SessionState.AWAIT_NICK:
             session.renamed(nick)

@@ -622,3 +622,25 @@ def test_capture_started_between_nickname_and_welcome_goes_on_as_netlabs_protoco
         "#0 127.0.0.1:40000 ivy → everyone: hello 🌿",
         "#0 127.0.0.1:40000 ivy asks who is online",
     ]
+
+
+def test_nickname_verdict_missing_from_the_capture_is_said_and_the_view_goes_on() -> None:
+    wire = Timeline()
+    wire.login(0, "jo")
+    wire.open(1)
+    wire.send(1, Direction.S2C, b"NICK")
+    wire.send(1, Direction.C2S, b"jo\n")
+    wire.send(1, Direction.S2C, f"[{STAMP}] !!! Nickname 'jo' is taken; try another\n".encode())
+    wire.send(1, Direction.C2S, b"kim\nhello\n")
+    ts, frame = wire.next_frame()  # the welcome's frame was lost: the ACK after it shows the gap
+    wire.events.append(Gap(1, Direction.S2C, ts, frame, 200, 0, GapReason.LOST_ACKED))
+    wire.step = 1.0
+    for n in range(12):  # the others go on talking
+        wire.send(0, Direction.C2S, f"m{n}\n".encode())
+    assert render(wire.events)[1:5] == [
+        "#1 127.0.0.1:40001 server → jo: !!! Nickname 'jo' is taken; try another",
+        "#1 127.0.0.1:40001 kim claimed the nickname (the server's answer is not in the capture)",
+        "#1 127.0.0.1:40001 kim → everyone: hello",
+        "#1 127.0.0.1:40001 [200 bytes missing in capture, server→client]",
+    ]
+    assert len(render(wire.events)) == 5 + 12
