@@ -21,6 +21,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from netlab.chat.limits import MAX_LINE_BYTES as MAX_LINE_BYTES
+from netlab.chat.limits import NICK_REPLY_SECONDS as NICK_REPLY_SECONDS
+from netlab.chat.limits import QUIET_SECONDS as QUIET_SECONDS
 from netlab.chat.wire import HELP_TEXT as HELP_TEXT
 from netlab.chat.wire import MAX_NICK_CHARS as MAX_NICK_CHARS
 from netlab.chat.wire import RESERVED_NICKS as RESERVED_NICKS
@@ -32,7 +34,9 @@ from netlab.chat.wire import Incoming as Incoming
 from netlab.chat.wire import MessageKind as MessageKind
 from netlab.chat.wire import neutralise as neutralise
 from netlab.chat.wire import nick_problem as nick_problem
+from netlab.chat.wire import parse_renamed as parse_renamed
 from netlab.chat.wire import parse_server_line as parse_server_line
+from netlab.chat.wire import renamed_text as renamed_text
 from netlab.chat.wire import render_action as render_action
 from netlab.chat.wire import render_chat as render_chat
 from netlab.chat.wire import render_error as render_error

@@ -45,6 +45,7 @@ from netlab.chat.flusher import Flusher
 from netlab.chat.protocol import (
     GREETING,
     MAX_LINE_BYTES,
+    QUIET_SECONDS,
     STAMP_FORMAT,
     Act,
     Action,
@@ -60,6 +61,7 @@ from netlab.chat.protocol import (
     SessionState,
     Whisper,
     neutralise,
+    renamed_text,
     render_action,
     render_chat,
     render_error,
@@ -89,7 +91,7 @@ class ServerConfig:
     flood_burst: int = 10
     idle_timeout: float = 0.0  # seconds without input before a client is dropped; 0 = never
     handshake_timeout: float = 30.0
-    quiet_period: float = 0.2  # silence after a bare chunk that marks a tutorial-dialect nickname
+    quiet_period: float = QUIET_SECONDS  # silence after a bare chunk that marks a tutorial-dialect nickname
     sendq_bytes: int = 1 << 20
     max_line: int = MAX_LINE_BYTES
     backlog: int = 1024
@@ -503,7 +505,7 @@ class ChatServer:
             return
         session.renamed(nick)
         with self.registry.lock:
-            overflowed = self.registry.broadcast_locked(render_notice(_stamp(), f"{old} is now known as {nick}"), None)
+            overflowed = self.registry.broadcast_locked(render_notice(_stamp(), renamed_text(old, nick)), None)
             self._cut_overflowed_locked(overflowed)
         self._flusher.wake()
         log.info("%s is now known as %s", old, nick)

@@ -120,6 +120,18 @@ def welcome_text(nick: str, online: Iterable[str]) -> str:
     return f"Welcome to netlab chat, {nick}! {len(names)} online: {shown}. Commands: /who /nick /me /msg /quit /help"
 
 
+def renamed_text(old: str, new: str) -> str:
+    """The notice everyone (the renamed client too) gets after a `/nick` change."""
+    return f"{old} is now known as {new}"
+
+
+def parse_renamed(text: str) -> tuple[str, str] | None:
+    """`(old, new)` when a notice's text is `renamed_text(old, new)`, else None."""
+    found = _RENAMED_RE.match(text)
+    return (found["old"], found["new"]) if found else None
+
+
+_RENAMED_RE = re.compile(r"^(?P<old>\S+) is now known as (?P<new>\S+)\Z")
 WELCOME_NAMES = 30  # names listed in the welcome line; /who lists everyone
 WELCOME_RE = re.compile(rf"^\[{STAMP_RE}\] \*\*\* Welcome to netlab chat, (?P<nick>\S+)! ")
 HELP_TEXT = (

@@ -169,7 +169,8 @@ register_format(
     "chat",
     "netlab.render.chat",
     "ChatRenderer",
-    "the chat decoded: one line per message (who said what to whom, when, on which connection)",
+    "the chat, one line per message in capture-time order: netlab's protocol decoded where a stream speaks it, "
+    "any other chat server's lines shown as they went",
 )
 register_format(
     "html",

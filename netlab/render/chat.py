@@ -1,292 +1,280 @@
-"""`--format chat`: the chat protocol decoded, one line per chat message (pure).
+"""`--format chat`: the chat read from the capture, one line per message, in capture-time order (pure).
 
-Each message is shown once, as its sender sent it (client→server), with who said it, to whom,
-when and from which connection::
+Each line says when (the capture time of the frame that carried it), on which connection (stream
+number and client address), and who said what::
 
     16:30:01.123 #0 127.0.0.1:41234 alice → everyone: привет 🙂
     16:30:01.456 #1 127.0.0.1:41240 bob → alice (private): hi
-    16:30:02.001 #0 127.0.0.1:41234 * alice waves
+    16:30:02.001 #2 127.0.0.1:41250 server → client: [41234]: привет 🙂
+    16:30:02.300 #3 127.0.0.1:41260 connection refused
 
-Client→server bytes go through the server's own sans-IO `ChatSession`, so a capture is read
-exactly as `netlab serve` read it: both dialects of docs/protocol.md (netlab's line protocol, and
-the tutorial dialect's bare chunks — merged chunks split at each ``nick: `` prefix, the farewell
-chunk, ``/dialect line``), commands, the nickname handshake. A client's nickname is taken as
-granted when the server's welcome line says so (or, for servers without one, when the client goes
-on talking), refused when the server answers with an error.
+Which rules apply is decided per stream, from the stream itself:
 
-The server's copies of a message to each recipient are not repeated (a copy whose sender is the
-nickname of a captured connection is never shown: the original is); a line only the server→client
-direction shows (its sender's connection was not captured) is shown with the connection it was
-delivered on. Server notices (`***`) are shown once however many clients got them; errors (`!!!`)
-per connection. Gaps are shown in place; the line they cut is dropped, never shown as a message of
-its own. `--direction` does not apply: a chat line needs both directions to be told.
+* **netlab's protocol** (`netlab.render.chat_netlab`): the server's first bytes are the bare
+  ``NICK`` and its answer to the client's nickname is one of netlab's stamped lines (the
+  ``*** Welcome to netlab chat, …`` notice or a ``!!!`` error), or its first line is such an
+  error (room full), or — the capture started after ``NICK`` — the welcome itself. Messages,
+  commands, joins, nickname changes and protocol breaks are decoded.
+* **any other server** (`netlab.render.chat_plain`): tutorial-dialect servers, relays, a stream
+  whose start was not captured (unless what was captured begins with netlab's welcome). Each line is shown with its direction and its sender's side (the
+  client's address, or the nickname it gave in the tutorial's ``NICK`` exchange), unjudged.
+
+Events are dated no earlier than the latest frame seen: the reassembler releases a segment that
+arrived out of order (ahead of a lost one) only when the retransmission fills the hole, and what it
+carries became readable then — so a line is shown at the capture time at which it was complete and
+in order (the frame that carried its last byte, or that retransmission), and a stream the
+reassembler closes only at the end of the capture is dated by its FINs or RST (the decoders).
+
+Until a stream is decided its events wait. netlab's server greets at once and answers a nickname
+at once, so a stream is not netlab's when its server's first bytes are neither ``NICK`` nor a
+stamped line, when it is still undecided `NICK_REPLY_SECONDS` of capture time after it opened
+(the server silent) or after the client answered ``NICK``, when a gap, RST or close comes first,
+or past `MAX_UNDECIDED_EVENTS`. Lines are shown in the capture-time order of the frames that carried them,
+across all streams: a line is written once no undecided stream can still produce an earlier one.
+`--direction` does not apply: a chat line needs both directions to be told.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+import heapq
+from dataclasses import replace
 from datetime import datetime
 
 from netlab.capture.model import Endpoint
 from netlab.chat.protocol import (
     GREETING,
+    NICK_REPLY_SECONDS,
     WELCOME_RE,
-    Act,
-    Action,
-    ChangeNick,
-    ChatSession,
-    ClaimNick,
-    Close,
-    Dialect,
-    Leave,
-    LineFramer,
-    ListUsers,
     MessageKind,
-    Say,
-    SessionState,
-    Whisper,
     decode_line,
     neutralise,
     parse_server_line,
 )
-from netlab.errors import LocalProtocolError, RemoteProtocolError
 from netlab.render.base import RenderOptions
-from netlab.stream.events import Closed, Data, Direction, Event, Gap, Opened
+from netlab.render.chat_common import Entry, Key
+from netlab.render.chat_netlab import NetlabRoom, NetlabStream
+from netlab.render.chat_plain import PlainStream
+from netlab.stream.events import (
+    Closed,
+    Control,
+    ControlKind,
+    Data,
+    Direction,
+    Event,
+    Gap,
+    Opened,
+)
 
-#: How many recent messages and notices are remembered to recognise the server's copies of them.
-RECENT_MESSAGES = 4096
+#: Events a stream may hold while undecided; past this it is not netlab's (a netlab handshake is a few).
+MAX_UNDECIDED_EVENTS = 64
+#: Bytes of a stamped netlab line up to its kind (``[YYYY-MM-DD HH:MM:SS] *** ``).
+_STAMPED_PREFIX = len("[0000-00-00 00:00:00] *** ")
 
-
-@dataclass(slots=True)
-class _Conn:
-    """What the renderer knows about one chat connection (one TCP stream)."""
-
-    stream: int
-    client: Endpoint
-    session: ChatSession = field(default_factory=ChatSession)
-    claim: str | None = None  # a nickname claimed and not yet granted or refused
-    nick: str | None = None
-    server_lines: LineFramer = field(default_factory=LineFramer)
-    greeted: bool = False  # the server's first bytes were seen
-    resync: set[Direction] = field(default_factory=set)  # skipping to the next newline after a gap
-    leave_shown: bool = False
-
-    @property
-    def who(self) -> str:
-        return self.nick or self.claim or "(no nickname yet)"
-
-    @property
-    def tutorial(self) -> bool:
-        return self.session.dialect is Dialect.TUTORIAL
+Decoder = NetlabStream | PlainStream
 
 
 def _clock(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
 
 
-def _skip_cut_line(conn: _Conn, direction: Direction, data: bytes) -> bytes:
-    """After a gap, drop the rest of the line the gap cut (up to and including its newline)."""
-    if direction not in conn.resync:
-        return data
+class _Stream:
+    """One TCP stream: its events wait until it is known whether it speaks netlab's protocol."""
+
+    def __init__(self, opened: Opened) -> None:
+        self.stream = opened.stream
+        self.client: Endpoint = opened.client
+        self.decoder: Decoder | None = None
+        self.backlog: list[Event] = [opened]
+        self.server_head = bytearray()  # the server's first bytes, while undecided
+        self.greeted = False  # the server's first bytes were the bare NICK
+        self.deadline: float | None = opened.ts + NICK_REPLY_SECONDS  # undecided after this: not netlab's
+        self.first: Key | None = None  # the first waiting event that can show a line
+        self.fins: set[Direction] = set()
+        self.prefix = f"#{self.stream} {self.client} "  # before each of its lines
+        self.timer: float | None = None  # the renderer's current timer for this stream
+
+    def hold(self) -> Key | None:
+        if self.decoder is None:
+            return self.first
+        return self.decoder.hold()
+
+    def feed(self, event: Event, room: NetlabRoom) -> list[Entry]:
+        if self.decoder is not None:
+            return self.decoder.feed(event)
+        self.backlog.append(event)
+        verdict = self._judge(event)
+        if verdict is None and len(self.backlog) <= MAX_UNDECIDED_EVENTS:
+            return []
+        return self.decide(room, netlab=bool(verdict))
+
+    def due(self) -> float | None:
+        """The capture time after which `tick` has something to do, or None."""
+        if self.decoder is None:
+            return self.deadline
+        return self.decoder.due()
+
+    def tick(self, now: float, room: NetlabRoom) -> list[Entry]:
+        if self.decoder is not None:
+            return self.decoder.tick(now)
+        if self.deadline is not None and now > self.deadline:
+            return self.decide(room, netlab=False)
+        return []
+
+    def decide(self, room: NetlabRoom, *, netlab: bool) -> list[Entry]:
+        """Pick the decoder and replay what waited."""
+        decoder: Decoder = NetlabStream(room) if netlab else PlainStream()
+        self.decoder = decoder
+        out: list[Entry] = []
+        for event in self.backlog[1:]:
+            out += decoder.feed(event)
+        self.backlog.clear()
+        return out
+
+    def _judge(self, event: Event) -> bool | None:
+        """True: netlab's protocol; False: not; None: not known yet."""
+        if isinstance(event, Closed | Gap) or (isinstance(event, Control) and event.kind is ControlKind.RST):
+            return False
+        if isinstance(event, Control) and event.kind is ControlKind.FIN:
+            self.fins.add(event.direction)
+            return False if len(self.fins) == 2 else None
+        if not isinstance(event, Data):
+            return None
+        if self.first is None and not (event.direction is Direction.S2C and _only_greeting(self.server_head, event.data)):
+            self.first = (event.ts, event.frame)
+        if event.direction is Direction.C2S:
+            if self.greeted and self.deadline is None:
+                self.deadline = event.ts + NICK_REPLY_SECONDS  # the answer to the nickname is due
+            return None
+        self.server_head += event.data
+        if not self.greeted:
+            if GREETING.startswith(bytes(self.server_head)):
+                if len(self.server_head) < len(GREETING):
+                    return None
+            elif not self.server_head.startswith(GREETING):
+                # netlab's "room full" instead of NICK, or a capture that started after NICK (its welcome)
+                return self.server_head.startswith(b"[") and _netlab_first(bytes(self.server_head))
+            self.greeted, self.deadline = True, None
+        return _netlab_reply(bytes(self.server_head[len(GREETING) :]))
+
+
+def _only_greeting(head: bytearray, data: bytes) -> bool:
+    """`data`, the server's next bytes after `head`, add nothing a chat line could show but the bare NICK."""
+    return not head and data.startswith(GREETING) and not data[len(GREETING) :].strip()
+
+
+def _first_line(data: bytes) -> tuple[str, bool]:
+    """The first non-empty line of `data` and whether it is complete (or long enough to judge)."""
+    data = data.lstrip(b"\r\n")
     newline = data.find(b"\n")
-    if newline < 0:
-        return b""
-    conn.resync.discard(direction)
-    return data[newline + 1 :]
+    whole = newline >= 0 or len(data) >= _STAMPED_PREFIX
+    return decode_line(data if newline < 0 else data[:newline]), whole
+
+
+def _netlab_reply(data: bytes) -> bool | None:
+    """Is the server's answer after NICK one of netlab's stamped notices or errors? None: too few bytes yet."""
+    line, whole = _first_line(data)
+    if not whole:
+        return None
+    return parse_server_line(line).kind in (MessageKind.NOTICE, MessageKind.ERROR)
+
+
+def _netlab_first(data: bytes) -> bool | None:
+    """Are the server's first bytes (no NICK before them) netlab's welcome or one of its errors?"""
+    line, whole = _first_line(data)
+    if not whole:
+        return None
+    return parse_server_line(line).kind is MessageKind.ERROR or WELCOME_RE.match(line) is not None
 
 
 class ChatRenderer:
-    """Incremental chat-message renderer (see the module docstring). Not thread-safe."""
+    """Incremental chat renderer (see the module docstring). Not thread-safe.
+
+    Lines wait in a heap ordered by capture time; `_holds` has, for each stream that may still show
+    an earlier line, the earliest frame it may show one at, and `_timers` the capture times at which
+    waiting streams must be looked at again (lazily: a stream's `timer` says which entry is current).
+    """
 
     binary = False
 
     def __init__(self, options: RenderOptions) -> None:
-        self._conns: dict[int, _Conn] = {}
-        self._recent: deque[tuple[str, str]] = deque(maxlen=RECENT_MESSAGES)
-        self._recent_set: dict[tuple[str, str], int] = {}
-        self._notices: deque[str] = deque(maxlen=RECENT_MESSAGES)
-        #: Nicknames of captured connections: the server's copies of their messages are never repeated,
-        #: even when the reassembler releases a copy before the original (the original is shown).
-        self._nicks: set[str] = set()
+        self._streams: dict[int, _Stream] = {}
+        self._room = NetlabRoom()
+        self._holds: dict[int, Key] = {}
+        self._timers: list[tuple[float, int]] = []  # a heap: capture time, stream
+        self._lines: list[tuple[float, int, int, str]] = []  # a heap: capture time, frame, arrival, text
+        self._arrival = 0
+        self._now: Key = (0.0, 0)  # the latest capture time seen, and its frame
 
     def begin(self) -> str:
         return ""
 
     def end(self) -> str:
-        return ""
+        for stream in list(self._streams.values()):  # the reassembler closed them all; anything left over
+            if stream.decoder is None:
+                self._add(stream, stream.decide(self._room, netlab=False))
+        self._holds.clear()
+        return self._release()
 
     def on_event(self, event: Event) -> str:
+        event = self._in_order(event)
         if isinstance(event, Opened):
-            self._conns[event.stream] = _Conn(event.stream, event.client)
-            return ""
-        conn = self._conns.get(event.stream)
-        if conn is None:
-            return ""
+            stream = self._streams[event.stream] = _Stream(event)
+            self._track(stream)
+        else:
+            found = self._streams.get(event.stream)
+            if found is not None:
+                self._add(found, found.feed(event, self._room))
+                if isinstance(event, Closed):
+                    del self._streams[event.stream]
+                    self._holds.pop(event.stream, None)
+                else:
+                    self._track(found)
+        self._run_timers(event.ts)
+        return self._release() if self._lines else ""
+
+    def _in_order(self, event: Event) -> Event:
+        """`event`, dated no earlier than the latest frame seen (see the module docstring)."""
+        if (event.ts, event.frame) >= self._now:
+            self._now = (event.ts, event.frame)
+            return event
+        ts, frame = self._now
         if isinstance(event, Data):
-            if event.direction is Direction.C2S:
-                return self._client_bytes(conn, event)
-            return self._server_bytes(conn, event)
-        if isinstance(event, Gap):
-            return self._gap(conn, event)
-        if isinstance(event, Closed):
-            return self._closed(conn, event)
-        return ""
+            return event._replace(ts=ts, frame=frame)
+        return replace(event, ts=ts, frame=frame)
 
-    # -- client → server
-
-    def _client_bytes(self, conn: _Conn, event: Data) -> str:
-        session = conn.session
-        data = _skip_cut_line(conn, Direction.C2S, event.data)
-        if not data or session.state is SessionState.CLOSED:
-            return ""
-        out = ""
-        actions: list[Action] = []
-        if session.dialect is None and not session.framer.pending and b"\n" not in data:
-            actions += session.receive(data)  # a bare chunk first: the tutorial dialect's nickname
-            actions += session.quiet()
+    def _track(self, stream: _Stream) -> None:
+        """Note what `stream` now holds back and when it must be looked at again."""
+        hold = stream.hold()
+        if hold is None:
+            self._holds.pop(stream.stream, None)
         else:
-            if conn.claim is not None and conn.tutorial:
-                out = self._grant(conn, event.ts, conn.claim)  # no verdict seen, and the client goes on
-            actions += session.receive(data)
-        return out + self._apply(conn, event.ts, actions)
+            self._holds[stream.stream] = hold
+        due = stream.due()
+        if due is not None and due != stream.timer:
+            stream.timer = due
+            heapq.heappush(self._timers, (due, stream.stream))
 
-    def _apply(self, conn: _Conn, ts: float, actions: list[Action]) -> str:
-        return "".join(self._action(conn, ts, action) for action in actions)
+    def _run_timers(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] < now:
+            due, number = heapq.heappop(timers)
+            stream = self._streams.get(number)
+            if stream is None or stream.timer != due:
+                continue  # closed, or a later timer replaced this one
+            stream.timer = None
+            self._add(stream, stream.tick(now, self._room))
+            self._track(stream)
 
-    def _action(self, conn: _Conn, ts: float, action: Action) -> str:
-        who = neutralise(conn.who)
-        if isinstance(action, ClaimNick):
-            conn.claim = action.nick
-            self._nicks.add(action.nick)
-            return ""
-        if isinstance(action, Say):
-            self._remember(conn.who, action.text)
-            return self._line(conn, ts, f"{who} → everyone: {action.text}")
-        if isinstance(action, Act):
-            self._remember(conn.who, action.text)
-            return self._line(conn, ts, f"* {who} {action.text}")
-        if isinstance(action, Whisper):
-            self._remember(conn.who, action.text)
-            return self._line(conn, ts, f"{who} → {neutralise(action.target)} (private): {action.text}")
-        if isinstance(action, ChangeNick):
-            self._nicks.add(action.nick)
-            return self._line(conn, ts, f"{who} asks to be called {neutralise(action.nick)}")
-        if isinstance(action, Leave):
-            conn.leave_shown = True
-            return self._line(conn, ts, f"{who} leaves ({neutralise(action.reason)})")
-        if isinstance(action, ListUsers):
-            return self._line(conn, ts, f"{who} asks who is online")
-        if isinstance(action, Close):
-            return self._line(conn, ts, f"{who} breaks the protocol: {neutralise(action.reason)}")
-        return ""  # Reply: the server's answer shows on the server→client side
+    def _add(self, stream: _Stream, entries: list[Entry]) -> None:
+        for ts, frame, text in entries:
+            self._arrival += 1
+            heapq.heappush(self._lines, (ts, frame, self._arrival, stream.prefix + neutralise(text)))
 
-    def _grant(self, conn: _Conn, ts: float, nick: str) -> str:
-        conn.nick, conn.claim = nick, None
-        self._nicks.add(nick)
-        dialect = " (tutorial dialect)" if conn.tutorial else ""
-        joined = self._line(conn, ts, f"{neutralise(nick)} joined{dialect}")
-        session = conn.session
-        if session.state is SessionState.AWAIT_NICK and session.nick is None:
-            try:
-                return joined + self._apply(conn, ts, session.nick_granted(nick))
-            except LocalProtocolError:
-                return joined  # the session saw no claim (the capture started mid-handshake)
-        session.renamed(nick)
-        return joined
-
-    def _remember(self, sender: str, text: str) -> None:
-        if len(self._recent) == self._recent.maxlen:
-            old = self._recent[0]
-            self._recent_set[old] -= 1
-            if not self._recent_set[old]:
-                del self._recent_set[old]
-        key = (sender, text)
-        self._recent.append(key)
-        self._recent_set[key] = self._recent_set.get(key, 0) + 1
-
-    # -- server → client
-
-    def _server_bytes(self, conn: _Conn, event: Data) -> str:
-        data = event.data
-        if not conn.greeted:
-            conn.greeted = True
-            data = data.removeprefix(GREETING)  # the bare "NICK" asking for a nickname (both dialects)
-        data = _skip_cut_line(conn, Direction.S2C, data)
-        if conn.tutorial:  # bare chunks, one message each; a "\n" may separate merged ones
-            lines = [decode_line(piece) for piece in data.split(b"\n") if piece.strip()]
-        else:
-            try:
-                lines = conn.server_lines.feed(data)
-            except RemoteProtocolError as error:
-                conn.server_lines = LineFramer()
-                return self._line(conn, event.ts, f"[server→client: {error}]")
-        return "".join(self._server_line(conn, event.ts, line) for line in lines)
-
-    def _server_line(self, conn: _Conn, ts: float, line: str) -> str:
-        if not line.strip():
-            return ""  # e.g. the lone "\n" that ends bare chunks when a client switches to line framing
-        welcome = WELCOME_RE.match(line)
-        if welcome:
-            return self._grant(conn, ts, welcome["nick"])
-        incoming = parse_server_line(line)
-        if incoming.kind is MessageKind.ERROR:
-            out = self._line(conn, ts, f"server → {neutralise(conn.who)}: !!! {neutralise(incoming.text)}")
-            if conn.claim is not None and conn.session.state is SessionState.AWAIT_NICK:
-                conn.claim = None
-                out += self._apply(conn, ts, conn.session.nick_refused(incoming.text))
-            return out
-        if incoming.kind is MessageKind.NOTICE:
-            return self._notice(conn, ts, incoming.line, incoming.text)
-        if incoming.sender is not None and (
-            (incoming.sender, incoming.text) in self._recent_set or incoming.sender in self._nicks
-        ):
-            return ""  # a copy of a message shown (or to be shown) on its sender's own connection
-        if incoming.kind is MessageKind.RAW:
-            sender, colon, text = incoming.text.partition(": ")
-            if colon and ((sender, text) in self._recent_set or sender in self._nicks):
-                return ""  # the tutorial server's bare copy of a message already shown
-        return self._delivery(conn, ts, incoming.kind, incoming.sender or "?", incoming.text)
-
-    def _delivery(self, conn: _Conn, ts: float, kind: MessageKind, sender: str, text: str) -> str:
-        to, who = f"(delivered to {neutralise(conn.who)})", neutralise(sender)
-        if kind is MessageKind.ACTION:
-            return self._line(conn, ts, f"* {who} {text} {to}")
-        if kind is MessageKind.PRIVATE:
-            return self._line(conn, ts, f"{who} → {neutralise(conn.who)} (private): {text}")
-        if kind is MessageKind.CHAT:
-            return self._line(conn, ts, f"{who} → everyone: {text} {to}")
-        return self._line(conn, ts, f"server → {neutralise(conn.who)}: {neutralise(text)}")
-
-    def _notice(self, conn: _Conn, ts: float, whole: str, text: str) -> str:
-        if whole in self._notices:
-            return ""
-        self._notices.append(whole)
-        return self._line(conn, ts, f"*** {neutralise(text)}")
-
-    # -- gaps and the end
-
-    def _gap(self, conn: _Conn, event: Gap) -> str:
-        if event.direction is Direction.C2S:
-            if conn.session.framer.take_rest() or not conn.tutorial:
-                conn.resync.add(Direction.C2S)
-        else:
-            conn.server_lines = LineFramer()
-            if not conn.tutorial:
-                conn.resync.add(Direction.S2C)
-        side = "client→server" if event.direction is Direction.C2S else "server→client"
-        return self._line(conn, event.ts, f"[{event.size} bytes missing in capture, {side}]")
-
-    def _closed(self, conn: _Conn, event: Closed) -> str:
-        out = ""
-        session = conn.session
-        if session.state is not SessionState.CLOSED and session.framer.pending and not conn.tutorial:
-            rest = decode_line(session.framer.take_rest())
-            out += self._line(conn, event.ts, f"{neutralise(conn.who)} sent an incomplete last line: {rest}")
-        if not conn.leave_shown:
-            out += self._line(conn, event.ts, f"{neutralise(conn.who)} disconnected ({event.reason.value})")
-        del self._conns[conn.stream]
-        return out
-
-    def _line(self, conn: _Conn, ts: float, text: str) -> str:
-        return f"{_clock(ts)} #{conn.stream} {conn.client} {neutralise(text)}\n"
+    def _release(self) -> str:
+        limit = min(self._holds.values()) if self._holds else None
+        out: list[str] = []
+        lines = self._lines
+        while lines and (limit is None or lines[0][:2] < limit):
+            ts, _, _, text = heapq.heappop(lines)
+            out.append(f"{_clock(ts)} {text}\n")
+        return "".join(out)

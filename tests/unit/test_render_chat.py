@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,8 @@ from netlab.render.chat import ChatRenderer
 from netlab.stream.events import (
     Closed,
     CloseReason,
+    Control,
+    ControlKind,
     Data,
     Direction,
     Event,
@@ -107,6 +110,7 @@ def test_split_anywhere_gives_the_same_lines(data: st.DataObject) -> None:
 
 
 def test_tutorial_dialect_chunks() -> None:
+    """A tutorial server (no netlab welcome): every chunk shown as it went, none judged or dropped."""
     wire = Wire()
     wire.open(0)
     wire.send(0, Direction.S2C, b"NICK")
@@ -115,8 +119,9 @@ def test_tutorial_dialect_chunks() -> None:
     wire.send(0, Direction.S2C, b"carol: hello from the tutorial")  # the server's bare copy
     wire.send(0, Direction.S2C, b"dave joined!")
     assert render(wire.events) == [
-        "#0 127.0.0.1:40000 carol joined (tutorial dialect)",
-        "#0 127.0.0.1:40000 carol → everyone: hello from the tutorial",
+        "#0 127.0.0.1:40000 carol joined (nickname sent after the server's NICK)",
+        "#0 127.0.0.1:40000 carol → server: carol: hello from the tutorial",
+        "#0 127.0.0.1:40000 server → carol: carol: hello from the tutorial",
         "#0 127.0.0.1:40000 server → carol: dave joined!",
     ]
 
@@ -246,3 +251,397 @@ def test_switch_to_line_framing_shows_no_empty_message() -> None:
         "#0 127.0.0.1:40000 gus joined (tutorial dialect)",
         "#0 127.0.0.1:40000 gus → everyone: hello",
     ]
+
+
+# -- any chat server: netlab's rules only where the stream speaks netlab's protocol (issue 12, item 4)
+
+
+def clock(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+
+
+def render_timed(events: list[Event]) -> list[str]:
+    renderer = ChatRenderer(RenderOptions())
+    return (renderer.begin() + "".join(renderer.on_event(event) for event in events) + renderer.end()).splitlines()
+
+
+class Timeline(Wire):
+    """A `Wire` whose frames are numbered in capture order and spaced a quarter second apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frame = 0
+
+    step = 0.25  # seconds between frames
+
+    def next_frame(self) -> tuple[float, int]:
+        self.ts += self.step
+        self.frame += 1
+        return self.ts, self.frame
+
+    def open(self, stream: int) -> None:
+        ts, frame = self.next_frame()
+        self.events.append(Opened(stream, ts, frame, client(stream), SERVER, False))
+        self.events.append(Control(stream, Direction.C2S, ts, frame, ControlKind.SYN, 0, 0, 0))
+
+    def send(self, stream: int, direction: Direction, data: bytes) -> None:
+        key = (stream, direction)
+        offset = self.offsets.get(key, 0)
+        self.offsets[key] = offset + len(data)
+        src, dst = (client(stream), SERVER) if direction is Direction.C2S else (SERVER, client(stream))
+        ts, frame = self.next_frame()
+        self.events.append(Data(stream, direction, ts, frame, src, dst, data, offset))
+
+    def put(self, stream: int, direction: Direction, data: bytes) -> int:
+        """`send`, returning the frame number that carried `data`."""
+        self.send(stream, direction, data)
+        return self.frame
+
+    def refused(self, stream: int) -> float:
+        self.open(stream)
+        ts, frame = self.next_frame()
+        self.events.append(Control(stream, Direction.S2C, ts, frame, ControlKind.RST, 0, 1, 0))
+        self.events.append(Closed(stream, ts, frame, CloseReason.RST, StreamStats()))
+        return ts
+
+    def close(self, stream: int) -> None:
+        ts, frame = self.next_frame()
+        self.events.append(Closed(stream, ts, frame, CloseReason.FIN, StreamStats()))
+
+
+def stamps(timeline: Timeline) -> dict[int, str]:
+    """Frame number → its capture time as the chat view prints it."""
+    return {event.frame: clock(event.ts) for event in timeline.events if isinstance(event, Data)}
+
+
+def test_raw_relay_gets_no_netlab_rules_and_keeps_every_line() -> None:
+    wire = Timeline()
+    wire.open(0)
+    wire.open(1)
+    wire.send(0, Direction.C2S, "Привет, bob! 👋".encode())
+    wire.send(1, Direction.S2C, "\n[40000]: Привет, bob! 👋".encode())
+    wire.send(1, Direction.C2S, b"/who")
+    wire.send(0, Direction.S2C, b"\n[40001]: /who")
+    lines = render(wire.events)
+    assert lines == [
+        "#0 127.0.0.1:40000 client → server: Привет, bob! 👋",
+        "#1 127.0.0.1:40001 server → client: [40000]: Привет, bob! 👋",
+        "#1 127.0.0.1:40001 client → server: /who",
+        "#0 127.0.0.1:40000 server → client: [40001]: /who",
+    ]
+    assert not any("protocol" in line or "not allowed" in line or "asks who" in line for line in lines)
+
+
+def test_tutorial_server_join_at_the_nickname_and_relayed_lines_kept() -> None:
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    alice = wire.put(0, Direction.C2S, b"alice")
+    wire.open(1)
+    wire.send(1, Direction.S2C, b"NICK")
+    bob = wire.put(1, Direction.C2S, "боб 🐻\n".encode())  # bob's join: no netlab nickname rules
+    announced = wire.put(0, Direction.S2C, "боб 🐻 joined the chat!".encode())  # the server's own announcement
+    said = wire.put(1, Direction.C2S, "боб 🐻: привет 🙂".encode())
+    relayed = wire.put(0, Direction.S2C, "боб 🐻: привет 🙂".encode())  # relayed, not dropped
+    who = wire.put(0, Direction.C2S, b"alice: /who")  # no command on a server that is not netlab's
+    who_relayed = wire.put(1, Direction.S2C, b"alice: /who")
+    at = stamps(wire)
+    assert render_timed(wire.events) == [
+        f"{at[alice]} #0 127.0.0.1:40000 alice joined (nickname sent after the server's NICK)",
+        f"{at[bob]} #1 127.0.0.1:40001 боб 🐻 joined (nickname sent after the server's NICK)",
+        f"{at[announced]} #0 127.0.0.1:40000 server → alice: боб 🐻 joined the chat!",
+        f"{at[said]} #1 127.0.0.1:40001 боб 🐻 → server: боб 🐻: привет 🙂",
+        f"{at[relayed]} #0 127.0.0.1:40000 server → alice: боб 🐻: привет 🙂",
+        f"{at[who]} #0 127.0.0.1:40000 alice → server: alice: /who",
+        f"{at[who_relayed]} #1 127.0.0.1:40001 server → боб 🐻: alice: /who",
+    ]
+
+
+def test_chunk_relay_each_chunk_at_its_own_frame_never_merged() -> None:
+    """A relay that forwards each chunk unchanged (no newlines): one line per chunk, at its own time."""
+    wire = Timeline()
+    wire.open(0)
+    first = wire.put(0, Direction.S2C, b"hello from 40001")
+    second = wire.put(0, Direction.S2C, "второй 🚀".encode())  # quick, unrelated
+    answer = wire.put(0, Direction.C2S, b"answer")
+    wire.close(0)
+    at = stamps(wire)
+    assert render_timed(wire.events) == [
+        f"{at[first]} #0 127.0.0.1:40000 server → client: hello from 40001",
+        f"{at[second]} #0 127.0.0.1:40000 server → client: второй 🚀",
+        f"{at[answer]} #0 127.0.0.1:40000 client → server: answer",
+        f"{clock(wire.ts)} #0 127.0.0.1:40000 connection closed (fin)",
+    ]
+
+
+def test_line_relay_line_split_across_frames_takes_the_completing_frame() -> None:
+    wire = Timeline()
+    wire.open(0)
+    wire.open(1)
+    first = wire.put(0, Direction.S2C, b"[40001]: first\n")  # the direction frames lines
+    wire.step = 0.01  # the segments of one line follow each other closely
+    wire.send(0, Direction.S2C, "[40001]: сплит ".encode())  # half a line
+    between = wire.put(1, Direction.C2S, b"between\n")  # another stream, in between
+    completed = wire.put(0, Direction.S2C, "строки".encode())  # the rest, without its newline yet
+    wire.send(0, Direction.S2C, b"\n")  # the newline alone ends it: the line keeps the frame before
+    wire.send(0, Direction.S2C, b"\n")  # an empty line, nothing shown
+    at = stamps(wire)
+    assert render_timed(wire.events) == [
+        f"{at[first]} #0 127.0.0.1:40000 server → client: [40001]: first",
+        f"{at[between]} #1 127.0.0.1:40001 client → server: between",
+        f"{at[completed]} #0 127.0.0.1:40000 server → client: [40001]: сплит строки",
+    ]
+
+
+def test_prefixing_relay_reads_naturally() -> None:
+    """A relay that sends ``"\\n[port]: text"`` to everyone else: one line per message, its own time."""
+    wire = Timeline()
+    for stream in range(3):
+        wire.open(stream)
+    said = wire.put(0, Direction.C2S, "всем привет 👋".encode())
+    copies = [wire.put(stream, Direction.S2C, "\n[40000]: всем привет 👋".encode()) for stream in (1, 2)]
+    reply = wire.put(2, Direction.C2S, b"hi")
+    back = [wire.put(stream, Direction.S2C, b"\n[40002]: hi") for stream in (0, 1)]
+    at = stamps(wire)
+    assert render_timed(wire.events) == [
+        f"{at[said]} #0 127.0.0.1:40000 client → server: всем привет 👋",
+        f"{at[copies[0]]} #1 127.0.0.1:40001 server → client: [40000]: всем привет 👋",
+        f"{at[copies[1]]} #2 127.0.0.1:40002 server → client: [40000]: всем привет 👋",
+        f"{at[reply]} #2 127.0.0.1:40002 client → server: hi",
+        f"{at[back[0]]} #0 127.0.0.1:40000 server → client: [40002]: hi",
+        f"{at[back[1]]} #1 127.0.0.1:40001 server → client: [40002]: hi",
+    ]
+
+
+def test_refused_connection_is_one_line_at_the_rst_in_time_order() -> None:
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.C2S, b"before\n")
+    rst = wire.refused(1)
+    wire.send(0, Direction.C2S, b"after\n")
+    lines = render_timed(wire.events)
+    assert lines[1] == f"{clock(rst)} #1 127.0.0.1:40001 connection refused"
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "#0 127.0.0.1:40000 client → server: before",
+        "#1 127.0.0.1:40001 connection refused",
+        "#0 127.0.0.1:40000 client → server: after",
+    ]
+
+
+def test_netlab_join_at_the_nickname_before_the_servers_announcement() -> None:
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.open(1)
+    wire.send(1, Direction.S2C, b"NICK")
+    wire.send(1, Direction.C2S, b"bob\n")  # the join's frame
+    nick_frame = wire.frame
+    wire.send(0, Direction.S2C, f"[{STAMP}] *** bob joined the chat\n".encode())
+    wire.send(1, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='bob')}\n".encode())
+    at = stamps(wire)
+    assert render_timed(wire.events)[1:] == [
+        f"{at[nick_frame]} #1 127.0.0.1:40001 bob joined",
+        f"{at[nick_frame + 1]} #0 127.0.0.1:40000 *** bob joined the chat",
+    ]
+
+
+def test_netlab_nick_change_renames_the_speaker() -> None:
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.login(1, "bob")
+    wire.send(1, Direction.C2S, b"/nick boris\n")
+    for stream in (0, 1):
+        wire.send(stream, Direction.S2C, f"[{STAMP}] *** bob is now known as boris\n".encode())
+    wire.send(1, Direction.C2S, "я теперь борис 🐻\n/who\n".encode())
+    wire.send(0, Direction.S2C, f"[{STAMP}] boris: я теперь борис 🐻\n".encode())  # the copy: not repeated
+    assert render(wire.events)[2:] == [
+        "#1 127.0.0.1:40001 bob asks to be called boris",
+        "#0 127.0.0.1:40000 *** bob is now known as boris",
+        "#1 127.0.0.1:40001 boris → everyone: я теперь борис 🐻",
+        "#1 127.0.0.1:40001 boris asks who is online",
+    ]
+
+
+def test_netlab_stream_relayed_command_text_is_not_a_command() -> None:
+    """`/who` inside a message the server delivers is text; only client→server lines are commands."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.send(0, Direction.S2C, f"[{STAMP}] zoe: /who\n".encode())
+    assert render(wire.events)[1:] == ["#0 127.0.0.1:40000 zoe → everyone: /who (delivered to alice)"]
+
+
+def test_tutorial_server_without_reply_is_decided_after_other_streams_move_on() -> None:
+    """A bare NICK exchange with no answer from the server: plain lines, shown before later frames."""
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    wire.send(0, Direction.C2S, b"carol")
+    wire.open(1)
+    for n in range(12):  # three seconds of another stream's traffic
+        wire.send(1, Direction.C2S, f"line {n}\n".encode())
+    lines = render(wire.events)
+    assert lines[0] == "#0 127.0.0.1:40000 carol joined (nickname sent after the server's NICK)"
+    assert lines[1:] == [f"#1 127.0.0.1:40001 client → server: line {n}" for n in range(12)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.text(min_size=1, max_size=8)), max_size=30))
+def test_plain_output_is_in_capture_time_order(sends: list[tuple[int, bool, str]]) -> None:
+    wire = Timeline()
+    for stream in range(3):
+        wire.open(stream)
+    for stream, upstream, text in sends:
+        wire.send(stream, Direction.C2S if upstream else Direction.S2C, text.encode())
+    for stream in range(3):
+        wire.close(stream)
+    times = [line.split(" ", 1)[0] for line in render_timed(wire.events)]
+    assert times == sorted(times)
+
+
+def test_end_of_a_connection_is_shown_at_its_fins_or_rst_even_when_closed_later() -> None:
+    """The reassembler may report a stream closed only at the end of the capture: the FINs and RSTs date it."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.open(1)
+    wire.send(1, Direction.C2S, b"plain client\n")
+    ends = {}
+    for stream in (0, 1):
+        for direction in (Direction.C2S, Direction.S2C):
+            ts, frame = wire.next_frame()
+            wire.events.append(Control(stream, direction, ts, frame, ControlKind.FIN, 0, 0, 0))
+        ends[stream] = clock(ts)
+    wire.open(2)
+    x = wire.put(2, Direction.C2S, b"x\n")
+    ts, frame = wire.next_frame()
+    wire.events.append(Control(2, Direction.S2C, ts, frame, ControlKind.RST, 0, 0, 0))
+    ends[2] = clock(ts)
+    wire.open(3)
+    later = wire.put(3, Direction.C2S, b"later\n")
+    for stream in (0, 1, 2):  # closed only now
+        wire.events.append(Closed(stream, wire.ts, wire.frame, CloseReason.FIN, StreamStats()))
+    lines = render_timed(wire.events)
+    assert lines[-5:] == [
+        f"{ends[0]} #0 127.0.0.1:40000 alice disconnected (fin)",
+        f"{ends[1]} #1 127.0.0.1:40001 connection closed (fin)",
+        f"{stamps(wire)[x]} #2 127.0.0.1:40002 client → server: x",
+        f"{ends[2]} #2 127.0.0.1:40002 connection reset by the server",
+        f"{stamps(wire)[later]} #3 127.0.0.1:40003 client → server: later",
+    ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_plain_lines_split_anywhere_give_the_same_lines(data: st.DataObject) -> None:
+    """A direction that frames lines: a line cut across segments (close together) is whole again."""
+    payload = "привет 🙂\n[40001]: zweite Zeile\n跳舞 and more\n".encode()
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(payload) - 1), max_size=12)))
+    texts = []
+    for pieces in ([payload], [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]):
+        wire = Timeline()
+        wire.open(0)
+        wire.send(0, Direction.S2C, b"hello\n")
+        wire.step = 0.001
+        for piece in pieces:
+            wire.send(0, Direction.S2C, piece)
+        texts.append([line.split(" ", 1)[1] for line in render_timed(wire.events)])
+    assert texts[1] == texts[0]
+    assert texts[0][-1] == "#0 127.0.0.1:40000 server → client: 跳舞 and more"
+
+
+def test_capture_started_after_nick_still_reads_netlabs_protocol() -> None:
+    wire = Timeline()
+    wire.open(0)  # the NICK was not captured
+    wire.send(0, Direction.C2S, b"hana\n")
+    wire.send(0, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='hana')}\n".encode())
+    wire.send(0, Direction.C2S, b"/me waves\n")
+    assert render(wire.events) == ["#0 127.0.0.1:40000 hana joined", "#0 127.0.0.1:40000 * hana waves"]
+
+
+def test_capture_started_mid_chat_on_netlab_is_shown_plain_without_verdicts() -> None:
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.C2S, "Привет, bob! 👋\n".encode())
+    wire.send(0, Direction.S2C, f"[{STAMP}] bob: hi\n".encode())
+    assert render(wire.events) == [
+        "#0 127.0.0.1:40000 client → server: Привет, bob! 👋",
+        f"#0 127.0.0.1:40000 server → client: [{STAMP}] bob: hi",
+    ]
+
+
+def test_segment_released_after_a_retransmission_is_dated_when_it_became_readable() -> None:
+    """Out of order ahead of a lost segment: readable (and shown) only once the retransmission filled the hole."""
+    wire = Timeline()
+    wire.open(0)
+    wire.open(1)
+    wire.send(0, Direction.C2S, b"first\n")
+    early_ts, early_frame = wire.next_frame()  # "third" arrives ahead of the lost "second": held
+    other = wire.put(1, Direction.C2S, b"meanwhile\n")
+    filler = wire.put(0, Direction.C2S, b"second\n")  # the retransmission
+    wire.events.append(Data(0, Direction.C2S, early_ts, early_frame, client(0), SERVER, b"third\n", 13))
+    at = stamps(wire)
+    assert [line for line in render_timed(wire.events)][1:] == [
+        f"{at[other]} #1 127.0.0.1:40001 client → server: meanwhile",
+        f"{at[filler]} #0 127.0.0.1:40000 client → server: second",
+        f"{at[filler]} #0 127.0.0.1:40000 client → server: third",
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.binary(min_size=1, max_size=12), st.booleans()),
+                max_size=30))
+def test_any_output_is_in_capture_time_order(sends: list[tuple[int, bool, bytes, bool]]) -> None:
+    """Whatever the bytes (greetings, welcomes, lines, chunks) and even with segments released late."""
+    wire = Timeline()
+    welcome = f"[{STAMP}] *** {WELCOME.format(nick='x')}\n".encode()
+    for stream in range(3):
+        wire.open(stream)
+    for stream, upstream, data, late in sends:
+        if data[0] % 5 == 0:
+            data = b"NICK"
+        elif data[0] % 5 == 1:
+            data = welcome
+        wire.send(stream, Direction.C2S if upstream else Direction.S2C, data)
+        if late:  # released after a later frame, with its own earlier time
+            wire.events[-1] = wire.events[-1]._replace(ts=wire.ts - 1.0)  # type: ignore[union-attr]
+    for stream in range(3):
+        wire.close(stream)
+    renderer = ChatRenderer(RenderOptions())
+    text = "".join(renderer.on_event(event) for event in wire.events) + renderer.end()
+    lines = text.split("\n")[:-1]
+    assert all(len(line.splitlines()) == 1 and not any(ord(char) < 0x20 or char == "\x7f" for char in line)
+               for line in lines)  # nothing from the wire can split a line or drive the terminal
+    times = [line.split(" ", 1)[0] for line in lines]
+    assert times == sorted(times)
+
+
+def test_capture_started_between_nickname_and_welcome_goes_on_as_netlabs_protocol() -> None:
+    wire = Timeline()
+    wire.open(0)  # the NICK and the nickname were not captured
+    wire.send(0, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='ivy')}\n".encode())
+    wire.send(0, Direction.C2S, "hello 🌿\n/who\n".encode())
+    assert render(wire.events) == [
+        "#0 127.0.0.1:40000 ivy joined",
+        "#0 127.0.0.1:40000 ivy → everyone: hello 🌿",
+        "#0 127.0.0.1:40000 ivy asks who is online",
+    ]
+
+
+def test_nickname_verdict_missing_from_the_capture_is_said_and_the_view_goes_on() -> None:
+    wire = Timeline()
+    wire.login(0, "jo")
+    wire.open(1)
+    wire.send(1, Direction.S2C, b"NICK")
+    wire.send(1, Direction.C2S, b"jo\n")
+    wire.send(1, Direction.S2C, f"[{STAMP}] !!! Nickname 'jo' is taken; try another\n".encode())
+    wire.send(1, Direction.C2S, b"kim\nhello\n")
+    ts, frame = wire.next_frame()  # the welcome's frame was lost: the ACK after it shows the gap
+    wire.events.append(Gap(1, Direction.S2C, ts, frame, 200, 0, GapReason.LOST_ACKED))
+    wire.step = 1.0
+    for n in range(12):  # the others go on talking
+        wire.send(0, Direction.C2S, f"m{n}\n".encode())
+    assert render(wire.events)[1:5] == [
+        "#1 127.0.0.1:40001 server → jo: !!! Nickname 'jo' is taken; try another",
+        "#1 127.0.0.1:40001 kim claimed the nickname (the server's answer is not in the capture)",
+        "#1 127.0.0.1:40001 kim → everyone: hello",
+        "#1 127.0.0.1:40001 [200 bytes missing in capture, server→client]",
+    ]
+    assert len(render(wire.events)) == 5 + 12
