@@ -61,6 +61,7 @@ class CloseReason(enum.Enum):
 
     FIN = "fin"  # both sides sent FIN
     RST = "rst"
+    REFUSED = "refused"  # a RST answered the SYN: no handshake, no data
     END = "end"  # the capture ended first
     REUSED = "reused"  # a new connection took over the 4-tuple
 

@@ -145,6 +145,7 @@ class _Conn:
         "server",
         "handshake",
         "rst",
+        "refused",
         "analysis",
         "retransmissions",
         "fast_retransmissions",
@@ -169,6 +170,7 @@ class _Conn:
         self.s2c = _Flow(Direction.S2C, server, client, self)
         self.handshake = False  # a SYN-ACK was seen
         self.rst = False
+        self.refused = False  # a RST came before any SYN-ACK (the connection was refused)
         self.analysis = ConnectionAnalysis()  # Wireshark's TCP analysis of each frame
         self.retransmissions = 0  # frames tshark's `tcp.analysis.retransmission` matches
         self.fast_retransmissions = 0
@@ -223,6 +225,8 @@ class _Conn:
     def close_reason(self) -> CloseReason:
         if self.rst:
             return CloseReason.RST
+        if self.refused and not self.handshake and not (self.c2s.bytes or self.s2c.bytes):
+            return CloseReason.REFUSED
         if self.c2s.fin and self.s2c.fin:
             return CloseReason.FIN
         return CloseReason.END
@@ -622,6 +626,7 @@ class Reassembler:
         if flags & _RST:
             kind = ControlKind.RST
             conn.rst = conn.rst or conn.handshake
+            conn.refused = conn.refused or not conn.handshake
         elif flags & _SYN:
             kind = ControlKind.SYN_ACK if flags & _ACK else ControlKind.SYN
             if flags & _ACK:

@@ -372,3 +372,10 @@ def test_a_bad_syn_checksum_means_offload_so_nothing_waits() -> None:
     r = Reassembler()
     out = [e for seg in segs for e in r.feed(seg)]
     assert stream_bytes(out) == b"first"  # emitted at once, not held until an ACK or flush
+
+
+def test_a_syn_answered_by_a_rst_is_a_refused_connection() -> None:
+    b = Builder()
+    events = run([b.c(100, flags=SYN), b.s(0, flags=RST | ACK, ack=101)])
+    closed = events[-1]
+    assert isinstance(closed, Closed) and closed.reason is CloseReason.REFUSED
