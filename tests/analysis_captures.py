@@ -423,10 +423,18 @@ def random_conversation(k: Conn, rng: random.Random) -> None:
     sent = {True: 1, False: 1}  # next new byte per direction
     got = {True: 1, False: 1}  # what each side acknowledges of the other (cumulative, may lag)
     window = {True: 65535, False: 65535}
+    near_wrap = (M - rng.randrange(3000), M - rng.randrange(3000))  # sequence numbers cross 2**32
+    k.isn_c, k.isn_s = near_wrap if rng.random() < 0.3 else (rng.getrandbits(32), rng.getrandbits(32))
+    if rng.random() < 0.05:
+        k.isn_c = M  # the sequence after the SYN is 0: Wireshark's "none yet"
     if rng.random() < 0.8:
-        k.handshake(rtt=rng.choice((0.0005, 0.002, 0.010, 0.100)))
-    else:
-        k.isn_c, k.isn_s = rng.getrandbits(32), rng.getrandbits(32)
+
+        def scale() -> bytes:
+            return wscale_option(rng.choice((0, 2, 7))) if rng.random() < 0.6 else b""
+
+        k.handshake(rtt=rng.choice((0.0005, 0.002, 0.010, 0.100)), copts=scale(), sopts=scale())
+        if rng.random() < 0.2:  # the SYN-ACK was not captured
+            del k.packets[-2]
     held: list[tuple[bool, int, int, int]] = []  # (forward, seq, flags, length) to send again later
     for _ in range(rng.randint(5, 40)):
         fwd = rng.random() < 0.6
@@ -451,7 +459,7 @@ def random_conversation(k: Conn, rng: random.Random) -> None:
             hfwd, seq, flags, length = held.pop(rng.randrange(len(held)))
             (k.c if hfwd else k.s)(seq, got[hfwd], flags, _data(length), win=window[hfwd], dt=dt)
         elif roll < 0.87:  # the window changes (sometimes to zero)
-            window[fwd] = rng.choice((0, 0, 512, 4096, 65535))
+            window[fwd] = rng.choice((0, 0, 8, 100, 512, 4096, 65535))
             send(sent[fwd], got[fwd], ACK, win=window[fwd], dt=dt)
         elif roll < 0.92:  # a zero-window probe or a keep-alive
             if rng.random() < 0.5:
