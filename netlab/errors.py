@@ -50,3 +50,18 @@ class LabPermissionError(LabError):
 
 class SocketsError(NetlabError):
     """Listing sockets failed: a network namespace or process that does not exist, or no right to look."""
+
+
+class RuntimeDirError(NetlabError):
+    """The runtime directory (where servers publish their status) is not safe to use: another user's,
+    writable by others, or a symbolic link. Writers refuse it; readers ignore it.
+
+    Attributes:
+        path: the directory.
+        reason: why, as a predicate ("belongs to uid 65534, not to uid 0").
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} {reason}")
+        self.path = path
+        self.reason = reason

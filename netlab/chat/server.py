@@ -69,7 +69,7 @@ from netlab.chat.protocol import (
     welcome_text,
 )
 from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, format_address
-from netlab.errors import NetlabError
+from netlab.errors import NetlabError, RuntimeDirError
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +163,8 @@ class ChatServer:
         self._readers_lock = threading.Lock()
         self._flusher = Flusher(self.registry, self._stopping, self._publish_status if base.publish_status else None)
         self._started = 0.0
+        self._status_refused = False  # the runtime directory is not ours alone: never write there
+        self._status_lock = threading.Lock()  # start() and the flusher both publish
         self.address: tuple[str, int] = ("", 0)
         self._stop_message = "Server is shutting down"
 
@@ -219,7 +221,7 @@ class ChatServer:
             thread.join()
         self._flusher.join()
         self._flusher.close()
-        if self.config.publish_status:
+        if self.config.publish_status and not self._status_refused:
             runtime.remove_status(self.address[1], self.config.status_dir)
         log.info("stopped")
 
@@ -552,12 +554,19 @@ class ChatServer:
                 "updated": time.time(), "listen": format_address(self.address), "clients": clients}
 
     def _publish_status(self) -> None:
-        if not self.config.publish_status or self._stopping.is_set():
-            return
-        with self.registry.lock:
-            self.registry.changed = False
-            self.registry.queued_changed = False
-        try:
-            runtime.write_status(self.address[1], self.status(), self.config.status_dir)
-        except OSError as error:
-            log.warning("cannot write the status file: %s", error.strerror)
+        with self._status_lock:
+            if not self.config.publish_status or self._stopping.is_set() or self._status_refused:
+                return
+            with self.registry.lock:
+                self.registry.changed = False
+                self.registry.queued_changed = False
+            try:
+                runtime.write_status(self.address[1], self.status(), self.config.status_dir)
+            except RuntimeDirError as error:
+                self._status_refused = True  # said once; runs on without a status file
+                log.warning(
+                    "not publishing a status file (`netlab sockets` shows no nicknames): %s; remove it, or set "
+                    "NETLAB_RUNTIME_DIR to a directory of your own", error
+                )
+            except OSError as error:
+                log.warning("cannot write the status file: %s", error.strerror)
