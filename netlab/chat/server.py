@@ -68,7 +68,7 @@ from netlab.chat.protocol import (
     shorten,
     welcome_text,
 )
-from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, format_address
+from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, Visit, format_address
 from netlab.errors import NetlabError, RuntimeDirError
 
 log = logging.getLogger(__name__)
@@ -242,6 +242,18 @@ class ChatServer:
     def who(self) -> list[ClientInfo]:
         """The joined clients, oldest first."""
         return self.registry.snapshot()
+
+    def visits(self) -> list[Visit]:
+        """The server's record: every connection it accepted, oldest first, with every nickname it had."""
+        return self.registry.visits()
+
+    @property
+    def listener_inode(self) -> int | None:
+        """The listening socket's inode (as `ss -e` and /proc/PID/fd show it), None when not listening."""
+        listener = self._listener
+        if listener is None or listener.fileno() < 0:
+            return None
+        return os.fstat(listener.fileno()).st_ino
 
     def kick(self, nick: str, reason: str = "") -> bool:
         """Disconnect `nick` with a reason; False when nobody has that nickname."""

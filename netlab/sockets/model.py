@@ -161,6 +161,21 @@ class ServerStatus(Record):
     updated: float | None = None
 
 
+class ServerScope(Record):
+    """What belongs to one server's run, to tell its sockets from others on the same port.
+
+    Attributes:
+        listen: the addresses it listens on.
+        listener_inode: its listening socket's inode, when known (a listener of another process or
+            namespace on the same address then does not count).
+        connections: every connection it accepted, as (server end, client end).
+    """
+
+    listen: tuple[Endpoint, ...]
+    listener_inode: int | None
+    connections: frozenset[tuple[Endpoint, Endpoint]]
+
+
 class Snapshot(Record):
     """The sockets seen at one moment, and how they were seen.
 

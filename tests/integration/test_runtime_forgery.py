@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_chat_support import LineClient
 
 from netlab import runtime
 from netlab.chat.server import ChatServer
 from netlab.sockets.snapshot import snapshot
-from tests.integration.test_chat_support import LineClient
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand files to another user")
 
