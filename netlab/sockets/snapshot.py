@@ -96,13 +96,19 @@ def snapshot(
             rows = [row for row in rows if row.inode in held]
     # the listeners, whatever the filters: a status file counts only when its pid holds one
     listeners = [row for row in seen if row.state is TcpState.LISTEN]
-    servers, elsewhere = _servers_in(ns_path, _find_servers(port, status_dir, seen))
+    private: list[str] = []
+    servers, elsewhere = _servers_in(ns_path, _find_servers(port, status_dir, seen, private))
     if chosen != "psutil":
         rows, note, listeners = _attribute(rows, servers, family, listeners)
     servers = [server for server in servers if _holds_its_listener(server, listeners)]
     rows = annotate(rows, servers, port)
     hidden = sum(1 for row in rows if row.inode and not row.pids)
     notes = [note.format(hidden=hidden, total=len(rows))] if note and (hidden or chosen == "psutil") else []
+    notes.extend(
+        f"no nicknames: the status file of the server on port {port} would be in {where}, which is private to "
+        "its owner; run with sudo to see them"
+        for where in private
+    )
     notes.extend(
         f"the chat server on port {server.port} (pid {server.pid}) runs in another network namespace: "
         f"add --netns /proc/{server.pid}/ns/net to look there"
@@ -172,11 +178,14 @@ def _servers_in(
     return here, [server for server in servers if server not in here]
 
 
-def _find_servers(port: int | None, directory: Path | None, rows: list[SocketRow]) -> list[ServerStatus]:
+def _find_servers(
+    port: int | None, directory: Path | None, rows: list[SocketRow], private: list[str]
+) -> list[ServerStatus]:
     """The servers' registries from `directory` (default: ours); failing that, from the default
     directory of the user who owns the port's sockets — so `sudo netlab sockets` still finds the
     registry of a server a student started. A directory and file found that way must belong to that
-    user (or root), which the kernel names as the owner of the port's sockets.
+    user (or root), which the kernel names as the owner of the port's sockets. Such a directory we
+    may not read is added to `private`.
     """
     servers = load_servers(port, directory)
     owners = sorted({row.uid for row in rows if row.local.port == port and row.uid is not None})
@@ -188,6 +197,9 @@ def _find_servers(port: int | None, directory: Path | None, rows: list[SocketRow
     for uid in owners:
         for candidate in (f"/run/user/{uid}/netlab", os.path.join(tempfile.gettempdir(), f"netlab-{uid}")):
             if os.path.realpath(candidate) == ours or not os.path.isdir(candidate):
+                continue
+            if not os.access(candidate, os.R_OK | os.X_OK):
+                private.append(candidate)
                 continue
             if found := load_servers(port, candidate, owners=(uid, 0)):
                 log.info("using the status file in %s (the port's owner, uid %d)", candidate, uid)

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,16 +38,17 @@ def _nobody() -> int:
 
 
 @pytest.fixture
-def tmpdir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private stand-in for /tmp (mode 1777 like the real one) as the default runtime location."""
-    fake_tmp = tmp_path / "tmp"
-    fake_tmp.mkdir()
+def tmpdir_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private stand-in for /tmp (mode 1777 like the real one, reachable by every user) as the
+    default runtime location."""
+    fake_tmp = Path(tempfile.mkdtemp(prefix="netlab-fake-tmp-"))
     fake_tmp.chmod(0o1777)
     monkeypatch.setenv("TMPDIR", str(fake_tmp))
     monkeypatch.setattr(tempfile, "tempdir", str(fake_tmp))
     monkeypatch.delenv("NETLAB_RUNTIME_DIR", raising=False)
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
-    return fake_tmp
+    yield fake_tmp
+    shutil.rmtree(fake_tmp, ignore_errors=True)
 
 
 def _default_dir(fake_tmp: Path) -> Path:
@@ -195,3 +197,27 @@ def test_a_status_file_whose_pid_is_not_the_listener_is_ignored(
         assert other.stdin is not None
         other.stdin.close()
         other.wait(timeout=10)
+
+
+@ROOT_ONLY
+def test_another_user_sees_no_nicknames_of_roots_server_and_is_told_why(
+    server_and_alice: tuple[ChatServer, LineClient], tmpdir_env: Path
+) -> None:
+    """Root's runtime directory is private: a student's `netlab sockets` shows the rows without names."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to drop privileges")
+    server, _alice = server_and_alice
+    _wait_published(server, _default_dir(tmpdir_env))
+    account = pwd.getpwnam("nobody")
+    env = {k: v for k, v in os.environ.items() if k not in ("NETLAB_RUNTIME_DIR", "XDG_RUNTIME_DIR")}
+    env.update(TMPDIR=str(tmpdir_env), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    result = subprocess.run(
+        ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups",
+         sys.executable, "-m", "netlab", "sockets", "--port", str(server.address[1]), "--json"],
+        capture_output=True, text=True, timeout=60, env=env, cwd="/", check=False,
+    )  # fmt: skip
+    if result.returncode != 0 and "No module named" in result.stderr:
+        pytest.skip("user nobody cannot read this checkout or its venv")
+    assert _nicknames(result) == {None}
+    notes = [line for line in result.stderr.splitlines() if "private" in line]
+    assert len(notes) == 1 and str(_default_dir(tmpdir_env)) in notes[0] and "sudo" in notes[0], result.stderr
