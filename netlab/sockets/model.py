@@ -152,13 +152,18 @@ class ChatClient(Record):
 
 
 class ServerStatus(Record):
-    """What a running `netlab serve` publishes (see `netlab.runtime`)."""
+    """What a running `netlab serve` publishes (see `netlab.runtime`).
+
+    `owner` is the uid owning the status file it was read from (None when it came from elsewhere,
+    e.g. the server's own registry in the same process).
+    """
 
     pid: int
     port: int
     listen: tuple[Endpoint, ...]
     clients: tuple[ChatClient, ...]
     updated: float | None = None
+    owner: int | None = None
 
 
 class ServerScope(Record):

@@ -129,30 +129,34 @@ def snapshot(
 def _holds_its_listener(server: ServerStatus, listeners: list[SocketRow]) -> bool:
     """Whether the server's pid is the process listening on its port, so its status file may name
     the port's connections; False (with a warning) for a file whose pid does not listen there (a
-    stale file whose pid was reused, or a forgery).
+    stale file whose pid was reused, or a forgery), or whose owner is neither us, root, nor the
+    user of that listener.
 
     When the listener's owner is hidden from us (another user's server, and we are not root), the
     pid must at least run as the user the kernel reports for the listening socket.
     """
     mine = [row for row in listeners if row.local.port == server.port]
-    owners = {pid for row in mine for pid in row.pids}
-    if server.pid in owners:
-        return True
-    if mine and not owners and _runs_as(server.pid, {row.uid for row in mine if row.uid is not None}):
-        return True
+    held = [row for row in mine if server.pid in row.pids]
+    uids = {row.uid for row in (held or mine)}
+    why = ""
     if not mine:
         why = "nothing listens on that port"
-    elif owners:
-        why = f"pid {server.pid} does not listen on it (pid {', '.join(str(p) for p in sorted(owners))} does)"
-    else:
+    elif not held and any(row.pids for row in mine):
+        owners = sorted({pid for row in mine for pid in row.pids})
+        why = f"pid {server.pid} does not listen on it (pid {', '.join(str(p) for p in owners)} does)"
+    elif not held and (len(uids) != 1 or not _runs_as(server.pid, uids)):
         why = f"pid {server.pid} does not run as the user who listens on it"
-    runtime.warn_once(f"ignoring the status file of port {server.port} (pid {server.pid}): {why}")
-    return False
+    elif server.owner is not None and server.owner not in runtime.reader_uids() and server.owner not in uids:
+        why = f"the file belongs to uid {server.owner}, who does not listen on it"
+    if why:
+        runtime.warn_once(f"ignoring the status file of port {server.port} (pid {server.pid}): {why}")
+        return False
+    return True
 
 
-def _runs_as(pid: int, uids: set[int]) -> bool:
+def _runs_as(pid: int, uids: set[int | None]) -> bool:
     """Whether process `pid` runs as one of `uids` (the owner of /proc/PID; Linux), False when unknown."""
-    if not IS_LINUX or len(uids) != 1:
+    if not IS_LINUX or None in uids:
         return False
     try:
         return os.stat(f"{procfs.PROC}/{pid}").st_uid in uids
@@ -188,7 +192,9 @@ def _find_servers(
     may not read is added to `private`.
     """
     servers = load_servers(port, directory)
-    owners = sorted({row.uid for row in rows if row.local.port == port and row.uid is not None})
+    owners = sorted(
+        {row.uid for row in rows if row.state is TcpState.LISTEN and row.local.port == port and row.uid is not None}
+    )
     if servers or directory is not None or port is None or not owners:
         return servers
     import tempfile  # here, not at the top: it costs `netlab sockets` several ms at start-up
@@ -217,10 +223,11 @@ def load_servers(
     """
     found = runtime.read_statuses(None if port is None else [port], directory, None if owners is None else set(owners))
     servers: list[ServerStatus] = []
-    for document, _owner in found:
+    for document, owner in found:
         status = parse_status(document)
         if status is None:
             continue
+        status = status._replace(owner=owner)
         if not _alive(status.pid):
             log.info("ignoring the status file of port %d: server pid %d is gone", status.port, status.pid)
             continue

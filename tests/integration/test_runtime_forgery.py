@@ -221,3 +221,38 @@ def test_another_user_sees_no_nicknames_of_roots_server_and_is_told_why(
     assert _nicknames(result) == {None}
     notes = [line for line in result.stderr.splitlines() if "private" in line]
     assert len(notes) == 1 and str(_default_dir(tmpdir_env)) in notes[0] and "sudo" in notes[0], result.stderr
+
+
+@ROOT_ONLY
+def test_another_listener_on_the_port_cannot_vouch_for_a_forged_file(tmpdir_env: Path) -> None:
+    """`sudo netlab sockets` also reads the runtime directory of the port's listeners' owners; a user who
+    listens on the same port at another address, and plants a file with the real server's pid, is not
+    believed: the file must belong to the user of the listener that pid holds (or root)."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to drop privileges")
+    account = pwd.getpwnam("nobody")
+    server = ChatServer(port=0, flood_rate=0.0, publish_status=False)  # root publishes nothing
+    server.start()
+    squatter = subprocess.Popen(
+        ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups", sys.executable,
+         "-c", "import socket, sys; s = socket.create_server(('127.0.0.2', int(sys.argv[1]))); print('ok', flush=True);"
+         " sys.stdin.read()", str(server.address[1])],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/",
+    )  # fmt: skip
+    alice = LineClient(server.address, "alice")
+    try:
+        assert squatter.stdout is not None and squatter.stdout.readline().strip() == "ok"
+        theirs = tmpdir_env / f"netlab-{account.pw_uid}"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, account.pw_uid, account.pw_gid)
+        _plant(theirs, server.address[1], _forged(server, "MALLORY"), account.pw_uid)
+        result = _sockets_cli(server.address[1], tmpdir_env)
+        assert "MALLORY" not in result.stdout and _nicknames(result) == {None}
+        warnings = [line for line in result.stderr.splitlines() if f"uid {account.pw_uid}" in line]
+        assert len(warnings) == 1 and "does not listen" in warnings[0], result.stderr
+    finally:
+        alice.close()
+        server.stop()
+        assert squatter.stdin is not None
+        squatter.stdin.close()
+        squatter.wait(timeout=10)
