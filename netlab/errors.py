@@ -70,3 +70,18 @@ class SocketsError(NetlabError):
 
 class SocketsPermissionError(SocketsError):
     """No right to look into a network namespace or at another user's process (needs root)."""
+
+
+class RuntimeDirError(NetlabError):
+    """The runtime directory (where servers publish their status) is not safe to use: another user's,
+    writable by others, or a symbolic link. Writers refuse it; readers ignore it.
+
+    Attributes:
+        path: the directory.
+        reason: why, as a predicate ("belongs to uid 65534, not to uid 0").
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} {reason}")
+        self.path = path
+        self.reason = reason

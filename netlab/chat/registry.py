@@ -26,6 +26,27 @@ def format_address(address: tuple[str, int] | tuple[str, int, int, int] | None) 
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+VISITS_KEPT = 10_000  # the server's record of who connected keeps this many, newest last
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One connection the server accepted, as its record keeps it (see `ClientRegistry.visits`).
+
+    Attributes:
+        remote, local: the client's and the server's end (``ip:port``), as `Connection` has them.
+        accepted: when (epoch seconds).
+        nicks: every nickname it had, first to last (empty: it never joined).
+        online: whether it is a member now.
+    """
+
+    remote: str
+    local: str
+    accepted: float
+    nicks: tuple[str, ...]
+    online: bool
+
+
 @dataclass(eq=False)
 class Connection:
     """One accepted client socket and its bookkeeping (fields guarded by the registry lock)."""
@@ -47,6 +68,7 @@ class Connection:
     closed: bool = False
     fd: int = -1
     last_send: float = 0.0  # monotonic time of the flusher's last send (tutorial separators)
+    nicks: list[str] = field(default_factory=list)  # every nickname it had, for the server's record
 
     def __post_init__(self) -> None:
         self.fd = self.sock.fileno()
@@ -91,6 +113,8 @@ class ClientRegistry:
         self.dirty: list[Connection] = []
         self.closing: set[Connection] = set()  # connections marked closing and not yet closed
         self.history: deque[str] = deque(maxlen=max(history, 0))
+        # every connection accepted, oldest first: (remote, local, accepted, its `nicks` list, shared)
+        self.seen: deque[tuple[str, str, float, list[str]]] = deque(maxlen=VISITS_KEPT)
         self.changed = True  # membership changed since the last status publication
         self.queued_changed = False
 
@@ -99,6 +123,7 @@ class ClientRegistry:
     def add(self, conn: Connection, limit: int) -> bool:
         """Register a fresh connection unless `limit` connections exist already."""
         with self.lock:
+            self.seen.append((conn.remote, conn.local, conn.accepted, conn.nicks))  # refused or not
             if len(self.connections) >= limit:
                 return False
             self.connections.add(conn)
@@ -112,6 +137,7 @@ class ClientRegistry:
                 return False
             self.members[key] = conn
             conn.nick, conn.dialect, conn.joined = nick, dialect, time.time()
+            conn.nicks.append(nick)
             self.changed = True
             return True
 
@@ -126,6 +152,7 @@ class ClientRegistry:
             del self.members[old.casefold()]
             self.members[key] = conn
             conn.nick = nick
+            conn.nicks.append(nick)
             self.changed = True
             return old
 
@@ -151,6 +178,19 @@ class ClientRegistry:
                 for c in self.members.values()
             ]
         return sorted(rows, key=lambda row: row.joined)
+
+    def visits(self) -> list[Visit]:
+        """Every connection accepted (the last `VISITS_KEPT`), oldest first, members or not, gone or not."""
+        with self.lock:
+            return [
+                Visit(remote, local, accepted, tuple(nicks), self._holds_locked(nicks))
+                for remote, local, accepted, nicks in self.seen
+            ]
+
+    def _holds_locked(self, nicks: list[str]) -> bool:
+        """Whether the connection whose nickname list is `nicks` is a member now."""
+        member = self.members.get(nicks[-1].casefold()) if nicks else None
+        return member is not None and member.nicks is nicks
 
     def nicks(self) -> list[str]:
         """The members' nicknames."""

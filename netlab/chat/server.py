@@ -70,8 +70,8 @@ from netlab.chat.protocol import (
     shorten,
     welcome_text,
 )
-from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, format_address
-from netlab.errors import NetlabError, NoRights
+from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, Visit, format_address
+from netlab.errors import NetlabError, NoRights, RuntimeDirError
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,8 @@ class ChatServer:
         self._readers_lock = threading.Lock()
         self._flusher = Flusher(self.registry, self._stopping, self._publish_status if base.publish_status else None)
         self._started = 0.0
+        self._status_refused = False  # the runtime directory is not ours alone: never write there
+        self._status_lock = threading.Lock()  # start() and the flusher both publish
         self.address: tuple[str, int] = ("", 0)
         self._stop_message = "Server is shutting down"
 
@@ -230,7 +232,7 @@ class ChatServer:
             thread.join()
         self._flusher.join()
         self._flusher.close()
-        if self.config.publish_status:
+        if self.config.publish_status and not self._status_refused:
             runtime.remove_status(self.address[1], self.config.status_dir)
         log.info("stopped")
 
@@ -251,6 +253,18 @@ class ChatServer:
     def who(self) -> list[ClientInfo]:
         """The joined clients, oldest first."""
         return self.registry.snapshot()
+
+    def visits(self) -> list[Visit]:
+        """The server's record: every connection it accepted, oldest first, with every nickname it had."""
+        return self.registry.visits()
+
+    @property
+    def listener_inode(self) -> int | None:
+        """The listening socket's inode (as `ss -e` and /proc/PID/fd show it), None when not listening."""
+        listener = self._listener
+        if listener is None or listener.fileno() < 0:
+            return None
+        return os.fstat(listener.fileno()).st_ino
 
     def kick(self, nick: str, reason: str = "") -> bool:
         """Disconnect `nick` with a reason; False when nobody has that nickname."""
@@ -563,12 +577,19 @@ class ChatServer:
                 "updated": time.time(), "listen": format_address(self.address), "clients": clients}
 
     def _publish_status(self) -> None:
-        if not self.config.publish_status or self._stopping.is_set():
-            return
-        with self.registry.lock:
-            self.registry.changed = False
-            self.registry.queued_changed = False
-        try:
-            runtime.write_status(self.address[1], self.status(), self.config.status_dir)
-        except OSError as error:
-            log.warning("cannot write the status file: %s", error.strerror)
+        with self._status_lock:
+            if not self.config.publish_status or self._stopping.is_set() or self._status_refused:
+                return
+            with self.registry.lock:
+                self.registry.changed = False
+                self.registry.queued_changed = False
+            try:
+                runtime.write_status(self.address[1], self.status(), self.config.status_dir)
+            except RuntimeDirError as error:
+                self._status_refused = True  # said once; runs on without a status file
+                log.warning(
+                    "not publishing a status file (`netlab sockets` shows no nicknames): %s; remove it, or set "
+                    "NETLAB_RUNTIME_DIR to a directory of your own", error
+                )
+            except OSError as error:
+                log.warning("cannot write the status file: %s", error.strerror)

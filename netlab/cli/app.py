@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ import typer
 
 from netlab import __version__
 from netlab.cli.exits import ExitStatus, exit_table_epilog, run_quietly
+from netlab.cli.logsetup import configure_logging
 from netlab.errors import (
     CapturePermissionError,
     FilterUnavailable,
@@ -45,37 +45,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that writes to whatever `sys.stderr` is at the time of each record.
-
-    A handler bound to the stderr object of one moment breaks when that object is replaced and
-    closed (typer's CliRunner does that around every in-process run).
-    """
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        """Ignored: the stream is always the current sys.stderr."""
-
-
-def configure_logging(verbose: int, quiet: int, base: int = logging.WARNING) -> None:
-    """Send log records to stderr at a level chosen by -v / -q (each a step of 10 from `base`)."""
-    level = base - 10 * verbose + 10 * quiet
-    level = max(logging.DEBUG, min(logging.CRITICAL, level))
-    handler = _CurrentStderrHandler()
-    handler.setFormatter(logging.Formatter("netlab: %(levelname)s: %(message)s"))
-    root = logging.getLogger("netlab")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
 
 
 def _version_callback(value: bool) -> None:

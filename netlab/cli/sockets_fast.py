@@ -56,6 +56,9 @@ def run(args: list[str]) -> bool:
     Returns:
         True when the command ran (exit status 0); False when it declined and wrote nothing.
     """
+    from netlab.sockets.lazylog import before_first_warning
+
+    before_first_warning(_configure_logging)  # a warning prints as the typer app would print it
     try:
         options = parse(args)
         view = make_view(
@@ -77,3 +80,10 @@ def run(args: list[str]) -> bool:
         return False  # errors are reported by the typer command, the one place they become exit codes
     view.write(taken)
     return True
+
+
+def _configure_logging() -> None:
+    """The typer app's logging set-up (its root callback's, without -v / -q, which go to typer)."""
+    from netlab.cli.logsetup import configure_logging
+
+    configure_logging(0, 0)

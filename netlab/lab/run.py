@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,7 @@ from netlab.capture.model import Endpoint
 from netlab.capture.pcapfile import read_segments
 from netlab.chat.client import ChatClient
 from netlab.chat.protocol import MessageKind
+from netlab.chat.registry import Visit
 from netlab.chat.server import ChatServer
 from netlab.errors import InputMissing, LabError, NetlabError
 from netlab.invocation import program_text
@@ -34,7 +36,9 @@ from netlab.lab.verify import check_sent, expected_bytes
 from netlab.report.build import build_report
 from netlab.report.model import Command, Report, RunInfo
 from netlab.report.write import ReportFiles, collect_into, write_report
-from netlab.sockets.model import SocketRow, parse_status
+from netlab.sockets.model import ChatClient as RegistryClient
+from netlab.sockets.model import ServerScope, ServerStatus, SocketRow, parse_endpoint, parse_status
+from netlab.sockets.table import within
 from netlab.stream import Reassembler, build_dialogues
 from netlab.stream.roles import RoleHints
 
@@ -42,6 +46,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 CLOSE_WAIT_S = 5.0
+MID_CONVERSATION = "mid-conversation"
+KEPT_RUNNING = "while the server was kept running for your own clients"
+AT_STOP = "when the run was stopped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +150,7 @@ class LabRun:
         self.participants: list[Participant | None] = [None] * len(self.script.participants)
         self.sockets: list[SocketRow] | None = None
         self.sockets_note = ""
+        self._snapshot_joined = 0  # how many had joined (the server's record) when the snapshot was taken
         self.problems: list[str] = []
         self.check_failed = False
         self.notes: list[str] = []
@@ -199,7 +207,7 @@ class LabRun:
             if step.kind is StepKind.JOIN:
                 self._join(step.actor)
             elif step.kind is StepKind.SNAPSHOT:
-                self._snapshot()
+                self._snapshot(MID_CONVERSATION)
             else:
                 burst = [step.line]
                 while (
@@ -266,16 +274,22 @@ class LabRun:
             participant.left = True
             participant.close(farewell=False)
 
-    def _snapshot(self) -> None:
+    def _snapshot(self, moment: str) -> None:
+        """Take the socket snapshot the report shows: this run's server and its peers only, named
+        from the server's own record, captioned with `moment` and the number of people connected."""
         server = self.server
-        status = parse_status({"schema_version": 1, **server.status()}) if server else None
+        if server is None:
+            return
+        visits = server.visits()
+        self._snapshot_joined = sum(1 for visit in visits if visit.nicks)
         try:
-            self.sockets = self.network.sockets(self.address[1], status)
+            seen = self.network.sockets(self.address[1], _registry(server, visits))
         except NetlabError as error:
             self.sockets = []
             self.sockets_note = f"the socket snapshot failed: {error}"
             self.progress(self.sockets_note)
             return
+        self.sockets = within(seen, _scope(server, visits))
         when = datetime.now().strftime("%H:%M:%S")
         port = self.address[1]
         how = (
@@ -283,13 +297,32 @@ class LabRun:
             if isinstance(self.network, NamespaceNetwork)
             else f"`netlab sockets --port {port}`"
         )
+        online = [visit.nicks[-1] for visit in visits if visit.online]
+        count = f"{len(online)} participant{'' if len(online) == 1 else 's'} connected"
+        others = Counter(row.state.ss_name for row in seen if row not in self.sockets)
+        left_out = ""
+        if others:
+            total = sum(others.values())
+            states = ", ".join(f"{number} {state}" for state, number in sorted(others.items()))
+            left_out = (
+                f"; {total} other socket{'' if total == 1 else 's'} on the port ({states}), neither this run's "
+                "server's nor its clients', left out"
+            )
+        gone = any(visit.nicks and not visit.online for visit in visits)
+        named = "; closed connections named from the server's record of who joined" if gone else ""
         self.sockets_note = (
-            f"Taken at {when}, mid-conversation, with {len(self._online())} participants connected "
-            f"(what {how} shows)."
+            f"Taken at {when}, {moment}, with {count}{': ' + ', '.join(online) if online else ''} "
+            f"(what {how} shows{named}{left_out})."
         )
         self.progress(f"socket snapshot: {len(self.sockets)} sockets")
 
+    def _joined(self) -> int:
+        """How many connections have joined the chat so far (the server's record)."""
+        return sum(1 for visit in self.server.visits() if visit.nicks) if self.server else 0
+
     def _keep_running(self) -> None:
+        """Serve until Ctrl-C; the snapshot is taken again when someone joins by hand (while they are
+        connected), and at the stop when someone joined since the last one."""
         host, port = self.address
         join = f"join --host {host} --port {port}"
         if isinstance(self.network, NamespaceNetwork):  # entering a namespace needs root: the full path
@@ -301,9 +334,12 @@ class LabRun:
                 f"the server stays up on {host}:{port}: join with `{join}`; press Ctrl-C to stop and write the report"
             )
             while not self.stop_event.wait(0.5):
-                pass
+                if self._joined() > self._snapshot_joined and self.server and self.server.who():
+                    self._snapshot(KEPT_RUNNING)
         except KeyboardInterrupt:
             self.progress("stopping ...")
+        if self._joined() > self._snapshot_joined:
+            self._snapshot(AT_STOP)
 
     def _teardown(self) -> None:
         errors: list[BaseException] = []
@@ -343,7 +379,23 @@ class LabRun:
     # -------------------------------------------------------------------------------- report
 
     def _nicknames(self) -> dict[Endpoint, str]:
-        return {p.local: p.label for p in self.participants if p is not None}
+        """Each participant's client address and label: the scripted ones and whoever else joined."""
+        names = {p.local: p.label for p in self.participants if p is not None}
+        names.update({endpoint: label for endpoint, label, _ in self._joined_by_hand()})
+        return names
+
+    def _joined_by_hand(self) -> list[tuple[Endpoint, str, str]]:
+        """Participants the server saw besides the scripted ones: (client address, label, where)."""
+        if self.server is None:
+            return []
+        scripted = {p.local for p in self.participants if p is not None}
+        found: list[tuple[Endpoint, str, str]] = []
+        for visit in self.server.visits():
+            endpoint = parse_endpoint(visit.remote)
+            if visit.nicks and endpoint not in scripted:
+                label = visit.nicks[0] if len(visit.nicks) == 1 else f"{visit.nicks[0]} (now {visit.nicks[-1]})"
+                found.append((endpoint, label, "joined by hand"))
+        return found
 
     def _report(self) -> LabResult:
         directory = self.config.reports_dir / self.name
@@ -386,7 +438,8 @@ class LabRun:
         self.check_failed = self.check_failed or bool(mismatches)
         if not mismatches:
             self.check = (
-                f"the capture holds every byte each of the {len(sent)} participants sent, in order "
+                f"the capture holds every byte each of the {len(sent)} "
+                f"{'scripted ' if self._joined_by_hand() else ''}participants sent, in order "
                 "(client→server streams compared byte for byte)"
             )
 
@@ -397,7 +450,10 @@ class LabRun:
             ("run", self.name),
             ("network", "loopback (127.0.0.1)" if not cfg.hosts else f"{cfg.hosts} hosts in network namespaces"),
             ("server", f"{host}:{port}"),
-            ("participants", ", ".join(f"{p.label} ({p.local}, {p.host})" for p in self.participants if p)),
+            ("participants", ", ".join(
+                [f"{p.label} ({p.local}, {p.host})" for p in self.participants if p]
+                + [f"{label} ({endpoint}, {where})" for endpoint, label, where in self._joined_by_hand()]
+            )),
             ("conversation", f"{self.script_source}: {sum(1 for s in self.script.steps if s.kind is StepKind.SEND)} lines"),
         ]
         if cfg.hosts:
@@ -430,3 +486,29 @@ class LabRun:
         if isinstance(net, NamespaceNetwork):
             return namespace_commands(net.topology.hosts, port, nicks, self.config.impairment, pcap, root=root)
         return loopback_commands(port, nicks, pcap, plain=program_text(privileged=False), root=root)
+
+
+def _registry(server: ChatServer, visits: list[Visit]) -> ServerStatus | None:
+    """The server's registry for naming sockets: who is connected now (from its status), and every
+    connection that joined and has gone since (its last nickname, so its TIME-WAIT rows are named too)."""
+    status = parse_status({"schema_version": 1, **server.status()})
+    if status is None:
+        return None
+    online = {(client.local, client.remote) for client in status.clients}
+    gone = tuple(
+        RegistryClient(nick=visit.nicks[-1], remote=parse_endpoint(visit.remote), local=parse_endpoint(visit.local))
+        for visit in visits
+        if visit.nicks and (parse_endpoint(visit.local), parse_endpoint(visit.remote)) not in online
+    )
+    return status._replace(clients=status.clients + gone)
+
+
+def _scope(server: ChatServer, visits: list[Visit]) -> ServerScope:
+    """What is this run's on the port: the server's listener and every connection it accepted."""
+    host, port = server.address
+    listen = parse_endpoint(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return ServerScope(
+        listen=(listen,),
+        listener_inode=server.listener_inode,
+        connections=frozenset((parse_endpoint(v.local), parse_endpoint(v.remote)) for v in visits),
+    )

@@ -7,14 +7,28 @@ level and a handler up, which takes importing logging. In a process that never i
 logging module would drop the record too (no handler; the last-resort handler starts at WARNING).
 So a record goes to `logging.getLogger(name)` when logging is imported, and is dropped otherwise;
 the CLI's typer path, pytest and any program that configures logging all import it first.
+
+Warnings are different: they must reach the user. `warning` imports logging when needed, and before
+the first warning of a process runs the hook set with `before_first_warning` (the fast path of
+`netlab sockets` sets up the same stderr handler as the typer app there, so both print alike).
 """
 
 from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 DEBUG = 10
 INFO = 20
+_hook: list[Callable[[], None]] = []
+
+
+def before_first_warning(hook: Callable[[], None]) -> None:
+    """Run `hook` (once) before the first warning is logged through a LazyLogger."""
+    _hook[:] = [hook]
 
 
 class LazyLogger:
@@ -33,6 +47,14 @@ class LazyLogger:
     def info(self, msg: str, *args: object) -> None:
         """Log `msg % args` at INFO."""
         self._log(INFO, msg, args)
+
+    def warning(self, msg: str, *args: object) -> None:
+        """Log `msg % args` at WARNING (imports logging; see the module docstring)."""
+        while _hook:
+            _hook.pop()()
+        import logging
+
+        logging.getLogger(self.name).warning(msg, *args, stacklevel=2)
 
     def _log(self, level: int, msg: str, args: tuple[object, ...]) -> None:
         logging = sys.modules.get("logging")

@@ -152,13 +152,33 @@ class ChatClient(Record):
 
 
 class ServerStatus(Record):
-    """What a running `netlab serve` publishes (see `netlab.runtime`)."""
+    """What a running `netlab serve` publishes (see `netlab.runtime`).
+
+    `owner` is the uid owning the status file it was read from (None when it came from elsewhere,
+    e.g. the server's own registry in the same process).
+    """
 
     pid: int
     port: int
     listen: tuple[Endpoint, ...]
     clients: tuple[ChatClient, ...]
     updated: float | None = None
+    owner: int | None = None
+
+
+class ServerScope(Record):
+    """What belongs to one server's run, to tell its sockets from others on the same port.
+
+    Attributes:
+        listen: the addresses it listens on.
+        listener_inode: its listening socket's inode, when known (a listener of another process or
+            namespace on the same address then does not count).
+        connections: every connection it accepted, as (server end, client end).
+    """
+
+    listen: tuple[Endpoint, ...]
+    listener_inode: int | None
+    connections: frozenset[tuple[Endpoint, Endpoint]]
 
 
 class Snapshot(Record):

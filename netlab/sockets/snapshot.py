@@ -86,21 +86,29 @@ def snapshot(
     if chosen == "psutil":
         from netlab.sockets.portable import psutil_rows  # macOS, BSD or --backend psutil only
 
-        rows, note = psutil_rows(port)
-        rows = [row for row in select(rows, states) if not family or set(row.pids) & set(family)]
+        seen, note = psutil_rows(port)
+        rows = [row for row in select(seen, states) if not family or set(row.pids) & set(family)]
     else:
-        rows, chosen = _linux_rows(port, ns_path, chosen, pid)
-        rows = select(rows, states)
+        seen, chosen = _linux_rows(port, ns_path, chosen, pid)
+        rows = select(seen, states)
         if family:
             held = _inodes_of(family)
             rows = [row for row in rows if row.inode in held]
-    servers, elsewhere = _servers_in(ns_path, _find_servers(port, status_dir, rows))
+    # the listeners, whatever the filters: a status file counts only when its pid holds one
+    listeners = [row for row in seen if row.state is TcpState.LISTEN]
+    private: list[str] = []
+    servers, elsewhere = _servers_in(ns_path, _find_servers(port, status_dir, seen, private))
     if chosen != "psutil":
-        rows, note = _attribute(rows, servers, family)
-    servers = [server for server in servers if _holds_its_listener(server, rows)]
+        rows, note, listeners = _attribute(rows, servers, family, listeners)
+    servers = [server for server in servers if _holds_its_listener(server, listeners)]
     rows = annotate(rows, servers, port)
     hidden = sum(1 for row in rows if row.inode and not row.pids)
     notes = [note.format(hidden=hidden, total=len(rows))] if note and (hidden or chosen == "psutil") else []
+    notes.extend(
+        f"no nicknames: the status file of the server on port {port} would be in {where}, which is private to "
+        "its owner; run with sudo to see them"
+        for where in private
+    )
     notes.extend(
         f"the chat server on port {server.port} (pid {server.pid}) runs in another network namespace: "
         f"add --netns /proc/{server.pid}/ns/net to look there"
@@ -118,21 +126,42 @@ def snapshot(
     )
 
 
-def _holds_its_listener(server: ServerStatus, rows: list[SocketRow]) -> bool:
-    """False when the listener on the server's port belongs to other processes: the status file is
-    stale and its pid was reused. True when that cannot be told (no listener row, owners hidden)."""
-    owners = {
-        pid
-        for row in rows
-        if row.state is TcpState.LISTEN and row.local.port == server.port
-        for pid in row.pids
-    }
-    if owners and server.pid not in owners:
-        log.info(
-            "ignoring the status file of port %d: pid %d does not hold the listener", server.port, server.pid
-        )
+def _holds_its_listener(server: ServerStatus, listeners: list[SocketRow]) -> bool:
+    """Whether the server's pid is the process listening on its port, so its status file may name
+    the port's connections; False (with a warning) for a file whose pid does not listen there (a
+    stale file whose pid was reused, or a forgery), or whose owner is neither us, root, nor the
+    user of that listener.
+
+    When the listener's owner is hidden from us (another user's server, and we are not root), the
+    pid must at least run as the user the kernel reports for the listening socket.
+    """
+    mine = [row for row in listeners if row.local.port == server.port]
+    held = [row for row in mine if server.pid in row.pids]
+    uids = {row.uid for row in (held or mine)}
+    why = ""
+    if not mine:
+        why = "nothing listens on that port"
+    elif not held and any(row.pids for row in mine):
+        owners = sorted({pid for row in mine for pid in row.pids})
+        why = f"pid {server.pid} does not listen on it (pid {', '.join(str(p) for p in owners)} does)"
+    elif not held and (len(uids) != 1 or not _runs_as(server.pid, uids)):
+        why = f"pid {server.pid} does not run as the user who listens on it"
+    elif server.owner is not None and server.owner not in runtime.reader_uids() and server.owner not in uids:
+        why = f"the file belongs to uid {server.owner}, who does not listen on it"
+    if why:
+        runtime.warn_once(f"ignoring the status file of port {server.port} (pid {server.pid}): {why}")
         return False
     return True
+
+
+def _runs_as(pid: int, uids: set[int | None]) -> bool:
+    """Whether process `pid` runs as one of `uids` (the owner of /proc/PID; Linux), False when unknown."""
+    if not IS_LINUX or None in uids:
+        return False
+    try:
+        return os.stat(f"{procfs.PROC}/{pid}").st_uid in uids
+    except OSError:
+        return False
 
 
 def _servers_in(
@@ -153,51 +182,52 @@ def _servers_in(
     return here, [server for server in servers if server not in here]
 
 
-def _find_servers(port: int | None, directory: Path | None, rows: list[SocketRow]) -> list[ServerStatus]:
+def _find_servers(
+    port: int | None, directory: Path | None, rows: list[SocketRow], private: list[str]
+) -> list[ServerStatus]:
     """The servers' registries from `directory` (default: ours); failing that, from the default
     directory of the user who owns the port's sockets — so `sudo netlab sockets` still finds the
-    registry of a server a student started. A directory found that way must belong to that user.
+    registry of a server a student started. A directory and file found that way must belong to that
+    user (or root), which the kernel names as the owner of the port's sockets. Such a directory we
+    may not read is added to `private`.
     """
     servers = load_servers(port, directory)
-    owners = sorted({row.uid for row in rows if row.local.port == port and row.uid is not None})
+    owners = sorted(
+        {row.uid for row in rows if row.state is TcpState.LISTEN and row.local.port == port and row.uid is not None}
+    )
     if servers or directory is not None or port is None or not owners:
         return servers
     import tempfile  # here, not at the top: it costs `netlab sockets` several ms at start-up
-    from pathlib import Path
 
+    ours = os.path.realpath(runtime.status_dir())
     for uid in owners:
-        for candidate in (Path(f"/run/user/{uid}/netlab"), Path(tempfile.gettempdir()) / f"netlab-{uid}"):
-            try:
-                owned = candidate.stat().st_uid == uid and candidate != runtime.status_dir()
-            except OSError:
+        for candidate in (f"/run/user/{uid}/netlab", os.path.join(tempfile.gettempdir(), f"netlab-{uid}")):
+            if os.path.realpath(candidate) == ours or not os.path.isdir(candidate):
                 continue
-            if owned and (servers := load_servers(port, candidate)):
+            if not os.access(candidate, os.R_OK | os.X_OK):
+                private.append(candidate)
+                continue
+            if found := load_servers(port, candidate, owners=(uid, 0)):
                 log.info("using the status file in %s (the port's owner, uid %d)", candidate, uid)
-                return servers
+                return found
     return servers
 
 
-def load_servers(port: int | None, directory: Path | None = None) -> list[ServerStatus]:
+def load_servers(
+    port: int | None, directory: Path | str | None = None, owners: Iterable[int] | None = None
+) -> list[ServerStatus]:
     """The registries of running servers: the one on `port`, or every one when `port` is None.
 
+    Only trusted files are read (see `runtime.read_statuses`; `owners` defaults to us and root).
     Status files of servers that are gone (dead pid) or of an unknown schema are ignored.
     """
-    if port is not None:
-        documents = [runtime.read_status(port, directory)]
-    else:
-        from pathlib import Path
-
-        base = Path(directory) if directory else runtime.status_dir()
-        documents = [
-            runtime.read_status(int(p.stem[6:]), base)
-            for p in base.glob("serve-*.json")
-            if p.stem[6:].isdigit()
-        ]
+    found = runtime.read_statuses(None if port is None else [port], directory, None if owners is None else set(owners))
     servers: list[ServerStatus] = []
-    for document in documents:
-        status = parse_status(document) if document else None
+    for document, owner in found:
+        status = parse_status(document)
         if status is None:
             continue
+        status = status._replace(owner=owner)
         if not _alive(status.pid):
             log.info("ignoring the status file of port %d: server pid %d is gone", status.port, status.pid)
             continue
@@ -319,23 +349,28 @@ _UNSEEN_NOTE = (
 
 
 def _attribute(
-    rows: list[SocketRow], servers: list[ServerStatus], family: list[int]
-) -> tuple[list[SocketRow], str | None]:
-    """Fill in owners from /proc, reading the servers, their children and `family` first."""
+    rows: list[SocketRow], servers: list[ServerStatus], family: list[int], listeners: list[SocketRow]
+) -> tuple[list[SocketRow], str | None, list[SocketRow]]:
+    """Fill in owners from /proc, reading the servers, their children and `family` first; `listeners`
+    (the port's listening sockets, shown or not) get theirs too."""
     first: list[int] = list(family)
     for server in servers:
         first.extend([server.pid, *procfs.descendants(server.pid)])
+    every = [*rows, *listeners]
     found = procfs.attribute(
-        (row.inode for row in rows), first=first, prefer_uids={row.uid for row in rows if row.uid is not None}
+        (row.inode for row in every), first=first, prefer_uids={row.uid for row in rows if row.uid is not None}
     )
     names: dict[int, str | None] = {}
-    owned: list[SocketRow] = []
-    for row in rows:
+
+    def owned(row: SocketRow) -> SocketRow:
         pids = tuple(found.owners.get(row.inode, ()))
         if pids and pids[0] not in names:
             names[pids[0]] = procfs.process_name(pids[0])
-        owned.append(row.with_owner(pids, names[pids[0]]) if pids else row)
+        return row.with_owner(pids, names[pids[0]]) if pids else row
+
     log.debug("pid attribution read %d processes; %d denied", found.scanned, len(found.denied))
+    shown = [owned(row) for row in rows]
+    listening = [owned(row) for row in listeners]
     if os.geteuid() != 0:
-        return owned, (_HIDDEN_NOTE if found.denied else None)
-    return owned, _UNSEEN_NOTE
+        return shown, (_HIDDEN_NOTE if found.denied else None), listening
+    return shown, _UNSEEN_NOTE, listening

@@ -16,7 +16,16 @@ import enum
 
 from netlab.capture.endpoint import Endpoint
 from netlab.records import Record
-from netlab.sockets.model import SCHEMA_VERSION, Role, ServerStatus, Snapshot, SocketRow, TcpState, unmapped
+from netlab.sockets.model import (
+    SCHEMA_VERSION,
+    Role,
+    ServerScope,
+    ServerStatus,
+    Snapshot,
+    SocketRow,
+    TcpState,
+    unmapped,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
@@ -73,6 +82,33 @@ def _annotated(
     else:
         role = Role.OTHER
     return row._replace(role=role, nickname=None)
+
+
+def within(rows: Iterable[SocketRow], scope: ServerScope) -> list[SocketRow]:
+    """The rows that belong to one server's run: its listener, and both ends of every connection it
+    accepted, in any state (TIME-WAIT included). Everything else on the port is left out: an earlier
+    server's TIME-WAIT, another process listening there, connections it never accepted.
+
+    The listener is recognised by its inode when both are known, else by its address; a connection
+    by its two addresses (IPv4-mapped addresses match their IPv4 form).
+    """
+    listen = {unmapped(endpoint) for endpoint in scope.listen}
+    ours: set[Pair] = set()
+    for server_end, client_end in scope.connections:
+        ours.add((unmapped(server_end), unmapped(client_end)))
+        ours.add((unmapped(client_end), unmapped(server_end)))
+    kept: list[SocketRow] = []
+    for row in rows:
+        if row.state is TcpState.LISTEN:
+            if scope.listener_inode is not None and row.inode:
+                mine = row.inode == scope.listener_inode
+            else:
+                mine = unmapped(row.local) in listen
+        else:
+            mine = _pair(row) in ours
+        if mine:
+            kept.append(row)
+    return kept
 
 
 def select(rows: Iterable[SocketRow], states: Iterable[TcpState] = ()) -> list[SocketRow]:

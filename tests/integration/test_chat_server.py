@@ -261,3 +261,25 @@ def test_operator_kick_and_say(server, clients) -> None:
     assert alice.expect("kicked").endswith("bob was kicked (spam)")
     assert not server.kick("nobody")
     assert [row.nick for row in server.who()] == ["alice"]
+
+
+def test_the_server_records_everyone_it_saw_with_every_nickname(server, clients) -> None:
+    alice = join(server, clients, "alice")
+    bob = join(server, clients, "bob")
+    silent = socket.create_connection(server.address, timeout=5)  # connects, never joins
+    bob.say("/nick robert")
+    bob.expect("robert")
+    alice.say("/quit")
+    alice.read_to_eof(2)
+
+    def visits() -> list[tuple[str, tuple[str, ...], bool]]:
+        return [(v.remote, v.nicks, v.online) for v in server.visits()]
+
+    expected = [
+        (f"127.0.0.1:{alice.sock.getsockname()[1]}", ("alice",), False),
+        (f"127.0.0.1:{bob.sock.getsockname()[1]}", ("bob", "robert"), True),
+        (f"127.0.0.1:{silent.getsockname()[1]}", (), False),
+    ]
+    assert wait_for(lambda: visits() == expected, 2), visits()
+    assert all(v.local == f"127.0.0.1:{server.address[1]}" for v in server.visits())
+    silent.close()

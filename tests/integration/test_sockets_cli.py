@@ -648,32 +648,38 @@ def test_ipv6_sockets_print_like_ss(tmp_path: Path) -> None:
             assert {row["role"] for row in rows.values()} == {"listener", "server", "client"}
 
 
-def test_another_user_finds_the_registry_in_the_port_owners_runtime_dir(chat: Chat) -> None:
-    """`netlab sockets` run by someone else than the server's user (e.g. with or without sudo)."""
+def test_root_finds_the_registry_in_the_port_owners_runtime_dir(tmp_path: Path) -> None:
+    """`sudo netlab sockets` on a server a student started: the registry is in the student's own
+    runtime directory (their default one; here under a TMPDIR of the test's own)."""
     _require_unprivileged_run()
-    from netlab.runtime import read_status, remove_status, write_status
-
-    status = read_status(chat.port, chat.runtime_dir)
-    assert status is not None
-    owners_dir = Path(tempfile.gettempdir()) / "netlab-0"  # root's default when no XDG_RUNTIME_DIR is set
-    write_status(chat.port, {k: v for k, v in status.items() if k != "schema_version"}, owners_dir)
+    account = pwd.getpwnam("nobody")
+    shared_tmp = Path(tempfile.mkdtemp(prefix="netlab-tmp-"))
+    shared_tmp.chmod(0o1777)
+    drop = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups"]
+    students = shared_tmp / f"netlab-{account.pw_uid}"
+    server = subprocess.Popen(
+        [*drop, sys.executable, "-c", SERVER, str(students), "1"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/",
+    )  # fmt: skip
+    clients: subprocess.Popen[str] | None = None
     try:
-        env = {k: v for k, v in _env(chat).items() if k not in ("NETLAB_RUNTIME_DIR", "XDG_RUNTIME_DIR")}
-        account = pwd.getpwnam("nobody")
+        port = int(_read_line(server))
+        clients = _spawn(CLIENTS, str(port), "alice")
+        assert _read_line(clients) == "ready" and _read_line(server) == "ready"
+        assert students.stat().st_uid == account.pw_uid and students.stat().st_mode & 0o777 == 0o700
+        env = {k: v for k, v in os.environ.items() if k not in ("NETLAB_RUNTIME_DIR", "XDG_RUNTIME_DIR")}
         result = subprocess.run(
-            ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups"]
-            + [sys.executable, "-m", "netlab", "sockets", "--port", str(chat.port), "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            cwd="/",
-        )
+            [sys.executable, "-m", "netlab", "sockets", "--port", str(port), "--json"],
+            capture_output=True, text=True, timeout=60, env={**env, "TMPDIR": str(shared_tmp)},
+        )  # fmt: skip
         assert result.returncode == 0, result.stderr
         rows = _json_rows(result.stdout).values()
-        assert {row["nickname"] for row in rows if row["role"] == "client"} == set(NICKS)
+        assert {row["nickname"] for row in rows if row["role"] == "client"} == {"alice"}
     finally:
-        remove_status(chat.port, owners_dir)
+        if clients is not None:
+            _stop(clients)
+        _stop(server)
+        shutil.rmtree(shared_tmp, ignore_errors=True)
 
 
 def test_color_is_forced_or_refused_on_request(chat: Chat) -> None:

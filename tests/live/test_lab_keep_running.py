@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from netlab.chat.client import ChatClient
+from netlab.chat.server import ChatServer
 from netlab.lab.netns import list_namespaces, namespaces_supported
+from netlab.sockets.model import TcpState
+from netlab.sockets.snapshot import snapshot
 
 pytestmark = pytest.mark.live
 NAMESPACES = pytest.mark.skipif(not namespaces_supported(), reason="cannot create network namespaces here")
@@ -109,3 +114,88 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert f"removed {len(left)} namespace(s) left by a killed lab run" in done.stderr
     assert _ours() == before
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _earlier_chat(port: int, runtime_dir: Path) -> set[int]:
+    """A chat on `port` before the lab's (another server, two clients who leave); returns the client
+    ports of its connections, which stay in TIME-WAIT for a minute."""
+    earlier = ChatServer(port=port, status_dir=runtime_dir, flood_rate=0.0)
+    earlier.start()
+    ports = set()
+    try:
+        for nick in ("old1", "old2"):
+            client = ChatClient.connect("127.0.0.1", port, nick, timeout=10)
+            ports.add(client.sock.getsockname()[1])
+            client.close(farewell=True)
+    finally:
+        earlier.stop()
+    return ports
+
+
+def _section(md: str, title: str) -> str:
+    return md.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _table_rows(section: str) -> list[list[str]]:
+    return [
+        [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| ROLE") and not line.startswith("| stream")
+    ]
+
+
+def test_the_kept_run_shows_its_own_sockets_and_everyone_who_joined(tmp_path: Path) -> None:
+    """Earlier connections on the same port are not this run's; a student joined by hand is."""
+    port = _free_port()
+    earlier = _earlier_chat(port, tmp_path / "earlier")
+    states = {row.state for row in snapshot(port).rows if row.local.port in earlier or row.remote.port in earlier}
+    assert TcpState.TIME_WAIT in states  # the earlier chat left TIME-WAIT rows on the port
+    lab = _start(tmp_path, "--port", str(port))
+    try:
+        _wait_for(lab, rf"stays up on 127\.0\.0\.1:{port}")
+        student = ChatClient.connect("127.0.0.1", port, "student", timeout=10)
+        student_port = student.sock.getsockname()[1]
+        student.send("my own line ✍️")
+        watchdog = threading.Timer(30, lab.kill)  # a lab that never takes the snapshot fails, not hangs
+        watchdog.start()
+        try:
+            _wait_for(lab, r"socket snapshot")  # taken again now that someone joined by hand
+        finally:
+            watchdog.cancel()
+        lab.send_signal(signal.SIGINT)
+        out, err = lab.communicate(timeout=60)
+        student.close()
+    finally:
+        if lab.poll() is None:
+            lab.kill()
+            lab.wait(timeout=30)
+    assert lab.returncode == 0, err
+    md = (tmp_path / "kept" / "report.md").read_text(encoding="utf-8")
+    sockets = _section(md, "Sockets")
+    rows = _table_rows(sockets)
+    assert rows, sockets
+    ends = {cell.rsplit(":", 1)[-1] for row in rows for cell in (row[3], row[4])}
+    assert not ends & {str(p) for p in earlier}, sockets  # nothing of the earlier chat
+    assert ["client", "student"] == rows_of(rows, student_port, "client")[:2], sockets
+    assert ["server", "student"] == rows_of(rows, student_port, "server")[:2], sockets
+    assert "with 1 participant connected" in sockets, sockets
+    online = [row for row in rows if row[5] == "ESTAB"]
+    assert len(online) == 2  # the two ends of the student's connection: the count is true
+    settings = _section(md, "What ran and how")
+    assert f"student (127.0.0.1:{student_port}" in settings, settings
+    statistics = _table_rows(_section(md, "Statistics"))
+    assert any(row[1] == f"student (127.0.0.1:{student_port})" for row in statistics), statistics
+
+
+def rows_of(rows: list[list[str]], client_port: int, role: str) -> list[str]:
+    """The socket-table row of `role` on the connection from `client_port`."""
+    for row in rows:
+        if row[0] == role and f":{client_port}" in (row[3] if role == "client" else row[4]):
+            return row
+    raise AssertionError(f"no {role} row for port {client_port}: {rows}")
