@@ -39,7 +39,8 @@ def feed_split(data: bytes, cuts: list[int], max_line: int = p.MAX_LINE_BYTES) -
 
 
 def session_events(chunks: list[bytes], grant: bool = True) -> list[p.Action]:
-    """Drive a session with `chunks`, granting every nickname claim; return all actions."""
+    """Drive a session with `chunks`, granting every nickname claim; return all actions but
+    `DialectSettled` (tested on its own below)."""
     session = p.ChatSession()
     out: list[p.Action] = []
     pending: list[p.Action] = []
@@ -47,7 +48,8 @@ def session_events(chunks: list[bytes], grant: bool = True) -> list[p.Action]:
         pending.extend(session.receive(chunk))
         while pending:
             action = pending.pop(0)
-            out.append(action)
+            if not isinstance(action, p.DialectSettled):
+                out.append(action)
             if isinstance(action, p.ClaimNick) and grant:
                 pending[:0] = session.nick_granted(action.nick)
     return out
@@ -175,7 +177,7 @@ def test_lines_after_the_nickname_wait_for_the_verdict() -> None:
         p.Reply("Nickname 'bob' is taken; try another", p.MessageKind.ERROR),
         p.ClaimNick("hi", p.Dialect.LINE),
     ]
-    assert session.nick_granted("hi") == []
+    assert session.nick_granted("hi") == [p.DialectSettled(p.Dialect.LINE)]  # a line client's dialect is known at once
     assert session.state is p.SessionState.ACTIVE and session.nick == "hi"
 
 
@@ -246,7 +248,9 @@ def tutorial_session(nick: str = "alice") -> p.ChatSession:
     session = p.ChatSession()
     assert session.receive(nick.encode()) == []
     assert session.quiet() == [p.ClaimNick(nick, p.Dialect.TUTORIAL)]
-    session.nick_granted(nick)
+    assert session.nick_granted(nick) == []
+    assert session.tentative
+    assert session.quiet() == [p.DialectSettled(p.Dialect.TUTORIAL)]  # silent through its dialect window
     return session
 
 
