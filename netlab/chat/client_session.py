@@ -20,7 +20,7 @@ Dialects (docs/protocol.md, "netlab join --dialect"):
   raw. ``NICK`` is answered with the bare nickname, which both servers accept (a netlab server
   takes a bare nickname after a short quiet period). A netlab welcome in the reply means netlab:
   the session then sends the ``\\n`` it left out, which completes its nickname line, and the netlab
-  server switches to lines (it completes its welcome line with ``\\n`` too). Any other reply, or
+  server switches to lines (it ends its welcome line with the next thing it sends). Any other reply, or
   none, means tutorial. So nothing goes on the wire beyond the detected dialect's own handshake:
   ``nick\\n`` for netlab (in two segments), ``nick`` for tutorial, nothing for raw.
 
@@ -37,6 +37,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from netlab.chat.dialects import DIALECT_HELP as DIALECT_HELP
+from netlab.chat.dialects import Dialect as Dialect
 from netlab.chat.protocol import (
     GREETING,
     QUIT_COMMAND,
@@ -55,28 +57,6 @@ AUTO_WAIT = 1.0  # seconds to wait for a greeting before assuming a raw relay se
 REPLY_WAIT = 2.0  # seconds to wait for the server's answer to our bare nickname (auto)
 CLIENT_MAX_LINE = 1 << 20  # a client reads what a server sends; only absurd lines are cut
 STOP_WORDS = frozenset({"/exit", "/quit", "exit", "выход"})
-
-
-class Dialect(enum.StrEnum):
-    """How `netlab join` talks to a server: detect it, or netlab's lines, the tutorial's chunks, a raw relay."""
-
-    AUTO = "auto"
-    NETLAB = "netlab"
-    TUTORIAL = "tutorial"
-    RAW = "raw"
-
-    @classmethod
-    def _missing_(cls, value: object) -> Dialect | None:
-        """``line`` (netlab's line protocol) is the library's old name for ``netlab``."""
-        return cls.NETLAB if isinstance(value, str) and value.lower() == "line" else None
-
-
-DIALECT_HELP = {
-    Dialect.AUTO: "detect the server from its greeting and its answer to the nickname",
-    Dialect.NETLAB: "netlab serve (lines)",
-    Dialect.TUTORIAL: "the classic students' server (bare NICK, bare chunks)",
-    Dialect.RAW: "a relay server with no handshake",
-}
 
 
 class ChatClientError(NetlabError):

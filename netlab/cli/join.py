@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from netlab.chat.client_session import DIALECT_HELP, Dialect
+from netlab.chat.dialects import DIALECT_HELP, Dialect
 
 _DIALECT_HELP = "; ".join(f"{item.value}: {text}" for item, text in DIALECT_HELP.items()) + "."
 

@@ -454,3 +454,17 @@ def test_the_line_ui_follows_the_confirmed_nickname(netlab_server: ChatServer) -
     assert "Nickname 'taken' is taken" in out.getvalue()
     assert "Online (2): taken, борис" in out.getvalue()
     assert client.nick == "борис"
+
+
+def test_ctrl_d_at_the_prompt_quits_cleanly(netlab_server: ChatServer) -> None:
+    watcher = LineClient(netlab_server.address, "watcher")
+    term = Pty([sys.executable, "-m", "netlab", "join", "--port", str(netlab_server.address[1]), "--nick", "dee"])
+    try:
+        term.read_until(b"dee>")
+        watcher.expect("dee joined")
+        term.type("\x04")
+        assert watcher.expect("dee left").endswith("dee left the chat")  # by /quit, not "(connection closed)"
+    finally:
+        code = term.close()
+        watcher.close()
+    assert code == 0

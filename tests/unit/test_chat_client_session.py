@@ -229,4 +229,5 @@ def test_the_client_session_is_pure() -> None:
                 for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert {name.split(".")[0] for name in imported} <= {"__future__", "enum", "dataclasses", "netlab"}
-    assert {name for name in imported if name.startswith("netlab")} <= {"netlab.chat.protocol", "netlab.errors"}
+    assert {name for name in imported if name.startswith("netlab")} <= {
+        "netlab.chat.dialects", "netlab.chat.protocol", "netlab.errors"}
