@@ -198,8 +198,8 @@ class ClientRegistry:
 
     def switch_to_lines_locked(self, conn: Connection) -> None:
         """A client that got bare chunks reads lines from now on: end the last chunk with its newline,
-        right after what is queued, or (nothing queued) in front of the next line, so that no line is
-        only that newline."""
+        right after what is queued, or (nothing queued) in front of the next line, so that no server
+        turn is only that newline (when no line follows before the connection closes, none is sent)."""
         conn.dialect = Dialect.LINE
         queued = len(conn.outbox) - (conn.sendable if conn.tentative else 0)  # the welcome may be sent, not yet removed
         if queued > 0:
@@ -257,9 +257,7 @@ class ClientRegistry:
             if conn.dialect is Dialect.TUTORIAL and _needs_separator(conn):
                 payload = b"\n" + payload
             conn.outbox += _line(conn, payload) if conn.dialect is not Dialect.TUTORIAL else payload
-        elif conn.unterminated:  # the stream ends with a whole line
-            conn.unterminated = False
-            conn.outbox += b"\n"
+        # else a welcome left unterminated stays so: a lone newline would be an empty server turn
         conn.closing = True
         conn.close_deadline = deadline
         self.closing.add(conn)

@@ -319,6 +319,15 @@ def test_a_quiet_room_ends_the_welcome_line_with_the_next_line(tmp_path: Path) -
             assert sock.recv(4096) == b""
         finally:
             sock.close()
+        quiet = socket.create_connection(chat.address, timeout=5)
+        try:
+            assert quiet.recv(4) == b"NICK"
+            quiet.sendall(b"hush")
+            assert WELCOME_RE.match(quiet.recv(4096).decode())
+            quiet.sendall(b"\n/quit\n")
+            assert quiet.recv(4096) == b""  # nothing followed the welcome: no lone newline at the close either
+        finally:
+            quiet.close()
 
 
 # ------------------------------------------------------------------ students' servers
