@@ -28,8 +28,9 @@ The nickname follows the server: a netlab server's ``*** old is now known as new
 nickname (it is sent to the renamed client too) makes `nick` the new one; a refused change leaves
 it. Other dialects have no confirmed renames (any relayed text could imitate one).
 
-Not thread-safe as a whole: one thread (the edge's reader) feeds it; `say`, `leave` and `nick`
-only read attributes that the reader replaces atomically.
+Not thread-safe as a whole: one thread (the edge's reader) feeds it. `say` and `leave` (which the
+edge calls under its send lock, from any thread) and `nick` only read attributes that the reader
+replaces atomically; `leave` sets `left`, which only `say` and `leave` read.
 """
 
 from __future__ import annotations
