@@ -125,7 +125,7 @@ class Flusher:
             conn.dirty = False
             if conn.closed or conn.armed:
                 return
-            data = bytes(conn.outbox)
+            data = bytes(conn.outbox[:conn.sendable] if conn.tentative else conn.outbox)
         sent = 0
         if data and not conn.shut:
             try:
@@ -142,10 +142,11 @@ class Flusher:
                 self.registry.mark_closing_locked(conn, None, 0.0)
             elif sent:
                 del conn.outbox[:sent]
+                conn.sendable = max(0, conn.sendable - sent)
             if conn.outbox and not conn.shut:
                 if sent < len(data):
                     self._arm_locked(conn)
-                elif not conn.dirty:
+                elif not conn.dirty and not conn.tentative:  # a tentative client's rest is held (registry.hold_locked)
                     conn.dirty = True
                     self.registry.dirty.append(conn)
                 return

@@ -11,6 +11,13 @@ at most `MAX_LINE_BYTES` bytes, decoded per line with ``errors="replace"``. A cl
 the *tutorial* dialect sends its nickname and each message as a bare chunk without a
 newline; such a client is recognised when its first bytes are followed by a quiet period
 without a newline (the edge calls `quiet()`).
+
+A client that sent its nickname bare may still be a line client that did not know which server it
+reached (``netlab join --dialect auto``): it completes its nickname line with the ``\\n`` it left out,
+as the first bytes it sends after the welcome. Until a bare-nick client's first bytes arrive (or the
+edge calls `quiet()` once its dialect window has passed) its dialect is *tentative*; the session then
+reports the settled dialect with one `DialectSettled` action (line clients get it when their nickname
+is granted), so the server names a client's dialect once, and truly.
 """
 
 from __future__ import annotations
@@ -24,19 +31,22 @@ from netlab.chat.limits import MAX_LINE_BYTES as MAX_LINE_BYTES
 from netlab.chat.limits import NICK_REPLY_SECONDS as NICK_REPLY_SECONDS
 from netlab.chat.limits import QUIET_SECONDS as QUIET_SECONDS
 from netlab.chat.wire import HELP_TEXT as HELP_TEXT
+from netlab.chat.wire import LEAVE_SUFFIX as LEAVE_SUFFIX
 from netlab.chat.wire import MAX_NICK_CHARS as MAX_NICK_CHARS
+from netlab.chat.wire import QUIT_COMMAND as QUIT_COMMAND
 from netlab.chat.wire import RESERVED_NICKS as RESERVED_NICKS
 from netlab.chat.wire import STAMP_FORMAT as STAMP_FORMAT
 from netlab.chat.wire import STAMP_RE as STAMP_RE
 from netlab.chat.wire import WELCOME_NAMES as WELCOME_NAMES
 from netlab.chat.wire import WELCOME_RE as WELCOME_RE
+from netlab.chat.wire import WELCOME_TAIL as WELCOME_TAIL
 from netlab.chat.wire import Incoming as Incoming
 from netlab.chat.wire import MessageKind as MessageKind
 from netlab.chat.wire import neutralise as neutralise
 from netlab.chat.wire import nick_problem as nick_problem
-from netlab.chat.wire import parse_renamed as parse_renamed
+from netlab.chat.wire import parse_rename as parse_rename
 from netlab.chat.wire import parse_server_line as parse_server_line
-from netlab.chat.wire import renamed_text as renamed_text
+from netlab.chat.wire import rename_text as rename_text
 from netlab.chat.wire import render_action as render_action
 from netlab.chat.wire import render_chat as render_chat
 from netlab.chat.wire import render_error as render_error
@@ -48,7 +58,6 @@ from netlab.errors import LocalProtocolError, RemoteProtocolError
 
 MAX_NICK_ATTEMPTS = 5
 GREETING = b"NICK"
-_LEAVE_SUFFIX = " has left the chat."
 
 
 class Dialect(enum.Enum):
@@ -133,7 +142,14 @@ class Close:
     reason: str
 
 
-Action = ClaimNick | Reply | Say | Act | Whisper | ListUsers | ChangeNick | Leave | Close
+@dataclass(frozen=True, slots=True)
+class DialectSettled:
+    """The client's dialect is final (the server logs the join with it)."""
+
+    dialect: Dialect
+
+
+Action = ClaimNick | Reply | Say | Act | Whisper | ListUsers | ChangeNick | Leave | Close | DialectSettled
 
 
 # ---------------------------------------------------------------------------------- framing
@@ -283,6 +299,12 @@ class ChatSession:
         self._claiming = False
         self._tutorial_prefix: re.Pattern[str] | None = None
         self._held: deque[str] = deque()
+        self._tentative = False
+
+    @property
+    def tentative(self) -> bool:
+        """True while a bare-nick client may still turn out to be a line client (see the module docstring)."""
+        return self._tentative
 
     # -- events from the edge
 
@@ -292,6 +314,8 @@ class ChatSession:
             raise LocalProtocolError("receive() on a closed session")
         if not data:
             return self.eof()
+        if self._tentative:
+            return self._settle_by(data)
         if self.dialect is Dialect.TUTORIAL and self.state is SessionState.ACTIVE:
             return self._tutorial_chunk(data)
         try:
@@ -311,7 +335,11 @@ class ChatSession:
         return actions
 
     def quiet(self) -> list[Action]:
-        """The client has been silent for a moment; a bare nickname chunk means the tutorial dialect."""
+        """The client has been silent for a moment: a bare nickname chunk means the tutorial dialect,
+        and a tentative client that stayed silent through its dialect window stays tutorial."""
+        if self._tentative:
+            self._tentative = False
+            return [DialectSettled(Dialect.TUTORIAL)]
         if self.state is not SessionState.AWAIT_NICK or self._claiming or not self.framer.pending:
             return []
         nick = decode_line(self.framer.take_rest()).strip()
@@ -321,12 +349,14 @@ class ChatSession:
         """The client closed its side. An incomplete last line is dropped (said in the reason)."""
         if self.state is SessionState.CLOSED:
             return []
+        settled: list[Action] = [DialectSettled(Dialect.TUTORIAL)] if self._tentative else []
+        self._tentative = False
         self.state = SessionState.CLOSED
         try:
             self.framer.finish()
         except RemoteProtocolError:
-            return [Leave("connection closed, incomplete last line dropped")]
-        return [Leave("connection closed")]
+            return [*settled, Leave("connection closed, incomplete last line dropped")]
+        return [*settled, Leave("connection closed")]
 
     def nick_granted(self, nick: str) -> list[Action]:
         """The edge accepted the claimed nickname; the session becomes active."""
@@ -337,7 +367,10 @@ class ChatSession:
         self.state = SessionState.ACTIVE
         escaped = re.escape(nick)
         self._tutorial_prefix = re.compile(rf"(?:\[{STAMP_RE}\] )?{escaped}: ")
-        return self._drain()
+        if self.dialect is Dialect.TUTORIAL:
+            self._tentative = True
+            return self._drain()
+        return [DialectSettled(Dialect.LINE), *self._drain()]
 
     def nick_refused(self, reason: str) -> list[Action]:
         """The edge refused the claimed nickname (taken); the client may retry (line dialect only)."""
@@ -354,6 +387,15 @@ class ChatSession:
         self._tutorial_prefix = re.compile(rf"(?:\[{STAMP_RE}\] )?{re.escape(nick)}: ")
 
     # -- internals
+
+    def _settle_by(self, data: bytes) -> list[Action]:
+        """A bare-nick client's first bytes: a leading newline completes its nickname line (line dialect)."""
+        self._tentative = False
+        if data.startswith((b"\n", b"\r\n")):
+            self.dialect = Dialect.LINE
+            return [DialectSettled(Dialect.LINE), *self.receive(data)]
+        actions = self._tutorial_chunk(data)  # may switch with `/dialect line` (older netlab join)
+        return [DialectSettled(self.dialect or Dialect.TUTORIAL), *actions]
 
     def _close(self, reason: str) -> list[Action]:
         self.state = SessionState.CLOSED
@@ -401,7 +443,7 @@ class ChatSession:
             for message in self._split_tutorial(piece):
                 if len(message.encode("utf-8", errors="replace")) > self.framer.max_line:
                     return [*actions, *self._close(f"line too long (more than {self.framer.max_line} bytes)")]
-                if self.nick and message == f"{self.nick}{_LEAVE_SUFFIX}":
+                if self.nick and message == f"{self.nick}{LEAVE_SUFFIX}":
                     self.state = SessionState.CLOSED
                     return [*actions, Leave("left the chat")]
                 action = parse_command(message)

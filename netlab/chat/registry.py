@@ -69,6 +69,9 @@ class Connection:
     fd: int = -1
     last_send: float = 0.0  # monotonic time of the flusher's last send (tutorial separators)
     nicks: list[str] = field(default_factory=list)  # every nickname it had, for the server's record
+    tentative: bool = False  # a bare-nick client that may still complete its nickname line (protocol.py)
+    sendable: int = 0  # while tentative: outbox bytes that may go (the welcome); the rest is held
+    unterminated: bool = False  # switched to lines with its last chunk unterminated: the next line ends it
 
     def __post_init__(self) -> None:
         self.fd = self.sock.fileno()
@@ -82,8 +85,18 @@ def _needs_separator(conn: Connection) -> bool:
 
     Tutorial clients print each recv() result as one message, so consecutive chunks that may
     merge are separated by a newline; a chunk sent after a pause goes bare (one message per read).
+    While the client's dialect is tentative every chunk after the welcome is separated (and held),
+    so that a line client completing its nickname line reads a line-framed stream.
     """
-    return bool(conn.outbox) or time.monotonic() - conn.last_send < TUTORIAL_READ_GAP
+    return conn.tentative or bool(conn.outbox) or time.monotonic() - conn.last_send < TUTORIAL_READ_GAP
+
+
+def _line(conn: Connection, line: bytes) -> bytes:
+    """`line` (with its newline) for a line client, ending first a bare chunk left unterminated by a switch."""
+    if conn.unterminated:
+        conn.unterminated = False
+        return b"\n" + line
+    return line
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +219,34 @@ class ClientRegistry:
         if conn.dialect is Dialect.TUTORIAL:
             payload = (b"\n" if _needs_separator(conn) else b"") + text.encode("utf-8")
         else:
-            payload = text.encode("utf-8") + b"\n"
+            payload = _line(conn, text.encode("utf-8") + b"\n")
         return self._append_locked(conn, payload)
+
+    def hold_locked(self, conn: Connection) -> None:
+        """Send what is queued for `conn` now (its welcome), hold what comes later until `release_locked`."""
+        conn.tentative = True
+        conn.sendable = len(conn.outbox)
+
+    def release_locked(self, conn: Connection) -> None:
+        """`conn`'s dialect is settled: send what was held."""
+        if not conn.tentative:
+            return
+        conn.tentative = False
+        if conn.outbox and not conn.dirty and not conn.armed:
+            conn.dirty = True
+            self.dirty.append(conn)
+
+    def switch_to_lines_locked(self, conn: Connection) -> None:
+        """A client that got bare chunks reads lines from now on: end the last chunk with its newline,
+        right after what is queued, or (nothing queued) in front of the next line, so that no server
+        turn is only that newline (when no line follows before the connection closes, none is sent)."""
+        conn.dialect = Dialect.LINE
+        queued = len(conn.outbox) - (conn.sendable if conn.tentative else 0)  # the welcome may be sent, not yet removed
+        if queued > 0:
+            self._append_locked(conn, b"\n")
+        else:
+            conn.unterminated = True
+        self.changed = True
 
     def queue_raw_locked(self, conn: Connection, payload: bytes) -> None:
         """Queue bytes as they are (the greeting)."""
@@ -235,7 +274,7 @@ class ClientRegistry:
                 continue
             outbox = conn.outbox
             if conn.dialect is not Dialect.TUTORIAL:
-                payload = line
+                payload = _line(conn, line) if conn.unterminated else line
             else:
                 payload = b"\n" + chunk if _needs_separator(conn) else chunk
             if len(outbox) + len(payload) > limit:
@@ -252,11 +291,13 @@ class ClientRegistry:
         """Send `final_line` (if any) after what is queued, then shut the socket down."""
         if conn.closing:
             return
+        conn.tentative = False  # nothing is held from a closing connection
         if final_line is not None:
             payload = final_line.encode("utf-8") + (b"" if conn.dialect is Dialect.TUTORIAL else b"\n")
             if conn.dialect is Dialect.TUTORIAL and _needs_separator(conn):
                 payload = b"\n" + payload
-            conn.outbox += payload
+            conn.outbox += _line(conn, payload) if conn.dialect is not Dialect.TUTORIAL else payload
+        # else a welcome left unterminated stays so: a lone newline would be an empty server turn
         conn.closing = True
         conn.close_deadline = deadline
         self.closing.add(conn)

@@ -53,6 +53,7 @@ from netlab.chat.protocol import (
     ChatSession,
     ClaimNick,
     Close,
+    DialectSettled,
     Leave,
     ListUsers,
     MessageKind,
@@ -61,7 +62,7 @@ from netlab.chat.protocol import (
     SessionState,
     Whisper,
     neutralise,
-    renamed_text,
+    rename_text,
     render_action,
     render_chat,
     render_error,
@@ -92,6 +93,7 @@ class ServerConfig:
     idle_timeout: float = 0.0  # seconds without input before a client is dropped; 0 = never
     handshake_timeout: float = 30.0
     quiet_period: float = QUIET_SECONDS  # silence after a bare chunk that marks a tutorial-dialect nickname
+    dialect_window: float = 1.0  # after a bare nickname's welcome: time for a line client to complete its line
     sendq_bytes: int = 1 << 20
     max_line: int = MAX_LINE_BYTES
     backlog: int = 1024
@@ -363,12 +365,16 @@ class ChatServer:
         handshake_deadline = time.monotonic() + cfg.handshake_timeout
         bucket = _TokenBucket(cfg.flood_rate, cfg.flood_burst)
         current_timeout: float | None = -1.0
+        window_end: float | None = None
         while not self._stopping.is_set() and not conn.closing:
             if session.state is SessionState.AWAIT_NICK:
                 remaining = handshake_deadline - time.monotonic()
                 timeout: float | None = remaining
                 if session.framer.pending:
                     timeout = min(remaining, cfg.quiet_period)
+            elif session.tentative:
+                window_end = window_end or time.monotonic() + cfg.dialect_window
+                timeout = window_end - time.monotonic()
             else:
                 timeout = cfg.idle_timeout or None
             if timeout != current_timeout:
@@ -393,14 +399,15 @@ class ChatServer:
         return "server shutting down" if self._stopping.is_set() else "disconnected"
 
     def _switch_dialect(self, conn: Connection, session: ChatSession) -> None:
-        """A bare-nick client asked for line framing (`/dialect line`): end the last bare chunk with a newline."""
+        """A bare-nick client turned out to speak lines (it completed its nickname line, or an older
+        netlab join sent `/dialect line`): end the last bare chunk with its newline."""
         with self.registry.lock:
-            conn.dialect = session.dialect
-            self.registry.queue_raw_locked(conn, b"\n")
-            self.registry.changed = True
+            self.registry.switch_to_lines_locked(conn)
         self._flusher.wake()
 
     def _on_silence(self, session: ChatSession, handshake_deadline: float) -> tuple[list[Action], str]:
+        if session.tentative:
+            return session.quiet(), ""
         if session.state is SessionState.AWAIT_NICK:
             if time.monotonic() >= handshake_deadline:
                 return [], f"Timed out waiting for a nickname ({self.config.handshake_timeout:g} s)"
@@ -451,6 +458,8 @@ class ChatServer:
                 self._reply(conn, f"Online ({len(names)}): {', '.join(names)}", MessageKind.NOTICE)
             elif isinstance(action, ChangeNick):
                 self._rename(conn, session, action.nick)
+            elif isinstance(action, DialectSettled):
+                self._settled(conn, action)
             elif isinstance(action, Leave):
                 return action.reason
             elif isinstance(action, Close):
@@ -465,13 +474,24 @@ class ChatServer:
         with self.registry.lock:
             others = [c.nick for c in self.registry.members.values() if c.nick]
             self.registry.queue_locked(conn, render_notice(stamp, welcome_text(action.nick, others)))
+            # A bare-nick client may be a line client completing its nickname line: until its dialect
+            # settles (at most dialect_window), what follows the welcome is held, each chunk with its own
+            # separator, so either dialect reads it right.
+            if session.tentative:
+                self.registry.hold_locked(conn)
             for line in self.registry.history:
                 self.registry.queue_locked(conn, line)
             overflowed = self.registry.broadcast_locked(render_notice(stamp, f"{action.nick} joined the chat"), conn)
             self._cut_overflowed_locked(overflowed)
         self._flusher.wake()
-        log.info("%s joined from %s (%s dialect)", action.nick, conn.remote, action.dialect.value)
         return follow_up
+
+    def _settled(self, conn: Connection, action: DialectSettled) -> None:
+        """The client's dialect is final: log the join once, with the name `/who` and the status file show."""
+        with self.registry.lock:
+            self.registry.release_locked(conn)
+        self._flusher.wake()
+        log.info("%s joined from %s (%s dialect)", conn.nick, conn.remote, action.dialect.value)
 
     def _reply(self, conn: Connection, text: str, kind: MessageKind) -> None:
         render = render_error if kind is MessageKind.ERROR else render_notice
@@ -519,7 +539,7 @@ class ChatServer:
             return
         session.renamed(nick)
         with self.registry.lock:
-            overflowed = self.registry.broadcast_locked(render_notice(_stamp(), renamed_text(old, nick)), None)
+            overflowed = self.registry.broadcast_locked(render_notice(_stamp(), rename_text(old, nick)), None)
             self._cut_overflowed_locked(overflowed)
         self._flusher.wake()
         log.info("%s is now known as %s", old, nick)

@@ -10,7 +10,8 @@ import time
 from collections.abc import Iterable
 from typing import TextIO
 
-from netlab.chat.client import EXIT_WORDS, ChatClient, ChatClosed
+from netlab.chat.client import ChatClient, ChatClosed
+from netlab.chat.client_session import stop_reason
 from netlab.chat.protocol import Incoming, neutralise
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,20 @@ def plain_text(message: Incoming) -> str:
 def run_line_ui(client: ChatClient, lines: Iterable[str], out: TextIO, linger: float) -> None:
     """Send each input line, print every received message to `out`, one per line.
 
-    When the input ends (or an exit word is typed), keep receiving for `linger` seconds,
-    then leave. Raises `ChatClosed` when the server closes the connection before that.
+    When the input ends, keep receiving for `linger` seconds, then leave; a stop word (``/exit``,
+    ``/quit``, ``exit``, ``выход``) leaves at once. Leaving sends what the server's dialect expects
+    (`ChatClient.close`). Raises `ChatClosed` when the server closes the connection before that.
     """
     printer = threading.Thread(target=_print_all, args=(client, out), name="join-printer")
     printer.start()
     server_gone = False
+    leave_reason = ""
     try:
         for raw in lines:
             line = raw.rstrip("\r\n")
-            if line.strip() in EXIT_WORDS:
+            reason = stop_reason(line)
+            if reason is not None:
+                leave_reason = reason
                 break
             if client.closed:
                 server_gone = True
@@ -45,12 +50,12 @@ def run_line_ui(client: ChatClient, lines: Iterable[str], out: TextIO, linger: f
     except ChatClosed:
         server_gone = True
     finally:
-        reason = client.close_reason
-        client.close()
+        why = client.close_reason
+        client.close(reason=leave_reason)
         printer.join()
         out.flush()
     if server_gone:
-        raise ChatClosed(f"the server closed the connection{': ' + reason if reason else ''}")
+        raise ChatClosed(f"the server closed the connection{': ' + why if why else ''}")
 
 
 def _linger(client: ChatClient, seconds: float) -> None:

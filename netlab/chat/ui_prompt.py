@@ -21,7 +21,8 @@ from prompt_toolkit.patch_stdout import patch_stdout
 from prompt_toolkit.renderer import print_formatted_text as render_formatted_text
 from prompt_toolkit.styles import Style
 
-from netlab.chat.client import EXIT_WORDS, ChatClient, ChatClosed
+from netlab.chat.client import ChatClient, ChatClosed
+from netlab.chat.client_session import prompt_text, stop_reason
 from netlab.chat.protocol import Incoming, MessageKind, neutralise
 
 _PALETTE = ("ansired", "ansigreen", "ansiyellow", "ansiblue", "ansimagenta", "ansicyan",
@@ -57,26 +58,30 @@ def styled(message: Incoming) -> FormattedText:
 
 
 def run_prompt_ui(client: ChatClient) -> None:
-    """Chat interactively until /exit, /quit, выход, Ctrl-D or Ctrl-C; raises `ChatClosed` if the server goes."""
+    """Chat interactively until a stop word (/exit, /quit, exit, выход), Ctrl-D or Ctrl-C; raises `ChatClosed`
+    if the server goes. The prompt shows the nickname the server confirmed (it follows an accepted /nick)."""
     session: PromptSession[str] = PromptSession(history=InMemoryHistory())
     if client.welcome is not None:
         sys.stdout.write(ansi(styled(client.welcome)))
     with patch_stdout(raw=True):
         printer = threading.Thread(target=_print_all, args=(client, session), name="join-printer")
         printer.start()
+        leave_reason = ""
         try:
             while not client.closed:
                 try:
-                    line = session.prompt(f"{client.nick}> ")
+                    line = session.prompt(lambda: prompt_text(client.nick))
                 except (EOFError, KeyboardInterrupt):
                     break
-                if line.strip() in EXIT_WORDS:
+                reason = stop_reason(line)
+                if reason is not None:
+                    leave_reason = reason
                     break
                 if line.strip():
                     client.send(line)
         finally:
             gone, reason = client.closed, client.close_reason
-            client.close()
+            client.close(reason=leave_reason)
             printer.join()
     if gone:
         raise ChatClosed(f"the server closed the connection{': ' + reason if reason else ''}")
@@ -100,6 +105,8 @@ def _print_all(client: ChatClient, session: PromptSession[str]) -> None:
     for message in client:
         sys.stdout.write(ansi(styled(message)))
         sys.stdout.flush()
+        if session.app.is_running and session.app.loop is not None:  # the prompt may show a new nickname
+            session.app.loop.call_soon_threadsafe(session.app.invalidate)
     app = session.app
     if app.is_running and app.loop is not None:
         app.loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()) if app.is_running else None)

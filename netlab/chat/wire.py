@@ -117,21 +117,30 @@ def welcome_text(nick: str, online: Iterable[str]) -> str:
     """The notice a client gets once its nickname is accepted (clients detect netlab by it)."""
     names = sorted(online, key=str.casefold)
     shown = ", ".join(names[:WELCOME_NAMES]) + (f" and {len(names) - WELCOME_NAMES} more" if len(names) > WELCOME_NAMES else "")
-    return f"Welcome to netlab chat, {nick}! {len(names)} online: {shown}. Commands: /who /nick /me /msg /quit /help"
+    return f"Welcome to netlab chat, {nick}! {len(names)} online: {shown}. {WELCOME_TAIL}"
 
 
-def renamed_text(old: str, new: str) -> str:
-    """The notice everyone (the renamed client too) gets after a `/nick` change."""
+WELCOME_TAIL = "Commands: /who /nick /me /msg /quit /help"  # how the welcome line ends
+
+
+def rename_text(old: str, new: str) -> str:
+    """The notice everyone (the renamed client included) gets when `old` becomes `new`."""
     return f"{old} is now known as {new}"
 
 
-def parse_renamed(text: str) -> tuple[str, str] | None:
-    """`(old, new)` when a notice's text is `renamed_text(old, new)`, else None."""
-    found = _RENAMED_RE.match(text)
-    return (found["old"], found["new"]) if found else None
+_RENAME_RE = re.compile(r"^(?P<old>\S+) is now known as (?P<new>\S+)\Z")
 
 
-_RENAMED_RE = re.compile(r"^(?P<old>\S+) is now known as (?P<new>\S+)\Z")
+def parse_rename(notice_text: str) -> tuple[str, str] | None:
+    """``(old, new)`` when a notice's text is a `rename_text`, else None (nicknames contain no spaces)."""
+    match = _RENAME_RE.match(notice_text)
+    return (match["old"], match["new"]) if match else None
+
+
+QUIT_COMMAND = "/quit"  # what a line client sends to leave (the server also accepts /exit)
+LEAVE_SUFFIX = " has left the chat."  # the farewell chunk some tutorial clients send on /exit
+
+
 WELCOME_NAMES = 30  # names listed in the welcome line; /who lists everyone
 WELCOME_RE = re.compile(rf"^\[{STAMP_RE}\] \*\*\* Welcome to netlab chat, (?P<nick>\S+)! ")
 HELP_TEXT = (

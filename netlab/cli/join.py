@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import getpass
 import sys
+from typing import Annotated
 
 import typer
+
+from netlab.chat.dialects import DIALECT_HELP, Dialect
+
+_DIALECT_HELP = "; ".join(f"{item.value}: {text}" for item, text in DIALECT_HELP.items()) + "."
 
 
 def _default_nick() -> str:
@@ -27,11 +32,8 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Server address."),
         port: int = typer.Option(55555, "--port", "-p", min=1, max=65535, help="Server port."),
         nick: str = typer.Option(None, "--nick", "-n", help="Your nickname (default: your login name)."),
-        dialect: str = typer.Option(
-            "auto", "--dialect", "-d",
-            help="auto: detect from the server's behaviour; netlab: netlab serve (lines); tutorial: the "
-                 "classic students' server (bare NICK, bare chunks); raw: a relay server with no handshake.",
-        ),
+        dialect: Annotated[Dialect, typer.Option("--dialect", "-d", case_sensitive=False,
+                                                 help=_DIALECT_HELP)] = Dialect.AUTO,
         linger: float = typer.Option(1.0, "--linger", min=0, help="In a pipe: seconds to keep receiving "
                                      "after the input ends."),
         timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Seconds to wait for connect and handshake."),
@@ -39,15 +41,13 @@ def register(app: typer.Typer) -> None:
         """Join a chat. On a terminal: an interactive prompt; in a pipe: send each input line,
         print received messages on stdout, keep listening --linger seconds, exit 0.
 
-        Leave with /exit, /quit or выход. Commands on netlab servers: /who, /nick NEW, /me ACTION,
-        /msg NICK TEXT, /help.
+        Leave with /exit, /quit, exit, выход or Ctrl-D. Commands on netlab servers: /who, /nick NEW,
+        /me ACTION, /msg NICK TEXT, /help.
         """
 
         def body() -> None:
-            from netlab.chat.client import DIALECTS, ChatClient, ChatClientError
+            from netlab.chat.client import ChatClient
 
-            if dialect not in DIALECTS:
-                raise ChatClientError(f"unknown --dialect {dialect!r}; choose one of auto, netlab, tutorial, raw")
             interactive = sys.stdin.isatty() and sys.stdout.isatty()
             name = nick or _default_nick()
             client = ChatClient.connect(host, port, name, dialect=dialect, timeout=timeout)

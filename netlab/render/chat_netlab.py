@@ -45,7 +45,7 @@ from netlab.chat.protocol import (
     Whisper,
     decode_line,
     neutralise,
-    parse_renamed,
+    parse_rename,
     parse_server_line,
 )
 from netlab.errors import LocalProtocolError, RemoteProtocolError
@@ -340,7 +340,7 @@ class NetlabStream:
         if whole in self.room.notices:
             return []
         self.room.notices.append(whole)
-        renamed = parse_renamed(text)
+        renamed = parse_rename(text)
         if renamed is not None:
             self.room.rename(*renamed)
         return [(ts, frame, f"*** {neutralise(text)}")]

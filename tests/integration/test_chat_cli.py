@@ -113,9 +113,13 @@ def test_server_gone_mid_session_is_exit_1(tmp_path: Path) -> None:
     assert err.startswith("netlab: the server closed the connection") and err.count("\n") == 1
 
 
-def test_unknown_dialect_is_refused(server) -> None:
+def test_unknown_dialect_is_a_usage_error(server) -> None:
+    """A bad --dialect is a usage error (exit 2) like every other bad option value, listing the choices."""
     result = CliRunner().invoke(app, join_args(server, "--dialect", "irc"), input="")
-    assert result.exit_code == 1 and "unknown --dialect 'irc'" in result.stderr
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.replace("│", " ").split())
+    assert "'irc' is not one of 'auto', 'netlab', 'tutorial', 'raw'" in said
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -23,7 +23,8 @@ def test_help_lists_every_command_without_importing_scapy() -> None:
 def test_start_up_imports_only_the_command_modules() -> None:
     """Every command pays for `import netlab.cli.app`: library code is imported inside command bodies.
 
-    What help texts and defaults need comes from tiny modules (the renderer registry, the chat limits).
+    What help texts and defaults need comes from tiny modules (the renderer registry, the chat limits, the
+    join dialects).
     """
     code = (
         "import sys, netlab.cli.app\n"
@@ -31,7 +32,8 @@ def test_start_up_imports_only_the_command_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == [
-        "netlab", "netlab.chat", "netlab.chat.limits", "netlab.errors", "netlab.render", "netlab.render.base"
+        "netlab", "netlab.chat", "netlab.chat.dialects", "netlab.chat.limits", "netlab.errors", "netlab.render",
+        "netlab.render.base",
     ]
 
 

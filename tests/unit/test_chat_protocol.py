@@ -39,7 +39,8 @@ def feed_split(data: bytes, cuts: list[int], max_line: int = p.MAX_LINE_BYTES) -
 
 
 def session_events(chunks: list[bytes], grant: bool = True) -> list[p.Action]:
-    """Drive a session with `chunks`, granting every nickname claim; return all actions."""
+    """Drive a session with `chunks`, granting every nickname claim; return all actions but
+    `DialectSettled` (tested on its own below)."""
     session = p.ChatSession()
     out: list[p.Action] = []
     pending: list[p.Action] = []
@@ -47,7 +48,8 @@ def session_events(chunks: list[bytes], grant: bool = True) -> list[p.Action]:
         pending.extend(session.receive(chunk))
         while pending:
             action = pending.pop(0)
-            out.append(action)
+            if not isinstance(action, p.DialectSettled):
+                out.append(action)
             if isinstance(action, p.ClaimNick) and grant:
                 pending[:0] = session.nick_granted(action.nick)
     return out
@@ -175,7 +177,7 @@ def test_lines_after_the_nickname_wait_for_the_verdict() -> None:
         p.Reply("Nickname 'bob' is taken; try another", p.MessageKind.ERROR),
         p.ClaimNick("hi", p.Dialect.LINE),
     ]
-    assert session.nick_granted("hi") == []
+    assert session.nick_granted("hi") == [p.DialectSettled(p.Dialect.LINE)]  # a line client's dialect is known at once
     assert session.state is p.SessionState.ACTIVE and session.nick == "hi"
 
 
@@ -246,7 +248,9 @@ def tutorial_session(nick: str = "alice") -> p.ChatSession:
     session = p.ChatSession()
     assert session.receive(nick.encode()) == []
     assert session.quiet() == [p.ClaimNick(nick, p.Dialect.TUTORIAL)]
-    session.nick_granted(nick)
+    assert session.nick_granted(nick) == []
+    assert session.tentative
+    assert session.quiet() == [p.DialectSettled(p.Dialect.TUTORIAL)]  # silent through its dialect window
     return session
 
 
@@ -287,6 +291,52 @@ def test_tutorial_client_may_switch_to_lines() -> None:
     assert session.receive(b"/dialect line\nfirst\nsec") == [p.Say("first")]
     assert session.dialect is p.Dialect.LINE
     assert session.receive(b"ond\n") == [p.Say("second")]
+
+
+def bare_nick_granted(nick: str = "alice") -> p.ChatSession:
+    session = p.ChatSession()
+    session.receive(nick.encode())
+    assert session.quiet() == [p.ClaimNick(nick, p.Dialect.TUTORIAL)]
+    assert session.nick_granted(nick) == []  # no verdict on the dialect yet
+    assert session.tentative and session.dialect is p.Dialect.TUTORIAL
+    return session
+
+
+def test_a_bare_nickname_completed_by_its_newline_is_a_line_client() -> None:
+    """`netlab join --dialect auto`: bare nickname, then the newline it left out, then lines."""
+    session = bare_nick_granted()
+    assert session.receive(b"\n") == [p.DialectSettled(p.Dialect.LINE)]
+    assert not session.tentative and session.dialect is p.Dialect.LINE
+    assert session.receive(b"alice: not a prefix\n") == [p.Say("alice: not a prefix")]
+    merged = bare_nick_granted()
+    assert merged.receive(b"\r\nhello\n/who\n") == [p.DialectSettled(p.Dialect.LINE), p.Say("hello"), p.ListUsers()]
+
+
+def test_a_tentative_client_settles_as_tutorial_by_its_first_chunk_its_silence_or_its_eof() -> None:
+    chunk = bare_nick_granted()
+    assert chunk.receive(b"alice: hi") == [p.DialectSettled(p.Dialect.TUTORIAL), p.Say("hi")]
+    assert chunk.receive(b"\n") == []  # later, a newline is no switch
+    assert chunk.dialect is p.Dialect.TUTORIAL
+    silent = bare_nick_granted()
+    assert silent.quiet() == [p.DialectSettled(p.Dialect.TUTORIAL)]
+    assert silent.receive(b"\n") == [] and silent.dialect is p.Dialect.TUTORIAL
+    gone = bare_nick_granted()
+    assert gone.eof() == [p.DialectSettled(p.Dialect.TUTORIAL), p.Leave("connection closed")]
+
+
+def test_an_older_join_switching_with_dialect_line_settles_as_line() -> None:
+    session = bare_nick_granted()
+    assert session.receive(b"/dialect line\nhi\n") == [p.DialectSettled(p.Dialect.LINE), p.Say("hi")]
+
+
+@given(cuts=st.lists(st.integers(min_value=0, max_value=80), max_size=10))
+@settings(max_examples=60)
+def test_after_the_completing_newline_chunking_does_not_matter(cuts: list[int]) -> None:
+    data = "\nпривет\n/me waves\n/nick борис\n".encode()
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    session = bare_nick_granted()
+    actions = [a for x, y in zip(points, points[1:], strict=False) if y > x for a in session.receive(data[x:y])]
+    assert actions == [p.DialectSettled(p.Dialect.LINE), p.Say("привет"), p.Act("waves"), p.ChangeNick("борис")]
 
 
 def test_taken_nick_in_tutorial_dialect_closes() -> None:
