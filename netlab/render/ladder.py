@@ -31,10 +31,11 @@ WIDTH = 640
 LEFT_X = 150
 RIGHT_X = 560
 TOP = 58
-ROW = 44
-LABEL_Y = 11  # label baseline, from the row top
-ARROW_Y = 15  # arrow start, from the row top
-DROP = 16
+ROW = 46
+LABEL_Y = 12  # label baseline, from the row top
+DETAIL_Y = 24  # detail (seq/ack, payload preview) baseline, from the row top: both read above the arrow
+ARROW_Y = 29  # arrow start, from the row top
+DROP = 12
 PREVIEW_CHARS = 40
 _FIN, _SYN, _RST, _PSH, _ACK, _URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 _FLAG_NAMES = ((_SYN, "SYN"), (_FIN, "FIN"), (_RST, "RST"), (_PSH, "PSH"), (_ACK, "ACK"), (_URG, "URG"))
@@ -259,11 +260,11 @@ def _arrow(row: Row, y: int, t0: float) -> str:
     detail = ""
     if row.detail:
         short = row.detail if len(row.detail) <= 64 else row.detail[:63] + "…"
-        detail = f'<text x="{mid}" y="{top + DROP + 12}" text-anchor="middle" fill="#666" font-size="10">{escape(short)}</text>'
+        detail = f'<text x="{mid}" y="{y + DETAIL_Y}" text-anchor="middle" fill="#666" font-size="10">{escape(short)}</text>'
     return (
         f'<g class="row {row.kind} {row.direction.value}"><title>{escape(tooltip)}</title>'
-        f'<text x="8" y="{top + 2}" fill="#333" font-size="10">{escape(number)}</text>'
-        f'<text x="8" y="{top + 14}" fill="#777" font-size="10">+{row.ts - t0:.3f}s</text>'
+        f'<text x="8" y="{y + LABEL_Y}" fill="#333" font-size="10">{escape(number)}</text>'
+        f'<text x="8" y="{y + DETAIL_Y}" fill="#777" font-size="10">+{row.ts - t0:.3f}s</text>'
         f'<line x1="{x1}" y1="{top}" x2="{x2}" y2="{top + DROP}" stroke="{colour}" stroke-width="{weight}"{dash}/>'
         f'<polygon points="{_head(x1, top, x2, top + DROP)}" fill="{colour}"/>'
         f'<text x="{mid}" y="{y + LABEL_Y}" text-anchor="middle" fill="{colour}">{escape(label)}</text>{detail}</g>'
