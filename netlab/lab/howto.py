@@ -38,7 +38,10 @@ def loopback_commands(
         ("capture its traffic (as root; stop it with Ctrl-C after the chat)",
          "sudo " + _run(root, "follow", "--port", port, "--save-to", pcap)),
     ]  # fmt: skip
-    steps += [(f"join as {nick}", _run(plain, "join", "--port", port, "--nick", nick)) for nick in nicks]
+    # --dialect netlab: the lab's own participants speak it from the first byte, so the by-hand
+    # transcript is the lab's, turn for turn (auto detection sends the nickname's newline apart).
+    steps += [(f"join as {nick}", _run(plain, "join", "--port", port, "--dialect", "netlab", "--nick", nick))
+              for nick in nicks]  # fmt: skip
     steps += [
         ("look at the sockets (netstat -tnp / ss -tnp show the same)", _run(plain, "sockets", "--port", port)),
         ("follow the TCP streams", _run(plain, "follow", "--read", pcap)),
@@ -88,7 +91,8 @@ def namespace_commands(
     for index, nick in enumerate(nicks):
         host = clients[index % len(clients)]
         steps.append((f"{nick} on {host.name}", f"ip netns exec {host.name} "
-                      + _run(root, "join", "--host", server.ip, "--port", port, "--nick", nick)))  # fmt: skip
+                      + _run(root, "join", "--host", server.ip, "--port", port, "--dialect", "netlab",
+                             "--nick", nick)))  # fmt: skip
     steps.append((f"the sockets on {server.name}", _run(root, "sockets", "--netns", server.name, "--port", port)))
     steps.append(("the report", _run(root, "report", "--read", pcap)))
     steps.append(("clean up", " && ".join(f"ip netns del {h.name}" for h in hosts) + " && ip link del br0"))
