@@ -16,7 +16,7 @@ from netlab.lab.netns import Topology
 def test_loopback_commands_name_the_port_every_participant_and_the_capture() -> None:
     text = "\n".join(c.command for c in loopback_commands(41000, ["alice", "bob"], "captures/x.pcap"))
     assert "netlab serve --port 41000" in text
-    assert "netlab join --port 41000 --nick alice" in text and "--nick bob" in text
+    assert "netlab join --port 41000 --dialect netlab --nick alice" in text and "--nick bob" in text
     # --save is a flag (captures/follow-<time>.pcap); the file goes with --save-to (was `--save FILE`: exit 2)
     assert "--save-to captures/x.pcap" in text and "--save " not in text
     assert "netlab report --read captures/x.pcap" in text
@@ -50,7 +50,7 @@ def test_namespace_commands_build_every_host_and_impair_with_netem() -> None:
     for host in hosts:
         assert f"ip netns add {host.name}" in text and f"addr add {host.ip}/24" in text
         assert f"tc qdisc add dev {host.name}-port root netem delay 25ms reorder 10% loss 5%" in text
-    assert "ip netns exec h2 netlab join --host 10.0.0.1 --port 5000 --nick alice" in text
-    assert "ip netns exec h2 netlab join --host 10.0.0.1 --port 5000 --nick carol" in text  # round robin
+    assert "ip netns exec h2 netlab join --host 10.0.0.1 --port 5000 --dialect netlab --nick alice" in text
+    assert "ip netns exec h2 netlab join --host 10.0.0.1 --port 5000 --dialect netlab --nick carol" in text  # round robin
     assert "ip netns del h1 && ip netns del h2 && ip netns del h3 && ip link del br0" in text
     assert "netem" not in "\n".join(c.command for c in namespace_commands(hosts, 5000, ["a"], Impairment(), "p"))
