@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import logging
 import os
 import socket
@@ -69,7 +70,7 @@ from netlab.chat.protocol import (
     welcome_text,
 )
 from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, format_address
-from netlab.errors import NetlabError
+from netlab.errors import NetlabError, os_reason
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +181,8 @@ class ChatServer:
             raise ChatServerError(f"cannot listen on {cfg.host!r}: {error.strerror}") from None
         except OSError as error:
             where = format_address((cfg.host, cfg.port))
-            hint = "; is another server running? try --port" if error.errno == 98 else ""
-            raise ChatServerError(f"cannot listen on {where}: {error.strerror}{hint}") from None
+            hint = "; is another server running? try --port" if error.errno == errno.EADDRINUSE else ""
+            raise ChatServerError(f"cannot listen on {where}: {os_reason(error)}{hint}") from None
         bound = self._listener.getsockname()
         self.address = (bound[0], bound[1])
         self._started = time.time()
@@ -434,7 +435,7 @@ class ChatServer:
 
     def _claim(self, conn: Connection, session: ChatSession, action: ClaimNick) -> list[Action]:
         if not self.registry.claim(conn, action.nick, action.dialect):
-            return session.nick_refused(f"Nickname {action.nick!r} is taken; try another")
+            return session.nick_refused(f"Nickname {action.nick!r} is taken")
         follow_up = session.nick_granted(action.nick)
         stamp = _stamp()
         with self.registry.lock:
@@ -490,7 +491,7 @@ class ChatServer:
     def _rename(self, conn: Connection, session: ChatSession, nick: str) -> None:
         old = self.registry.rename(conn, nick)
         if old is None:
-            self._reply(conn, f"Nickname {nick!r} is taken; try another", MessageKind.ERROR)
+            self._reply(conn, f"Nickname {nick!r} is taken", MessageKind.ERROR)
             return
         session.renamed(nick)
         with self.registry.lock:

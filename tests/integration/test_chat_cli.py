@@ -91,6 +91,8 @@ def test_nick_taken_is_one_line_and_exit_1(server) -> None:
         assert result.exit_code == 1, dialect
         assert result.stderr.startswith("netlab: Nickname 'TAKEN' is taken"), result.stderr
         assert result.stderr.count("\n") == 1
+        said = [p for p in ("try another", "reconnect with another nickname", "too many") if p in result.stderr]
+        assert len(said) == 1, result.stderr  # the way on is said once, and only one way
     holder.close()
 
 
