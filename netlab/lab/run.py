@@ -21,6 +21,7 @@ from netlab.capture.model import Endpoint
 from netlab.capture.pcapfile import read_segments
 from netlab.chat.client import ChatClient
 from netlab.chat.protocol import MessageKind
+from netlab.chat.registry import format_address
 from netlab.chat.server import ChatServer
 from netlab.errors import LabError, NetlabError
 from netlab.lab.conversation import expectations, is_leave, is_plain, renamed_to
@@ -168,7 +169,7 @@ class LabRun:
             )
             self.address = server.start()
             self.server = server
-        self.progress(f"server listening on {self.address[0]}:{self.address[1]}")
+        self.progress(f"server listening on {format_address(self.address)}")
         if net.start_capture(self.address[1], pcap):
             self.pcap = pcap
             self.progress(f"capturing into {pcap}")
@@ -375,7 +376,7 @@ class LabRun:
         settings: list[tuple[str, str]] = [
             ("run", self.name),
             ("network", "loopback (127.0.0.1)" if not cfg.hosts else f"{cfg.hosts} hosts in network namespaces"),
-            ("server", f"{host}:{port}"),
+            ("server", format_address((host, port))),
             ("participants", ", ".join(f"{p.label} ({p.local}, {p.host})" for p in self.participants if p)),
             ("conversation", f"{self.script_source}: {sum(1 for s in self.script.steps if s.kind is StepKind.SEND)} lines"),
         ]

@@ -141,6 +141,8 @@ def test_serve_reports_a_port_in_use_in_one_line(server) -> None:
     result = CliRunner().invoke(app, ["serve", "--port", str(server.address[1])])
     assert result.exit_code == 1
     assert "cannot listen on 127.0.0.1:" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count(f"127.0.0.1:{server.address[1]}") == 1, result.stderr  # said once, as host:port
+    assert "('127.0.0.1'" not in result.stderr and "(while attempting" not in result.stderr
 
 
 def test_serve_help_explains_options() -> None:
