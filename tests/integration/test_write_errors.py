@@ -88,3 +88,9 @@ def test_a_report_file_that_cannot_be_written_is_one_line_naming_it(tmp_path: Pa
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == f"netlab: cannot write {out / name}: No space left on device"
     assert "Traceback" not in result.stderr
+
+
+def test_lab_on_a_full_stdout(tmp_path: Path) -> None:
+    result = run_into_full(["lab", "--captures", str(tmp_path), "--reports", str(tmp_path)])
+    assert result.returncode == 1 and result.stderr.endswith(FULL_STDOUT), result.stderr
+    assert "Traceback" not in result.stderr
