@@ -7,7 +7,10 @@ import io
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (and re), a start-up cost of the fast paths
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ExitStatus(enum.IntEnum):
