@@ -153,6 +153,19 @@ class LabRun:
             self._teardown()
         return self._report()
 
+    def leftovers(self) -> str:
+        """What an interrupted run left on disk, as one line for stderr: the partial capture, the
+        partial report, or that nothing was written."""
+        parts = []
+        if self.pcap is not None and self.pcap.exists():
+            parts.append(
+                f"the partial capture is {self.pcap} (make a report of it: `netlab report --read {self.pcap}`)"
+            )
+        directory = self.config.reports_dir / self.name
+        if directory.is_dir() and any(directory.iterdir()):
+            parts.append(f"a partial report is in {directory}/")
+        return "interrupted; " + ("; ".join(parts) if parts else "nothing was written")
+
     # -------------------------------------------------------------------------------- phases
 
     def _setup(self, pcap: Path) -> None:
