@@ -76,3 +76,15 @@ def test_the_page_stays_self_contained() -> None:
     html = render_dialogues(build_dialogues(events), events)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html)
     assert "@import" not in html and "url(" not in html and "<script" not in html
+
+
+def test_the_markdown_report_says_once_what_its_arrows_mean() -> None:
+    from test_report import _chat, _run, _sockets  # type: ignore[import-not-found]
+
+    from netlab.report.build import build_report, collect
+    from netlab.report.markdown import render_markdown
+
+    md = render_markdown(build_report(_run(), collect(_chat()), capture_path="c.pcap", sockets=_sockets()))
+    legend = [line for line in md.splitlines() if "`→`" in line and "`←`" in line]
+    assert len(legend) == 1
+    assert "client sent to the server" in legend[0] and "server sent to the client" in legend[0]
