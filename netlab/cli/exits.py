@@ -35,12 +35,19 @@ class _StdoutBuffer(io.BufferedWriter):
     Text written to `sys.stdout` reaches the file through this buffer (the text layer hands it
     over in blocks), and binary output (`--format raw`) writes to it directly, so every failed
     write or flush on stdout raises `OutputError`, whichever command or library wrote. A closed
-    pipe stays a `BrokenPipeError`, which the entry point treats as a normal end.
+    pipe stays a `BrokenPipeError`, which the entry point treats as a normal end. With
+    `unbuffered` (`python -u`, PYTHONUNBUFFERED), every write goes straight to the file, as
+    Python's own unbuffered stdout does.
     """
+
+    unbuffered = False
 
     def write(self, data: Any) -> int:
         try:
-            return super().write(data)
+            written = super().write(data)
+            if self.unbuffered:
+                super().flush()
+            return written
         except BrokenPipeError:
             raise
         except OSError as error:
@@ -69,6 +76,7 @@ def guard_stdout() -> None:
         return
     current.flush()
     buffer = _StdoutBuffer(io.FileIO(fd, "w", closefd=False))
+    buffer.unbuffered = not isinstance(getattr(current, "buffer", None), io.BufferedWriter)  # -u: a raw FileIO
     sys.stdout = io.TextIOWrapper(
         buffer,
         encoding=current.encoding,
