@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class NetlabError(Exception):
     """Base of every error netlab raises on purpose. The message is one line for the user."""
@@ -85,3 +87,15 @@ class RuntimeDirError(NetlabError):
         super().__init__(f"{path} {reason}")
         self.path = path
         self.reason = reason
+
+
+def os_reason(error: OSError) -> str:
+    """The reason of an `OSError` as the system states it ("Address already in use").
+
+    Not `strerror` as such: `socket.create_server` puts Python's own text into it ("... (while
+    attempting to bind on address ('127.0.0.1', 55555))"), and the caller names the address
+    itself, as host:port.
+    """
+    if error.errno:
+        return os.strerror(error.errno)
+    return error.strerror or str(error) or type(error).__name__

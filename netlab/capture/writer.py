@@ -7,6 +7,7 @@ second. Classic pcap (not pcapng) because every tool reads it, `--read` included
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from datetime import datetime
@@ -15,12 +16,13 @@ from types import TracebackType
 from typing import BinaryIO
 
 from netlab.capture.bpf import DEFAULT_SNAPLEN
-from netlab.errors import CaptureError
+from netlab.errors import CaptureError, os_reason
 
 PCAP_MAGIC_USEC = 0xA1B2C3D4
 FLUSH_INTERVAL_S = 1.0
 _HEADER = struct.Struct("<IHHiIII")
 _RECORD = struct.Struct("<IIII")
+log = logging.getLogger(__name__)
 
 
 def default_save_path(directory: Path = Path("captures"), now: datetime | None = None) -> Path:
@@ -58,39 +60,69 @@ class PcapWriter:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._stream: BinaryIO = open(self.path, "wb")
             except OSError as error:
-                raise CaptureError(f"cannot write the capture to {self.path}: {error.strerror}") from None
+                raise CaptureError(f"cannot write the capture to {self.path}: {os_reason(error)}") from None
             self._owned = True
         else:
             self._stream, self._owned = target, False
         self.frames = 0
         self._last_flush = time.monotonic()
-        self._stream.write(_HEADER.pack(PCAP_MAGIC_USEC, 2, 4, 0, 0, snaplen, linktype))
-        self._stream.flush()
+        try:
+            self._stream.write(_HEADER.pack(PCAP_MAGIC_USEC, 2, 4, 0, 0, snaplen, linktype))
+            self._stream.flush()
+        except OSError as error:
+            raise self._failed(error) from None
+
+    def _failed(self, error: OSError) -> CaptureError:
+        """The one-line error for a failed write (a full disk, an I/O error), naming the file."""
+        where = self.path if self.path is not None else getattr(self._stream, "name", "the capture stream")
+        if self._owned:
+            try:
+                self._stream.close()  # flushes again, fails again, but the file is closed
+            except OSError as again:
+                log.debug("closing %s after a write error: %s", where, os_reason(again))
+        return CaptureError(f"cannot write the capture to {where}: {os_reason(error)}")
 
     def write(self, ts: float, data: bytes, orig_len: int | None = None) -> None:
-        """Append one frame captured at `ts` (seconds); `orig_len` defaults to `len(data)`."""
+        """Append one frame captured at `ts` (seconds); `orig_len` defaults to `len(data)`.
+
+        Raises:
+            CaptureError: the file cannot be written (one line naming it); the writer is closed.
+        """
         seconds, micros = split_timestamp(ts)
-        self._stream.write(
-            _RECORD.pack(seconds, micros, len(data), len(data) if orig_len is None else orig_len)
-        )
-        self._stream.write(data)
+        try:
+            self._stream.write(
+                _RECORD.pack(seconds, micros, len(data), len(data) if orig_len is None else orig_len)
+            )
+            self._stream.write(data)
+        except OSError as error:
+            raise self._failed(error) from None
         self.frames += 1
         now = time.monotonic()
         if now - self._last_flush >= FLUSH_INTERVAL_S:
             self.flush()
 
     def flush(self) -> None:
-        """Push buffered frames to the file."""
-        self._stream.flush()
+        """Push buffered frames to the file (raises `CaptureError` as `write` does)."""
+        try:
+            self._stream.flush()
+        except OSError as error:
+            raise self._failed(error) from None
         self._last_flush = time.monotonic()
 
     def close(self) -> None:
-        """Flush, and close the file if this writer opened it. Idempotent."""
+        """Flush, and close the file if this writer opened it. Idempotent.
+
+        Raises:
+            CaptureError: the last frames cannot be written (one line naming the file).
+        """
         if self._stream.closed:
             return
-        self._stream.flush()
+        self.flush()
         if self._owned:
-            self._stream.close()
+            try:
+                self._stream.close()
+            except OSError as error:
+                raise self._failed(error) from None
 
     def __enter__(self) -> PcapWriter:
         return self

@@ -373,13 +373,15 @@ class ChatSession:
         return [DialectSettled(Dialect.LINE), *self._drain()]
 
     def nick_refused(self, reason: str) -> list[Action]:
-        """The edge refused the claimed nickname (taken); the client may retry (line dialect only)."""
+        """The edge refused the claimed nickname; `reason` states why ("Nickname 'bob' is taken").
+
+        The session adds, once, what the client can do next: a line client may try another (up to
+        `MAX_NICK_ATTEMPTS`), a tutorial client must reconnect.
+        """
         if not self._claiming:
             raise LocalProtocolError(f"nick_refused in state {self.state.value} without a claim")
         self._claiming = False
-        if self.dialect is Dialect.TUTORIAL:
-            return self._close(f"{reason}; reconnect with another nickname")
-        return [*self._retry_or_close(reason), *self._drain()]
+        return [*self._refuse(reason, self.dialect or Dialect.LINE), *self._drain()]
 
     def renamed(self, nick: str) -> None:
         """The edge accepted a `/nick` change."""
@@ -401,11 +403,14 @@ class ChatSession:
         self.state = SessionState.CLOSED
         return [Close(reason)]
 
-    def _retry_or_close(self, problem: str) -> list[Action]:
+    def _refuse(self, problem: str, dialect: Dialect) -> list[Action]:
+        """A refused nickname: `problem` and, once, the way on for this dialect."""
+        if dialect is Dialect.TUTORIAL:  # a bare-chunk client cannot send a second nickname
+            return self._close(f"{problem}; reconnect with another nickname")
         self.nick_attempts += 1
         if self.nick_attempts >= MAX_NICK_ATTEMPTS:
             return self._close(f"{problem}; too many attempts")
-        return [Reply(problem, MessageKind.ERROR)]
+        return [Reply(f"{problem}; try another", MessageKind.ERROR)]
 
     def _line(self, line: str) -> list[Action]:
         if self.state is SessionState.AWAIT_NICK:
@@ -421,9 +426,7 @@ class ChatSession:
     def _nick_candidate(self, nick: str, dialect: Dialect) -> list[Action]:
         problem = nick_problem(nick)
         if problem:
-            if dialect is Dialect.TUTORIAL:
-                return self._close(problem)
-            return self._retry_or_close(problem)
+            return self._refuse(problem, dialect)
         self.dialect = dialect
         self._claiming = True
         return [ClaimNick(nick, dialect)]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import logging
 import os
 import socket
@@ -72,7 +73,7 @@ from netlab.chat.protocol import (
     welcome_text,
 )
 from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, Visit, format_address
-from netlab.errors import NetlabError, NoRights, RuntimeDirError
+from netlab.errors import NetlabError, NoRights, RuntimeDirError, os_reason
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +196,8 @@ class ChatServer:
             ) from None
         except OSError as error:
             where = format_address((cfg.host, cfg.port))
-            hint = "; is another server running? try --port" if error.errno == 98 else ""
-            raise ChatServerError(f"cannot listen on {where}: {error.strerror}{hint}") from None
+            hint = "; is another server running? try --port" if error.errno == errno.EADDRINUSE else ""
+            raise ChatServerError(f"cannot listen on {where}: {os_reason(error)}{hint}") from None
         bound = self._listener.getsockname()
         self.address = (bound[0], bound[1])
         self._started = time.time()
@@ -468,7 +469,7 @@ class ChatServer:
 
     def _claim(self, conn: Connection, session: ChatSession, action: ClaimNick) -> list[Action]:
         if not self.registry.claim(conn, action.nick, action.dialect):
-            return session.nick_refused(f"Nickname {action.nick!r} is taken; try another")
+            return session.nick_refused(f"Nickname {action.nick!r} is taken")
         follow_up = session.nick_granted(action.nick)
         stamp = _stamp()
         with self.registry.lock:
@@ -535,7 +536,7 @@ class ChatServer:
     def _rename(self, conn: Connection, session: ChatSession, nick: str) -> None:
         old = self.registry.rename(conn, nick)
         if old is None:
-            self._reply(conn, f"Nickname {nick!r} is taken; try another", MessageKind.ERROR)
+            self._reply(conn, f"Nickname {nick!r} is taken", MessageKind.ERROR)
             return
         session.renamed(nick)
         with self.registry.lock:

@@ -65,18 +65,22 @@ def neutralise(text: str) -> str:
 
 
 def nick_problem(nick: str) -> str | None:
-    """Why `nick` is not an acceptable nickname, or None when it is (uniqueness is the registry's job)."""
+    """Why `nick` is not an acceptable nickname, or None when it is (uniqueness is the registry's job).
+
+    The reason states the fact only; what the client can do next (try another on this connection,
+    or reconnect) depends on its dialect and is added once by `ChatSession`.
+    """
     if not nick:
-        return "Nickname is empty; type a nickname"
+        return "Nickname is empty"
     if len(nick) > MAX_NICK_CHARS:
-        return f"Nickname too long ({len(nick)} characters, at most {MAX_NICK_CHARS}); try a shorter one"
+        return f"Nickname too long ({len(nick)} characters, at most {MAX_NICK_CHARS})"
     if not _NICK_RE.match(nick):
         return (
             f"Nickname {shorten(neutralise(nick))!r} is not allowed: use letters, digits, '_', '-' and '.', "
             "starting with a letter or '_'"
         )
     if nick.casefold() in RESERVED_NICKS:
-        return f"Nickname {nick!r} is reserved; try another"
+        return f"Nickname {nick!r} is reserved"
     return None
 
 

@@ -8,9 +8,14 @@ Which error gets which status is decided in `netlab.cli.app.exit_status_for`, an
 from __future__ import annotations
 
 import enum
+import io
 import os
 import sys
 from collections.abc import Callable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (and re), a start-up cost of the fast paths
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ExitStatus(enum.IntEnum):
@@ -48,15 +53,94 @@ def exit_table_epilog() -> str:
     return "Exit status (the same for every netlab command):\n\n" + rows
 
 
+class OutputError(OSError):
+    """Writing to standard output failed for a reason other than a closed pipe (a full disk, EIO)."""
+
+
+class _StdoutBuffer(io.BufferedWriter):
+    """Standard output's byte buffer, whose write errors say that they are standard output's.
+
+    Text written to `sys.stdout` reaches the file through this buffer (the text layer hands it
+    over in blocks), and binary output (`--format raw`) writes to it directly, so every failed
+    write or flush on stdout raises `OutputError`, whichever command or library wrote. A closed
+    pipe stays a `BrokenPipeError`, which the entry point treats as a normal end. With
+    `unbuffered` (`python -u`, PYTHONUNBUFFERED), every write goes straight to the file, as
+    Python's own unbuffered stdout does.
+    """
+
+    unbuffered = False
+
+    def write(self, data: Any) -> int:
+        try:
+            written = super().write(data)
+            if self.unbuffered:
+                super().flush()
+            return written
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise OutputError(error.errno, os.strerror(error.errno) if error.errno else str(error)) from None
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise OutputError(error.errno, os.strerror(error.errno) if error.errno else str(error)) from None
+
+
+def guard_stdout() -> None:
+    """Put `_StdoutBuffer` under `sys.stdout` (same file, encoding, errors and buffering); idempotent.
+
+    Does nothing when stdout is not a file descriptor (closed, or replaced by a test runner).
+    """
+    current = sys.stdout
+    if current is None or isinstance(getattr(current, "buffer", None), _StdoutBuffer):
+        return
+    try:
+        fd = current.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both OSError and ValueError
+        return
+    current.flush()
+    buffer = _StdoutBuffer(io.FileIO(fd, "w", closefd=False))
+    buffer.unbuffered = not isinstance(getattr(current, "buffer", None), io.BufferedWriter)  # -u: a raw FileIO
+    sys.stdout = io.TextIOWrapper(
+        buffer,
+        encoding=current.encoding,
+        errors=current.errors,
+        newline="\n",
+        line_buffering=bool(current.line_buffering),
+        write_through=getattr(current, "write_through", False),
+    )
+
+
+def _silence_stdout() -> None:
+    """Python docs, "Note on SIGPIPE": point stdout at devnull so the interpreter's final flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def run_quietly(body: Callable[[], object]) -> object:
     """Run an entry point's body and return what it returns; quiet on a closed pipe (exit 1) and on
-    Ctrl-C (exit 130), as typer's own main is."""
+    Ctrl-C (exit 130), as typer's own main is. Any other failed write to standard output (a full
+    disk, an I/O error) is one line on stderr, "netlab: cannot write to standard output: REASON",
+    and exit 1; what was written is flushed before the body's exit status counts."""
+    guard_stdout()
     try:
-        return body()
+        try:
+            result = body()
+        except SystemExit:
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()
+        return result
     except BrokenPipeError:
-        # Python docs, "Note on SIGPIPE": point stdout at devnull so the interpreter's final flush is quiet.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
+        sys.exit(ExitStatus.ERROR)
+    except OutputError as error:
+        _silence_stdout()
+        sys.stderr.write(f"netlab: cannot write to standard output: {error.strerror}\n")
         sys.exit(ExitStatus.ERROR)
     except KeyboardInterrupt:
         sys.exit(ExitStatus.INTERRUPTED)

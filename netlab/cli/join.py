@@ -50,16 +50,18 @@ def register(app: typer.Typer) -> None:
 
             interactive = sys.stdin.isatty() and sys.stdout.isatty()
             name = nick or _default_nick()
-            client = ChatClient.connect(host, port, name, dialect=dialect, timeout=timeout)
-            if interactive:
-                from netlab.chat.ui_prompt import run_prompt_ui
+            with ChatClient.connect(host, port, name, dialect=dialect, timeout=timeout) as client:
+                # closed (its reader thread joined) however the UI ends, e.g. on a failed write to stdout
+                if interactive:
+                    from netlab.chat.ui_prompt import run_prompt_ui
 
-                run_prompt_ui(client)
-            else:
-                from netlab.chat.ui_line import plain_text, run_line_ui
+                    run_prompt_ui(client)
+                else:
+                    from netlab.chat.ui_line import plain_text, run_line_ui
 
-                if client.welcome is not None:
-                    sys.stdout.write(plain_text(client.welcome) + "\n")
-                run_line_ui(client, sys.stdin, sys.stdout, linger)
+                    if client.welcome is not None:
+                        sys.stdout.write(plain_text(client.welcome) + "\n")
+                        sys.stdout.flush()  # a pipe's reader sees it now, not with the next message
+                    run_line_ui(client, sys.stdin, sys.stdout, linger)
 
         run_guarded(body)

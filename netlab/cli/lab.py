@@ -149,8 +149,13 @@ def register(app: typer.Typer) -> None:
 
                 require_root()
             stop = threading.Event()
-            with _terminate_as_interrupt():
-                result = LabRun(config, lambda text: typer.echo(f"netlab lab: {text}", err=True), stop).run()
+            lab_run = LabRun(config, lambda text: typer.echo(f"netlab lab: {text}", err=True), stop)
+            try:
+                with _terminate_as_interrupt():
+                    result = lab_run.run()
+            except KeyboardInterrupt:
+                typer.echo(f"netlab lab: {lab_run.leftovers()}", err=True)
+                raise
             report = result.report
             typer.echo(
                 f"netlab lab: done; {len(report.connections)} TCP connection(s) in the report", err=True

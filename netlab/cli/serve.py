@@ -78,6 +78,7 @@ def register(app: typer.Typer) -> None:
 def _run_until_stopped(server: object) -> None:
     """Start `server`, wait for SIGINT/SIGTERM or /shutdown, stop it (joins every thread)."""
     from netlab.chat.console import OperatorConsole
+    from netlab.chat.registry import format_address
     from netlab.chat.server import ChatServer
 
     assert isinstance(server, ChatServer)
@@ -90,8 +91,7 @@ def _run_until_stopped(server: object) -> None:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     console = None
     try:
-        host, port = server.start()
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        where = format_address(server.start())
         typer.echo(f"netlab serve: listening on {where} (Ctrl-C to stop)", err=True)
         if sys.stdin is not None and sys.stdin.isatty():
             console = OperatorConsole(server, sys.stdin, sys.stderr, done.set)

@@ -176,7 +176,31 @@ class SocketsView:
                     " (is `netlab serve` running?)" if self.port == DEFAULT_PORT and self.pid is None else ""
                 )
                 self._say(f"no TCP sockets {self._where()}{hint}")
+        note = self._no_listener_note(taken)
+        if note:
+            self._say(note)
         sys.stdout.flush()
+
+    def _no_listener_note(self, taken: Snapshot) -> str:
+        """The "no server is listening ..." note when rows are shown but none is a listener ("" otherwise).
+
+        TIME-WAIT rows of a server that has stopped, or a client's connection to another host, look
+        like a running server at a glance. Said only when a listener would have been shown: not
+        with `--pid`, nor with `--state` filters that leave LISTEN out.
+        """
+        from netlab.sockets.model import TcpState
+
+        if not taken.rows or self.pid is not None or (self.states and TcpState.LISTEN not in self.states):
+            return ""
+        if any(row.state is TcpState.LISTEN for row in taken.rows):
+            return ""
+        counts: dict[str, int] = {}
+        for row in taken.rows:
+            counts[row.state.ss_name] = counts.get(row.state.ss_name, 0) + 1
+        states = ", ".join(f"{count} {name}" for name, count in counts.items())
+        count = len(taken.rows)
+        rows = "the row shown is a connection" if count == 1 else f"the {count} rows shown are connections"
+        return f"no server is listening {self._where()}: {rows} only ({states})"
 
     def watch(self, interval: float) -> None:
         """Refresh every `interval` seconds until Ctrl-C (then end the line and return)."""

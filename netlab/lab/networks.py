@@ -40,6 +40,7 @@ class LoopbackNetwork:
         self.capture_note = ""
         #: Why the capture could not start (no rights, ...), for the exit status; None when it ran.
         self.capture_error: CaptureError | None = None
+        self.write_error: CaptureError | None = None  # the capture file could not be written; raised by close()
         self._backend = backend
         self._capture: object | None = None
         self._writer: PcapWriter | None = None
@@ -80,8 +81,12 @@ class LoopbackNetwork:
         self._capture, self._writer = capture, writer
 
         def pump() -> None:
-            for frame in capture:
-                writer.write(frame.ts, frame.data, frame.orig_len)
+            for frame in capture:  # after a write error, keep draining so the kernel's buffer does not fill
+                if self.write_error is None:
+                    try:
+                        writer.write(frame.ts, frame.data, frame.orig_len)
+                    except CaptureError as error:
+                        self.write_error = error
 
         self._thread = threading.Thread(target=pump, name="lab-capture")
         self._thread.start()
@@ -104,8 +109,7 @@ class LoopbackNetwork:
             self._thread.join()
         drops = capture.stats().kernel_drops
         capture.close()
-        if self._writer is not None:
-            self._writer.close()
+        _close_writer(self)
         self._capture = self._writer = self._thread = None
         return drops
 
@@ -115,8 +119,13 @@ class LoopbackNetwork:
         return annotate(rows, [server] if server else [], port)
 
     def close(self) -> None:
-        """Stop the capture if it still runs."""
+        """Stop the capture if it still runs.
+
+        Raises:
+            CaptureError: the capture file could not be written (after everything is stopped).
+        """
         self.stop_capture()
+        _raise_write_error(self)
 
 
 class NamespaceNetwork:
@@ -131,6 +140,7 @@ class NamespaceNetwork:
         self.server_ip = self.topology.hosts[0].ip
         self.capture_note = ""
         self.capture_error: CaptureError | None = None
+        self.write_error: CaptureError | None = None  # the capture file could not be written; raised by close()
         self._namespaces = Namespaces(self.topology)
         self._switch: Switch | None = None
         self._writer: PcapWriter | None = None
@@ -179,7 +189,7 @@ class NamespaceNetwork:
             wire = Impairment(reorder=wire.reorder, reorder_gap_ms=wire.reorder_gap_ms)
         self._switch = Switch(
             topo.switch_netns, [h.port_ifname for h in topo.hosts], wire, seed=self.seed,
-            capture=self._writer.write,
+            capture=self._record,
         )  # fmt: skip
         self._switch.start()
         return True
@@ -188,10 +198,17 @@ class NamespaceNetwork:
         """Stop the switch (frames in flight are flushed first) and close the capture."""
         if self._switch is not None:
             self._switch.stop()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        _close_writer(self)
+        self._writer = None
         return 0
+
+    def _record(self, ts: float, frame: bytes) -> None:
+        """The switch's capture point (switch thread): write the frame, until the first write error."""
+        if self.write_error is None and self._writer is not None:
+            try:
+                self._writer.write(ts, frame)
+            except CaptureError as error:
+                self.write_error = error
 
     @property
     def wire_stats(self) -> tuple[int, int, int]:
@@ -222,9 +239,25 @@ class NamespaceNetwork:
         if self._started:
             self._namespaces.close()
             self._started = False
+        _raise_write_error(self)
 
 
 Network = LoopbackNetwork | NamespaceNetwork
+
+
+def _close_writer(net: Network) -> None:
+    """Close `net`'s capture file; a failed last write is kept as its `write_error`."""
+    if net._writer is not None:
+        try:
+            net._writer.close()
+        except CaptureError as error:
+            net.write_error = net.write_error or error
+
+
+def _raise_write_error(net: Network) -> None:
+    if net.write_error is not None:
+        error, net.write_error = net.write_error, None
+        raise error
 
 
 def netem_args(impairment: Impairment) -> list[str]:

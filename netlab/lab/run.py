@@ -22,7 +22,7 @@ from netlab.capture.model import Endpoint
 from netlab.capture.pcapfile import read_segments
 from netlab.chat.client import ChatClient
 from netlab.chat.protocol import MessageKind
-from netlab.chat.registry import Visit
+from netlab.chat.registry import Visit, format_address
 from netlab.chat.server import ChatServer
 from netlab.errors import InputMissing, LabError, NetlabError
 from netlab.invocation import program_text
@@ -173,6 +173,19 @@ class LabRun:
             self._teardown()
         return self._report()
 
+    def leftovers(self) -> str:
+        """What an interrupted run left on disk, as one line for stderr: the partial capture, the
+        partial report, or that nothing was written."""
+        parts = []
+        if self.pcap is not None and self.pcap.exists():
+            parts.append(
+                f"the partial capture is {self.pcap} (make a report of it: `netlab report --read {self.pcap}`)"
+            )
+        directory = self.config.reports_dir / self.name
+        if directory.is_dir() and any(directory.iterdir()):
+            parts.append(f"a partial report is in {directory}/")
+        return "interrupted; " + ("; ".join(parts) if parts else "nothing was written")
+
     # -------------------------------------------------------------------------------- phases
 
     def _setup(self, pcap: Path) -> None:
@@ -189,7 +202,7 @@ class LabRun:
             )
             self.address = server.start()
             self.server = server
-        self.progress(f"server listening on {self.address[0]}:{self.address[1]}")
+        self.progress(f"server listening on {format_address(self.address)}")
         if net.start_capture(self.address[1], pcap):
             self.pcap = pcap
             self.progress(f"capturing into {pcap}")
@@ -449,7 +462,7 @@ class LabRun:
         settings: list[tuple[str, str]] = [
             ("run", self.name),
             ("network", "loopback (127.0.0.1)" if not cfg.hosts else f"{cfg.hosts} hosts in network namespaces"),
-            ("server", f"{host}:{port}"),
+            ("server", format_address((host, port))),
             ("participants", ", ".join(
                 [f"{p.label} ({p.local}, {p.host})" for p in self.participants if p]
                 + [f"{label} ({endpoint}, {where})" for endpoint, label, where in self._joined_by_hand()]

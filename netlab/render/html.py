@@ -1,6 +1,8 @@
 """HTML output: a connection's dialogue coloured by direction, and self-contained pages (pure).
 
-Client→server text is red and server→client text is blue, as in Wireshark's Follow TCP Stream.
+Client→server text is red and server→client text is blue, as in Wireshark's Follow TCP Stream;
+so that the direction survives a black-and-white print (and readers who do not tell red from
+blue), each turn also starts with a "C→S" / "S→C" marker and has a solid / double bar on its left.
 Everything taken from a capture is escaped; control characters other than newline and tab are
 shown as ``.`` (Wireshark's ASCII view does the same). Pages carry their CSS inline and use no
 external fonts, scripts or images.
@@ -13,11 +15,13 @@ from html import escape
 
 from netlab.render.ladder import render_ladder
 from netlab.stream.dialogue import Dialogue, DialogueItem, Turn, build_dialogues
-from netlab.stream.events import Event, Gap
+from netlab.stream.events import Direction, Event, Gap
 from netlab.stream.roles import explain_roles
 
 C2S_COLOUR = "#c0392b"
 S2C_COLOUR = "#1f4fbf"
+DIRECTION_MARKER = {Direction.C2S: "C→S", Direction.S2C: "S→C"}
+DIRECTION_WORDS = {Direction.C2S: "client to server", Direction.S2C: "server to client"}
 
 CSS = f"""
 :root {{ color-scheme: light; }}
@@ -33,10 +37,16 @@ tr.group-start td {{ border-top: 2px solid #8c959f; }}
 .dialogue {{ font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; font-size: .85rem;
   white-space: pre-wrap; word-break: break-word; border: 1px solid #d0d7de; padding: .5rem;
   background: #fff; max-height: 32rem; overflow-y: auto; margin: .5rem 0; }}
-.dialogue .c2s {{ color: {C2S_COLOUR}; }} .dialogue .s2c {{ color: {S2C_COLOUR}; }}
-.dialogue span {{ display: block; }}
+.dialogue > span {{ display: block; position: relative; padding-left: 3.4em; margin: 2px 0; }}
+.dialogue .c2s {{ color: {C2S_COLOUR}; border-left: 3px solid; }}
+.dialogue .s2c {{ color: {S2C_COLOUR}; border-left: 4px double; }}
+.dialogue .dir {{ position: absolute; left: .4em; font-weight: bold; font-style: normal;
+  user-select: none; -webkit-user-select: none; }}
 .dialogue .gap {{ color: #555; background: #eee; font-style: italic; }}
-.legend .c2s {{ color: {C2S_COLOUR}; font-weight: bold; }} .legend .s2c {{ color: {S2C_COLOUR}; font-weight: bold; }}
+.legend .c2s {{ color: {C2S_COLOUR}; }} .legend .s2c {{ color: {S2C_COLOUR}; }}
+.legend .bar {{ display: inline-block; width: 0; height: 1em; vertical-align: -.15em; margin-right: .3em; }}
+.legend .c2s .bar {{ border-left: 3px solid; }} .legend .s2c .bar {{ border-left: 4px double; }}
+@media print {{ .dialogue {{ max-height: none; overflow: visible; }} }}
 .note {{ color: #555; font-style: italic; }}
 .warn {{ color: #8a4b00; }}
 figure.ladder-figure {{ margin: .5rem 0 1.5rem; overflow-x: auto; }}
@@ -58,8 +68,10 @@ def _control(ch: str) -> bool:
 def dialogue_html(items: Iterable[DialogueItem], *, max_bytes: int | None = None) -> str:
     """A stream's dialogue (`Dialogue.items`) as a `<div class="dialogue">` of coloured turns.
 
-    Each turn is one `<span>` (class ``c2s`` red or ``s2c`` blue); a gap is shown in place as
-    "[N bytes missing in capture]"; control packets are not part of a transcript. With
+    Each turn is one `<span>` (class ``c2s`` red, solid bar, or ``s2c`` blue, double bar) that starts
+    with its direction marker (`DIRECTION_MARKER`, not selectable, so a copied dialogue holds only
+    the bytes); a gap is shown in place, with its direction, as "[N bytes missing in capture]";
+    control packets are not part of a transcript. With
     `max_bytes`, turns stop once that many payload bytes were shown and a note says how many
     bytes were left out.
     """
@@ -72,10 +84,13 @@ def dialogue_html(items: Iterable[DialogueItem], *, max_bytes: int | None = None
                 continue
             shown += len(item.data)
             text = _printable(item.data.decode("utf-8", errors="replace")).removesuffix("\n")
-            spans.append(f'<span class="turn {item.direction.value}">{escape(text)}</span>')
+            spans.append(
+                f'<span class="turn {item.direction.value}">{_marker(item.direction)}{escape(text)}</span>'
+            )
         elif isinstance(item, Gap) and not left_out:
             spans.append(
-                f'<span class="gap {item.direction.value}">[{item.size} bytes missing in capture]</span>'
+                f'<span class="gap {item.direction.value}">{_marker(item.direction)}'
+                f"[{item.size} bytes missing in capture]</span>"
             )
     if left_out:
         spans.append(f'<span class="gap">[… {left_out} more bytes not shown here; see dialogue.txt]</span>')
@@ -84,12 +99,27 @@ def dialogue_html(items: Iterable[DialogueItem], *, max_bytes: int | None = None
     return '<div class="dialogue">' + "".join(spans) + "</div>"
 
 
-def legend_html(client: str = "client", server: str = "server") -> str:
-    """The colour legend: which colour is which direction."""
-    return (
-        f'<p class="legend"><span class="c2s">{escape(client)} → {escape(server)}</span> (client to server) · '
-        f'<span class="s2c">{escape(server)} → {escape(client)}</span> (server to client)</p>'
+def _marker(direction: Direction) -> str:
+    return f'<span class="dir" aria-label="{DIRECTION_WORDS[direction]}">{DIRECTION_MARKER[direction]}</span>'
+
+
+def legend_html(client_label: str = "", server_label: str = "") -> str:
+    """The legend: each direction once, with its marker, colour and bar, and who the ends are.
+
+    Args:
+        client_label, server_label: who each end is (a nickname), shown after its role; "" for none.
+    """
+    client = "client" + (f" ({client_label})" if client_label else "")
+    server = "server" + (f" ({server_label})" if server_label else "")
+    entries = (
+        (Direction.C2S, f"{client} → {server}", "red text, solid bar"),
+        (Direction.S2C, f"{server} → {client}", "blue text, double bar"),
     )
+    parts = [
+        f'<span class="{d.value}"><span class="bar"></span><b>{DIRECTION_MARKER[d]}</b> {escape(ends)}: {look}</span>'
+        for d, ends, look in entries
+    ]
+    return f'<p class="legend">{" · ".join(parts)}</p>'
 
 
 def table_html(

@@ -111,9 +111,8 @@ def _stats_section(report: Report) -> str:
 
 
 def _connection(conn: ConnectionView) -> str:
-    client = conn.client_label or "client"
     parts = [f'<article class="connection" id="stream-{conn.stream}" data-stream="{conn.stream}">',
-             f"<h3>{escape(conn.title())}</h3>", legend_html(client, "server")]  # fmt: skip
+             f"<h3>{escape(conn.title())}</h3>", legend_html(conn.client_label)]  # fmt: skip
     if conn.roles_note():
         parts.append(f'<p class="note roles">Roles: {escape(conn.roles_note())}.</p>')
     parts.append(dialogue_html(conn.dialogue.items if conn.dialogue else (), max_bytes=MAX_DIALOGUE_BYTES))

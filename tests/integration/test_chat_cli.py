@@ -91,6 +91,8 @@ def test_nick_taken_is_one_line_and_exit_1(server) -> None:
         assert result.exit_code == 1, dialect
         assert result.stderr.startswith("netlab: Nickname 'TAKEN' is taken"), result.stderr
         assert result.stderr.count("\n") == 1
+        said = [p for p in ("try another", "reconnect with another nickname", "too many") if p in result.stderr]
+        assert len(said) == 1, result.stderr  # the way on is said once, and only one way
     holder.close()
 
 
@@ -143,6 +145,8 @@ def test_serve_reports_a_port_in_use_in_one_line(server) -> None:
     result = CliRunner().invoke(app, ["serve", "--port", str(server.address[1])])
     assert result.exit_code == 1
     assert "cannot listen on 127.0.0.1:" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count(f"127.0.0.1:{server.address[1]}") == 1, result.stderr  # said once, as host:port
+    assert "('127.0.0.1'" not in result.stderr and "(while attempting" not in result.stderr
 
 
 def test_serve_help_explains_options() -> None:

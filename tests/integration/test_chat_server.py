@@ -221,8 +221,25 @@ def test_immediate_restart_on_same_port(tmp_path: Path) -> None:
 def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     with running_server(tmp_path) as chat:
         other = ChatServer(port=chat.address[1], status_dir=tmp_path)
-        with pytest.raises(ChatServerError, match="cannot listen on 127.0.0.1:.*in use"):
+        with pytest.raises(ChatServerError, match="cannot listen on 127.0.0.1:.*in use") as raised:
             other.start()
+    port = chat.address[1]
+    assert str(raised.value) == (
+        f"cannot listen on 127.0.0.1:{port}: Address already in use; is another server running? try --port"
+    )
+
+
+def test_port_in_use_on_ipv6_names_the_address_as_brackets_and_port(tmp_path: Path) -> None:
+    try:
+        holder = socket.create_server(("::1", 0), family=socket.AF_INET6)
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    with holder:
+        port = holder.getsockname()[1]
+        with pytest.raises(ChatServerError) as raised:
+            ChatServer(host="::1", port=port, status_dir=tmp_path).start()
+    assert str(raised.value).startswith(f"cannot listen on [::1]:{port}: Address already in use")
+    assert "('::1'" not in str(raised.value)
 
 
 def test_ipv6_loopback(tmp_path: Path) -> None:

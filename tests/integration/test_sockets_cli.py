@@ -529,6 +529,24 @@ def test_no_sockets_is_said_on_stderr(chat: Chat) -> None:
     assert "no TCP sockets on port" in result.stderr
 
 
+def test_time_wait_rows_with_no_listener_say_that_no_server_is_listening(chat: Chat) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port), timeout=5)
+        accepted, _ = server.accept()
+        accepted.close()  # the server's end closes first: its port is left in TIME-WAIT
+        assert client.recv(1) == b""
+        client.close()
+    said = f"netlab: no server is listening on port {port}: "
+    for fresh in (False, True):  # the typer command, and the entry point's fast path
+        for extra in ((), ("--json",)):
+            result = _netlab(chat, "--port", str(port), *extra, fresh=fresh)
+            assert result.returncode == 0
+            assert "TIME" in result.stdout
+            (line,) = [line for line in result.stderr.splitlines() if "listening" in line]
+            assert line.startswith(said) and "TIME-WAIT)" in line, line
+
+
 @pytest.fixture
 def listener() -> Iterator[socket.socket]:
     """A listening socket of our own on a free port, closed after the test."""

@@ -297,6 +297,8 @@ SAME_OUTPUT = [
     ["--color", "never", "-s", "listen"],
     ["--color", "always"],
     ["--format", "json", "--json"],
+    ["--port", "41000"],  # a TIME-WAIT row and no listener
+    ["--port", "41000", "--json"],
 ]
 
 
@@ -309,6 +311,29 @@ def test_fast_path_writes_what_the_typer_command_writes(
     code, out, err = _through_typer(args)
     assert (0, fast_out, fast_err) == (code, out, err)
     assert len(fixed_snapshot) == 2 and fixed_snapshot[0] == fixed_snapshot[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--port", "41000"], True),
+        (["--port", "41000", "-f", "netstat"], True),
+        (["--port", "41000", "--json"], True),
+        (["--port", "55555"], False),  # the listener is there
+        (["--all", "-s", "time-wait"], False),  # LISTEN was filtered out: nothing to conclude
+        (["--pid", "20"], False),
+    ],
+)
+def test_rows_without_a_listener_say_no_server_is_listening_on_both_paths(
+    args: list[str], said: bool, fixed_snapshot: list[dict[str, object]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert sockets_fast.run(list(args)) is True
+    fast_out, fast_err = capsys.readouterr()
+    assert fast_out
+    assert ("no server is listening" in fast_err) is said, fast_err
+    if said:
+        assert "netlab: no server is listening on port 41000: the row shown is a connection only (1 TIME-WAIT)\n" in fast_err
+    assert _through_typer(args) == (0, fast_out, fast_err)
 
 
 @pytest.mark.parametrize(

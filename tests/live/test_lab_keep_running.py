@@ -199,3 +199,32 @@ def rows_of(rows: list[list[str]], client_port: int, role: str) -> list[str]:
         if row[0] == role and f":{client_port}" in (row[3] if role == "client" else row[4]):
             return row
     raise AssertionError(f"no {role} row for port {client_port}: {rows}")
+
+
+def test_ctrl_c_mid_conversation_says_where_the_partial_capture_is_and_exits_130(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netlab", "lab", "--messages", "1000", "--captures", str(tmp_path / "c"),
+         "--reports", str(tmp_path / "r"), "--name", "cut"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for(proc, r"\[20/\d+\]")  # mid-conversation, the capture running
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    assert proc.returncode == 130, err
+    assert out == ""
+    last = err.splitlines()[-1]
+    assert "Traceback" not in err
+    pcap = tmp_path / "c" / "cut.pcap"
+    if pcap.exists():  # captured (root): the line says where, and how to make a report of it
+        assert last == (
+            f"netlab lab: interrupted; the partial capture is {pcap} (make a report of it: "
+            f"`netlab report --read {pcap}`)"
+        )
+        assert pcap.stat().st_size > 24
+    else:
+        assert last == "netlab lab: interrupted; nothing was written"

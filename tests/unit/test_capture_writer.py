@@ -94,3 +94,32 @@ def test_tshark_opens_a_written_file_with_big_frames(tmp_path: Path) -> None:
     rows = [line.split("\t") for line in result.stdout.split()]
     lengths = [line.split("\t")[0] for line in result.stdout.splitlines()]
     assert lengths == [str(len(frame)), "60"], rows
+
+
+class _FillsUp(io.BytesIO):
+    """A stream with room for `room` bytes; then every write fails as on a full disk."""
+
+    name = "full.pcap"
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if self.tell() + len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        return super().write(data)
+
+
+def test_a_full_disk_is_one_line_naming_the_file() -> None:
+    with pytest.raises(CaptureError) as raised:
+        PcapWriter(Path("/dev/full"), 1)
+    assert str(raised.value) == "cannot write the capture to /dev/full: No space left on device"
+
+
+def test_a_disk_that_fills_up_mid_capture_is_one_line_naming_the_file() -> None:
+    writer = PcapWriter(_FillsUp(100), 1)
+    writer.write(1.0, b"x" * 20)
+    with pytest.raises(CaptureError, match=r"^cannot write the capture to full.pcap: No space left on device$"):
+        writer.write(2.0, b"y" * 100)
+    assert writer.frames == 1

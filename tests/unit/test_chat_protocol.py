@@ -173,12 +173,47 @@ def test_line_handshake_claims_then_chats() -> None:
 def test_lines_after_the_nickname_wait_for_the_verdict() -> None:
     session = p.ChatSession()
     assert session.receive(b"bob\nhi\n") == [p.ClaimNick("bob", p.Dialect.LINE)]
-    assert session.nick_refused("Nickname 'bob' is taken; try another") == [
+    assert session.nick_refused("Nickname 'bob' is taken") == [
         p.Reply("Nickname 'bob' is taken; try another", p.MessageKind.ERROR),
         p.ClaimNick("hi", p.Dialect.LINE),
     ]
     assert session.nick_granted("hi") == [p.DialectSettled(p.Dialect.LINE)]  # a line client's dialect is known at once
     assert session.state is p.SessionState.ACTIVE and session.nick == "hi"
+
+
+ADVICE = ("try another", "reconnect", "too many attempts", "type a nickname", "try a shorter")
+
+
+def _advice_count(text: str) -> int:
+    return sum(text.count(phrase) for phrase in ADVICE)
+
+
+@pytest.mark.parametrize("nick", ["", "x" * 100, "two words", "admin"])
+def test_a_refused_nickname_says_the_way_on_once_in_each_dialect(nick: str) -> None:
+    line = p.ChatSession()
+    (reply,) = line.receive(nick.encode() + b"\n")
+    assert isinstance(reply, p.Reply) and reply.text.endswith("; try another") and _advice_count(reply.text) == 1
+    tutorial = p.ChatSession()
+    tutorial.receive(nick.encode() or b" ")
+    (close,) = tutorial.quiet()
+    assert isinstance(close, p.Close) and close.reason.endswith("; reconnect with another nickname")
+    assert _advice_count(close.reason) == 1
+
+
+def test_a_taken_nickname_says_the_way_on_once_in_each_dialect() -> None:
+    tutorial = p.ChatSession()
+    tutorial.receive(b"bob")
+    assert tutorial.quiet() == [p.ClaimNick("bob", p.Dialect.TUTORIAL)]
+    assert tutorial.nick_refused("Nickname 'bob' is taken") == [
+        p.Close("Nickname 'bob' is taken; reconnect with another nickname")
+    ]
+    line = p.ChatSession()
+    for _attempt in range(p.MAX_NICK_ATTEMPTS):
+        assert line.receive(b"bob\n") == [p.ClaimNick("bob", p.Dialect.LINE)]
+        (action,) = line.nick_refused("Nickname 'bob' is taken")
+        text = action.text if isinstance(action, p.Reply) else action.reason  # type: ignore[union-attr]
+        assert _advice_count(text) == 1, text
+    assert isinstance(action, p.Close) and action.reason == "Nickname 'bob' is taken; too many attempts"
 
 
 def test_bad_nick_gets_error_and_retry_then_closes_after_too_many() -> None:
