@@ -66,7 +66,7 @@ class Segment:
 SegmentFields = tuple[int, float, Endpoint, Endpoint, int, int, int, int, bytes, int, bool | None, tuple[int, ...]]
 """A `Segment`'s fields as a plain tuple, in declaration order: `Segment(*fields)` is the segment.
 
-The file reader hands these to `Reassembler.feed_fields` in batches: on the hot path a tuple is
+The file reader hands these to `Reassembler.feed_batch` in batches: on the hot path a tuple is
 far cheaper to build than the frozen dataclass, which is made only when a segment needs the
 reassembler's general path.
 """

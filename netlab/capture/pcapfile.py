@@ -235,7 +235,7 @@ class SegmentReader:
 
     Iterating gives `Segment`s. `field_batches()` gives the same segments as lists of
     `SegmentFields` tuples, one list per read block: the cheap form `follow` feeds to
-    `Reassembler.feed_fields`. Every iteration reads the file afresh.
+    `Reassembler.feed_batch`. Every iteration reads the file afresh.
     """
 
     __slots__ = ("path", "verify")
