@@ -231,3 +231,30 @@ def test_the_path_check_tells_paths_apart() -> None:
     assert path_exists("netlab/stream/seq.py") and path_exists("live_afpacket.py")
     assert path_exists("tests/unit/test_seq.py") and path_exists("netlab/render/")
     assert not path_exists("netlab/stream/sequence.py") and not path_exists("nowhere_at_all.py")
+
+
+def _readme_layout() -> str:
+    """The fenced block of the README's "## Layout" section."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("\n## Layout") + 1 :]
+    end = section.find("\n## ")
+    blocks, _ = code_in_markdown(section if end < 0 else section[:end])
+    return "\n".join(blocks)
+
+
+def test_the_readme_layout_names_every_module_of_the_tree() -> None:
+    layout = _readme_layout()
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "netlab").rglob("*.py"))
+        if path.name not in ("__init__.py", "__main__.py")
+        and not re.search(rf"\b{path.stem}(\.py)?\b", layout)
+    ]
+    assert not missing, f"README.md's Layout does not name {missing}"
+
+
+def test_every_module_the_readme_layout_names_exists() -> None:
+    named = set(re.findall(r"\b(\w+)\.py\b", _readme_layout()))
+    assert len(named) > 60
+    missing = sorted(name for name in named if not any((ROOT / "netlab").rglob(f"{name}.py")))
+    assert not missing, f"README.md's Layout names modules that do not exist: {missing}"
