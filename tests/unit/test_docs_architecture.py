@@ -258,3 +258,27 @@ def test_every_module_the_readme_layout_names_exists() -> None:
     assert len(named) > 60
     missing = sorted(name for name in named if not any((ROOT / "netlab").rglob(f"{name}.py")))
     assert not missing, f"README.md's Layout names modules that do not exist: {missing}"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return {_slug(m.group(1)) for m in re.finditer(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+
+
+MARKDOWN = [ROOT / "README.md", ROOT / "bench" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=[str(p.relative_to(ROOT)) for p in MARKDOWN])
+def test_every_anchor_a_document_links_to_exists(path: Path) -> None:
+    """`[text](#anchor)` and `[text](other.md#anchor)`: the heading is there (moved sections keep their links)."""
+    broken = []
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", path.read_text(encoding="utf-8")):
+        document = path if not target else (path.parent / target).resolve()
+        if document.exists() and anchor not in _anchors(document):
+            broken.append(f"{target}#{anchor}")
+    assert not broken, f"{path.relative_to(ROOT)} links to headings that do not exist: {broken}"
