@@ -9,8 +9,8 @@ RSS (from /usr/bin/time): netlab following all streams (JSON to /dev/null) on th
 and on its first half (memory must stay flat), tcpflow -r on the whole capture, and on a slice
 (the slow peers): tshark following every stream, and scapy rdpcap + sessions(). Ratios compare
 packets/s where the sizes differ. Missing peers are skipped, and the output says so. The machine
-may be shared: netlab and tcpflow run `--repeat` times and the best time counts. The machine
-may be shared: netlab and tcpflow run `--repeat` times and the best time counts.
+may be shared: netlab and tcpflow run `--repeat` times and the best time counts. Figures and what
+the ratios compare: bench/README.md.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """`json.loads` and `json.dumps(..., ensure_ascii=False)` without importing the `json` package.
 
 `import json` imports `re` and compiles json's patterns (and `re` imports `enum` and builds
-`RegexFlag`): about 4-6 ms here, a tenth of what `netlab sockets --json` may take in all to stay
-under half of `ss -tanp`. The work itself is done in C by `_json`, json's own accelerator; the
-package only wraps it. So `loads` and `dumps` call the accelerator's scanner and encoder with the
-arguments the package passes them for those calls, and give exactly what the package would.
+`RegexFlag`): a start-up cost that `netlab sockets --json` avoids, to stay under half of
+`ss -tanp`'s time (bench/README.md, "Start-up"; bench/sockets_bench.py). The work itself is done in
+C by `_json`, json's own accelerator; the package only wraps it. So `loads` and `dumps` call the
+accelerator's scanner and encoder with the arguments the package passes them for those calls, and
+give exactly what the package would.
 
 Where the accelerator is missing (another Python implementation) or its signature differs, and
 for text it cannot parse, the `json` package is used: its results and error messages are the

@@ -1,9 +1,10 @@
 """`Record`: immutable value types declared like `typing.NamedTuple`, built without `typing` or `dataclasses`.
 
 A frozen, slotted dataclass costs its module `import dataclasses` (which imports `inspect`, `ast`,
-`dis` and `tokenize`: about 11 ms here) and a few hundred microseconds per class, each time Python
-starts; `netlab sockets` must start and finish in half the time `ss -tanp` takes. So the value types
-on that path (`Endpoint`, `SocketRow`, ...) are declared as::
+`dis` and `tokenize`) and the building of each class, each time Python starts (bench/README.md,
+"Start-up"); `netlab sockets` must start and finish in half the time `ss -tanp` takes
+(bench/sockets_bench.py). So the value types on that path (`Endpoint`, `SocketRow`, ...) are
+declared as::
 
     class Endpoint(Record):
         ip: str

@@ -53,7 +53,7 @@ def _status_dir_name() -> str:
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         return os.path.join(xdg, "netlab")
-    import tempfile  # here, not at the top: it costs `netlab sockets` several ms at start-up
+    import tempfile  # here, not at the top: a start-up cost of `netlab sockets` (bench/README.md)
 
     return os.path.join(tempfile.gettempdir(), f"netlab-{os.getuid()}")
 

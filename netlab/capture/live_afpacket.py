@@ -7,12 +7,13 @@ ancillary data) from a socket buffer of up to 512 MiB (SO_RCVBUFFORCE): the kern
 while Python lags behind, so a burst waits there instead of being dropped. Drops are read from
 PACKET_STATISTICS.
 
-`ring=True` reads a memory-mapped TPACKET_V3 ring instead (no system call per frame). Measured
-with the whole follow pipeline behind it, it saved no CPU per frame (decoding and reassembly
-dominate), and because the kernel hands over a block at the latest 10 ms after its first frame,
-64 blocks buffer as little as 0.64 s when the reader falls behind: at 20 000 messages/s each way it
-dropped 40 % where `recvmsg` dropped nothing. So the default is `recvmsg`; the ring stays for
-readers that keep up (writing frames straight to a pcap, say).
+`ring=True` reads a memory-mapped TPACKET_V3 ring instead (no system call per frame). With the
+whole follow pipeline behind it, it saved no CPU per frame (decoding and reassembly dominate), and
+because the kernel hands over a block at the latest `RING_RETIRE_MS` after its first frame,
+`RING_BLOCKS` blocks buffer well under a second when the reader falls behind: under
+bench/capture_bench.py's traffic it dropped frames where `recvmsg` dropped none (bench/README.md).
+So the default is `recvmsg`; the ring stays for readers that keep up (writing frames straight to a
+pcap, say).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ Backends (all keep frames whole: snap length >= 262 144; loopback frames reach 6
   nothing in bench/capture_bench.py.
 - ``tcpdump``: `tcpdump -U -w - --immediate-mode` piped into a streaming pcap reader. In immediate
   mode libpcap uses fixed ring slots of the snap length, so at 262 144 bytes a 64 MiB ring holds
-  only ~250 frames and bursts overflow it (measured: kernel drops from ~50 000 messages/s).
+  only ~250 frames and bursts overflow it (bench/capture_bench.py shows the kernel drops).
 - ``scapy``: scapy's `L2ListenSocket` read with `recv_raw` (no dissection) and the same kernel
   filter; kept for comparison with what scapy itself offers.
 """
@@ -363,12 +363,12 @@ def capture_open_error(error: OSError, iface: str) -> CaptureError:
 
 # ---------------------------------------------------------------------------------------- the facade
 
-#: Backend names, best first by bench/capture_bench.py (see the README for the figures).
+#: Backend names, best first by bench/capture_bench.py (the figures are in bench/README.md).
 BACKENDS = ("afpacket", "tcpdump", "scapy")
 
 
 def default_backend() -> str:
-    """`afpacket`: it lost nothing at every rate bench/capture_bench.py reached (see the README)."""
+    """`afpacket`: it lost nothing at every rate bench/capture_bench.py reached (bench/README.md)."""
     return "afpacket"
 
 

@@ -16,11 +16,10 @@ Theory of operation
   thread ever blocks on another client's socket, and nothing wakes a thread per message per
   recipient.
 * Why the flusher sends, not the sender's thread: a variant in which a reader thread sent
-  directly whenever no other thread was sending (one "flush token") halved one-to-one latency
-  at low load (p50 142 µs instead of 293 µs) but cut coalescing under load: bench/chat_load.py
-  measured 4.8 µs of server CPU per delivery at N=50 and 2.4 µs at N=200 (2.0-2.75x ngIRCd),
-  against 1.1-2.4 µs and 1.2-1.4 µs (1.3x ngIRCd) with the flusher alone. The issue's target
-  is CPU per delivery, so the flusher alone sends.
+  directly whenever no other thread was sending (one "flush token") answered sooner at low load
+  but cut coalescing under load: bench/chat_load.py measured clearly more server CPU per
+  delivery, against ngIRCd's, than with the flusher alone (figures in bench/README.md). The
+  target is CPU per delivery, so the flusher alone sends.
 * Shutdown (`stop`): stop accepting, queue a final line for every client, let the flusher
   send it and shut each socket down (which wakes its reader), join the readers, then the
   flusher. Every thread is joined; nothing is a daemon.

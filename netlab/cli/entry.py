@@ -1,12 +1,12 @@
 """The console entry point (`netlab`, `python -m netlab`): `netlab sockets` and `netlab follow --read`
 fast, everything else through typer.
 
-Starting Python and importing typer and every command costs more than `ss -tanp` takes to list
-the sockets; `netlab sockets` is meant to be cheaper than that. So `netlab sockets ...` is first
-offered to a stdlib parser (`netlab.cli.sockets_fast`), which runs the command when it reads the
-arguments exactly as the typer command would, and otherwise declines without writing anything.
-`netlab follow ...` likewise goes first to `netlab.cli.follow_fast`, which runs capture files.
-Every other command, option or mistake goes to the typer app (`netlab.cli.app`).
+Starting Python and importing typer and every command costs more than `ss -tanp` takes to list the
+sockets (bench/sockets_bench.py); `netlab sockets` is meant to be cheaper than that. So
+`netlab sockets ...` is first offered to a stdlib parser (`netlab.cli.sockets_fast`), which runs the
+command when it reads the arguments exactly as the typer command would, and otherwise declines
+without writing anything. `netlab follow ...` likewise goes first to `netlab.cli.follow_fast`, which
+runs capture files. Every other command, option or mistake goes to the typer app (`netlab.cli.app`).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ raises `Declined` for whatever it is not sure to read exactly as typer would (un
 `--help`, a missing or invalid value, a flag given a value, `--`, positional arguments), so that
 the command goes to typer, which writes the help texts and usage errors.
 
-Not argparse: importing it (with gettext and locale) and building a parser took about 7 ms here, a
-tenth of the whole `netlab sockets` command's budget; nor typing or dataclasses, which a test keeps out
-of that command's imports. This is a loop over a dict.
+Not argparse: importing it (with gettext and locale) and building a parser is a sizeable share of
+the whole `netlab sockets` command's start-up (bench/README.md, "Start-up"); nor typing or
+dataclasses, which a test keeps out of that command's imports. This is a loop over a dict.
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """`netlab follow --read FILE ...` without typer: the start-up fast path of the console entry point.
 
-Importing typer, building the app and parsing with it costs about 90 ms here, a few percent of
-following a large capture and most of following a small one. So the entry point hands the arguments
-of `netlab follow` to this module first. It reads the typer command's options for a capture file
-(`OPTIONS`, which a test compares with the command) with the fast parser of `netlab.cli.fastparse`,
-which reads them as click's parser does, and declines whatever it is not sure to read exactly as
-typer would: no `--read`, live-capture options, `--help`, unknown options, a missing or invalid
-value, a value typer's command would reject (an unknown format, a `--direction` or `--color` the format
-cannot honour, a host that is not an address), `--` and positional arguments. A declined run goes to the typer
-command, so help texts, usage errors and exit codes stay typer's; nothing has been written when it
-declines.
+Importing typer, building the app and parsing with it costs more than following a small capture
+takes, and a few percent of a large one (bench/README.md, "Start-up", times both paths). So the
+entry point hands the arguments of `netlab follow` to this module first. It reads the typer
+command's options for a capture file (`OPTIONS`, which a test compares with the command) with the
+fast parser of `netlab.cli.fastparse`, which reads them as click's parser does, and declines
+whatever it is not sure to read exactly as typer would: no `--read`, live-capture options, `--help`,
+unknown options, a missing or invalid value, a value typer's command would reject (an unknown
+format, a `--direction` or `--color` the format cannot honour, a host that is not an address), `--`
+and positional arguments. A declined run goes to the typer command, so help texts, usage errors and
+exit codes stay typer's; nothing has been written when it declines.
 
 A netlab error while the capture is read (a missing or damaged file) is reported as the typer
 command reports it: one stderr line and the exit status of `netlab.cli.app.exit_status_for`.

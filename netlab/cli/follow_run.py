@@ -121,7 +121,7 @@ def few_collections() -> Iterator[None]:
 
     The read loop allocates millions of tuples and events that die young and form no cycles; at the
     default threshold (700 allocations) the collector runs every few hundred packets and rescans the
-    live read batch each time (about 5% of `follow --read`). What was alive before (modules, the CLI)
+    live read batch each time (bench/follow_bench.py). What was alive before (modules, the CLI)
     is frozen out of the scans. Cycles are still collected (a connection and its flows refer to each
     other), in larger steps, so memory stays bounded by the open connections.
     """

@@ -1,15 +1,15 @@
 """Linux NETLINK_SOCK_DIAG (inet_diag) for TCP: one kernel-filtered dump of both address families.
 
 The request carries, when a port is given, a bytecode filter ``sport == P or dport == P`` so the
-kernel walks its hash tables and sends back only the chat's sockets: a few ms for a port among
-10 000 sockets, where ``ss -tanp`` spends ~200 ms mostly attributing pids. Each reply carries the
-queues (``idiag_rqueue``/``idiag_wqueue``, what ss prints as Recv-Q/Send-Q), the owner uid and the
-socket inode, which `procfs` maps to pids.
+kernel walks its hash tables and sends back only the chat's sockets: a small part of what
+``ss -tanp`` spends among 10 000 sockets, mostly attributing pids (bench/sockets_bench.py times
+both). Each reply carries the queues (``idiag_rqueue``/``idiag_wqueue``, what ss prints as
+Recv-Q/Send-Q), the owner uid and the socket inode, which `procfs` maps to pids.
 
 The request is the original ``inet_diag_req`` (message type TCPDIAG_GETSOCK, linux/inet_diag.h),
 which the kernel answers for IPv4 and IPv6 in one walk of its tables (``AF_UNSPEC``). Its
 successor ``inet_diag_req_v2`` (SOCK_DIAG_BY_FAMILY, what ss sends) names one family, so both
-families take two walks: with 10 500 other sockets here, two requests took 4.4 ms, one 2.9 ms. Every
+families take two walks, which takes longer with many sockets open (bench/README.md). Every
 kernel with sock_diag still takes the old request; where one would not, `query` falls back to a v2
 request per family. Either way IPv4 rows come first, then IPv6, each in the kernel's table order.
 
@@ -21,9 +21,9 @@ Port comparisons use GE+LE (every kernel since 2.6) rather than EQ (4.x+).
 Building requests and parsing replies is pure; only `query` touches a socket.
 
 It uses `_socket`, the C core of `socket`: importing `socket` itself (which builds its address
-family, socket kind and flag enums, and imports `selectors`) costs `netlab sockets` about 4 ms at
-start-up, for a netlink socket that needs none of it. `open_diag_socket`, for callers that want
-a full `socket.socket` (with `with`), imports `socket` then.
+family, socket kind and flag enums, and imports `selectors`) is a start-up cost of `netlab sockets`
+(bench/README.md, "Start-up"), for a netlink socket that needs none of it. `open_diag_socket`, for
+callers that want a full `socket.socket` (with `with`), imports `socket` then.
 """
 
 from __future__ import annotations

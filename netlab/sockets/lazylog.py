@@ -1,12 +1,13 @@
 """A logger for the modules of `netlab sockets` that does not import `logging` (start-up time).
 
-Importing logging costs `netlab sockets --json` about 5 ms here (it pulls in traceback, threading,
-string and weakref), a tenth of what the whole command may take to stay under `ss -tanp`. These
-modules log at INFO and DEBUG only, and such a record reaches a handler only if someone set a
-level and a handler up, which takes importing logging. In a process that never imported it, the
-logging module would drop the record too (no handler; the last-resort handler starts at WARNING).
-So a record goes to `logging.getLogger(name)` when logging is imported, and is dropped otherwise;
-the CLI's typer path, pytest and any program that configures logging all import it first.
+Importing logging (it pulls in traceback, threading, string and weakref) is a sizeable share of what
+`netlab sockets --json` may take to stay under half of `ss -tanp`'s time (bench/README.md,
+"Start-up"; bench/sockets_bench.py). These modules log at INFO and DEBUG only, and such a record
+reaches a handler only if someone set a level and a handler up, which takes importing logging. In a
+process that never imported it, the logging module would drop the record too (no handler; the
+last-resort handler starts at WARNING). So a record goes to `logging.getLogger(name)` when logging
+is imported, and is dropped otherwise; the CLI's typer path, pytest and any program that configures
+logging all import it first.
 
 Warnings are different: they must reach the user. `warning` imports logging when needed, and before
 the first warning of a process runs the hook set with `before_first_warning` (the fast path of

@@ -197,7 +197,7 @@ def _find_servers(
     )
     if servers or directory is not None or port is None or not owners:
         return servers
-    import tempfile  # here, not at the top: it costs `netlab sockets` several ms at start-up
+    import tempfile  # here, not at the top: a start-up cost of `netlab sockets` (bench/README.md)
 
     ours = os.path.realpath(runtime.status_dir())
     for uid in owners:
