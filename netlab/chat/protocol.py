@@ -27,6 +27,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from netlab.chat.limits import DIALECT_WINDOW_SECONDS as DIALECT_WINDOW_SECONDS
 from netlab.chat.limits import MAX_LINE_BYTES as MAX_LINE_BYTES
 from netlab.chat.limits import NICK_REPLY_SECONDS as NICK_REPLY_SECONDS
 from netlab.chat.limits import QUIET_SECONDS as QUIET_SECONDS

@@ -43,6 +43,7 @@ from typing import Any
 from netlab import runtime
 from netlab.chat.flusher import Flusher
 from netlab.chat.protocol import (
+    DIALECT_WINDOW_SECONDS,
     GREETING,
     MAX_LINE_BYTES,
     QUIET_SECONDS,
@@ -93,7 +94,7 @@ class ServerConfig:
     idle_timeout: float = 0.0  # seconds without input before a client is dropped; 0 = never
     handshake_timeout: float = 30.0
     quiet_period: float = QUIET_SECONDS  # silence after a bare chunk that marks a tutorial-dialect nickname
-    dialect_window: float = 1.0  # after a bare nickname's welcome: time for a line client to complete its line
+    dialect_window: float = DIALECT_WINDOW_SECONDS  # after a bare nickname's welcome: time for a line client to complete its line
     sendq_bytes: int = 1 << 20
     max_line: int = MAX_LINE_BYTES
     backlog: int = 1024
