@@ -62,46 +62,12 @@ from netlab.chat.protocol import (
 )
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 from netlab.render.chat_common import Entry, Key
+from netlab.render.chat_room import NetlabRoom as NetlabRoom
 from netlab.stream.events import Closed, CloseReason, Control, ControlKind, Data, Direction, Event, Gap
 
-#: How many recent messages and notices are remembered to recognise the server's copies of them.
-RECENT_MESSAGES = 4096
 #: Capture time a nickname claim waits for the server's verdict (retransmissions included) before
 #: the view says the verdict is not in the capture and goes on as the client did.
 VERDICT_WAIT_SECONDS = 10.0
-
-
-class NetlabRoom:
-    """What the netlab streams of one capture share: recent messages and notices, who is called what."""
-
-    def __init__(self) -> None:
-        self.recent: deque[tuple[str, str]] = deque(maxlen=RECENT_MESSAGES)
-        self.recent_count: dict[tuple[str, str], int] = {}
-        self.notices: deque[str] = deque(maxlen=RECENT_MESSAGES)
-        #: Nicknames of captured connections: the server's copies of their messages are never repeated,
-        #: even when the reassembler releases a copy before the original (the original is shown).
-        self.nicks: set[str] = set()
-        self.speakers: dict[str, NetlabStream] = {}  # casefolded nickname → its connection
-
-    def remember(self, sender: str, text: str) -> None:
-        """`sender` said `text`: the server's copies of it are not shown again."""
-        if len(self.recent) == self.recent.maxlen:
-            old = self.recent[0]
-            self.recent_count[old] -= 1
-            if not self.recent_count[old]:
-                del self.recent_count[old]
-        key = (sender, text)
-        self.recent.append(key)
-        self.recent_count[key] = self.recent_count.get(key, 0) + 1
-
-    def rename(self, old: str, new: str) -> None:
-        """The server announced that `old` is now known as `new`."""
-        self.nicks.add(new)
-        stream = self.speakers.pop(old.casefold(), None)
-        if stream is not None:
-            stream.nick = new
-            stream.session.renamed(new)
-            self.speakers[new.casefold()] = stream
 
 
 @dataclass(frozen=True, slots=True)
