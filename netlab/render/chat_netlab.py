@@ -292,7 +292,8 @@ class NetlabStream:
             return f"{who} breaks the protocol: {neutralise(action.reason)}"
         return ""  # Reply: the server's answer shows on the server→client side
 
-    def _grant(self, ts: float, frame: int, nick: str) -> list[Entry]:
+    def _grant(self, ts: float, frame: int, nick: str, *, bare: bool = False) -> list[Entry]:
+        """The server's welcome to `nick` (`bare`: as a bare chunk, the nickname not captured)."""
         at = self.claim_key if self.claim is not None else (ts, frame)
         claimed, self.claim = self.claim, None
         late = self.unconfirmed and nick == self.nick  # the verdict came after all: the claim was shown
@@ -300,14 +301,18 @@ class NetlabStream:
         self.room.nicks.add(nick)
         self.room.speakers[nick.casefold()] = self
         session = self.session
-        self.joining = None if late else _Join(at, nick, claimed is not None, ts + DIALECT_WINDOW_SECONDS)
+        self.joining = None if late else _Join(at, nick, claimed is not None or bare, ts + DIALECT_WINDOW_SECONDS)
         if session.state is not SessionState.AWAIT_NICK:  # the view went on without the verdict
             session.renamed(nick)
             out = [] if session.tentative else self._settled(session.dialect)
             return out + self._release_held()
         if claimed is None:  # the capture started after the nickname: tell the session, as the server was told
             session.framer.take_rest()
-            session.receive(nick.encode() + b"\n")
+            if bare:
+                session.receive(nick.encode())
+                session.quiet()
+            else:
+                session.receive(nick.encode() + b"\n")
         try:
             out = self._apply(*at, session.nick_granted(nick))  # the join, once the dialect is settled
         except LocalProtocolError:
@@ -329,6 +334,8 @@ class NetlabStream:
         data = _skip_cut_line(self.resync, Direction.S2C, data)
         if self.tutorial:  # bare chunks, one message each; a "\n" may separate merged ones
             lines = [decode_line(piece) for piece in data.split(b"\n") if piece.strip()]
+        elif (nick := self._bare_welcome(data)) is not None:
+            return self._grant(event.ts, event.frame, nick, bare=True)
         else:
             try:
                 lines = self.server_lines.feed(data)
@@ -339,6 +346,17 @@ class NetlabStream:
         for line in lines:
             out += self._server_line(event.ts, event.frame, line)
         return out
+
+    def _bare_welcome(self, data: bytes) -> str | None:
+        """The nickname in a welcome sent as a bare chunk (no newline after it) when the nickname was not
+        captured: the server sends it so only to a client that sent its nickname bare."""
+        if self.claim is not None or self.session.state is not SessionState.AWAIT_NICK or self.server_lines.pending:
+            return None
+        chunk = data.lstrip(b"\r\n")
+        if not chunk or b"\n" in chunk:
+            return None
+        welcome = WELCOME_RE.match(decode_line(chunk))
+        return welcome["nick"] if welcome else None
 
     def _server_line(self, ts: float, frame: int, line: str) -> list[Entry]:
         if not line.strip():

@@ -802,3 +802,32 @@ def test_lost_completing_newline_leaves_the_dialect_untold() -> None:
     ts, frame = wire.next_frame()
     wire.events.append(Gap(0, Direction.C2S, ts, frame, 1, 0, GapReason.LOST_ACKED))
     assert render(wire.events)[0] == "#0 127.0.0.1:40000 ann joined"
+
+
+def test_capture_started_at_a_bare_welcome_dates_the_join_there_and_follows_the_settled_dialect() -> None:
+    """The nickname was not captured, but a welcome without its newline shows it was sent bare: the view
+    goes on as the server did (tentative, then line after a lone "\\n", or tutorial after a chunk)."""
+    line, tutorial = Timeline(), Timeline()
+    for wire in (line, tutorial):
+        wire.open(0)
+    welcome = {wire: wire.put(0, Direction.S2C, bare_welcome("ann")) for wire in (line, tutorial)}
+    line.send(0, Direction.C2S, b"\n")
+    zoe = line.put(0, Direction.S2C, f"\n[{STAMP}] *** zoe joined the chat\n".encode())
+    hi = line.put(0, Direction.C2S, "hi 🙂\n".encode())
+    at = stamps(line)
+    assert render_timed(line.events)[:3] == [
+        f"{at[welcome[line]]} #0 127.0.0.1:40000 ann joined (line dialect)",
+        f"{at[zoe]} #0 127.0.0.1:40000 *** zoe joined the chat",
+        f"{at[hi]} #0 127.0.0.1:40000 ann → everyone: hi 🙂",
+    ]
+    tutorial.step = 1.5  # silent through the window: the server sends what it held as chunks
+    zoe = tutorial.put(0, Direction.S2C, f"\n[{STAMP}] *** zoe joined the chat".encode())
+    hi = tutorial.put(0, Direction.C2S, "ann: hi 🙂".encode())
+    bob = tutorial.put(0, Direction.S2C, f"\n[{STAMP}] *** bob left the chat".encode())
+    at = stamps(tutorial)
+    assert render_timed(tutorial.events) == [
+        f"{at[welcome[tutorial]]} #0 127.0.0.1:40000 ann joined (tutorial dialect)",
+        f"{at[zoe]} #0 127.0.0.1:40000 *** zoe joined the chat",
+        f"{at[hi]} #0 127.0.0.1:40000 ann → everyone: hi 🙂",
+        f"{at[bob]} #0 127.0.0.1:40000 *** bob left the chat",
+    ]
