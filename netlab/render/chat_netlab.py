@@ -321,8 +321,11 @@ class NetlabStream:
         return out + self._release_held()
 
     def _refuse(self, ts: float, frame: int, reason: str) -> list[Entry]:
+        """The server refused the claim with `reason` (its ``!!!`` line, shown): the session retries or ends.
+        An end is the server's verdict, already shown, not the client breaking the protocol."""
         self.claim = None
-        return self._apply(ts, frame, self.session.nick_refused(reason)) + self._release_held()
+        actions = [action for action in self.session.nick_refused(reason) if not isinstance(action, Close)]
+        return self._apply(ts, frame, actions) + self._release_held()
 
     # -- server → client
 

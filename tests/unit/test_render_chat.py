@@ -831,3 +831,19 @@ def test_capture_started_at_a_bare_welcome_dates_the_join_there_and_follows_the_
         f"{at[hi]} #0 127.0.0.1:40000 ann → everyone: hi 🙂",
         f"{at[bob]} #0 127.0.0.1:40000 *** bob left the chat",
     ]
+
+
+def test_bare_nickname_refused_is_the_servers_line_once_not_a_protocol_break() -> None:
+    """`netlab join` (auto) with a taken nickname: the server's `!!!` line is the verdict, said once."""
+    wire = Timeline()
+    wire.login(0, "ann")
+    wire.open(1)
+    wire.send(1, Direction.S2C, b"NICK")
+    wire.send(1, Direction.C2S, b"ann")
+    refusal = "Nickname 'ann' is taken; try another; reconnect with another nickname"
+    wire.send(1, Direction.S2C, f"[{STAMP}] !!! {refusal}\n".encode())
+    wire.close(1)
+    assert render(wire.events)[1:] == [
+        f"#1 127.0.0.1:40001 server → ann: !!! {refusal}",
+        "#1 127.0.0.1:40001 (no nickname yet) disconnected (fin)",
+    ]
