@@ -324,7 +324,7 @@ class NetlabStream:
         """The server refused the claim with `reason` (its ``!!!`` line, shown): the session retries or ends.
         An end is the server's verdict, already shown, not the client breaking the protocol."""
         self.claim = None
-        actions = [action for action in self.session.nick_refused(reason) if not isinstance(action, Close)]
+        actions: list[Action] = [action for action in self.session.nick_refused(reason) if not isinstance(action, Close)]
         return self._apply(ts, frame, actions) + self._release_held()
 
     # -- server → client
