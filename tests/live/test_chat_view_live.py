@@ -393,7 +393,8 @@ class Joined:
 def test_chat_view_of_netlab_serve_with_every_kind_of_client(tmp_path: Path) -> None:
     """`netlab join` (auto, netlab, tutorial), a tutorial-style client, an nc-style line client, an older
     join that sends `/dialect line`, a client whose `\\n` completing its nickname comes after others spoke
-    (lines held with the welcome's newline in front) and one that leaves inside its dialect window:
+    (lines held with the welcome's newline in front), one that leaves inside its dialect window and a
+    `netlab join` whose nickname is taken:
     every chat-view line exactly, at the capture time of its frame, and each join's dialect as the server logged it."""
     served = Served()
     port = served.port
@@ -406,6 +407,9 @@ def test_chat_view_of_netlab_serve_with_every_kind_of_client(tmp_path: Path) -> 
         eve.wait_for("Welcome to netlab chat, eve!")
         ann = Joined(port, "ann", "auto")
         eve.wait_for("*** ann joined the chat")
+        taken = subprocess.run([*NETLAB, "join", "--port", str(port), "--nick", "ann"], stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=TIMEOUT)
+        assert taken.returncode != 0 and "taken" in taken.stderr  # refused: its bare nickname went first
         ben = Joined(port, "ben", "netlab")
         eve.wait_for("*** ben joined the chat")
         cat = Joined(port, "кот", "tutorial")
@@ -496,6 +500,14 @@ def test_chat_view_of_netlab_serve_with_every_kind_of_client(tmp_path: Path) -> 
             row = frames.end(client, port)
             how = "rst" if frames.rows[row][3] else "fin"  # a close racing the server's last line ends in a RST
             want.append((row, len(want), f"127.0.0.1:{client}", f"{ender} disconnected ({how})"))
+    refused = next(src for _, src, dst, _, payload in frames.rows
+                   if dst == port and payload == b"ann" and src != logged["ann"][0])
+    row, _ = frames.first_copy("!!!", port)
+    verdict = frames.rows[row][4].decode().split("] ", 1)[1].rstrip("\n")
+    want.append((row, len(want), f"127.0.0.1:{refused}", f"server → ann: {verdict}"))
+    end = frames.end(refused, port)
+    want.append((end, len(want), f"127.0.0.1:{refused}",
+                 f"(no nickname yet) disconnected ({'rst' if frames.rows[end][3] else 'fin'})"))
     said("eve", "пока fay", "eve → everyone: пока fay молчит 🤐")
     said("ann", "Привет всем", "ann → everyone: Привет всем 👋")
     said("ann", "/nick", "ann asks to be called анна")
