@@ -71,6 +71,7 @@ from netlab.chat.protocol import (
     render_private,
     shorten,
     welcome_text,
+    who_text,
 )
 from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, Visit, format_address
 from netlab.errors import NetlabError, NoRights, RuntimeDirError
@@ -456,7 +457,7 @@ class ChatServer:
                 self._relay(conn, action)
             elif isinstance(action, ListUsers):
                 names = sorted(self.registry.nicks(), key=str.casefold)
-                self._reply(conn, f"Online ({len(names)}): {', '.join(names)}", MessageKind.NOTICE)
+                self._reply(conn, who_text(names), MessageKind.NOTICE)
             elif isinstance(action, ChangeNick):
                 self._rename(conn, session, action.nick)
             elif isinstance(action, DialectSettled):

@@ -27,8 +27,9 @@ chunks until then and as lines after a line client's ``\n``.
 The server's copies of a message to each recipient are not repeated (a copy whose sender is the
 nickname of a captured connection is never shown: the original is); a line only the server→client
 direction shows (its sender's connection was not captured) is shown with the connection it was
-delivered on. Server notices (``***``) are shown once however many clients got them; errors
-(``!!!``) per connection. Gaps are shown in place; the line they cut is dropped.
+delivered on. Server notices (``***``) are shown once however many clients got them
+(`NetlabRoom.notice_is_new`), except that the answer to a client's own ``/who`` or ``/help`` is
+shown on its connection; errors (``!!!``) per connection. Gaps are shown in place; the line they cut is dropped.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ from dataclasses import dataclass
 from netlab.chat.protocol import (
     DIALECT_WINDOW_SECONDS,
     GREETING,
+    HELP_TEXT,
     WELCOME_RE,
+    WHO_PREFIX,
     Act,
     Action,
     ChangeNick,
@@ -52,6 +55,7 @@ from netlab.chat.protocol import (
     LineFramer,
     ListUsers,
     MessageKind,
+    Reply,
     Say,
     SessionState,
     Whisper,
@@ -68,6 +72,13 @@ from netlab.stream.events import Closed, CloseReason, Control, ControlKind, Data
 #: Capture time a nickname claim waits for the server's verdict (retransmissions included) before
 #: the view says the verdict is not in the capture and goes on as the client did.
 VERDICT_WAIT_SECONDS = 10.0
+
+
+def _reply_kind(text: str) -> str | None:
+    """Which answer to one client a notice is: "who" (the online list), "help", or None (a broadcast)."""
+    if text.startswith(WHO_PREFIX):
+        return "who"
+    return "help" if text == HELP_TEXT else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +120,8 @@ class NetlabStream:
         self.ended = False  # the end of the connection was shown
         self.unconfirmed = False  # the nickname was taken without a verdict in the capture
         self.joining: _Join | None = None  # a granted join whose dialect is not settled yet
+        self.number = room.number()
+        self.replies: deque[str] = deque()  # notices the server owes this client only: "who", "help"
 
     @property
     def who(self) -> str:
@@ -287,9 +300,12 @@ class NetlabStream:
             self.leave_shown = True
             return f"{who} leaves ({neutralise(action.reason)})"
         if isinstance(action, ListUsers):
+            self.replies.append("who")
             return f"{who} asks who is online"
         if isinstance(action, Close):
             return f"{who} breaks the protocol: {neutralise(action.reason)}"
+        if isinstance(action, Reply) and action.kind is MessageKind.NOTICE:
+            self.replies.append("help")
         return ""  # Reply: the server's answer shows on the server→client side
 
     def _grant(self, ts: float, frame: int, nick: str, *, bare: bool = False) -> list[Entry]:
@@ -399,9 +415,10 @@ class NetlabStream:
         return f"server → {me}: {neutralise(text)}"
 
     def _notice(self, ts: float, frame: int, whole: str, text: str) -> list[Entry]:
-        if whole in self.room.notices:
+        if self.replies and _reply_kind(text) == self.replies[0]:
+            self.replies.popleft()  # this client's own answer, however like another's: shown
+        elif not self.room.notice_is_new(whole, self.number):
             return []
-        self.room.notices.append(whole)
         renamed = parse_rename(text)
         if renamed is not None:
             self.room.rename(*renamed)

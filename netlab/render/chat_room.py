@@ -19,7 +19,10 @@ class NetlabRoom:
     def __init__(self) -> None:
         self.recent: deque[tuple[str, str]] = deque(maxlen=RECENT_MESSAGES)
         self.recent_count: dict[tuple[str, str], int] = {}
-        self.notices: deque[str] = deque(maxlen=RECENT_MESSAGES)
+        #: Recent notices: for each stamped line, how many copies each connection got (`notice_is_new`).
+        self.notices: dict[str, dict[int, int]] = {}
+        self.notice_order: deque[str] = deque()
+        self.connections = 0  # connections numbered so far (`number`)
         #: Nicknames of captured connections: the server's copies of their messages are never repeated,
         #: even when the reassembler releases a copy before the original (the original is shown).
         self.nicks: set[str] = set()
@@ -35,6 +38,28 @@ class NetlabRoom:
         key = (sender, text)
         self.recent.append(key)
         self.recent_count[key] = self.recent_count.get(key, 0) + 1
+
+    def number(self) -> int:
+        """A number for a new connection, unique in this capture."""
+        self.connections += 1
+        return self.connections
+
+    def notice_is_new(self, whole: str, connection: int) -> bool:
+        """Whether `whole`, a stamped notice on `connection`, is one not shown yet rather than a copy.
+
+        The server sends each notice once to each recipient, so the n-th copy of a line on a connection
+        is a new notice only when no connection has had n copies of it yet (the same notice twice in one
+        second: a join, a leave and a join again).
+        """
+        counts = self.notices.get(whole)
+        if counts is None:
+            if len(self.notice_order) == RECENT_MESSAGES:
+                del self.notices[self.notice_order.popleft()]
+            self.notice_order.append(whole)
+            counts = self.notices[whole] = {}
+        seen = counts.get(connection, 0) + 1
+        counts[connection] = seen
+        return seen > max((count for other, count in counts.items() if other != connection), default=0)
 
     def rename(self, old: str, new: str) -> None:
         """The server announced that `old` is now known as `new`."""

@@ -847,3 +847,37 @@ def test_bare_nickname_refused_is_the_servers_line_once_not_a_protocol_break() -
         f"#1 127.0.0.1:40001 server → ann: !!! {refusal}",
         "#1 127.0.0.1:40001 (no nickname yet) disconnected (fin)",
     ]
+
+
+def test_the_same_reply_to_two_clients_in_one_second_is_shown_for_each() -> None:
+    """A `/who` reply is sent to one client: two clients asking within a second get the same stamped line, twice."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.login(1, "bob")
+    online = f"[{STAMP}] *** Online (2): alice, bob\n".encode()
+    wire.send(0, Direction.C2S, b"/who\n")
+    wire.send(0, Direction.S2C, online)
+    wire.send(1, Direction.C2S, b"/who\n")
+    wire.send(1, Direction.S2C, online)
+    assert render(wire.events)[2:] == [
+        "#0 127.0.0.1:40000 alice asks who is online",
+        "#0 127.0.0.1:40000 *** Online (2): alice, bob",
+        "#1 127.0.0.1:40001 bob asks who is online",
+        "#1 127.0.0.1:40001 *** Online (2): alice, bob",
+    ]
+
+
+def test_a_notice_repeated_within_one_second_is_shown_each_time_its_copies_once() -> None:
+    """carol joins, leaves and joins again within a second: three notices, each copied to two clients."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.login(1, "bob")
+    notices = [f"[{STAMP}] *** carol joined the chat\n", f"[{STAMP}] *** carol left the chat\n",
+               f"[{STAMP}] *** carol joined the chat\n"]
+    for stream in (0, 1):  # the server's flusher sends all that is queued for one client at once
+        wire.send(stream, Direction.S2C, "".join(notices).encode())
+    assert render(wire.events)[2:] == [
+        "#0 127.0.0.1:40000 *** carol joined the chat",
+        "#0 127.0.0.1:40000 *** carol left the chat",
+        "#0 127.0.0.1:40000 *** carol joined the chat",
+    ]
