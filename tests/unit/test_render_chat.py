@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from netlab.capture.model import Endpoint
@@ -881,3 +881,25 @@ def test_a_notice_repeated_within_one_second_is_shown_each_time_its_copies_once(
         "#0 127.0.0.1:40000 *** carol left the chat",
         "#0 127.0.0.1:40000 *** carol joined the chat",
     ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(0.01, 2.5), st.sampled_from([b"\n", b"\r\n", b"\nhi\n", b"ann: hi", b"/dialect line\nhi\n", b"hi"]))
+def test_a_bare_nick_clients_dialect_is_the_one_the_server_settles(after: float, first: bytes) -> None:
+    """Its first bytes `after` seconds past the welcome: a leading newline within the window means the line
+    dialect (so does `/dialect line`); anything else, or anything after the window, the tutorial one."""
+    assume(abs(after - 1.0) > 1e-3)  # the window's edge is as sharp as the capture's clock, no sharper
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    nick = wire.put(0, Direction.C2S, b"ann")
+    wire.send(0, Direction.S2C, bare_welcome("ann"))
+    wire.step = after
+    wire.send(0, Direction.C2S, first)
+    wire.step = 0.25
+    wire.close(0)
+    in_window = after <= 1.0
+    line = in_window and (first.startswith((b"\n", b"\r\n")) or first.startswith(b"/dialect line\n"))
+    lines = render_timed(wire.events)
+    assert lines[0] == f"{stamps(wire)[nick]} #0 127.0.0.1:40000 ann joined ({'line' if line else 'tutorial'} dialect)"
+    assert [text.split(" ", 1)[0] for text in lines] == sorted(text.split(" ", 1)[0] for text in lines)
