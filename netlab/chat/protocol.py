@@ -27,6 +27,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from netlab.chat.limits import DIALECT_WINDOW_SECONDS as DIALECT_WINDOW_SECONDS
 from netlab.chat.limits import MAX_LINE_BYTES as MAX_LINE_BYTES
 from netlab.chat.limits import NICK_REPLY_SECONDS as NICK_REPLY_SECONDS
 from netlab.chat.limits import QUIET_SECONDS as QUIET_SECONDS
@@ -40,6 +41,7 @@ from netlab.chat.wire import STAMP_RE as STAMP_RE
 from netlab.chat.wire import WELCOME_NAMES as WELCOME_NAMES
 from netlab.chat.wire import WELCOME_RE as WELCOME_RE
 from netlab.chat.wire import WELCOME_TAIL as WELCOME_TAIL
+from netlab.chat.wire import WHO_PREFIX as WHO_PREFIX
 from netlab.chat.wire import Incoming as Incoming
 from netlab.chat.wire import MessageKind as MessageKind
 from netlab.chat.wire import neutralise as neutralise
@@ -54,6 +56,7 @@ from netlab.chat.wire import render_notice as render_notice
 from netlab.chat.wire import render_private as render_private
 from netlab.chat.wire import shorten as shorten
 from netlab.chat.wire import welcome_text as welcome_text
+from netlab.chat.wire import who_text as who_text
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 
 MAX_NICK_ATTEMPTS = 5

@@ -43,6 +43,7 @@ from typing import Any
 from netlab import runtime
 from netlab.chat.flusher import Flusher
 from netlab.chat.protocol import (
+    DIALECT_WINDOW_SECONDS,
     GREETING,
     MAX_LINE_BYTES,
     QUIET_SECONDS,
@@ -70,6 +71,7 @@ from netlab.chat.protocol import (
     render_private,
     shorten,
     welcome_text,
+    who_text,
 )
 from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, Visit, format_address
 from netlab.errors import NetlabError, NoRights, RuntimeDirError, os_reason
@@ -93,7 +95,7 @@ class ServerConfig:
     idle_timeout: float = 0.0  # seconds without input before a client is dropped; 0 = never
     handshake_timeout: float = 30.0
     quiet_period: float = QUIET_SECONDS  # silence after a bare chunk that marks a tutorial-dialect nickname
-    dialect_window: float = 1.0  # after a bare nickname's welcome: time for a line client to complete its line
+    dialect_window: float = DIALECT_WINDOW_SECONDS  # after a bare nickname's welcome: time for a line client to complete its line
     sendq_bytes: int = 1 << 20
     max_line: int = MAX_LINE_BYTES
     backlog: int = 1024
@@ -455,7 +457,7 @@ class ChatServer:
                 self._relay(conn, action)
             elif isinstance(action, ListUsers):
                 names = sorted(self.registry.nicks(), key=str.casefold)
-                self._reply(conn, f"Online ({len(names)}): {', '.join(names)}", MessageKind.NOTICE)
+                self._reply(conn, who_text(names), MessageKind.NOTICE)
             elif isinstance(action, ChangeNick):
                 self._rename(conn, session, action.nick)
             elif isinstance(action, DialectSettled):

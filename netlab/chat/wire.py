@@ -127,6 +127,15 @@ def welcome_text(nick: str, online: Iterable[str]) -> str:
 WELCOME_TAIL = "Commands: /who /nick /me /msg /quit /help"  # how the welcome line ends
 
 
+#: How the answer to ``/who`` starts (``Online (N): a, b``).
+WHO_PREFIX = "Online ("
+
+
+def who_text(names: list[str]) -> str:
+    """The answer to ``/who``: the online nicknames, sorted."""
+    return f"{WHO_PREFIX}{len(names)}): {', '.join(names)}"
+
+
 def rename_text(old: str, new: str) -> str:
     """The notice everyone (the renamed client included) gets when `old` becomes `new`."""
     return f"{old} is now known as {new}"

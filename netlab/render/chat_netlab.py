@@ -15,20 +15,34 @@ notice to the others); a verdict missing from the capture is said so after `VERD
 of capture time, and the client taken at its word. A ``/nick`` change takes effect when the server announces it
 (``*** old is now known as new``): the speaker is called by the new name from then on.
 
+The join names the client's dialect as the server's log does, once the session has settled it
+(`DialectSettled`). A bare nickname leaves it *tentative* after the welcome (docs/protocol.md:
+``netlab join`` completes its line with a lone ``\n``, an older one sends ``/dialect line``, a
+tutorial client sends a chunk or nothing); the join waits, holding back later lines, until the
+client's next bytes, its FIN or RST, the server's bytes after the welcome (it releases what it held
+only once the dialect is settled), or `DIALECT_WINDOW_SECONDS` of capture time tell. What the
+server sends while the dialect is tentative is the bare welcome alone, so its bytes are read as
+chunks until then and as lines after a line client's ``\n``.
+
 The server's copies of a message to each recipient are not repeated (a copy whose sender is the
 nickname of a captured connection is never shown: the original is); a line only the server→client
 direction shows (its sender's connection was not captured) is shown with the connection it was
-delivered on. Server notices (``***``) are shown once however many clients got them; errors
-(``!!!``) per connection. Gaps are shown in place; the line they cut is dropped.
+delivered on. Server notices (``***``) are shown once however many clients got them
+(`NetlabRoom.notice_is_new`), except that the answer to a client's own ``/who`` or ``/help`` is
+shown on its connection; errors (``!!!``) per connection. Gaps are shown in place; the line they cut is dropped.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 from netlab.chat.protocol import (
+    DIALECT_WINDOW_SECONDS,
     GREETING,
+    HELP_TEXT,
     WELCOME_RE,
+    WHO_PREFIX,
     Act,
     Action,
     ChangeNick,
@@ -36,10 +50,12 @@ from netlab.chat.protocol import (
     ClaimNick,
     Close,
     Dialect,
+    DialectSettled,
     Leave,
     LineFramer,
     ListUsers,
     MessageKind,
+    Reply,
     Say,
     SessionState,
     Whisper,
@@ -50,46 +66,29 @@ from netlab.chat.protocol import (
 )
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 from netlab.render.chat_common import Entry, Key
+from netlab.render.chat_room import NetlabRoom as NetlabRoom
 from netlab.stream.events import Closed, CloseReason, Control, ControlKind, Data, Direction, Event, Gap
 
-#: How many recent messages and notices are remembered to recognise the server's copies of them.
-RECENT_MESSAGES = 4096
 #: Capture time a nickname claim waits for the server's verdict (retransmissions included) before
 #: the view says the verdict is not in the capture and goes on as the client did.
 VERDICT_WAIT_SECONDS = 10.0
 
 
-class NetlabRoom:
-    """What the netlab streams of one capture share: recent messages and notices, who is called what."""
+def _reply_kind(text: str) -> str | None:
+    """Which answer to one client a notice is: "who" (the online list), "help", or None (a broadcast)."""
+    if text.startswith(WHO_PREFIX):
+        return "who"
+    return "help" if text == HELP_TEXT else None
 
-    def __init__(self) -> None:
-        self.recent: deque[tuple[str, str]] = deque(maxlen=RECENT_MESSAGES)
-        self.recent_count: dict[tuple[str, str], int] = {}
-        self.notices: deque[str] = deque(maxlen=RECENT_MESSAGES)
-        #: Nicknames of captured connections: the server's copies of their messages are never repeated,
-        #: even when the reassembler releases a copy before the original (the original is shown).
-        self.nicks: set[str] = set()
-        self.speakers: dict[str, NetlabStream] = {}  # casefolded nickname → its connection
 
-    def remember(self, sender: str, text: str) -> None:
-        """`sender` said `text`: the server's copies of it are not shown again."""
-        if len(self.recent) == self.recent.maxlen:
-            old = self.recent[0]
-            self.recent_count[old] -= 1
-            if not self.recent_count[old]:
-                del self.recent_count[old]
-        key = (sender, text)
-        self.recent.append(key)
-        self.recent_count[key] = self.recent_count.get(key, 0) + 1
+@dataclass(frozen=True, slots=True)
+class _Join:
+    """A granted nickname whose join is shown once the client's dialect is settled."""
 
-    def rename(self, old: str, new: str) -> None:
-        """The server announced that `old` is now known as `new`."""
-        self.nicks.add(new)
-        stream = self.speakers.pop(old.casefold(), None)
-        if stream is not None:
-            stream.nick = new
-            stream.session.renamed(new)
-            self.speakers[new.casefold()] = stream
+    at: Key  # the frame that carried the nickname: the join is shown there
+    nick: str
+    known: bool  # the nickname exchange was captured (else the dialect is not told)
+    window_end: float  # capture time after which a silent client speaks the tutorial dialect
 
 
 def _skip_cut_line(resync: set[Direction], direction: Direction, data: bytes) -> bytes:
@@ -120,6 +119,9 @@ class NetlabStream:
         self.fins: set[Direction] = set()  # the directions that sent a FIN
         self.ended = False  # the end of the connection was shown
         self.unconfirmed = False  # the nickname was taken without a verdict in the capture
+        self.joining: _Join | None = None  # a granted join whose dialect is not settled yet
+        self.number = room.number()
+        self.replies: deque[str] = deque()  # notices the server owes this client only: "who", "help"
 
     @property
     def who(self) -> str:
@@ -134,15 +136,24 @@ class NetlabStream:
         return self.session.dialect is Dialect.TUTORIAL
 
     def hold(self) -> Key | None:
-        """The frame of a claim awaiting the server's verdict (its join is shown there), or None."""
-        return self.claim_key if self.claim is not None else None
+        """The frame of a claim awaiting the server's verdict, or of a join awaiting its dialect (the
+        join is shown there), or None."""
+        if self.claim is not None:
+            return self.claim_key
+        return self.joining.at if self.joining is not None else None
 
     def due(self) -> float | None:
-        """When a claim stops waiting for a verdict that is not in the capture, or None."""
-        return self.claim_key[0] + VERDICT_WAIT_SECONDS if self.claim is not None else None
+        """When a claim stops waiting for a verdict that is not in the capture, or a tentative
+        dialect is settled by the client's silence; or None."""
+        if self.claim is not None:
+            return self.claim_key[0] + VERDICT_WAIT_SECONDS
+        return self.joining.window_end if self.joining is not None else None
 
     def tick(self, now: float) -> list[Entry]:
-        """A claim without a verdict `VERDICT_WAIT_SECONDS` later: say so, and go on as the client did."""
+        """A claim without a verdict `VERDICT_WAIT_SECONDS` later: say so, and go on as the client did.
+        A tentative dialect past its window: the client stayed silent, so it speaks the tutorial dialect."""
+        if self.joining is not None and now > self.joining.window_end:
+            return self._silence(now, 0)
         if self.claim is None or now - self.claim_key[0] <= VERDICT_WAIT_SECONDS:
             return []
         nick, (ts, frame) = self.claim, self.claim_key
@@ -158,6 +169,10 @@ class NetlabStream:
 
     def feed(self, event: Event) -> list[Entry]:
         """Entries for one event of this stream."""
+        if self.joining is not None:
+            settled = self._settle_before(self.joining, event)
+            if settled is not None:
+                return settled + self.feed(event)
         if isinstance(event, Data):
             if event.direction is Direction.C2S:
                 return self._client_bytes(event)
@@ -169,6 +184,39 @@ class NetlabStream:
         if isinstance(event, Closed):
             return [] if self.ended else self._closed(event.ts, event.frame, event.reason)
         return []
+
+    def _settle_before(self, joining: _Join, event: Event) -> list[Entry] | None:
+        """While a bare-nick client's dialect is tentative (docs/protocol.md), what `event` tells of it
+        before it is read: None when `event` itself settles it (the client's first bytes) or tells nothing.
+
+        The server settles the tutorial dialect when the client stays silent through its dialect window,
+        or closes; then it sends what it held, so server bytes after the welcome mean the same. A gap or
+        a server that ends first leaves the dialect unknown.
+        """
+        if event.ts > joining.window_end:
+            return self._silence(event.ts, event.frame)
+        if isinstance(event, Data):
+            return None if event.direction is Direction.C2S else self._silence(event.ts, event.frame)
+        if isinstance(event, Gap | Closed):
+            return self._settled(None)
+        if not isinstance(event, Control) or event.kind not in (ControlKind.FIN, ControlKind.RST):
+            return None
+        if event.direction is Direction.S2C:
+            return self._settled(None)
+        return self._silence(event.ts, event.frame)  # the client closes: the server's eof, tutorial
+
+    def _silence(self, ts: float, frame: int) -> list[Entry]:
+        """The client sent nothing in its dialect window: the tutorial dialect (`ChatSession.quiet`)."""
+        out = self._apply(ts, frame, self.session.quiet())
+        return out + self._settled(None)  # nothing when quiet() settled it
+
+    def _settled(self, dialect: Dialect | None) -> list[Entry]:
+        """The join waiting for its dialect, shown at its nickname's frame (`dialect` None: not known)."""
+        joining, self.joining = self.joining, None
+        if joining is None:
+            return []
+        label = f" ({dialect.value} dialect)" if dialect is not None and joining.known else ""
+        return [(*joining.at, f"{neutralise(joining.nick)} joined{label}")]
 
     def _control(self, event: Control) -> list[Entry]:
         """The end is shown at the FIN that completes it or at the RST (the stream is closed later)."""
@@ -223,6 +271,9 @@ class NetlabStream:
     def _apply(self, ts: float, frame: int, actions: list[Action]) -> list[Entry]:
         out: list[Entry] = []
         for action in actions:
+            if isinstance(action, DialectSettled):
+                out += self._settled(action.dialect)
+                continue
             text = self._action(ts, frame, action)
             if text:
                 out.append((ts, frame, text))
@@ -249,36 +300,48 @@ class NetlabStream:
             self.leave_shown = True
             return f"{who} leaves ({neutralise(action.reason)})"
         if isinstance(action, ListUsers):
+            self.replies.append("who")
             return f"{who} asks who is online"
         if isinstance(action, Close):
             return f"{who} breaks the protocol: {neutralise(action.reason)}"
+        if isinstance(action, Reply) and action.kind is MessageKind.NOTICE:
+            self.replies.append("help")
         return ""  # Reply: the server's answer shows on the server→client side
 
-    def _grant(self, ts: float, frame: int, nick: str) -> list[Entry]:
+    def _grant(self, ts: float, frame: int, nick: str, *, bare: bool = False) -> list[Entry]:
+        """The server's welcome to `nick` (`bare`: as a bare chunk, the nickname not captured)."""
         at = self.claim_key if self.claim is not None else (ts, frame)
         claimed, self.claim = self.claim, None
         late = self.unconfirmed and nick == self.nick  # the verdict came after all: the claim was shown
         self.nick, self.unconfirmed = nick, False
         self.room.nicks.add(nick)
         self.room.speakers[nick.casefold()] = self
-        dialect = " (tutorial dialect)" if self.tutorial else ""
-        out: list[Entry] = [] if late else [(*at, f"{neutralise(nick)} joined{dialect}")]
         session = self.session
-        if session.state is not SessionState.AWAIT_NICK:
+        self.joining = None if late else _Join(at, nick, claimed is not None or bare, ts + DIALECT_WINDOW_SECONDS)
+        if session.state is not SessionState.AWAIT_NICK:  # the view went on without the verdict
             session.renamed(nick)
+            out = [] if session.tentative else self._settled(session.dialect)
             return out + self._release_held()
         if claimed is None:  # the capture started after the nickname: tell the session, as the server was told
             session.framer.take_rest()
-            session.receive(nick.encode() + b"\n")
+            if bare:
+                session.receive(nick.encode())
+                session.quiet()
+            else:
+                session.receive(nick.encode() + b"\n")
         try:
-            out += self._apply(*at, session.nick_granted(nick))
+            out = self._apply(*at, session.nick_granted(nick))  # the join, once the dialect is settled
         except LocalProtocolError:
             session.renamed(nick)  # the session would not have claimed it: go on with the server's word
+            out = self._settled(None)
         return out + self._release_held()
 
     def _refuse(self, ts: float, frame: int, reason: str) -> list[Entry]:
+        """The server refused the claim with `reason` (its ``!!!`` line, shown): the session retries or ends.
+        An end is the server's verdict, already shown, not the client breaking the protocol."""
         self.claim = None
-        return self._apply(ts, frame, self.session.nick_refused(reason)) + self._release_held()
+        actions: list[Action] = [action for action in self.session.nick_refused(reason) if not isinstance(action, Close)]
+        return self._apply(ts, frame, actions) + self._release_held()
 
     # -- server → client
 
@@ -290,6 +353,8 @@ class NetlabStream:
         data = _skip_cut_line(self.resync, Direction.S2C, data)
         if self.tutorial:  # bare chunks, one message each; a "\n" may separate merged ones
             lines = [decode_line(piece) for piece in data.split(b"\n") if piece.strip()]
+        elif (nick := self._bare_welcome(data)) is not None:
+            return self._grant(event.ts, event.frame, nick, bare=True)
         else:
             try:
                 lines = self.server_lines.feed(data)
@@ -301,12 +366,25 @@ class NetlabStream:
             out += self._server_line(event.ts, event.frame, line)
         return out
 
+    def _bare_welcome(self, data: bytes) -> str | None:
+        """The nickname in a welcome sent as a bare chunk (no newline after it) when the nickname was not
+        captured: the server sends it so only to a client that sent its nickname bare."""
+        if self.claim is not None or self.session.state is not SessionState.AWAIT_NICK or self.server_lines.pending:
+            return None
+        chunk = data.lstrip(b"\r\n")
+        if not chunk or b"\n" in chunk:
+            return None
+        welcome = WELCOME_RE.match(decode_line(chunk))
+        return welcome["nick"] if welcome else None
+
     def _server_line(self, ts: float, frame: int, line: str) -> list[Entry]:
         if not line.strip():
             return []  # e.g. the lone "\n" that ends bare chunks when a client switches to line framing
         welcome = WELCOME_RE.match(line)
         if welcome:
             return self._grant(ts, frame, welcome["nick"])
+        if self.joining is not None:  # more than the welcome: the server settled a silent client's dialect
+            return self._silence(ts, frame) + self._server_line(ts, frame, line)
         incoming = parse_server_line(line)
         if incoming.kind is MessageKind.ERROR:
             out = [(ts, frame, f"server → {self.who}: !!! {neutralise(incoming.text)}")]
@@ -337,9 +415,10 @@ class NetlabStream:
         return f"server → {me}: {neutralise(text)}"
 
     def _notice(self, ts: float, frame: int, whole: str, text: str) -> list[Entry]:
-        if whole in self.room.notices:
+        if self.replies and _reply_kind(text) == self.replies[0]:
+            self.replies.popleft()  # this client's own answer, however like another's: shown
+        elif not self.room.notice_is_new(whole, self.number):
             return []
-        self.room.notices.append(whole)
         renamed = parse_rename(text)
         if renamed is not None:
             self.room.rename(*renamed)

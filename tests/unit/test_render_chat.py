@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from netlab.capture.model import Endpoint
@@ -85,8 +85,8 @@ def test_line_dialect_session_one_line_per_message() -> None:
     wire.send(0, Direction.C2S, b"/quit\n")
     wire.close(0)
     assert render(wire.events) == [
-        "#0 127.0.0.1:40000 alice joined",
-        "#1 127.0.0.1:40001 bob joined",
+        "#0 127.0.0.1:40000 alice joined (line dialect)",
+        "#1 127.0.0.1:40001 bob joined (line dialect)",
         "#0 127.0.0.1:40000 alice → everyone: привет 🙂",
         "#0 127.0.0.1:40000 * alice waves",
         "#0 127.0.0.1:40000 alice → bob (private): hi there",
@@ -152,7 +152,7 @@ def test_notices_once_errors_per_connection_and_nick_retry() -> None:
         wire.send(stream, Direction.S2C, f"[{STAMP}] *** alice2 joined\n".encode())
     assert render(wire.events)[1:] == [
         "#1 127.0.0.1:40001 server → alice: !!! Nickname 'alice' is taken; try another",
-        "#1 127.0.0.1:40001 alice2 joined",
+        "#1 127.0.0.1:40001 alice2 joined (line dialect)",
         "#0 127.0.0.1:40000 *** alice2 joined",
     ]
 
@@ -223,7 +223,7 @@ def test_line_dialect_lines_sent_before_the_welcome_wait_for_it() -> None:
     wire.send(0, Direction.C2S, b"fay\nearly bird\n")
     wire.send(0, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='fay')}\n".encode())
     assert render(wire.events) == [
-        "#0 127.0.0.1:40000 fay joined",
+        "#0 127.0.0.1:40000 fay joined (line dialect)",
         "#0 127.0.0.1:40000 fay → everyone: early bird",
     ]
 
@@ -238,7 +238,8 @@ def test_overlong_line_is_a_protocol_break_not_a_crash() -> None:
 
 
 def test_switch_to_line_framing_shows_no_empty_message() -> None:
-    """`netlab join --dialect auto`: bare nickname, then `/dialect line`; the server's lone "\\n" is no message."""
+    """An older `netlab join --dialect auto`: bare nickname, then `/dialect line` (the server settles the line
+    dialect on it, docs/protocol.md); the server's lone "\\n" is no message."""
     wire = Wire()
     wire.open(0)
     wire.send(0, Direction.S2C, b"NICK")
@@ -248,7 +249,7 @@ def test_switch_to_line_framing_shows_no_empty_message() -> None:
     wire.send(0, Direction.S2C, b"\n")
     wire.send(0, Direction.C2S, b"hello\n")
     assert render(wire.events) == [
-        "#0 127.0.0.1:40000 gus joined (tutorial dialect)",
+        "#0 127.0.0.1:40000 gus joined (line dialect)",
         "#0 127.0.0.1:40000 gus → everyone: hello",
     ]
 
@@ -439,7 +440,7 @@ def test_netlab_join_at_the_nickname_before_the_servers_announcement() -> None:
     wire.send(1, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='bob')}\n".encode())
     at = stamps(wire)
     assert render_timed(wire.events)[1:] == [
-        f"{at[nick_frame]} #1 127.0.0.1:40001 bob joined",
+        f"{at[nick_frame]} #1 127.0.0.1:40001 bob joined (line dialect)",
         f"{at[nick_frame + 1]} #0 127.0.0.1:40000 *** bob joined the chat",
     ]
 
@@ -553,7 +554,7 @@ def test_capture_started_after_nick_still_reads_netlabs_protocol() -> None:
     wire.send(0, Direction.C2S, b"hana\n")
     wire.send(0, Direction.S2C, f"[{STAMP}] *** {WELCOME.format(nick='hana')}\n".encode())
     wire.send(0, Direction.C2S, b"/me waves\n")
-    assert render(wire.events) == ["#0 127.0.0.1:40000 hana joined", "#0 127.0.0.1:40000 * hana waves"]
+    assert render(wire.events) == ["#0 127.0.0.1:40000 hana joined (line dialect)", "#0 127.0.0.1:40000 * hana waves"]
 
 
 def test_capture_started_mid_chat_on_netlab_is_shown_plain_without_verdicts() -> None:
@@ -645,3 +646,260 @@ def test_nickname_verdict_missing_from_the_capture_is_said_and_the_view_goes_on(
         "#1 127.0.0.1:40001 [200 bytes missing in capture, server→client]",
     ]
     assert len(render(wire.events)) == 5 + 12
+
+
+# -- the tentative dialect: `netlab join` answers NICK with the bare nickname (docs/protocol.md)
+
+
+def bare_welcome(nick: str) -> bytes:
+    """netlab's welcome to a bare nickname: a bare chunk, its newline left for the dialect to settle."""
+    return f"[{STAMP}] *** {WELCOME.format(nick=nick)}".encode()
+
+
+def test_auto_join_line_client_joins_in_the_line_dialect_with_held_lines_after_the_welcome() -> None:
+    """Bare nick, bare welcome, the others' lines held by the server, the client's lone "\\n" that completes
+    its nickname line, then the held lines with the welcome's newline in front: every line once, at its frame."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.open(1)
+    wire.send(1, Direction.S2C, b"NICK")
+    nick = wire.put(1, Direction.C2S, b"ann")
+    wire.send(1, Direction.S2C, bare_welcome("ann"))
+    joined = wire.put(0, Direction.S2C, f"[{STAMP}] *** ann joined the chat\n".encode())
+    hi = wire.put(0, Direction.C2S, "привет 👋\n".encode())  # held for ann while its dialect is tentative
+    wire.send(1, Direction.C2S, b"\n")  # completes "ann\n"
+    held = wire.put(1, Direction.S2C, f"\n[{STAMP}] alice: привет 👋\n[{STAMP}] *** zoe joined the chat\n".encode())
+    said = wire.put(1, Direction.C2S, "Привет всем 🙂\n".encode())
+    wire.send(0, Direction.S2C, f"[{STAMP}] ann: Привет всем 🙂\n".encode())
+    ask = wire.put(1, Direction.C2S, "/nick анна\n".encode())
+    renamed = wire.put(1, Direction.S2C, f"[{STAMP}] *** ann is now known as анна\n".encode())
+    wire.send(0, Direction.S2C, f"[{STAMP}] *** ann is now known as анна\n".encode())
+    again = wire.put(1, Direction.C2S, "я анна 🐱\n/quit\n".encode())
+    wire.send(0, Direction.S2C, f"[{STAMP}] анна: я анна 🐱\n[{STAMP}] *** анна left the chat\n".encode())
+    wire.close(1)
+    at = stamps(wire)
+    assert render_timed(wire.events)[1:] == [
+        f"{at[nick]} #1 127.0.0.1:40001 ann joined (line dialect)",
+        f"{at[joined]} #0 127.0.0.1:40000 *** ann joined the chat",
+        f"{at[hi]} #0 127.0.0.1:40000 alice → everyone: привет 👋",
+        f"{at[held]} #1 127.0.0.1:40001 *** zoe joined the chat",
+        f"{at[said]} #1 127.0.0.1:40001 ann → everyone: Привет всем 🙂",
+        f"{at[ask]} #1 127.0.0.1:40001 ann asks to be called анна",
+        f"{at[renamed]} #1 127.0.0.1:40001 *** ann is now known as анна",
+        f"{at[again]} #1 127.0.0.1:40001 анна → everyone: я анна 🐱",
+        f"{at[again]} #1 127.0.0.1:40001 анна leaves (quit)",
+        f"{at[again + 1]} #0 127.0.0.1:40000 *** анна left the chat",
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_held_lines_after_the_completed_nickname_split_anywhere_give_the_same_lines(data: st.DataObject) -> None:
+    """Once the client's "\\n" settled the line dialect, the server's bytes are lines, however TCP cuts them."""
+    held = f"\n[{STAMP}] *** zoe joined the chat\n[{STAMP}] zoe: длинное сообщение 🚀\n[{STAMP}] * zoe waves\n".encode()
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(held) - 1), max_size=10)))
+    texts = []
+    for pieces in ([held], [held[a:b] for a, b in zip([0, *cuts], [*cuts, len(held)], strict=True)]):
+        wire = Wire()
+        wire.open(0)
+        wire.send(0, Direction.S2C, b"NICK")
+        wire.send(0, Direction.C2S, b"ann")
+        wire.send(0, Direction.S2C, bare_welcome("ann"))
+        wire.send(0, Direction.C2S, b"\n")
+        for piece in pieces:
+            wire.send(0, Direction.S2C, piece)
+        texts.append(render(wire.events))
+    assert texts[1] == texts[0] == [
+        "#0 127.0.0.1:40000 ann joined (line dialect)",
+        "#0 127.0.0.1:40000 *** zoe joined the chat",
+        "#0 127.0.0.1:40000 zoe → everyone: длинное сообщение 🚀 (delivered to ann)",
+        "#0 127.0.0.1:40000 * zoe waves (delivered to ann)",
+    ]
+
+
+def test_silent_bare_nick_client_settles_in_the_tutorial_dialect_after_its_window() -> None:
+    """A tutorial client says nothing after the welcome: the server settles its dialect when the window
+    passes and sends what it held; the join waits for that, and is shown at the nickname's frame."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.open(1)
+    wire.send(1, Direction.S2C, b"NICK")
+    nick = wire.put(1, Direction.C2S, "дана".encode())
+    wire.send(1, Direction.S2C, bare_welcome("дана"))
+    hi = wire.put(0, Direction.C2S, b"hi\n")  # within the window: held for dana
+    wire.step = 1.0
+    released = wire.put(1, Direction.S2C, f"\n[{STAMP}] alice: hi\n[{STAMP}] *** zoe joined the chat".encode())
+    wire.step = 0.25
+    said = wire.put(1, Direction.C2S, "дана: привет 🙂".encode())
+    at = stamps(wire)
+    assert render_timed(wire.events)[1:] == [
+        f"{at[nick]} #1 127.0.0.1:40001 дана joined (tutorial dialect)",
+        f"{at[hi]} #0 127.0.0.1:40000 alice → everyone: hi",
+        f"{at[released]} #1 127.0.0.1:40001 *** zoe joined the chat",
+        f"{at[said]} #1 127.0.0.1:40001 дана → everyone: привет 🙂",
+    ]
+
+
+def test_tentative_join_is_settled_by_the_window_while_other_streams_go_on() -> None:
+    """Nothing more on the joiner's stream: its join is shown (tutorial) once the window has passed, in order."""
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    nick = wire.put(0, Direction.C2S, b"quiet")
+    wire.send(0, Direction.S2C, bare_welcome("quiet"))
+    wire.login(1, "bob")
+    for n in range(8):  # two seconds of bob's messages
+        wire.send(1, Direction.C2S, f"m{n}\n".encode())
+    renderer = ChatRenderer(RenderOptions())
+    shown = "".join(renderer.on_event(event) for event in wire.events)  # before the end of the capture
+    assert shown.splitlines()[0] == f"{clock(wire.events[3].ts)} #0 127.0.0.1:40000 quiet joined (tutorial dialect)"
+    assert wire.events[3].frame == nick
+    assert "bob → everyone: m3" in shown
+
+
+def test_client_leaving_during_the_tentative_window_joined_in_the_tutorial_dialect() -> None:
+    """The server reads EOF before the dialect settled: tutorial, as it logs; the leave is shown once."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.open(1)
+    wire.send(1, Direction.S2C, b"NICK")
+    nick = wire.put(1, Direction.C2S, b"gus")
+    wire.send(1, Direction.S2C, bare_welcome("gus"))
+    ts, frame = wire.next_frame()
+    wire.events.append(Control(1, Direction.C2S, ts, frame, ControlKind.FIN, 0, 0, 0))
+    left = wire.put(0, Direction.S2C, f"[{STAMP}] *** gus left the chat (connection closed)\n".encode())
+    ts2, frame2 = wire.next_frame()
+    wire.events.append(Control(1, Direction.S2C, ts2, frame2, ControlKind.FIN, 0, 0, 0))
+    wire.close(1)
+    at = stamps(wire)
+    assert render_timed(wire.events)[1:] == [
+        f"{at[nick]} #1 127.0.0.1:40001 gus joined (tutorial dialect)",
+        f"{at[left]} #0 127.0.0.1:40000 *** gus left the chat (connection closed)",
+        f"{clock(ts2)} #1 127.0.0.1:40001 gus disconnected (fin)",
+    ]
+
+
+def test_tutorial_client_first_chunk_settles_its_dialect_and_is_its_first_message() -> None:
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    nick = wire.put(0, Direction.C2S, "кот".encode())
+    wire.send(0, Direction.S2C, bare_welcome("кот"))
+    said = wire.put(0, Direction.C2S, "кот: мяу 😺".encode())
+    at = stamps(wire)
+    assert render_timed(wire.events) == [
+        f"{at[nick]} #0 127.0.0.1:40000 кот joined (tutorial dialect)",
+        f"{at[said]} #0 127.0.0.1:40000 кот → everyone: мяу 😺",
+    ]
+
+
+def test_lost_completing_newline_leaves_the_dialect_untold() -> None:
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    wire.send(0, Direction.C2S, b"ann")
+    wire.send(0, Direction.S2C, bare_welcome("ann"))
+    ts, frame = wire.next_frame()
+    wire.events.append(Gap(0, Direction.C2S, ts, frame, 1, 0, GapReason.LOST_ACKED))
+    assert render(wire.events)[0] == "#0 127.0.0.1:40000 ann joined"
+
+
+def test_capture_started_at_a_bare_welcome_dates_the_join_there_and_follows_the_settled_dialect() -> None:
+    """The nickname was not captured, but a welcome without its newline shows it was sent bare: the view
+    goes on as the server did (tentative, then line after a lone "\\n", or tutorial after a chunk)."""
+    line, tutorial = Timeline(), Timeline()
+    for wire in (line, tutorial):
+        wire.open(0)
+    welcome = {wire: wire.put(0, Direction.S2C, bare_welcome("ann")) for wire in (line, tutorial)}
+    line.send(0, Direction.C2S, b"\n")
+    zoe = line.put(0, Direction.S2C, f"\n[{STAMP}] *** zoe joined the chat\n".encode())
+    hi = line.put(0, Direction.C2S, "hi 🙂\n".encode())
+    at = stamps(line)
+    assert render_timed(line.events)[:3] == [
+        f"{at[welcome[line]]} #0 127.0.0.1:40000 ann joined (line dialect)",
+        f"{at[zoe]} #0 127.0.0.1:40000 *** zoe joined the chat",
+        f"{at[hi]} #0 127.0.0.1:40000 ann → everyone: hi 🙂",
+    ]
+    tutorial.step = 1.5  # silent through the window: the server sends what it held as chunks
+    zoe = tutorial.put(0, Direction.S2C, f"\n[{STAMP}] *** zoe joined the chat".encode())
+    hi = tutorial.put(0, Direction.C2S, "ann: hi 🙂".encode())
+    bob = tutorial.put(0, Direction.S2C, f"\n[{STAMP}] *** bob left the chat".encode())
+    at = stamps(tutorial)
+    assert render_timed(tutorial.events) == [
+        f"{at[welcome[tutorial]]} #0 127.0.0.1:40000 ann joined (tutorial dialect)",
+        f"{at[zoe]} #0 127.0.0.1:40000 *** zoe joined the chat",
+        f"{at[hi]} #0 127.0.0.1:40000 ann → everyone: hi 🙂",
+        f"{at[bob]} #0 127.0.0.1:40000 *** bob left the chat",
+    ]
+
+
+def test_bare_nickname_refused_is_the_servers_line_once_not_a_protocol_break() -> None:
+    """`netlab join` (auto) with a taken nickname: the server's `!!!` line is the verdict, said once."""
+    wire = Timeline()
+    wire.login(0, "ann")
+    wire.open(1)
+    wire.send(1, Direction.S2C, b"NICK")
+    wire.send(1, Direction.C2S, b"ann")
+    refusal = "Nickname 'ann' is taken; try another; reconnect with another nickname"
+    wire.send(1, Direction.S2C, f"[{STAMP}] !!! {refusal}\n".encode())
+    wire.close(1)
+    assert render(wire.events)[1:] == [
+        f"#1 127.0.0.1:40001 server → ann: !!! {refusal}",
+        "#1 127.0.0.1:40001 (no nickname yet) disconnected (fin)",
+    ]
+
+
+def test_the_same_reply_to_two_clients_in_one_second_is_shown_for_each() -> None:
+    """A `/who` reply is sent to one client: two clients asking within a second get the same stamped line, twice."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.login(1, "bob")
+    online = f"[{STAMP}] *** Online (2): alice, bob\n".encode()
+    wire.send(0, Direction.C2S, b"/who\n")
+    wire.send(0, Direction.S2C, online)
+    wire.send(1, Direction.C2S, b"/who\n")
+    wire.send(1, Direction.S2C, online)
+    assert render(wire.events)[2:] == [
+        "#0 127.0.0.1:40000 alice asks who is online",
+        "#0 127.0.0.1:40000 *** Online (2): alice, bob",
+        "#1 127.0.0.1:40001 bob asks who is online",
+        "#1 127.0.0.1:40001 *** Online (2): alice, bob",
+    ]
+
+
+def test_a_notice_repeated_within_one_second_is_shown_each_time_its_copies_once() -> None:
+    """carol joins, leaves and joins again within a second: three notices, each copied to two clients."""
+    wire = Timeline()
+    wire.login(0, "alice")
+    wire.login(1, "bob")
+    notices = [f"[{STAMP}] *** carol joined the chat\n", f"[{STAMP}] *** carol left the chat\n",
+               f"[{STAMP}] *** carol joined the chat\n"]
+    for stream in (0, 1):  # the server's flusher sends all that is queued for one client at once
+        wire.send(stream, Direction.S2C, "".join(notices).encode())
+    assert render(wire.events)[2:] == [
+        "#0 127.0.0.1:40000 *** carol joined the chat",
+        "#0 127.0.0.1:40000 *** carol left the chat",
+        "#0 127.0.0.1:40000 *** carol joined the chat",
+    ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.floats(0.01, 2.5), st.sampled_from([b"\n", b"\r\n", b"\nhi\n", b"ann: hi", b"/dialect line\nhi\n", b"hi"]))
+def test_a_bare_nick_clients_dialect_is_the_one_the_server_settles(after: float, first: bytes) -> None:
+    """Its first bytes `after` seconds past the welcome: a leading newline within the window means the line
+    dialect (so does `/dialect line`); anything else, or anything after the window, the tutorial one."""
+    assume(abs(after - 1.0) > 1e-3)  # the window's edge is as sharp as the capture's clock, no sharper
+    wire = Timeline()
+    wire.open(0)
+    wire.send(0, Direction.S2C, b"NICK")
+    nick = wire.put(0, Direction.C2S, b"ann")
+    wire.send(0, Direction.S2C, bare_welcome("ann"))
+    wire.step = after
+    wire.send(0, Direction.C2S, first)
+    wire.step = 0.25
+    wire.close(0)
+    in_window = after <= 1.0
+    line = in_window and (first.startswith((b"\n", b"\r\n")) or first.startswith(b"/dialect line\n"))
+    lines = render_timed(wire.events)
+    assert lines[0] == f"{stamps(wire)[nick]} #0 127.0.0.1:40000 ann joined ({'line' if line else 'tutorial'} dialect)"
+    assert [text.split(" ", 1)[0] for text in lines] == sorted(text.split(" ", 1)[0] for text in lines)
