@@ -56,7 +56,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from netlab.capture.model import Segment
+from netlab.capture.model import ACK, FIN, RST, SYN, Segment
 from netlab.stream.seq import seq_add, seq_diff, seq_gt, seq_lt
 
 __all__ = ["AnalysisFlag", "ConnectionAnalysis", "FrameAnalysis", "NO_WINDOW_SCALE"]
@@ -64,9 +64,8 @@ __all__ = ["AnalysisFlag", "ConnectionAnalysis", "FrameAnalysis", "NO_WINDOW_SCA
 NO_WINDOW_SCALE = -1
 """`Segment.wscale` of a SYN that carried no window-scale option."""
 
-_FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
-_SYN_FIN = _SYN | _FIN
-_SYN_FIN_RST = _SYN | _FIN | _RST
+_SYN_FIN = SYN | FIN
+_SYN_FIN_RST = SYN | FIN | RST
 # Time limits in microseconds: time stamps are float seconds since the epoch, exact to about
 # 0.2 µs, so time differences are compared rounded to the microsecond (pcap's resolution), where
 # Wireshark compares nanoseconds. Equal times then compare equal, as in Wireshark.
@@ -265,8 +264,8 @@ class ConnectionAnalysis:
             fwd, rev = self._rev, self._fwd
         if self._fast_path and self._ordinary(fwd, rev, frame, ts, seq, ack, flags, window, seglen):
             return ORDINARY
-        if flags & _SYN:
-            self._window_scale(fwd, rev, bool(flags & _ACK), wscale)
+        if flags & SYN:
+            self._window_scale(fwd, rev, bool(flags & ACK), wscale)
         bits, dup_of = self._sequence_checks(fwd, rev, frame, ts, seq, ack, flags, window, seglen)
         self._handshake_rtt(ts, flags)
         if dup_of is not None:
@@ -296,7 +295,7 @@ class ConnectionAnalysis:
         path then fails, so only the state updates remain. Anything else returns False untouched.
         """
         nextseq = fwd.nextseq
-        if flags & _SYN_FIN_RST or not flags & _ACK or seq != nextseq or not nextseq or not window:
+        if flags & _SYN_FIN_RST or not flags & ACK or seq != nextseq or not nextseq or not window:
             return False
         if (self._syn_ts and not self._first_rtt) or (
             rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked)
@@ -348,7 +347,7 @@ class ConnectionAnalysis:
         else:
             if window == 0 and not control:
                 bits |= _ZERO_WINDOW
-            if nextseq and not flags & _RST and seq_gt(seq, nextseq):
+            if nextseq and not flags & RST and seq_gt(seq, nextseq):
                 bits |= _LOST
             if seglen <= 1 and seq == seq_add(nextseq, -1) and not control:
                 bits |= _KEEP_ALIVE
@@ -371,7 +370,7 @@ class ConnectionAnalysis:
         if ack != fwd.lastack:
             fwd.last_nondup = frame
             fwd.dupacks = 0
-        if flags & _ACK and rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked):
+        if flags & ACK and rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked):
             bits |= self._acked_unseen(rev)
         if (seglen or flags & _SYN_FIN) and not bits & _KEEP_ALIVE:
             bits |= self._retransmission_kind(fwd, rev, ts, seq, flags, seglen)
@@ -458,8 +457,8 @@ class ConnectionAnalysis:
 
     def _handshake_rtt(self, ts: float, flags: int) -> None:
         """Wireshark's initial RTT: from the most recent SYN to the first ACK without SYN."""
-        if flags & _SYN:
-            if not flags & _ACK:
+        if flags & SYN:
+            if not flags & ACK:
                 self._syn_ts = ts
-        elif flags & _ACK and self._syn_ts and not self._first_rtt:  # a SYN at time 0 counts as none
+        elif flags & ACK and self._syn_ts and not self._first_rtt:  # a SYN at time 0 counts as none
             self._first_rtt = ts - self._syn_ts
