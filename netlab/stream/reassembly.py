@@ -183,7 +183,7 @@ class Reassembler:
         whole, with nothing pending (`in_line`; the general path, `Sequencer.payload`, comes to the
         same `take` for it); either with an ACK that settles nothing in the other direction. This
         runs for nearly every segment of ``follow --read``, so `Connection.record` is written out
-        here: one Python call less per segment (see bench/README.md for the figures).
+        here: one Python call less per segment.
         """
         conn, flow, rev = entry
         frame, ts, _src, _dst, seq, ack, flags, window, data, length, checksum_ok, _vlan = fields[:12]
