@@ -45,8 +45,8 @@ modulo 2**32 through `netlab.stream.seq`.
 Window scale: `window_full` needs the window-scale shift from the SYN options, which a
 `Segment` carries in `wscale` (None: not known). While neither SYN told us the shift, the
 window scale is unknown and, as in Wireshark when the handshake was not captured, no segment
-is flagged window full. (netlab's decoder does not decode TCP options yet: a segment built
-from `SegmentFields` has `wscale` None.)
+is flagged window full. (`Reassembler.feed_batch` passes the option on when its
+`SegmentFields` carry it as a 13th element; with 12 elements `wscale` is None.)
 
 Not thread-safe: one `ConnectionAnalysis` per connection, fed from one thread.
 """
