@@ -123,7 +123,9 @@ class Sequencer:
         if flow.frags:
             _drain(flow, None, seg, events)
 
-    def _buffer(self, flow: Flow, frag: Fragment, seg: Segment, events: list[Event], *, count: bool = True) -> None:
+    def _buffer(
+        self, flow: Flow, frag: Fragment, seg: Segment, events: list[Event], *, count: bool = True
+    ) -> None:
         """Keep out-of-order bytes (a good copy replaces a corrupt one at the same place)."""
         for i, other in enumerate(flow.frags):
             if other.pos == frag.pos:
@@ -262,4 +264,3 @@ def _skip_hole(flow: Flow, reason: GapReason, ts: float, frame: int, events: lis
     if lowest > flow.next:
         _gap(flow, lowest - flow.next, reason, ts, frame, events)
         flow.next = lowest
-

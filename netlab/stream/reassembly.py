@@ -62,7 +62,12 @@ _Entry = tuple[Connection, Flow, Flow]  # a connection and its (this way, other 
 
 def _waits_for_ack(flow: Flow) -> bool:
     """True when an acknowledgement may settle something in `flow` (held, buffered or its start)."""
-    return bool(flow.frags) or flow.held is not None or flow.state is _UNSETTLED or flow.state is _UNSETTLED_EMPTY
+    return (
+        bool(flow.frags)
+        or flow.held is not None
+        or flow.state is _UNSETTLED
+        or flow.state is _UNSETTLED_EMPTY
+    )
 
 
 class Reassembler:
@@ -187,7 +192,9 @@ class Reassembler:
         """
         conn, flow, rev = entry
         frame, ts, _src, _dst, seq, ack, flags, window, data, length, checksum_ok, _vlan = fields[:12]
-        if flags & ACK and (rev.frags or rev.held is not None or rev.state is _UNSETTLED or rev.state is _UNSETTLED_EMPTY):
+        if flags & ACK and (
+            rev.frags or rev.held is not None or rev.state is _UNSETTLED or rev.state is _UNSETTLED_EMPTY
+        ):
             return False  # `_waits_for_ack(rev)`
         if length:
             if not in_line(flow, seq, data, length, checksum_ok, self._strict):
@@ -208,7 +215,9 @@ class Reassembler:
         """The work of `feed` once the segment's connection is known."""
         flags = seg.flags
         conn, flow, rev = entry
-        verdict = conn.record(flow, seg.frame, seg.ts, seg.seq, seg.ack, flags, seg.window, seg.wire_len, seg.wscale)
+        verdict = conn.record(
+            flow, seg.frame, seg.ts, seg.seq, seg.ack, flags, seg.window, seg.wire_len, seg.wscale
+        )
         start = len(events)
         if flags & _CONTROL:
             self._control(conn, flow, rev, seg, events)
@@ -358,9 +367,9 @@ class Reassembler:
     def _consider(self, candidate: Candidate, seg: Segment, events: list[Event]) -> None:
         """Hold `seg` and judge it: split at the first contradiction, decide when held long enough."""
         candidate.add(seg)
-        owner = candidate.owner
-        if (seg.flags & _SYN_ACK == SYN and owner.closed) or self._verdict(candidate, seg) is Verdict.CONFLICT:
-            self._split(candidate, events)  # a new SYN after the owner closed is a new connection
+        new_syn = seg.flags & _SYN_ACK == SYN and candidate.owner.closed  # a new connection after the owner's
+        if new_syn or self._verdict(candidate, seg) is Verdict.CONFLICT:
+            self._split(candidate, events)
         elif candidate.full:
             self._resolve(candidate, events, final=candidate.overfull)
 
