@@ -35,7 +35,7 @@ class Renderer(Protocol):
 class FieldBatchSource(Protocol):
     """A segment source that can also hand over its segments as batches of plain tuples.
 
-    `follow` feeds those to `Reassembler.feed_fields`, which skips building a `Segment` for the
+    `follow` feeds those to `Reassembler.feed_batch`, which skips building a `Segment` for the
     common packets (`netlab.capture.pcapfile.SegmentReader` is one).
     """
 
