@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from netlab.capture.model import Endpoint
 from netlab.stream.events import Data, Direction
-from netlab.stream.seq import SEQ_MASK, seq_diff
+from netlab.stream.seq import seq_add, seq_diff
 from netlab.stream.states import FLOW_TRANSITIONS, FlowEvent, FlowState, advance
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class Flow:
 
     def absolute(self, seq: int) -> int:
         """The absolute offset of raw sequence number `seq` (nearest to `next`)."""
-        return self.next + seq_diff(seq, (self.origin + self.next) & SEQ_MASK)
+        return self.next + seq_diff(seq, seq_add(self.origin, self.next))
 
     def advance(self, event: FlowEvent) -> None:
         """Move to the state `event` leads to (`netlab.stream.states.FLOW_TRANSITIONS`)."""
@@ -105,9 +105,9 @@ class Flow:
 
     def start(self, seq: int, syn: bool, empty: bool) -> None:
         """The first segment of this direction: raw sequence number `seq`, a SYN or not, empty or not."""
-        self.origin = (seq + 1) & SEQ_MASK if syn else seq
+        self.origin = seq_add(seq, 1) if syn else seq
         self.next = 0
-        self.base_seq = seq if syn else (seq - 1) & SEQ_MASK
+        self.base_seq = seq if syn else seq_add(seq, -1)
         if syn:
             self.isn = seq
             self.advance(FlowEvent.START_SYN)
@@ -116,7 +116,7 @@ class Flow:
 
     def rebase(self, shift: int) -> None:
         """Move an unsettled flow's start `shift` bytes earlier (offsets stay >= 0)."""
-        self.origin = (self.origin - shift) & SEQ_MASK
+        self.origin = seq_add(self.origin, -shift)
         for frag in self.frags:
             frag.pos += shift
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from netlab.capture.model import SYN, Segment
 from netlab.stream.events import Event, Gap, GapReason, Notice, NoticeKind
 from netlab.stream.flow import Flow, Fragment, take
-from netlab.stream.seq import SEQ_MASK
+from netlab.stream.seq import SEQ_MASK, seq_add
 from netlab.stream.states import FlowEvent, FlowState
 
 DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
@@ -43,7 +43,7 @@ def in_line(flow: Flow, seq: int, data: bytes, length: int, checksum_ok: bool | 
     """
     return (
         flow.state is _SETTLED
-        and not (seq - flow.origin - flow.next) & SEQ_MASK  # at `next`
+        and not (seq - flow.origin - flow.next) & SEQ_MASK  # at `next`: seq_diff(...) == 0, inlined
         and length == len(data)
         and not flow.frags
         and flow.held is None
@@ -72,7 +72,7 @@ class Sequencer:
         """Place `seg`'s payload (it has some) in `flow`; emit what is now in order."""
         if flow.state is FlowState.IDLE:
             flow.start(seg.seq, bool(seg.flags & SYN), False)
-        seq = (seg.seq + 1) & SEQ_MASK if seg.flags & SYN else seg.seq
+        seq = seq_add(seg.seq, 1) if seg.flags & SYN else seg.seq
         pos = self._adjust_start(flow, flow.absolute(seq))
         data, length = seg.payload, seg.wire_len
         nxt = flow.next
@@ -103,7 +103,7 @@ class Sequencer:
         if flow.state.empty_start:
             flow.advance(FlowEvent.DATA)
             if pos == nxt + 1 and not flow.frags:  # the empty segment was a keep-alive: no gap
-                flow.origin = (flow.origin + 1) & SEQ_MASK
+                flow.origin = seq_add(flow.origin, 1)
                 return nxt
         if flow.state.provisional and pos < nxt and nxt - pos <= _MAX_LEAD:  # data from before the first seen
             flow.rebase(nxt - pos)

@@ -37,7 +37,7 @@ from typing import Literal
 from netlab.capture.model import ACK, SYN, Segment
 from netlab.stream.connection import Connection
 from netlab.stream.flow import FlowView
-from netlab.stream.seq import SEQ_MASK
+from netlab.stream.seq import seq_add
 
 VlanMode = Literal["auto", "merge", "split"]
 VLAN_MODES: tuple[VlanMode, ...] = ("auto", "merge", "split")
@@ -95,7 +95,7 @@ def judge(seg: Segment, fwd: FlowView, rev: FlowView) -> Verdict:
         return Verdict.CONFLICT
     if not (seg.payload and fwd.started):
         return Verdict.FITS
-    pos = fwd.absolute((seg.seq + 1) & SEQ_MASK if flags & SYN else seg.seq)
+    pos = fwd.absolute(seq_add(seg.seq, 1) if flags & SYN else seg.seq)
     if not _in_reach(pos, fwd):
         return Verdict.CONFLICT
     same = fwd.same_as_emitted(pos, seg.payload)
