@@ -7,18 +7,22 @@ from dataclasses import dataclass
 
 from netlab.capture.endpoint import Endpoint as Endpoint  # defined apart for `netlab sockets`' start-up
 
+# TCP header flag bits, the one definition netlab has: plain ints, so hot paths test `flags & SYN`
+# at int speed; `TcpFlag` names the same bits for display and typing.
+FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
+
 
 class TcpFlag(enum.IntFlag):
-    """TCP header flag bits."""
+    """TCP header flag bits (the plain-int constants `FIN`, `SYN`... of this module, named)."""
 
-    FIN = 0x01
-    SYN = 0x02
-    RST = 0x04
-    PSH = 0x08
-    ACK = 0x10
-    URG = 0x20
-    ECE = 0x40
-    CWR = 0x80
+    FIN = FIN
+    SYN = SYN
+    RST = RST
+    PSH = PSH
+    ACK = ACK
+    URG = URG
+    ECE = ECE
+    CWR = CWR
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,14 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from netlab.capture.model import Endpoint
+from netlab.capture.model import ACK, SYN, Endpoint
 from netlab.capture.pcapfile import read_segments
 from netlab.errors import PcapReadError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 200_000  # segments read ahead at most (a fraction of a second)
-_SYN_ACK = 0x12
+_SYN_ACK = SYN | ACK
 
 
 def connection_ends(path: Path, limit: int = DEFAULT_LIMIT) -> Iterator[tuple[Endpoint, Endpoint, bool]]:

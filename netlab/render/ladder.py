@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from netlab.capture.model import ACK, FIN, PSH, RST, SYN, URG
 from netlab.stream.analysis import AnalysisFlag, FrameAnalysis
 from netlab.stream.events import Closed, Direction, Event, Opened, Packet
 
@@ -37,8 +38,7 @@ DETAIL_Y = 24  # detail (seq/ack, payload preview) baseline, from the row top: b
 ARROW_Y = 29  # arrow start, from the row top
 DROP = 12
 PREVIEW_CHARS = 40
-_FIN, _SYN, _RST, _PSH, _ACK, _URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
-_FLAG_NAMES = ((_SYN, "SYN"), (_FIN, "FIN"), (_RST, "RST"), (_PSH, "PSH"), (_ACK, "ACK"), (_URG, "URG"))
+_FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"), (URG, "URG"))
 
 # Wireshark's Info-column wording for each analysis flag, in the order it prints them.
 ANALYSIS_LABELS: dict[AnalysisFlag, str] = {
@@ -108,7 +108,7 @@ def ladder_rows(events: Iterable[Event]) -> list[Row]:
     packets = sorted((e for e in events if isinstance(e, Packet)), key=lambda p: p.frame)
     rows: list[Row] = []
     state = {Direction.C2S: _DirectionState(), Direction.S2C: _DirectionState()}
-    if packets and not packets[0].flags & _SYN:
+    if packets and not packets[0].flags & SYN:
         first = packets[0]
         rows.append(Row(first.direction, first.ts, "handshake not captured", "missing",
                         "the capture started after the connection was set up"))  # fmt: skip
@@ -116,19 +116,19 @@ def ladder_rows(events: Iterable[Event]) -> list[Row]:
         mine = state[packet.direction]
         rows.extend(_missing_before(packet, mine, state[packet.direction.reverse]))
         rows.append(_packet_row(packet))
-        end = packet.seq + packet.length + (1 if packet.flags & (_SYN | _FIN) else 0)
+        end = packet.seq + packet.length + (1 if packet.flags & (SYN | FIN) else 0)
         mine.expected = end if mine.expected is None else max(mine.expected, end)
-        mine.syn_seen = mine.syn_seen or bool(packet.flags & _SYN)
+        mine.syn_seen = mine.syn_seen or bool(packet.flags & SYN)
     return rows
 
 
 def _missing_before(packet: Packet, mine: _DirectionState, other: _DirectionState) -> list[Row]:
     """Dashed rows for what the capture lacks right before `packet`."""
     rows = []
-    if packet.flags & _SYN and packet.flags & _ACK and not other.syn_seen:
+    if packet.flags & SYN and packet.flags & ACK and not other.syn_seen:
         rows.append(Row(packet.direction.reverse, packet.ts, "[SYN] not captured", "missing",
                         "the SYN this SYN-ACK answers"))  # fmt: skip
-    if mine.expected is not None and packet.seq > mine.expected and not packet.flags & _RST:
+    if mine.expected is not None and packet.seq > mine.expected and not packet.flags & RST:
         hole = packet.seq - mine.expected
         rows.append(Row(packet.direction, packet.ts, f"{hole} bytes not captured", "missing",
                         f"seq={mine.expected}..{packet.seq - 1}"))  # fmt: skip
@@ -144,11 +144,11 @@ def _packet_row(packet: Packet) -> Row:
         label = f"{marks} {label}"
     if packet.analysis.flags - {AnalysisFlag.WINDOW_UPDATE}:
         kind = "flagged"
-    elif packet.flags & (_SYN | _FIN | _RST):
+    elif packet.flags & (SYN | FIN | RST):
         kind = "control"
     else:
         kind = "data" if packet.length else "ack"
-    detail = f"seq={packet.seq} ack={packet.ack}" if packet.flags & _ACK else f"seq={packet.seq}"
+    detail = f"seq={packet.seq} ack={packet.ack}" if packet.flags & ACK else f"seq={packet.seq}"
     if packet.payload:
         detail += "  " + _preview(packet.payload.decode("utf-8", errors="replace"))
     return Row(packet.direction, packet.ts, label, kind, detail, (packet.frame,))

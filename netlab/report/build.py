@@ -1,16 +1,15 @@
 """Building a report from a capture: read, decode, reassemble, keep what the report shows.
 
-The capture is streamed (`netlab.capture.pcapfile`), decoded (`netlab.capture.decode`) and fed
-to the `Reassembler`; its events are the single source of the dialogue, the ladder diagrams and
-the statistics. Per connection at most `MAX_EVENTS_PER_CONNECTION` events are kept in memory
+The capture is streamed (`netlab.capture.pcapfile`), decoded (`netlab.capture.decode`) and
+followed by `netlab.stream.pipeline.follow`, the pipeline of `netlab follow`; its events are the
+single source of the dialogue, the ladder diagrams and the statistics. Per connection at most `MAX_EVENTS_PER_CONNECTION` events are kept in memory
 (the statistics still count everything), and the full transcript goes to `dialogue_sink` as it
 is produced, so memory does not grow with the size of the capture.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,6 +18,8 @@ from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.model import Endpoint, Segment
 from netlab.capture.pcapfile import read_packets
 from netlab.capture.prescan import connection_ends
+from netlab.chat.protocol import GREETING
+from netlab.chat.wire import nick_problem
 from netlab.errors import PcapReadError
 from netlab.render import RenderOptions, make_renderer
 from netlab.report.model import (
@@ -32,11 +33,9 @@ from netlab.report.model import (
 from netlab.sockets.model import SocketRow
 from netlab.stream.dialogue import build_dialogues
 from netlab.stream.events import Closed, Data, Direction, Event, Opened, StreamStats
+from netlab.stream.pipeline import follow
 from netlab.stream.reassembly import Reassembler
 from netlab.stream.roles import RoleHints, RoleJudge
-
-_GREETING = b"NICK"
-_NICK_RE = re.compile(r"^[^\W\d][\w.\-]{0,23}$")
 
 TextSink = Callable[[str], object]
 
@@ -70,11 +69,34 @@ class _Accumulator:
 
 
 def guess_nickname(first_s2c: bytes, first_c2s: bytes) -> str:
-    """The nickname a netlab-protocol client sent after the server's ``NICK`` greeting, or ''."""
-    if not first_s2c.startswith(_GREETING):
+    """The nickname a netlab-protocol client sent after the server's ``NICK`` greeting, or ''.
+
+    Only a nickname the server accepts (`netlab.chat.wire.nick_problem`) counts.
+    """
+    if not first_s2c.startswith(GREETING):
         return ""
     line = first_c2s.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace").strip()
-    return line if _NICK_RE.match(line) else ""
+    return line if nick_problem(line) is None else ""
+
+
+class _Silent:
+    """A renderer that renders nothing (no transcript wanted)."""
+
+    def begin(self) -> str:
+        return ""
+
+    def on_event(self, event: Event) -> str:
+        return ""
+
+    def end(self) -> str:
+        return ""
+
+
+_SILENT = _Silent()
+
+
+def _ignore(piece: str | bytes) -> None:
+    """A writer for `_SILENT`'s nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +132,6 @@ def collect(
     """
     reassembler = Reassembler(roles=roles, packets=True)  # the ladder draws every captured segment
     drawn = MAX_CONNECTIONS_DRAWN  # later connections are only counted: keep no events for them
-    text = make_renderer("text", RenderOptions()) if dialogue_sink else None
     streams: dict[int, _Accumulator] = {}
     count = 0
     first_ts = last_ts = 0.0
@@ -121,21 +142,23 @@ def collect(
             if acc is None:
                 acc = streams[event.stream] = _Accumulator(event.stream)
             acc.add(event, cap if event.stream < drawn else 0)
-            if text is not None and dialogue_sink is not None:
-                piece = text.on_event(event)
-                if piece:
-                    dialogue_sink(str(piece))
 
-    if text is not None and dialogue_sink is not None:
-        dialogue_sink(str(text.begin()))
-    for segment in segments:
-        count += 1
-        first_ts = first_ts or segment.ts
-        last_ts = segment.ts
-        take(reassembler.feed(segment))
-    take(reassembler.flush())
-    if text is not None and dialogue_sink is not None:
-        dialogue_sink(str(text.end()))
+    def counted() -> Iterator[Segment]:
+        nonlocal count, first_ts, last_ts
+        for segment in segments:
+            count += 1
+            first_ts = first_ts or segment.ts
+            last_ts = segment.ts
+            yield segment
+
+    if dialogue_sink is not None:
+        renderer = make_renderer("text", RenderOptions())
+        summary = follow(counted(), renderer, lambda piece: dialogue_sink(str(piece)), reassembler=reassembler,
+                         on_events=take)  # fmt: skip
+    else:
+        summary = follow(counted(), _SILENT, _ignore, reassembler=reassembler, on_events=take)
+    if summary.interrupted:  # `follow` stops quietly on Ctrl-C; a report is not made of half a capture
+        raise KeyboardInterrupt
     labels = nicknames or {}
     views = []
     for stream in sorted(streams):

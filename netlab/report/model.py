@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netlab.capture.model import Endpoint
@@ -128,9 +127,4 @@ class Report:
     @property
     def totals(self) -> StreamStats:
         """The statistics summed over every connection."""
-        return sum_stats(c.stats for c in self.connections)
-
-
-def sum_stats(items: Iterable[StreamStats]) -> StreamStats:
-    """Add up `StreamStats` (first/last time stamps span them all)."""
-    return sum(items, StreamStats())
+        return sum((c.stats for c in self.connections), StreamStats())

@@ -45,8 +45,8 @@ modulo 2**32 through `netlab.stream.seq`.
 Window scale: `window_full` needs the window-scale shift from the SYN options, which a
 `Segment` carries in `wscale` (None: not known). While neither SYN told us the shift, the
 window scale is unknown and, as in Wireshark when the handshake was not captured, no segment
-is flagged window full. (netlab's decoder does not decode TCP options yet: a segment built
-from `SegmentFields` has `wscale` None.)
+is flagged window full. (`Reassembler.feed_batch` passes the option on when its
+`SegmentFields` carry it as a 13th element; with 12 elements `wscale` is None.)
 
 Not thread-safe: one `ConnectionAnalysis` per connection, fed from one thread.
 """
@@ -56,7 +56,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from netlab.capture.model import Segment
+from netlab.capture.model import ACK, FIN, RST, SYN, Segment
 from netlab.stream.seq import seq_add, seq_diff, seq_gt, seq_lt
 
 __all__ = ["AnalysisFlag", "ConnectionAnalysis", "FrameAnalysis", "NO_WINDOW_SCALE"]
@@ -64,9 +64,9 @@ __all__ = ["AnalysisFlag", "ConnectionAnalysis", "FrameAnalysis", "NO_WINDOW_SCA
 NO_WINDOW_SCALE = -1
 """`Segment.wscale` of a SYN that carried no window-scale option."""
 
-_FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
-_SYN_FIN = _SYN | _FIN
-_SYN_FIN_RST = _SYN | _FIN | _RST
+_SYN_FIN = SYN | FIN
+_SYN_FIN_RST = SYN | FIN | RST
+_ACK_OR_CONTROL = ACK | _SYN_FIN_RST
 # Time limits in microseconds: time stamps are float seconds since the epoch, exact to about
 # 0.2 µs, so time differences are compared rounded to the microsecond (pcap's resolution), where
 # Wireshark compares nanoseconds. Equal times then compare equal, as in Wireshark.
@@ -265,8 +265,8 @@ class ConnectionAnalysis:
             fwd, rev = self._rev, self._fwd
         if self._fast_path and self._ordinary(fwd, rev, frame, ts, seq, ack, flags, window, seglen):
             return ORDINARY
-        if flags & _SYN:
-            self._window_scale(fwd, rev, bool(flags & _ACK), wscale)
+        if flags & SYN:
+            self._window_scale(fwd, rev, bool(flags & ACK), wscale)
         bits, dup_of = self._sequence_checks(fwd, rev, frame, ts, seq, ack, flags, window, seglen)
         self._handshake_rtt(ts, flags)
         if dup_of is not None:
@@ -296,22 +296,13 @@ class ConnectionAnalysis:
         path then fails, so only the state updates remain. Anything else returns False untouched.
         """
         nextseq = fwd.nextseq
-        if flags & _SYN_FIN_RST or not flags & _ACK or seq != nextseq or not nextseq or not window:
-            return False
-        if (self._syn_ts and not self._first_rtt) or (
-            rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked)
-        ):
+        if flags & _ACK_OR_CONTROL != ACK or seq != nextseq or not nextseq or not window:
+            return False  # not an ACK, or a SYN/FIN/RST, or not at the next sequence number, or a zero window
+        if (self._syn_ts and not self._first_rtt) or (rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked)):
             return False
         if seglen:
-            if rev.win_scale != _SCALE_UNKNOWN or (seglen == 1 and not rev.window):
+            if not self._ordinary_data(fwd, rev, ts, seq, seglen):
                 return False
-            end = seq_add(seq, seglen)
-            if rev.lastack and not seq_gt(end, rev.lastack):
-                return False
-            fwd.nextseq = end
-            fwd.nextseq_ts = ts
-            if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
-                fwd.maxseqtobeacked = end
         elif ack == fwd.lastack:
             return False
         elif not fwd.maxseqtobeacked:
@@ -323,6 +314,20 @@ class ConnectionAnalysis:
         fwd.lastack = ack
         fwd.lastack_ts = ts
         fwd.last_bits = 0
+        return True
+
+    @staticmethod
+    def _ordinary_data(fwd: _Direction, rev: _Direction, ts: float, seq: int, seglen: int) -> bool:
+        """`_ordinary` for data: True (and the sequence recorded) unless it may be flagged."""
+        if rev.win_scale != _SCALE_UNKNOWN or (seglen == 1 and not rev.window):
+            return False  # maybe window full, or a zero-window probe
+        end = seq_add(seq, seglen)
+        if rev.lastack and not seq_gt(end, rev.lastack):
+            return False  # every byte acknowledged already: spurious
+        fwd.nextseq = end
+        fwd.nextseq_ts = ts
+        if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
+            fwd.maxseqtobeacked = end
         return True
 
     # -- the checks, in Wireshark's order ---------------------------------------------------
@@ -339,44 +344,59 @@ class ConnectionAnalysis:
         window: int,
         seglen: int,
     ) -> tuple[int, int | None]:
-        bits = 0
-        dup_of: int | None = None
-        nextseq = fwd.nextseq
-        control = flags & _SYN_FIN_RST
-        if seglen == 1 and seq == nextseq and rev.window == 0:
-            bits = _ZW_PROBE
+        if seglen == 1 and seq == fwd.nextseq and rev.window == 0:
+            bits, dup_of = _ZW_PROBE, None
         else:
-            if window == 0 and not control:
-                bits |= _ZERO_WINDOW
-            if nextseq and not flags & _RST and seq_gt(seq, nextseq):
-                bits |= _LOST
-            if seglen <= 1 and seq == seq_add(nextseq, -1) and not control:
-                bits |= _KEEP_ALIVE
-            same_place = seglen == 0 and not control and seq == nextseq and ack == fwd.lastack
-            if same_place and window and window != fwd.window:
-                bits |= _WINDOW_UPDATE
-            if seglen and not control and rev.win_scale != _SCALE_UNKNOWN:
-                shift = 0 if rev.win_scale == _SCALE_NONE else rev.win_scale
-                if seq_diff(seq_add(seq, seglen), seq_add(rev.lastack, rev.window << shift)) == 0:
-                    bits |= _WINDOW_FULL
-            if same_place and window == fwd.window:
-                if window and rev.last_bits & _KEEP_ALIVE:
-                    bits |= _KEEP_ALIVE_ACK
-                elif not window and rev.last_bits & _ZW_PROBE:
-                    bits |= _ZW_PROBE_ACK
-                elif window:
-                    fwd.dupacks = 1 if fwd.dupacks < 0 else fwd.dupacks + 1
-                    bits |= _DUP_ACK
-                    dup_of = fwd.last_nondup
+            bits = self._segment_flags(fwd, rev, seq, flags, window, seglen)
+            bits, dup_of = self._same_place(fwd, rev, bits, seq, ack, flags, window, seglen)
         if ack != fwd.lastack:
             fwd.last_nondup = frame
             fwd.dupacks = 0
-        if flags & _ACK and rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked):
+        if flags & ACK and rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked):
             bits |= self._acked_unseen(rev)
         if (seglen or flags & _SYN_FIN) and not bits & _KEEP_ALIVE:
             bits |= self._retransmission_kind(fwd, rev, ts, seq, flags, seglen)
         self._advance(fwd, bits, frame, ts, seq, ack, flags, window, seglen)
         return bits, dup_of
+
+    @staticmethod
+    def _segment_flags(fwd: _Direction, rev: _Direction, seq: int, flags: int, window: int, seglen: int) -> int:
+        """Zero window, lost segment, keep-alive and window full (step 2, before the ACK checks)."""
+        bits = 0
+        nextseq = fwd.nextseq
+        control = flags & _SYN_FIN_RST
+        if window == 0 and not control:
+            bits |= _ZERO_WINDOW
+        if nextseq and not flags & RST and seq_gt(seq, nextseq):
+            bits |= _LOST
+        if seglen <= 1 and seq == seq_add(nextseq, -1) and not control:
+            bits |= _KEEP_ALIVE
+        if seglen and not control and rev.win_scale != _SCALE_UNKNOWN:
+            shift = 0 if rev.win_scale == _SCALE_NONE else rev.win_scale
+            if seq_diff(seq_add(seq, seglen), seq_add(rev.lastack, rev.window << shift)) == 0:
+                bits |= _WINDOW_FULL
+        return bits
+
+    @staticmethod
+    def _same_place(
+        fwd: _Direction, rev: _Direction, bits: int, seq: int, ack: int, flags: int, window: int, seglen: int
+    ) -> tuple[int, int | None]:
+        """A pure ACK repeating the last sequence and ACK numbers: window update, keep-alive ACK,
+        zero-window-probe ACK or duplicate ACK (with the frame it duplicates)."""
+        if seglen or flags & _SYN_FIN_RST or seq != fwd.nextseq or ack != fwd.lastack:
+            return bits, None
+        if window and window != fwd.window:
+            return bits | _WINDOW_UPDATE, None
+        if window != fwd.window:
+            return bits, None
+        if window and rev.last_bits & _KEEP_ALIVE:
+            return bits | _KEEP_ALIVE_ACK, None
+        if not window and rev.last_bits & _ZW_PROBE:
+            return bits | _ZW_PROBE_ACK, None
+        if not window:
+            return bits, None
+        fwd.dupacks = 1 if fwd.dupacks < 0 else fwd.dupacks + 1
+        return bits | _DUP_ACK, fwd.last_nondup
 
     @staticmethod
     def _acked_unseen(rev: _Direction) -> int:
@@ -406,9 +426,8 @@ class ConnectionAnalysis:
             return 0  # it advances the sequence: new data
         if seglen > 1 and seq_add(nextseq, -1) == seq:  # new data after a zero-window probe
             return 0
-        if (rev.dupacks >= 2 or rev.dupacks < 0) and lastack == seq:
-            if 0 <= round((ts - rev.lastack_ts) * 1e6) < _FAST_RETRANSMISSION_WINDOW:
-                return _FAST_RETRANSMISSION
+        if _fast_retransmission(rev, ts, seq):
+            return _FAST_RETRANSMISSION
         rtt = self._first_rtt
         threshold = _DEFAULT_OOO_THRESHOLD if not rtt else (round(rtt * 1e6) if rtt > 0 else _NO_LIMIT)
         if 0 <= round((ts - fwd.nextseq_ts) * 1e6) < threshold and nextseq != seq_add(
@@ -458,8 +477,18 @@ class ConnectionAnalysis:
 
     def _handshake_rtt(self, ts: float, flags: int) -> None:
         """Wireshark's initial RTT: from the most recent SYN to the first ACK without SYN."""
-        if flags & _SYN:
-            if not flags & _ACK:
+        if flags & SYN:
+            if not flags & ACK:
                 self._syn_ts = ts
-        elif flags & _ACK and self._syn_ts and not self._first_rtt:  # a SYN at time 0 counts as none
+        elif flags & ACK and self._syn_ts and not self._first_rtt:  # a SYN at time 0 counts as none
             self._first_rtt = ts - self._syn_ts
+
+
+def _fast_retransmission(rev: _Direction, ts: float, seq: int) -> bool:
+    """At least two duplicate ACKs from the other side asked for exactly `seq`, the last within 20 ms.
+
+    (The duplicate-ACK counter's -1, Wireshark's unsigned "already flagged" mark, counts as enough.)
+    """
+    if not (rev.dupacks >= 2 or rev.dupacks < 0) or rev.lastack != seq:
+        return False
+    return 0 <= round((ts - rev.lastack_ts) * 1e6) < _FAST_RETRANSMISSION_WINDOW

@@ -79,20 +79,6 @@ class FollowSummary:
     interrupted: bool = False
 
 
-class _Totals:
-    """The running sum of the shown streams' statistics."""
-
-    __slots__ = ("shown", "stats")
-
-    def __init__(self) -> None:
-        self.shown = 0
-        self.stats = StreamStats()
-
-    def add(self, closed: Closed) -> None:
-        self.shown += 1
-        self.stats += closed.stats
-
-
 def _feeding(
     segments: Iterable[Segment], reassembler: Reassembler
 ) -> tuple[Iterable[Any], Callable[[Any, list[Event]], None]]:
@@ -125,13 +111,15 @@ def follow(
     selection = selection or StreamFilter()
     reassembler = reassembler or Reassembler()
     shown: set[int] = set()
-    totals = _Totals()
+    closed = 0  # streams shown to the end, and their statistics added up
+    totals = StreamStats()
     everything = selection.everything
     on_event = renderer.on_event
     on_data: Callable[[Data], str | bytes] = getattr(renderer, "on_data", on_event)
 
     def render_all(events: Iterable[Event], parts: list[str | bytes]) -> None:
         """The hot path: every event shown, nobody else watching."""
+        nonlocal closed, totals
         append = parts.append
         for event in events:
             if type(event) is Data:
@@ -141,9 +129,11 @@ def follow(
             if out:
                 append(out)
             if type(event) is Closed:
-                totals.add(event)
+                closed += 1
+                totals += event.stats
 
     def render_selected(events: Iterable[Event], parts: list[str | bytes]) -> None:
+        nonlocal closed, totals
         seen: list[Event] = []
         for event in events:
             if not everything:
@@ -155,7 +145,8 @@ def follow(
             if out:
                 parts.append(out)
             if type(event) is Closed:
-                totals.add(event)
+                closed += 1
+                totals += event.stats
             seen.append(event)
         if seen and on_events is not None:
             on_events(seen)
@@ -198,4 +189,4 @@ def follow(
         write(end)
     if failure is not None:
         raise failure
-    return FollowSummary(reassembler.streams, totals.shown, totals.stats, interrupted)
+    return FollowSummary(reassembler.streams, closed, totals, interrupted)

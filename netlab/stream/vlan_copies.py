@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from netlab.capture.model import Segment
-from netlab.stream.seq import SEQ_MASK, seq_diff
-
-if TYPE_CHECKING:
-    from netlab.stream.reassembly import _Conn, _Flow
+from netlab.capture.model import ACK, SYN, Segment
+from netlab.stream.connection import Connection
+from netlab.stream.flow import FlowView
+from netlab.stream.seq import seq_add
 
 VlanMode = Literal["auto", "merge", "split"]
 VLAN_MODES: tuple[VlanMode, ...] = ("auto", "merge", "split")
@@ -46,8 +45,6 @@ VLAN_MODES: tuple[VlanMode, ...] = ("auto", "merge", "split")
 MAX_SEGMENTS = 64  # frames held before a candidate with a match is merged
 MAX_BYTES = 256 * 1024  # ...or this many payload bytes
 _WINDOW = 1 << 20  # sequence/ack numbers further than this from the stream's are another connection
-
-_SYN, _ACK = 0x02, 0x10
 
 
 class Verdict(enum.Enum):
@@ -65,7 +62,7 @@ class Candidate:
     __slots__ = ("owner", "owner_vlan", "keys", "log", "log_bytes")
 
     def __init__(
-        self, owner: _Conn, owner_vlan: tuple[int, ...], keys: tuple[tuple[object, ...], ...]
+        self, owner: Connection, owner_vlan: tuple[int, ...], keys: tuple[tuple[object, ...], ...]
     ) -> None:
         self.owner = owner
         self.owner_vlan = owner_vlan
@@ -89,29 +86,27 @@ class Candidate:
         return len(self.log) >= 4 * MAX_SEGMENTS or self.log_bytes >= 4 * MAX_BYTES
 
 
-def judge(seg: Segment, fwd: _Flow, rev: _Flow) -> Verdict:
+def judge(seg: Segment, fwd: FlowView, rev: FlowView) -> Verdict:
     """Compare `seg` (from another VLAN) with the owner's flows in its direction (`fwd`) and back."""
     flags = seg.flags
-    if flags & _SYN and fwd.isn is not None and seg.seq != fwd.isn:
+    if flags & SYN and fwd.isn is not None and seg.seq != fwd.isn:
         return Verdict.CONFLICT
-    if flags & _ACK and rev.started:
-        acked = rev.next + seq_diff(seg.ack, (rev.origin + rev.next) & SEQ_MASK)
-        if not -_WINDOW <= acked <= rev.next + _WINDOW:
-            return Verdict.CONFLICT
+    if flags & ACK and rev.started and not _in_reach(rev.absolute(seg.ack), rev):
+        return Verdict.CONFLICT
     if not (seg.payload and fwd.started):
         return Verdict.FITS
-    seq = (seg.seq + 1) & SEQ_MASK if flags & _SYN else seg.seq
-    pos = fwd.absolute(seq)
-    data = seg.payload
-    if not -_WINDOW <= pos <= fwd.next + _WINDOW:
+    pos = fwd.absolute(seq_add(seg.seq, 1) if flags & SYN else seg.seq)
+    if not _in_reach(pos, fwd):
         return Verdict.CONFLICT
-    stop = fwd.recent_end
-    start = stop - len(fwd.recent)
-    lo, hi = max(pos, start), min(pos + len(data), stop)
-    if lo < hi:
-        same = fwd.recent[lo - start : hi - start] == data[lo - pos : hi - pos]
+    same = fwd.same_as_emitted(pos, seg.payload)
+    if same is not None:
         return Verdict.MATCH if same else Verdict.CONFLICT
     return Verdict.AHEAD if pos >= fwd.next else Verdict.FITS
+
+
+def _in_reach(pos: int, flow: FlowView) -> bool:
+    """True when absolute offset `pos` is near enough to what `flow` sent to be the same connection."""
+    return -_WINDOW <= pos <= flow.next + _WINDOW
 
 
 def decide(verdicts: Iterable[Verdict], *, final: bool) -> bool | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 
 import pytest
 
@@ -193,3 +194,18 @@ def test_backticks_in_notes_become_code_and_stay_escaped() -> None:
     report = build_report(_run(), None, sockets=_sockets(), sockets_note="what `netlab sockets --port 1` <shows>")
     html = render_html(report)
     assert "what <code>netlab sockets --port 1</code> &lt;shows&gt;" in html
+
+
+def test_a_nickname_the_server_refuses_is_not_the_label() -> None:
+    assert guess_nickname(b"NICK", b"admin\n") == ""  # reserved: the server answered with an error
+    assert guess_nickname(b"NICK", b"x" * 25 + b"\n") == ""
+    assert guess_nickname(b"NICK", b"x" * 24 + b"\r\n") == "x" * 24
+
+
+def test_collect_passes_ctrl_c_on_after_following_the_pipeline() -> None:
+    def interrupted() -> Iterator[Segment]:
+        yield from _chat()[:4]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        collect(interrupted())
