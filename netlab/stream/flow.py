@@ -137,7 +137,7 @@ _new_data = tuple.__new__  # `Data` is a NamedTuple: skipping its __new__ saves 
 
 
 def take(flow: Flow, ts: float, frame: int, data: bytes) -> Data:
-    """The in-order step: emit `data` (whole, in order) at `flow.next`; return its `Data` event."""
+    """The in-order step: emit `data` (whole, in order) at the flow's next offset; return its `Data` event."""
     nxt = flow.next
     length = len(data)
     flow.bytes += length
