@@ -132,11 +132,8 @@ class _Stream:
 
     def _judge(self, event: Event) -> bool | None:
         """True: netlab's protocol; False: not; None: not known yet."""
-        if isinstance(event, Closed | Gap) or (isinstance(event, Control) and event.kind is ControlKind.RST):
-            return False
-        if isinstance(event, Control) and event.kind is ControlKind.FIN:
-            self.fins.add(event.direction)
-            return False if len(self.fins) == 2 else None
+        if isinstance(event, Closed | Gap | Control):
+            return self._judge_control(event)
         if not isinstance(event, Data):
             return None
         if self.first is None and not (event.direction is Direction.S2C and _only_greeting(self.server_head, event.data)):
@@ -146,15 +143,29 @@ class _Stream:
                 self.deadline = event.ts + NICK_REPLY_SECONDS  # the answer to the nickname is due
             return None
         self.server_head += event.data
+        return self._judge_server_head()
+
+    def _judge_control(self, event: Closed | Gap | Control) -> bool | None:
+        """An end, a gap or a RST: not netlab's; a FIN counts (both FINs: not netlab's)."""
+        if isinstance(event, Control) and event.kind is not ControlKind.RST:
+            if event.kind is ControlKind.FIN:
+                self.fins.add(event.direction)
+                return False if len(self.fins) == 2 else None
+            return None
+        return False
+
+    def _judge_server_head(self) -> bool | None:
+        """Judge from what the server sent so far: its bare NICK, then netlab's reply (or not)."""
+        head = bytes(self.server_head)
         if not self.greeted:
-            if GREETING.startswith(bytes(self.server_head)):
-                if len(self.server_head) < len(GREETING):
+            if GREETING.startswith(head):
+                if len(head) < len(GREETING):
                     return None
-            elif not self.server_head.startswith(GREETING):
+            elif not head.startswith(GREETING):
                 # netlab's "room full" instead of NICK, or a capture that started after NICK (its welcome)
-                return self.server_head.startswith(b"[") and _netlab_first(bytes(self.server_head))
+                return head.startswith(b"[") and _netlab_first(head)
             self.greeted, self.deadline = True, None
-        return _netlab_reply(bytes(self.server_head[len(GREETING) :]))
+        return _netlab_reply(head[len(GREETING) :])
 
 
 def _only_greeting(head: bytearray, data: bytes) -> bool:

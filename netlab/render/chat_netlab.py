@@ -64,6 +64,7 @@ from netlab.chat.protocol import (
     parse_rename,
     parse_server_line,
 )
+from netlab.chat.wire import Incoming
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 from netlab.render.chat_common import Entry, Key
 from netlab.render.chat_room import NetlabRoom as NetlabRoom
@@ -393,16 +394,21 @@ class NetlabStream:
             return out
         if incoming.kind is MessageKind.NOTICE:
             return self._notice(ts, frame, incoming.line, incoming.text)
+        if self._shown_elsewhere(incoming):
+            return []
+        return [(ts, frame, self._delivery(incoming.kind, incoming.sender or "?", incoming.text))]
+
+    def _shown_elsewhere(self, incoming: Incoming) -> bool:
+        """A delivered copy of a message shown (or to be shown) on its sender's own connection."""
         room = self.room
         if incoming.sender is not None and (
             (incoming.sender, incoming.text) in room.recent_count or incoming.sender in room.nicks
         ):
-            return []  # a copy of a message shown (or to be shown) on its sender's own connection
-        if incoming.kind is MessageKind.RAW:
+            return True
+        if incoming.kind is MessageKind.RAW:  # the tutorial server's bare "nick: text" copy
             sender, colon, text = incoming.text.partition(": ")
-            if colon and ((sender, text) in room.recent_count or sender in room.nicks):
-                return []  # the tutorial server's bare copy of a message already shown
-        return [(ts, frame, self._delivery(incoming.kind, incoming.sender or "?", incoming.text))]
+            return bool(colon) and ((sender, text) in room.recent_count or sender in room.nicks)
+        return False
 
     def _delivery(self, kind: MessageKind, sender: str, text: str) -> str:
         me, who = self.who, neutralise(sender)
