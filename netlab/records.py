@@ -23,7 +23,8 @@ from collections import namedtuple
 
 __all__ = ["Record"]
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     from typing import NamedTuple as Record
 else:

@@ -18,13 +18,14 @@ Readers must still tolerate a missing file and one left behind by a dead server 
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import stat
+from typing import TYPE_CHECKING
 
-from netlab import jsontext
 from netlab.errors import RuntimeDirError
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
     from pathlib import Path
@@ -135,7 +136,7 @@ def write_status(port: int, status: dict[str, Any], directory: Path | None = Non
         RuntimeDirError: the runtime directory is not ours alone (see the module docstring).
         OSError: it cannot be created or written.
     """
-    body = jsontext.dumps({"schema_version": STATUS_SCHEMA_VERSION, **status}).encode("utf-8")
+    body = json.dumps({"schema_version": STATUS_SCHEMA_VERSION, **status}, ensure_ascii=False).encode("utf-8")
     name = _file_name(port)
     fd = open_dir(directory, (os.geteuid(),), create=True)
     try:
@@ -231,7 +232,7 @@ def _read_file(
     finally:
         os.close(fd)
     try:
-        data = jsontext.loads(body.decode("utf-8"))  # json.loads without importing json (start-up time)
+        data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
     return (data, info.st_uid) if isinstance(data, dict) else None
@@ -256,6 +257,4 @@ def warn_once(message: str) -> None:
     if message in _warned:
         return
     _warned.add(message)
-    from netlab.sockets.lazylog import LazyLogger
-
-    LazyLogger(__name__).warning("%s", message)
+    logging.getLogger(__name__).warning("%s", message)

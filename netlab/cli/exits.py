@@ -12,8 +12,8 @@ import io
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (and re), a start-up cost of the fast paths
 if TYPE_CHECKING:
     from typing import Any
 

@@ -31,11 +31,11 @@ from __future__ import annotations
 import _socket
 import errno
 import struct
+from typing import TYPE_CHECKING
 
 from netlab.capture.endpoint import Endpoint
 from netlab.sockets.model import SocketRow, TcpState
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     import socket
 

@@ -6,11 +6,11 @@ Nothing here does IO: the snapshot edge (`snapshot.py`) fills these in, `table.p
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 from netlab.capture.endpoint import Endpoint
 from netlab.records import Record
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from typing import Any
 

@@ -16,18 +16,18 @@ the holders met before the scan stopped. The named pids and their children are a
 from __future__ import annotations
 
 import _socket  # socket's C core: `socket` itself builds enums at import (start-up time; see diag.py)
+import logging
 import os
 import struct
+from typing import TYPE_CHECKING
 
 from netlab.capture.endpoint import Endpoint
-from netlab.sockets.lazylog import LazyLogger
 from netlab.sockets.model import SocketRow, TcpState
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-log = LazyLogger(__name__)
+log = logging.getLogger(__name__)
 
 PROC = "/proc"
 

@@ -15,23 +15,23 @@ Library use (e.g. a lab report)::
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from netlab import runtime
 from netlab.errors import SocketsError, SocketsPermissionError
 from netlab.sockets import diag, procfs
-from netlab.sockets.lazylog import LazyLogger
 from netlab.sockets.model import ServerStatus, Snapshot, SocketRow, TcpState, parse_status
 from netlab.sockets.table import annotate, select
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-log = LazyLogger(__name__)  # logging.getLogger(__name__) without importing logging at start-up
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 55555
 IS_LINUX = sys.platform.startswith("linux")

@@ -13,6 +13,7 @@ Only the standard library and netlab value types are imported here.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 from netlab.capture.endpoint import Endpoint
 from netlab.records import Record
@@ -27,7 +28,6 @@ from netlab.sockets.model import (
     unmapped,
 )
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
