@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +234,8 @@ def fixed_snapshot(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, o
         client = ChatClient("alice", Endpoint(LO, 40000), Endpoint(LO, PORT))
         server = ServerStatus(10, PORT, (Endpoint(LO, PORT),), (client,))
         named = [
-            row._replace(
+            replace(
+                row,
                 nickname="alice", role=Role.SERVER_SIDE if row.local.port == PORT else Role.CLIENT_SIDE
             )
             if row.inode in (2, 3)
