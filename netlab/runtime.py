@@ -18,17 +18,19 @@ Readers must still tolerate a missing file and one left behind by a dead server 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import stat
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netlab.errors import RuntimeDirError
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
-    from pathlib import Path
     from typing import Any
 
 STATUS_SCHEMA_VERSION = 1
@@ -41,28 +43,22 @@ _warned: set[str] = set()
 
 def status_dir() -> Path:
     """The runtime directory: $NETLAB_RUNTIME_DIR, else $XDG_RUNTIME_DIR/netlab, else /tmp/netlab-<uid>."""
-    from pathlib import Path
-
     return Path(_status_dir_name())
 
 
 def _status_dir_name() -> str:
-    """`status_dir()` as a string (`read_status` does without pathlib, a start-up cost of `netlab sockets`)."""
+    """`status_dir()` as a string."""
     override = os.environ.get("NETLAB_RUNTIME_DIR")
     if override:
         return override
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         return os.path.join(xdg, "netlab")
-    import tempfile  # here, not at the top: it costs `netlab sockets` several ms at start-up
-
     return os.path.join(tempfile.gettempdir(), f"netlab-{os.getuid()}")
 
 
 def status_path(port: int, directory: Path | None = None) -> Path:
     """The status file of the server listening on `port`."""
-    from pathlib import Path
-
     return Path(os.path.join(_dir_name(directory), _file_name(port)))
 
 
@@ -103,8 +99,6 @@ def open_dir(directory: Path | str | None, owners: Collection[int], create: bool
     try:
         fd = os.open(path, _DIR_FLAGS)
     except OSError as error:
-        import errno
-
         if error.errno in (errno.ELOOP, errno.ENOTDIR):
             kind = "a symbolic link" if os.path.islink(path) else "not a directory"
             raise RuntimeDirError(path, f"is {kind}") from None
