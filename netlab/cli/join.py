@@ -14,7 +14,7 @@ _DIALECT_HELP = "; ".join(f"{item.value}: {text}" for item, text in DIALECT_HELP
 
 
 def _default_nick() -> str:
-    from netlab.chat.protocol import nick_problem
+    from netlab.chat.wire import nick_problem
 
     try:
         name = getpass.getuser()

@@ -28,7 +28,6 @@ from collections import deque
 
 from netlab.chat.protocol import (
     GREETING,
-    WELCOME_RE,
     Act,
     Action,
     ChangeNick,
@@ -39,15 +38,12 @@ from netlab.chat.protocol import (
     Leave,
     LineFramer,
     ListUsers,
-    MessageKind,
     Say,
     SessionState,
     Whisper,
     decode_line,
-    neutralise,
-    parse_rename,
-    parse_server_line,
 )
+from netlab.chat.wire import WELCOME_RE, MessageKind, neutralise, parse_rename, parse_server_line
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 from netlab.render.chat_common import Entry, Key
 from netlab.stream.events import Closed, CloseReason, Control, ControlKind, Data, Direction, Event, Gap
