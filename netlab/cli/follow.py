@@ -7,9 +7,9 @@ from typing import Any
 import typer
 
 from netlab.cli.app import run_guarded
-from netlab.cli.follow_fast import OPTIONS, misuse
+from netlab.cli.follow_fast import OPTIONS, follow_file, misuse, pipeline_options
 from netlab.cli.follow_live import LIVE_OPTIONS, live_options, run_live
-from netlab.cli.follow_run import VlanChoice, role_judge, run_follow
+from netlab.cli.follow_run import role_judge, run_follow
 from netlab.cli.typer_options import declared_by
 
 
@@ -48,22 +48,13 @@ def register(app: typer.Typer) -> None:
         live = live_options(read, port, host, *(options[name] for name in LIVE_OPTIONS))
         if live is None:  # a live capture resolves host names itself (run_live)
             _refuse(misuse(options["fmt"], direction.value, color.value, host))
-        vlans = VlanChoice.split if options["split_vlans"] else options["vlans"]
-        pipeline = {
-            "fmt": options["fmt"], "streams": options["stream"] or [], "hosts": host, "direction": direction,
-            "color": color, "vlans": vlans, "summary": options["summary"],
-        }
 
         def body() -> None:
-            from netlab.capture.pcapfile import read_segments
-
-            if live is not None:
+            if live is None:
+                follow_file(read, options)
+            else:
                 run_live(live, run_follow, ports=list(live.ports), live=True, roles=role_judge(port, live=True),
-                         **pipeline)
-                return
-            assert read is not None
-            run_follow(read_segments(read), roles=role_judge(port, capture_file=read), batch=True, ports=port,
-                       **pipeline)
+                         **pipeline_options(options))
 
         run_guarded(body)
 

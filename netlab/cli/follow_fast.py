@@ -1,7 +1,7 @@
 """`netlab follow --read FILE ...` without typer: the start-up fast path of the console entry point.
 
-Importing typer, building the app and parsing with it costs about 90 ms here, a few percent of
-following a large capture and most of following a small one. So the entry point hands the arguments
+Importing typer, building the app and parsing with it costs more than following a small capture
+(README, "Performance"). So the entry point hands the arguments
 of `netlab follow` to this module first. It declares the command's options for a capture file
 (`OPTIONS`, from which `netlab.cli.follow` builds the typer command) and reads them with the fast
 parser of `netlab.cli.fastparse`, which reads them as click's parser does, and declines whatever it
@@ -112,23 +112,8 @@ def run(args: list[str]) -> bool:
         options = parse(args)
     except Declined:
         return False
-    from netlab.capture.pcapfile import read_segments
-
-    path = Path(options["read"])
     try:
-        run_follow(
-            read_segments(path),
-            roles=role_judge(options["port"] or [], capture_file=path),
-            batch=True,
-            fmt=options["fmt"],
-            streams=options["stream"] or [],
-            ports=options["port"] or [],
-            hosts=options["host"] or [],
-            direction=DirectionChoice(options["direction"]),
-            color=ColorChoice(options["color"]),
-            vlans=VlanChoice.split if options["split_vlans"] else VlanChoice(options["vlans"]),
-            summary=options["summary"],
-        )
+        follow_file(Path(options["read"]), options)
     except NetlabError as error:
         from netlab.cli.app import exit_status_for
 
@@ -136,3 +121,30 @@ def run(args: list[str]) -> bool:
         sys.stderr.flush()
         sys.exit(int(exit_status_for(error)))
     return True
+
+
+def pipeline_options(options: dict[str, Any]) -> dict[str, Any]:
+    """`run_follow`'s keyword arguments for the parsed options (a choice as its enum member or its value)."""
+    return {
+        "fmt": options["fmt"],
+        "streams": options["stream"] or [],
+        "hosts": options["host"] or [],
+        "direction": DirectionChoice(options["direction"]),
+        "color": ColorChoice(options["color"]),
+        "vlans": VlanChoice.split if options["split_vlans"] else VlanChoice(options["vlans"]),
+        "summary": options["summary"],
+    }
+
+
+def follow_file(path: Path, options: dict[str, Any]) -> None:
+    """Follow the streams of the capture file `path` (both paths' `--read`)."""
+    from netlab.capture.pcapfile import read_segments
+
+    ports = options["port"] or []
+    run_follow(
+        read_segments(path),
+        roles=role_judge(ports, capture_file=path),
+        batch=True,
+        ports=ports,
+        **pipeline_options(options),
+    )
