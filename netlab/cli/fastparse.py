@@ -67,7 +67,7 @@ class Option:
 
     @property
     def kind(self) -> str:
-        """"flag", "int", "float" or "str" (text, a path or a choice), as the fast parser reads it."""
+        """ "flag", "int", "float" or "str" (text, a path or a choice), as the fast parser reads it."""
         kinds: dict[object, str] = {bool: "flag", int: "int", float: "float"}
         return kinds.get(self.type, "str")
 

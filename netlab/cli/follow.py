@@ -53,8 +53,14 @@ def register(app: typer.Typer) -> None:
             if live is None:
                 follow_file(read, options)
             else:
-                run_live(live, run_follow, ports=list(live.ports), live=True, roles=role_judge(port, live=True),
-                         **pipeline_options(options))
+                run_live(
+                    live,
+                    run_follow,
+                    ports=list(live.ports),
+                    live=True,
+                    roles=role_judge(port, live=True),
+                    **pipeline_options(options),
+                )
 
         run_guarded(body)
 

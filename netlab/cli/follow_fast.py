@@ -34,36 +34,61 @@ from netlab.render.base import format_names, option_conflict
 # the fast parser does not know and so declines.
 OPTIONS: dict[str, Option] = {
     "read": Option(
-        ("--read", "-r"), Path, metavar="FILE",
+        ("--read", "-r"),
+        Path,
+        metavar="FILE",
         help="pcap or pcapng file to read (gzip is fine); without it, capture live.",
     ),
     "stream": Option(
-        ("--stream", "-s"), int, many=True, low=0, help="Only this stream (Wireshark's tcp.stream number); repeatable."
+        ("--stream", "-s"),
+        int,
+        many=True,
+        low=0,
+        help="Only this stream (Wireshark's tcp.stream number); repeatable.",
     ),
     "fmt": Option(
-        ("--format", "-f"), default="text", metavar="FORMAT",
+        ("--format", "-f"),
+        default="text",
+        metavar="FORMAT",
         help=f"Output format, one of: {', '.join(format_names())}.",
     ),
     "port": Option(
-        ("--port", "-p"), int, many=True, low=0, high=65535, help="Only streams with this port at either end; repeatable."
+        ("--port", "-p"),
+        int,
+        many=True,
+        low=0,
+        high=65535,
+        help="Only streams with this port at either end; repeatable.",
     ),
-    "host": Option(("--host",), many=True, help="Only streams with this IP address at either end; repeatable."),
+    "host": Option(
+        ("--host",), many=True, help="Only streams with this IP address at either end; repeatable."
+    ),
     "direction": Option(
-        ("--direction", "-d"), DirectionChoice, default="both",
+        ("--direction", "-d"),
+        DirectionChoice,
+        default="both",
         help="Only client→server (c2s) or server→client (s2c) bytes.",
     ),
     "color": Option(
-        ("--color",), ColorChoice, default="auto",
+        ("--color",),
+        ColorChoice,
+        default="auto",
         help="Color the text output (auto: only on a terminal, without NO_COLOR).",
     ),
     "vlans": Option(
-        ("--vlans",), VlanChoice, default="auto",
+        ("--vlans",),
+        VlanChoice,
+        default="auto",
         help="One 4-tuple on several VLANs: auto merges copies of the same packets (as Wireshark)"
         " and keeps different connections apart; merge always merges; split never does.",
     ),
     "split_vlans": Option(("--split-vlans",), bool, hidden=True, help="Same as --vlans split."),
     "summary": Option(
-        ("--summary",), bool, off=("--no-summary",), default=True, help="Print the counts on stderr at the end."
+        ("--summary",),
+        bool,
+        off=("--no-summary",),
+        default=True,
+        help="Print the counts on stderr at the end.",
     ),
 }
 

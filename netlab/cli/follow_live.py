@@ -29,16 +29,19 @@ PANEL = "Live capture"
 # The follow command's live-capture options (declared once; `netlab.cli.follow` builds typer's from them).
 LIVE_OPTIONS: dict[str, Option] = {
     "iface": Option(
-        ("--iface", "-i"), panel=PANEL,
+        ("--iface", "-i"),
+        panel=PANEL,
         help="Interface to capture on (default: loopback when the server is local, else the interface that "
         "routes to --host).",
     ),
     "bpf_filter": Option(
-        ("--filter",), panel=PANEL,
+        ("--filter",),
+        panel=PANEL,
         help="Extra capture filter (tcpdump syntax), and-ed with --port/--host; compiled by libpcap into the kernel.",
     ),
     "backend": Option(
-        ("--backend",), panel=PANEL,
+        ("--backend",),
+        panel=PANEL,
         help="How to capture: afpacket (the default, chosen by bench/capture_bench.py: an AF_PACKET socket "
         "with the filter in the kernel and up to 512 MiB of buffer; lost nothing at every burst rate "
         "measured, see the README), tcpdump (tcpdump -U -w - piped in; its immediate mode drops "
@@ -46,15 +49,23 @@ LIVE_OPTIONS: dict[str, Option] = {
         "raw reads).",
     ),
     "save": Option(
-        ("--save",), bool, panel=PANEL,
+        ("--save",),
+        bool,
+        panel=PANEL,
         help="Also write the captured packets to captures/follow-<time>.pcap (opens in Wireshark; "
         "--read of it gives the same transcript).",
     ),
     "save_to": Option(("--save-to",), Path, metavar="FILE", panel=PANEL, help="Like --save, into FILE."),
-    "duration": Option(("--duration",), float, low=0, metavar="SECONDS", panel=PANEL, help="Stop after SECONDS."),
+    "duration": Option(
+        ("--duration",), float, low=0, metavar="SECONDS", panel=PANEL, help="Stop after SECONDS."
+    ),
     "count": Option(("--count", "-c"), int, low=1, panel=PANEL, help="Stop after N packets."),
     "until_idle": Option(
-        ("--until-idle",), float, low=0, metavar="SECONDS", panel=PANEL,
+        ("--until-idle",),
+        float,
+        low=0,
+        metavar="SECONDS",
+        panel=PANEL,
         help="Stop once no packet has arrived for SECONDS.",
     ),
 }
@@ -74,13 +85,22 @@ def live_options(
     until_idle: float | None,
 ) -> LiveOptions | None:
     """The live capture's options, or None with --read. Raises typer.BadParameter for misuse."""
-    live_only = {"--iface": iface, "--filter": raw_filter, "--backend": backend, "--save": save or None,
-                 "--save-to": save_to, "--duration": duration, "--count": count, "--until-idle": until_idle}
+    live_only = {
+        "--iface": iface,
+        "--filter": raw_filter,
+        "--backend": backend,
+        "--save": save or None,
+        "--save-to": save_to,
+        "--duration": duration,
+        "--count": count,
+        "--until-idle": until_idle,
+    }
     if read is not None:
         given = [name for name, value in live_only.items() if value is not None]
         if given:
-            raise typer.BadParameter(f"{', '.join(given)} only apply to live capture (without --read)",
-                                     param_hint="--read")
+            raise typer.BadParameter(
+                f"{', '.join(given)} only apply to live capture (without --read)", param_hint="--read"
+            )
         return None
     if save and save_to is not None:
         raise typer.BadParameter(
@@ -88,8 +108,9 @@ def live_options(
             param_hint="--save",
         )
     if backend is not None and backend not in BACKEND_NAMES:
-        raise typer.BadParameter(f"unknown backend {backend!r}; choose from {', '.join(BACKEND_NAMES)}",
-                                 param_hint="--backend")
+        raise typer.BadParameter(
+            f"unknown backend {backend!r}; choose from {', '.join(BACKEND_NAMES)}", param_hint="--backend"
+        )
     from netlab.capture import bpf
     from netlab.capture.live import LiveOptions
     from netlab.capture.writer import default_save_path

@@ -24,36 +24,53 @@ from netlab.errors import NetlabError
 # them. SECONDS, its only positional argument, is the typer command's own; the fast path declines it.
 OPTIONS: dict[str, Option] = {
     "port": Option(
-        ("--port", "-p"), int, low=1, high=65535, metavar="PORT",
+        ("--port", "-p"),
+        int,
+        low=1,
+        high=65535,
+        metavar="PORT",
         help=f"Sockets with this local or remote port (default {DEFAULT_PORT}, the chat port).",
     ),
     "pid": Option(
-        ("--pid",), int, metavar="PID", help="Sockets of this process and its children (any port unless --port)."
+        ("--pid",),
+        int,
+        metavar="PID",
+        help="Sockets of this process and its children (any port unless --port).",
     ),
     "all_ports": Option(("--all", "-a"), bool, help="Every TCP socket, on any port."),
     "listening": Option(("--listening", "-l"), bool, help="Only listening sockets."),
     "state": Option(
-        ("--state", "-s"), many=True, metavar="STATE",
+        ("--state", "-s"),
+        many=True,
+        metavar="STATE",
         help="Only this state, e.g. established, time-wait, listen (repeatable).",
     ),
     "as_json": Option(("--json",), bool, help="JSON for scripts (same as --format json)."),
     "output": Option(
-        ("--format", "-f"), OutputFormat, default="text",
+        ("--format", "-f"),
+        OutputFormat,
+        default="text",
         help="text (grouped table), json, or netstat (netstat -tanp's layout).",
     ),
     "watch": Option(
-        ("--watch", "-w"), bool,
+        ("--watch", "-w"),
+        bool,
         help="Refresh in place every SECONDS, marking new and closed sockets and a growing Send-Q.",
     ),
     "netns": Option(
         ("--netns",), metavar="NAME", help="Look into this network namespace (ip netns name or path; root)."
     ),
     "backend": Option(
-        ("--backend",), Backend, default="auto",
+        ("--backend",),
+        Backend,
+        default="auto",
         help="auto (sock_diag on Linux, psutil elsewhere), sock_diag, proc or psutil.",
     ),
     "color": Option(
-        ("--color",), ColorChoice, default="auto", help="Colour on stdout: auto (terminals only), always, never."
+        ("--color",),
+        ColorChoice,
+        default="auto",
+        help="Colour on stdout: auto (terminals only), always, never.",
     ),
 }
 
@@ -84,4 +101,3 @@ def run(args: list[str]) -> bool:
         return False  # errors are reported by the typer command, the one place they become exit codes
     view.write(taken)
     return True
-
