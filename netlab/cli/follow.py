@@ -6,10 +6,10 @@ from typing import Any
 
 import typer
 
-from netlab.cli.app import run_guarded
 from netlab.cli.follow_fast import OPTIONS, follow_file, misuse, pipeline_options
 from netlab.cli.follow_live import LIVE_OPTIONS, live_options, run_live
 from netlab.cli.follow_run import role_judge, run_follow
+from netlab.cli.guard import run_guarded
 from netlab.cli.typer_options import declared_by
 
 

@@ -12,7 +12,7 @@ command, so help texts, usage errors and exit codes stay typer's; nothing has be
 declines.
 
 A netlab error while the capture is read (a missing or damaged file) is reported as the typer
-command reports it: one stderr line and the exit status of `netlab.cli.app.exit_status_for`.
+command reports it: one stderr line and the exit status of `netlab.cli.exits.exit_status_for`.
 Nothing on this path logs, so the log handler the typer app sets up is not needed.
 """
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from netlab.cli.choices import ColorChoice
+from netlab.cli.exits import exit_status_for
 from netlab.cli.fastparse import Declined, Option
 from netlab.cli.fastparse import parse as parse_options
 from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, role_judge, run_follow
@@ -140,8 +141,6 @@ def run(args: list[str]) -> bool:
     try:
         follow_file(Path(options["read"]), options)
     except NetlabError as error:
-        from netlab.cli.app import exit_status_for
-
         sys.stderr.write(f"netlab: {error}\n")
         sys.stderr.flush()
         sys.exit(int(exit_status_for(error)))

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from netlab.cli.guard import run_guarded
 from netlab.cli.sockets_fast import OPTIONS
 from netlab.cli.sockets_view import DEFAULT_INTERVAL, OptionsConflict, make_view
 from netlab.cli.typer_options import declared_by
@@ -48,8 +49,6 @@ def register(app: typer.Typer) -> None:
         ] = None,
         **options: Any,
     ) -> None:
-        from netlab.cli.app import run_guarded
-
         try:
             view = make_view(seconds=seconds, **options)
         except OptionsConflict as conflict:
