@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from netlab.cli.fastparse import Option
+from netlab.errors import FilterUnavailable
 
 if TYPE_CHECKING:
     from netlab.capture.live import LiveFollow, LiveOptions
@@ -114,7 +115,6 @@ def live_options(
     from netlab.capture import bpf
     from netlab.capture.live import LiveOptions
     from netlab.capture.writer import default_save_path
-    from netlab.errors import FilterUnavailable
 
     if raw_filter and bpf.libpcap_available():
         try:

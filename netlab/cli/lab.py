@@ -14,6 +14,7 @@ import typer
 
 from netlab.cli.exits import exit_status_for
 from netlab.cli.guard import run_guarded
+from netlab.errors import CapturePermissionError
 
 if TYPE_CHECKING:
     from netlab.lab.run import LabResult
@@ -179,8 +180,6 @@ def register(app: typer.Typer) -> None:
 def _exit_for_what_is_missing(result: LabResult) -> None:
     """After a report was written: exit with the status of what kept the capture from starting (77 for
     no capture rights), or 1 when the capture is damaged or fails the byte check; else return (exit 0)."""
-    from netlab.errors import CapturePermissionError
-
     error = result.capture_error
     if error is not None:
         why = "no capture rights (see above)" if isinstance(error, CapturePermissionError) else str(error)
