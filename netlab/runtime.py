@@ -18,16 +18,19 @@ Readers must still tolerate a missing file and one left behind by a dead server 
 
 from __future__ import annotations
 
+import errno
+import json
+import logging
 import os
 import stat
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from netlab import jsontext
 from netlab.errors import RuntimeDirError
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
-    from pathlib import Path
     from typing import Any
 
 STATUS_SCHEMA_VERSION = 1
@@ -40,28 +43,22 @@ _warned: set[str] = set()
 
 def status_dir() -> Path:
     """The runtime directory: $NETLAB_RUNTIME_DIR, else $XDG_RUNTIME_DIR/netlab, else /tmp/netlab-<uid>."""
-    from pathlib import Path
-
     return Path(_status_dir_name())
 
 
 def _status_dir_name() -> str:
-    """`status_dir()` as a string (`read_status` does without pathlib, a start-up cost of `netlab sockets`)."""
+    """`status_dir()` as a string."""
     override = os.environ.get("NETLAB_RUNTIME_DIR")
     if override:
         return override
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg:
         return os.path.join(xdg, "netlab")
-    import tempfile  # here, not at the top: a start-up cost of `netlab sockets` (bench/README.md)
-
     return os.path.join(tempfile.gettempdir(), f"netlab-{os.getuid()}")
 
 
 def status_path(port: int, directory: Path | None = None) -> Path:
     """The status file of the server listening on `port`."""
-    from pathlib import Path
-
     return Path(os.path.join(_dir_name(directory), _file_name(port)))
 
 
@@ -102,8 +99,6 @@ def open_dir(directory: Path | str | None, owners: Collection[int], create: bool
     try:
         fd = os.open(path, _DIR_FLAGS)
     except OSError as error:
-        import errno
-
         if error.errno in (errno.ELOOP, errno.ENOTDIR):
             kind = "a symbolic link" if os.path.islink(path) else "not a directory"
             raise RuntimeDirError(path, f"is {kind}") from None
@@ -135,7 +130,7 @@ def write_status(port: int, status: dict[str, Any], directory: Path | None = Non
         RuntimeDirError: the runtime directory is not ours alone (see the module docstring).
         OSError: it cannot be created or written.
     """
-    body = jsontext.dumps({"schema_version": STATUS_SCHEMA_VERSION, **status}).encode("utf-8")
+    body = json.dumps({"schema_version": STATUS_SCHEMA_VERSION, **status}, ensure_ascii=False).encode("utf-8")
     name = _file_name(port)
     fd = open_dir(directory, (os.geteuid(),), create=True)
     try:
@@ -231,7 +226,7 @@ def _read_file(
     finally:
         os.close(fd)
     try:
-        data = jsontext.loads(body.decode("utf-8"))  # json.loads without importing json (start-up time)
+        data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
     return (data, info.st_uid) if isinstance(data, dict) else None
@@ -256,6 +251,4 @@ def warn_once(message: str) -> None:
     if message in _warned:
         return
     _warned.add(message)
-    from netlab.sockets.lazylog import LazyLogger
-
-    LazyLogger(__name__).warning("%s", message)
+    logging.getLogger(__name__).warning("%s", message)

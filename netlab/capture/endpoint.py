@@ -7,14 +7,17 @@ Its own module, so that `netlab sockets` can use it without importing the rest o
 
 from __future__ import annotations
 
-from netlab.records import Record
+from typing import NamedTuple
 
 
-class Endpoint(Record):
+class Endpoint(NamedTuple):
     """One end of a TCP connection: an IP address (text form) and a port.
 
-    A `Record` (a named tuple): immutable, hashed and compared by value in C, which the
-    reassembler's and the decoder's dict lookups use on every segment.
+    A `typing.NamedTuple`, not a dataclass, because it is a measured hot path: the reassembler and
+    the decoder look connections up by endpoints in dicts on every segment, and a tuple hashes and
+    compares in C (a frozen dataclass's generated `__hash__`/`__eq__` run Python code per lookup).
+    Being a tuple, it also equals a plain ``(ip, port)`` tuple and any other 2-tuple of the same
+    values; netlab never relies on that: build an `Endpoint` to compare with one.
     """
 
     ip: str

@@ -41,7 +41,7 @@ from netlab.chat.client_session import (
     ServerUnreachable,
     Settled,
 )
-from netlab.chat.protocol import Incoming
+from netlab.chat.wire import Incoming
 
 __all__ = ["AUTO_WAIT", "REPLY_WAIT", "STOP_WORDS", "ChatClient", "ChatClientError", "ChatClosed", "Dialect",
            "NickRejected", "ServerUnreachable"]

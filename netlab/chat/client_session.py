@@ -40,15 +40,13 @@ from dataclasses import dataclass
 
 from netlab.chat.dialects import DIALECT_HELP as DIALECT_HELP
 from netlab.chat.dialects import Dialect as Dialect
-from netlab.chat.protocol import (
-    GREETING,
+from netlab.chat.protocol import GREETING, LineFramer, decode_line
+from netlab.chat.wire import (
     QUIT_COMMAND,
     WELCOME_RE,
     WELCOME_TAIL,
     Incoming,
-    LineFramer,
     MessageKind,
-    decode_line,
     parse_rename,
     parse_server_line,
 )

@@ -27,36 +27,8 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
-from netlab.chat.limits import DIALECT_WINDOW_SECONDS as DIALECT_WINDOW_SECONDS
-from netlab.chat.limits import MAX_LINE_BYTES as MAX_LINE_BYTES
-from netlab.chat.limits import NICK_REPLY_SECONDS as NICK_REPLY_SECONDS
-from netlab.chat.limits import QUIET_SECONDS as QUIET_SECONDS
-from netlab.chat.wire import HELP_TEXT as HELP_TEXT
-from netlab.chat.wire import LEAVE_SUFFIX as LEAVE_SUFFIX
-from netlab.chat.wire import MAX_NICK_CHARS as MAX_NICK_CHARS
-from netlab.chat.wire import QUIT_COMMAND as QUIT_COMMAND
-from netlab.chat.wire import RESERVED_NICKS as RESERVED_NICKS
-from netlab.chat.wire import STAMP_FORMAT as STAMP_FORMAT
-from netlab.chat.wire import STAMP_RE as STAMP_RE
-from netlab.chat.wire import WELCOME_NAMES as WELCOME_NAMES
-from netlab.chat.wire import WELCOME_RE as WELCOME_RE
-from netlab.chat.wire import WELCOME_TAIL as WELCOME_TAIL
-from netlab.chat.wire import WHO_PREFIX as WHO_PREFIX
-from netlab.chat.wire import Incoming as Incoming
-from netlab.chat.wire import MessageKind as MessageKind
-from netlab.chat.wire import neutralise as neutralise
-from netlab.chat.wire import nick_problem as nick_problem
-from netlab.chat.wire import parse_rename as parse_rename
-from netlab.chat.wire import parse_server_line as parse_server_line
-from netlab.chat.wire import rename_text as rename_text
-from netlab.chat.wire import render_action as render_action
-from netlab.chat.wire import render_chat as render_chat
-from netlab.chat.wire import render_error as render_error
-from netlab.chat.wire import render_notice as render_notice
-from netlab.chat.wire import render_private as render_private
-from netlab.chat.wire import shorten as shorten
-from netlab.chat.wire import welcome_text as welcome_text
-from netlab.chat.wire import who_text as who_text
+from netlab.chat.limits import MAX_LINE_BYTES
+from netlab.chat.wire import HELP_TEXT, LEAVE_SUFFIX, STAMP_RE, MessageKind, neutralise, nick_problem, shorten
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 
 MAX_NICK_ATTEMPTS = 5

@@ -42,12 +42,9 @@ from typing import Any
 
 from netlab import runtime
 from netlab.chat.flusher import Flusher
+from netlab.chat.limits import DIALECT_WINDOW_SECONDS, MAX_LINE_BYTES, QUIET_SECONDS
 from netlab.chat.protocol import (
-    DIALECT_WINDOW_SECONDS,
     GREETING,
-    MAX_LINE_BYTES,
-    QUIET_SECONDS,
-    STAMP_FORMAT,
     Act,
     Action,
     ChangeNick,
@@ -57,11 +54,15 @@ from netlab.chat.protocol import (
     DialectSettled,
     Leave,
     ListUsers,
-    MessageKind,
     Reply,
     Say,
     SessionState,
     Whisper,
+)
+from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, Visit, format_address
+from netlab.chat.wire import (
+    STAMP_FORMAT,
+    MessageKind,
     neutralise,
     rename_text,
     render_action,
@@ -73,7 +74,6 @@ from netlab.chat.protocol import (
     welcome_text,
     who_text,
 )
-from netlab.chat.registry import ClientInfo, ClientRegistry, Connection, Visit, format_address
 from netlab.errors import NetlabError, NoRights, RuntimeDirError, os_reason
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from netlab.chat.client import ChatClient, ChatClosed
 from netlab.chat.client_session import stop_reason
-from netlab.chat.protocol import Incoming, neutralise
+from netlab.chat.wire import Incoming, neutralise
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from prompt_toolkit.styles import Style
 
 from netlab.chat.client import ChatClient, ChatClosed
 from netlab.chat.client_session import prompt_text, stop_reason
-from netlab.chat.protocol import Incoming, MessageKind, neutralise
+from netlab.chat.wire import Incoming, MessageKind, neutralise
 
 _PALETTE = ("ansired", "ansigreen", "ansiyellow", "ansiblue", "ansimagenta", "ansicyan",
             "ansibrightred", "ansibrightgreen", "ansibrightblue", "ansibrightmagenta")

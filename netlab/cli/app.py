@@ -11,31 +11,8 @@ from typing import Any
 import typer
 
 from netlab import __version__
-from netlab.cli.exits import ExitStatus, exit_table_epilog, run_quietly
+from netlab.cli.exits import exit_table_epilog, run_quietly
 from netlab.cli.logsetup import configure_logging
-from netlab.errors import (
-    CapturePermissionError,
-    FilterUnavailable,
-    InputMissing,
-    LabPermissionError,
-    NetlabError,
-    NoRights,
-    PcapReadError,
-    SocketsPermissionError,
-    Unreachable,
-)
-
-
-def exit_status_for(error: NetlabError) -> ExitStatus:
-    """The exit status for a netlab error: the only place errors become exit codes (table: `EXIT_MEANINGS`)."""
-    if isinstance(error, (NoRights, CapturePermissionError, LabPermissionError, SocketsPermissionError)):
-        return ExitStatus.NO_PERMISSION
-    if isinstance(error, (FilterUnavailable, Unreachable)):
-        return ExitStatus.UNAVAILABLE
-    if isinstance(error, InputMissing) or (isinstance(error, PcapReadError) and error.missing):
-        return ExitStatus.NO_INPUT
-    return ExitStatus.ERROR
-
 
 app = typer.Typer(
     name="netlab",
@@ -55,7 +32,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (repeat for more)."),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More diagnostics on stderr (repeat for more)."
+    ),
     quiet: int = typer.Option(0, "--quiet", "-q", count=True, help="Fewer diagnostics on stderr."),
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
@@ -63,15 +42,6 @@ def root(
 ) -> None:
     """netlab: see TCP at work. Run `netlab COMMAND --help` for each command."""
     configure_logging(verbose, quiet)
-
-
-def run_guarded(body: Callable[[], Any]) -> Any:
-    """Run a command body, turning netlab errors into one stderr line and an exit code."""
-    try:
-        return body()
-    except NetlabError as error:
-        typer.echo(f"netlab: {error}", err=True)
-        raise typer.Exit(int(exit_status_for(error))) from None
 
 
 _LOG_OPTIONS = (

@@ -19,7 +19,10 @@ from netlab.cli.exits import run_quietly
 def main() -> None:
     """Console-script entry point; quiet on a closed pipe and on Ctrl-C."""
     if sys.argv[1:2] == ["sockets"]:
+        from netlab.cli.logsetup import configure_logging
         from netlab.cli.sockets_fast import run
+
+        configure_logging(0, 0)  # the typer app's set-up without -v / -q (which go to typer, as does a decline)
 
         if run_quietly(lambda: run(sys.argv[2:])):
             return

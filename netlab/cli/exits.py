@@ -2,7 +2,7 @@
 
 The table (`EXIT_MEANINGS`) is the single source of what each status means: `exit_table_epilog`
 puts it at the end of every command's `--help`, and a test checks the README's copy against it.
-Which error gets which status is decided in `netlab.cli.app.exit_status_for`, and nowhere else.
+Which error gets which status is decided in `exit_status_for`, and nowhere else.
 """
 
 from __future__ import annotations
@@ -12,8 +12,20 @@ import io
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (and re), a start-up cost of the fast paths
+from netlab.errors import (
+    CapturePermissionError,
+    FilterUnavailable,
+    InputMissing,
+    LabPermissionError,
+    NetlabError,
+    NoRights,
+    PcapReadError,
+    SocketsPermissionError,
+    Unreachable,
+)
+
 if TYPE_CHECKING:
     from typing import Any
 
@@ -28,6 +40,17 @@ class ExitStatus(enum.IntEnum):
     UNAVAILABLE = 69
     NO_PERMISSION = 77
     INTERRUPTED = 130
+
+
+def exit_status_for(error: NetlabError) -> ExitStatus:
+    """The exit status for a netlab error: the only place errors become exit codes (table: `EXIT_MEANINGS`)."""
+    if isinstance(error, (NoRights, CapturePermissionError, LabPermissionError, SocketsPermissionError)):
+        return ExitStatus.NO_PERMISSION
+    if isinstance(error, (FilterUnavailable, Unreachable)):
+        return ExitStatus.UNAVAILABLE
+    if isinstance(error, InputMissing) or (isinstance(error, PcapReadError) and error.missing):
+        return ExitStatus.NO_INPUT
+    return ExitStatus.ERROR
 
 
 #: What each status means, for every command alike (the `--help` epilogs and the README's table).
@@ -104,7 +127,9 @@ def guard_stdout() -> None:
         return
     current.flush()
     buffer = _StdoutBuffer(io.FileIO(fd, "w", closefd=False))
-    buffer.unbuffered = not isinstance(getattr(current, "buffer", None), io.BufferedWriter)  # -u: a raw FileIO
+    buffer.unbuffered = not isinstance(
+        getattr(current, "buffer", None), io.BufferedWriter
+    )  # -u: a raw FileIO
     sys.stdout = io.TextIOWrapper(
         buffer,
         encoding=current.encoding,

@@ -1,86 +1,104 @@
-"""A small click-like option parser over a table, for the start-up fast paths of the console entry point.
+"""Each command-line option declared once (`Option`), and a small click-like parser over a table of them.
 
-`netlab sockets` and `netlab follow --read` first offer their arguments to this parser
-(`netlab.cli.sockets_fast`, `netlab.cli.follow_fast`), each with a table of the typer command's
-options. It reads them the way click's parser does: `--name value`, `--name=value`, `-x value`,
-`-xvalue`, short flags grouped with at most one short option taking a value last (`-al`, `-ap80`),
-off switches (`--no-summary`), repeatable options that collect, integers with a range, choices. An
-option's value is the next argument whatever it looks like; the last of repeated options wins. It
-raises `Declined` for whatever it is not sure to read exactly as typer would (unknown options,
-`--help`, a missing or invalid value, a flag given a value, `--`, positional arguments), so that
-the command goes to typer, which writes the help texts and usage errors.
-
-Not argparse: importing it (with gettext and locale) and building a parser is a sizeable share of
-the whole `netlab sockets` command's start-up (bench/README.md, "Start-up"); nor typing or
-dataclasses, which a test keeps out of that command's imports. This is a loop over a dict.
+`netlab sockets` and `netlab follow` declare their options as tables of `Option` (in
+`netlab.cli.sockets_fast`, `netlab.cli.follow_fast`, `netlab.cli.follow_live`); the typer commands
+are built from those tables (`netlab.cli.typer_options`), and the start-up fast paths of the console
+entry point read the same tables with `parse`, without importing typer. It reads arguments the way
+click's parser does: `--name value`, `--name=value`, `-x value`, `-xvalue`, short flags grouped with
+at most one short option taking a value last (`-al`, `-ap80`), off switches (`--no-summary`),
+repeatable options that collect, numbers with a range, choices. An option's value is the next
+argument whatever it looks like; the last of repeated options wins. It raises `Declined` for whatever
+it is not sure to read exactly as typer would (unknown options, `--help`, a missing or invalid value,
+a flag given a value, `--`, positional arguments), so that the command goes to typer, which writes
+the help texts and usage errors.
 """
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-    from typing import Any
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-KINDS = ("flag", "str", "int")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+KINDS = ("flag", "str", "int", "float")
 
 
 class Declined(Exception):
     """The fast parser does not take these arguments; the typer command will."""
 
 
+@dataclass(frozen=True, slots=True)
 class Option:
-    """One option of a command as the fast parser reads it (a row of an option table).
+    """One option of a command, declared once: the typer command is built from it
+    (`netlab.cli.typer_options`) and the fast parser reads it.
 
-    Args:
+    Attributes:
         strings: the option strings that turn it on or take its value (`--port`, `-p`).
-        kind: "flag" (no value), "str" or "int".
+        type: what the value converts to: bool (a flag, no value), int, float, str, `Path`, or an
+            enum whose values are the accepted choices (case-sensitive).
+        help: the help text typer shows.
         many: repeatable; its values collect in a list (None when it is not given).
-        choices: the values accepted (case-sensitive), or None for any.
-        low, high: an "int" option's inclusive range (None: unbounded on that side).
-        off: a flag's off switches (`--no-summary`).
-        default: the value when the option is not given (None; False for a flag).
+        low, high: a number's inclusive range (None: unbounded on that side).
+        off: a flag's off switch (`--no-summary`), at most one.
+        default: the value when the option is not given (an enum option's: the enum value); None, or
+            False for a flag.
+        metavar, hidden, panel: how typer's help shows it (`rich_help_panel`).
     """
 
-    __slots__ = ("choices", "default", "high", "kind", "low", "many", "off", "strings")
+    strings: tuple[str, ...]
+    type: Callable[[str], Any] = str
+    help: str = ""
+    many: bool = False
+    low: int | None = None
+    high: int | None = None
+    off: tuple[str, ...] = ()
+    default: object = None
+    metavar: str | None = None
+    hidden: bool = False
+    panel: str | None = None
 
-    def __init__(
-        self,
-        *strings: str,
-        kind: str = "str",
-        many: bool = False,
-        choices: Iterable[str] | None = None,
-        low: int | None = None,
-        high: int | None = None,
-        off: tuple[str, ...] = (),
-        default: object = None,
-    ) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"unknown option kind {kind!r}")
-        self.strings, self.kind, self.many, self.off = strings, kind, many, off
-        self.choices = tuple(choices) if choices is not None else None
-        self.low, self.high = low, high
-        self.default = False if default is None and kind == "flag" else default
+    def __post_init__(self) -> None:
+        if len(self.off) > 1 or (self.off and self.type is not bool):
+            raise ValueError(f"{self.strings[0]}: one off switch, on a flag only")
+        if self.default is None and self.type is bool:
+            object.__setattr__(self, "default", False)
+
+    @property
+    def kind(self) -> str:
+        """ "flag", "int", "float" or "str" (text, a path or a choice), as the fast parser reads it."""
+        kinds: dict[object, str] = {bool: "flag", int: "int", float: "float"}
+        return kinds.get(self.type, "str")
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        """The values accepted (an enum option's values), or None for any."""
+        if isinstance(self.type, type) and issubclass(self.type, enum.Enum):
+            return tuple(str(member.value) for member in self.type)
+        return None
 
     @property
     def range(self) -> tuple[int | None, int | None] | None:
-        """(low, high) for an integer with a bound, else None (as click's IntRange shows it)."""
+        """(low, high) for a number with a bound, else None (as click's IntRange shows it)."""
         return None if self.low is None and self.high is None else (self.low, self.high)
 
     def read(self, text: str) -> object:
-        """The value of `text` for this option.
+        """The value of `text` for this option (a choice, a path: the text as given).
 
         Raises:
-            Declined: not one of the choices, not an integer, or out of range.
+            Declined: not one of the choices, not a number, or out of range.
         """
-        if self.choices is not None and text not in self.choices:
-            raise Declined(f"{text!r} is not one of {self.choices}")
-        if self.kind != "int":
+        choices = self.choices
+        if choices is not None and text not in choices:
+            raise Declined(f"{text!r} is not one of {choices}")
+        kind = self.kind
+        if kind not in ("int", "float"):
             return text
         try:
-            number = int(text)  # as click's INT: " 12 ", "08" and "1_0" are numbers too
+            number = int(text) if kind == "int" else float(text)  # as click's INT: " 12 ", "08", "1_0"
         except ValueError:
-            raise Declined(f"{text!r} is not an integer") from None
+            raise Declined(f"{text!r} is not a number") from None
         if (self.low is not None and number < self.low) or (self.high is not None and number > self.high):
             raise Declined(f"{number} is out of range for {self.strings[0]}")
         return number

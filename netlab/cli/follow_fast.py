@@ -1,48 +1,96 @@
 """`netlab follow --read FILE ...` without typer: the start-up fast path of the console entry point.
 
 Importing typer, building the app and parsing with it costs more than following a small capture
-takes, and a few percent of a large one (bench/README.md, "Start-up", times both paths). So the
-entry point hands the arguments of `netlab follow` to this module first. It reads the typer
-command's options for a capture file (`OPTIONS`, which a test compares with the command) with the
-fast parser of `netlab.cli.fastparse`, which reads them as click's parser does, and declines
-whatever it is not sure to read exactly as typer would: no `--read`, live-capture options, `--help`,
-unknown options, a missing or invalid value, a value typer's command would reject (an unknown
-format, a `--direction` or `--color` the format cannot honour, a host that is not an address), `--`
-and positional arguments. A declined run goes to the typer command, so help texts, usage errors and
-exit codes stay typer's; nothing has been written when it declines.
+(bench/README.md, "Start-up", times both paths). So the entry point hands the arguments
+of `netlab follow` to this module first. It declares the command's options for a capture file
+(`OPTIONS`, from which `netlab.cli.follow` builds the typer command) and reads them with the fast
+parser of `netlab.cli.fastparse`, which reads them as click's parser does, and declines whatever it
+is not sure to read exactly as typer would: no `--read`, live-capture options, `--help`, unknown options, a missing or invalid
+value, a value typer's command would reject (an unknown format, a `--direction` or `--color` the format
+cannot honour, a host that is not an address), `--` and positional arguments. A declined run goes to the typer
+command, so help texts, usage errors and exit codes stay typer's; nothing has been written when it
+declines.
 
 A netlab error while the capture is read (a missing or damaged file) is reported as the typer
-command reports it: one stderr line and the exit status of `netlab.cli.app.exit_status_for`.
+command reports it: one stderr line and the exit status of `netlab.cli.exits.exit_status_for`.
 Nothing on this path logs, so the log handler the typer app sets up is not needed.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 from netlab.cli.choices import ColorChoice
+from netlab.cli.exits import exit_status_for
 from netlab.cli.fastparse import Declined, Option
 from netlab.cli.fastparse import parse as parse_options
 from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, role_judge, run_follow
 from netlab.errors import NetlabError
 from netlab.render.base import format_names, option_conflict
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing here
-if TYPE_CHECKING:
-    from typing import Any
-
-# The typer command's options for a capture file (the live-capture ones are declined as unknown).
+# The follow command's options for a capture file, declared once: `netlab.cli.follow` builds the
+# typer command from them and the live-capture ones (`netlab.cli.follow_live.LIVE_OPTIONS`), which
+# the fast parser does not know and so declines.
 OPTIONS: dict[str, Option] = {
-    "read": Option("--read", "-r"),
-    "stream": Option("--stream", "-s", kind="int", many=True, low=0),
-    "fmt": Option("--format", "-f", default="text"),
-    "port": Option("--port", "-p", kind="int", many=True, low=0, high=65535),
-    "host": Option("--host", many=True),
-    "direction": Option("--direction", "-d", choices=[d.value for d in DirectionChoice], default="both"),
-    "color": Option("--color", choices=[c.value for c in ColorChoice], default="auto"),
-    "vlans": Option("--vlans", choices=[v.value for v in VlanChoice], default="auto"),
-    "split_vlans": Option("--split-vlans", kind="flag"),
-    "summary": Option("--summary", kind="flag", off=("--no-summary",), default=True),
+    "read": Option(
+        ("--read", "-r"),
+        Path,
+        metavar="FILE",
+        help="pcap or pcapng file to read (gzip is fine); without it, capture live.",
+    ),
+    "stream": Option(
+        ("--stream", "-s"),
+        int,
+        many=True,
+        low=0,
+        help="Only this stream (Wireshark's tcp.stream number); repeatable.",
+    ),
+    "fmt": Option(
+        ("--format", "-f"),
+        default="text",
+        metavar="FORMAT",
+        help=f"Output format, one of: {', '.join(format_names())}.",
+    ),
+    "port": Option(
+        ("--port", "-p"),
+        int,
+        many=True,
+        low=0,
+        high=65535,
+        help="Only streams with this port at either end; repeatable.",
+    ),
+    "host": Option(
+        ("--host",), many=True, help="Only streams with this IP address at either end; repeatable."
+    ),
+    "direction": Option(
+        ("--direction", "-d"),
+        DirectionChoice,
+        default="both",
+        help="Only client→server (c2s) or server→client (s2c) bytes.",
+    ),
+    "color": Option(
+        ("--color",),
+        ColorChoice,
+        default="auto",
+        help="Color the text output (auto: only on a terminal, without NO_COLOR).",
+    ),
+    "vlans": Option(
+        ("--vlans",),
+        VlanChoice,
+        default="auto",
+        help="One 4-tuple on several VLANs: auto merges copies of the same packets (as Wireshark)"
+        " and keeps different connections apart; merge always merges; split never does.",
+    ),
+    "split_vlans": Option(("--split-vlans",), bool, hidden=True, help="Same as --vlans split."),
+    "summary": Option(
+        ("--summary",),
+        bool,
+        off=("--no-summary",),
+        default=True,
+        help="Print the counts on stderr at the end.",
+    ),
 }
 
 
@@ -53,24 +101,29 @@ def parse(args: list[str]) -> dict[str, Any]:
         Declined: arguments the typer command should see (see the module docstring).
     """
     values = parse_options(args, OPTIONS)
-    _check(values)
+    if not values["read"]:
+        raise Declined("no --read: a live capture")
+    problem = misuse(values["fmt"], values["direction"], values["color"], values["host"] or [])
+    if problem is not None:
+        raise Declined(problem[1])
     return values
 
 
-def _check(values: dict[str, Any]) -> None:
-    """What the typer command checks before it runs (its usage errors stay its own)."""
-    if not values["read"]:
-        raise Declined("no --read: a live capture")
-    if values["fmt"] not in format_names():
-        raise Declined(f"unknown format {values['fmt']!r}")
-    conflict = option_conflict(values["fmt"], values["direction"], values["color"])
+def misuse(fmt: str, direction: str, color: str, hosts: list[str]) -> tuple[str, str] | None:
+    """(option, message) for values the follow command refuses, checked before it reads anything:
+    an unknown format, a `--direction` or `--color` the format cannot honour, a `--host` that is not
+    an address (for a capture file: a live capture resolves host names). None when all is well."""
+    if fmt not in format_names():
+        return "--format", f"unknown format {fmt!r}; choose from {', '.join(format_names())}"
+    conflict = option_conflict(fmt, direction, color)
     if conflict is not None:
-        raise Declined(conflict[1])
-    for text in values["host"] or []:
+        return conflict
+    for text in hosts:
         try:
             canonical_ip(text)
-        except ValueError:
-            raise Declined(f"--host {text!r}") from None
+        except ValueError as error:
+            return "--host", str(error)
+    return None
 
 
 def run(args: list[str]) -> bool:
@@ -85,29 +138,37 @@ def run(args: list[str]) -> bool:
         options = parse(args)
     except Declined:
         return False
-    from pathlib import Path
-
-    from netlab.capture.pcapfile import read_segments
-
-    path = Path(options["read"])
     try:
-        run_follow(
-            read_segments(path),
-            roles=role_judge(options["port"] or [], capture_file=path),
-            batch=True,
-            fmt=options["fmt"],
-            streams=options["stream"] or [],
-            ports=options["port"] or [],
-            hosts=options["host"] or [],
-            direction=DirectionChoice(options["direction"]),
-            color=ColorChoice(options["color"]),
-            vlans=VlanChoice.split if options["split_vlans"] else VlanChoice(options["vlans"]),
-            summary=options["summary"],
-        )
+        follow_file(Path(options["read"]), options)
     except NetlabError as error:
-        from netlab.cli.app import exit_status_for
-
         sys.stderr.write(f"netlab: {error}\n")
         sys.stderr.flush()
         sys.exit(int(exit_status_for(error)))
     return True
+
+
+def pipeline_options(options: dict[str, Any]) -> dict[str, Any]:
+    """`run_follow`'s keyword arguments for the parsed options (a choice as its enum member or its value)."""
+    return {
+        "fmt": options["fmt"],
+        "streams": options["stream"] or [],
+        "hosts": options["host"] or [],
+        "direction": DirectionChoice(options["direction"]),
+        "color": ColorChoice(options["color"]),
+        "vlans": VlanChoice.split if options["split_vlans"] else VlanChoice(options["vlans"]),
+        "summary": options["summary"],
+    }
+
+
+def follow_file(path: Path, options: dict[str, Any]) -> None:
+    """Follow the streams of the capture file `path` (both paths' `--read`)."""
+    from netlab.capture.pcapfile import read_segments
+
+    ports = options["port"] or []
+    run_follow(
+        read_segments(path),
+        roles=role_judge(ports, capture_file=path),
+        batch=True,
+        ports=ports,
+        **pipeline_options(options),
+    )

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from netlab.cli.fastparse import Option
+from netlab.errors import FilterUnavailable
+
 if TYPE_CHECKING:
     from netlab.capture.live import LiveFollow, LiveOptions
 
@@ -23,21 +26,49 @@ READY_PREFIX = "netlab follow: capturing"
 DEFAULT_PORT = 55555  # `netlab serve`'s default
 BACKEND_NAMES = ("afpacket", "tcpdump", "scapy")  # netlab.capture.sources.BACKENDS, without importing it
 
-LIVE_HELP = {
-    "iface": "Interface to capture on (default: loopback when the server is local, else the interface that "
-             "routes to --host).",
-    "filter": "Extra capture filter (tcpdump syntax), and-ed with --port/--host; compiled by libpcap into the kernel.",
-    "backend": "How to capture: afpacket (the default, chosen by bench/capture_bench.py: an AF_PACKET socket "
-               "with the filter in the kernel and up to 512 MiB of buffer; lost nothing at every burst rate "
-               "measured, see the README), tcpdump (tcpdump -U -w - piped in; its immediate mode drops "
-               "packets from ~50 000 messages/s at snap length 262144), scapy (scapy's L2ListenSocket, "
-               "raw reads).",
-    "save": "Also write the captured packets to captures/follow-<time>.pcap (opens in Wireshark; "
-            "--read of it gives the same transcript).",
-    "save_to": "Like --save, into FILE.",
-    "duration": "Stop after SECONDS.",
-    "count": "Stop after N packets.",
-    "until_idle": "Stop once no packet has arrived for SECONDS.",
+PANEL = "Live capture"
+# The follow command's live-capture options (declared once; `netlab.cli.follow` builds typer's from them).
+LIVE_OPTIONS: dict[str, Option] = {
+    "iface": Option(
+        ("--iface", "-i"),
+        panel=PANEL,
+        help="Interface to capture on (default: loopback when the server is local, else the interface that "
+        "routes to --host).",
+    ),
+    "bpf_filter": Option(
+        ("--filter",),
+        panel=PANEL,
+        help="Extra capture filter (tcpdump syntax), and-ed with --port/--host; compiled by libpcap into the kernel.",
+    ),
+    "backend": Option(
+        ("--backend",),
+        panel=PANEL,
+        help="How to capture: afpacket (the default, chosen by bench/capture_bench.py: an AF_PACKET socket "
+        "with the filter in the kernel and up to 512 MiB of buffer; lost nothing at every burst rate "
+        "measured, see the README), tcpdump (tcpdump -U -w - piped in; its immediate mode drops "
+        "packets from ~50 000 messages/s at snap length 262144), scapy (scapy's L2ListenSocket, "
+        "raw reads).",
+    ),
+    "save": Option(
+        ("--save",),
+        bool,
+        panel=PANEL,
+        help="Also write the captured packets to captures/follow-<time>.pcap (opens in Wireshark; "
+        "--read of it gives the same transcript).",
+    ),
+    "save_to": Option(("--save-to",), Path, metavar="FILE", panel=PANEL, help="Like --save, into FILE."),
+    "duration": Option(
+        ("--duration",), float, low=0, metavar="SECONDS", panel=PANEL, help="Stop after SECONDS."
+    ),
+    "count": Option(("--count", "-c"), int, low=1, panel=PANEL, help="Stop after N packets."),
+    "until_idle": Option(
+        ("--until-idle",),
+        float,
+        low=0,
+        metavar="SECONDS",
+        panel=PANEL,
+        help="Stop once no packet has arrived for SECONDS.",
+    ),
 }
 
 
@@ -55,13 +86,22 @@ def live_options(
     until_idle: float | None,
 ) -> LiveOptions | None:
     """The live capture's options, or None with --read. Raises typer.BadParameter for misuse."""
-    live_only = {"--iface": iface, "--filter": raw_filter, "--backend": backend, "--save": save or None,
-                 "--save-to": save_to, "--duration": duration, "--count": count, "--until-idle": until_idle}
+    live_only = {
+        "--iface": iface,
+        "--filter": raw_filter,
+        "--backend": backend,
+        "--save": save or None,
+        "--save-to": save_to,
+        "--duration": duration,
+        "--count": count,
+        "--until-idle": until_idle,
+    }
     if read is not None:
         given = [name for name, value in live_only.items() if value is not None]
         if given:
-            raise typer.BadParameter(f"{', '.join(given)} only apply to live capture (without --read)",
-                                     param_hint="--read")
+            raise typer.BadParameter(
+                f"{', '.join(given)} only apply to live capture (without --read)", param_hint="--read"
+            )
         return None
     if save and save_to is not None:
         raise typer.BadParameter(
@@ -69,12 +109,12 @@ def live_options(
             param_hint="--save",
         )
     if backend is not None and backend not in BACKEND_NAMES:
-        raise typer.BadParameter(f"unknown backend {backend!r}; choose from {', '.join(BACKEND_NAMES)}",
-                                 param_hint="--backend")
+        raise typer.BadParameter(
+            f"unknown backend {backend!r}; choose from {', '.join(BACKEND_NAMES)}", param_hint="--backend"
+        )
     from netlab.capture import bpf
     from netlab.capture.live import LiveOptions
     from netlab.capture.writer import default_save_path
-    from netlab.errors import FilterUnavailable
 
     if raw_filter and bpf.libpcap_available():
         try:

@@ -10,6 +10,7 @@ import contextlib
 import enum
 import gc
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -47,8 +48,6 @@ def canonical_ip(text: str) -> str:
     Raises:
         ValueError: `text` is not an IPv4 or IPv6 address (the message says so).
     """
-    import socket
-
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             return socket.inet_ntop(family, socket.inet_pton(family, text.strip("[]")))

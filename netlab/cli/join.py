@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 
 from netlab.chat.dialects import DIALECT_HELP, Dialect
+from netlab.cli.guard import run_guarded
 
 _DIALECT_HELP = "; ".join(f"{item.value}: {text}" for item, text in DIALECT_HELP.items()) + "."
 
 
 def _default_nick() -> str:
-    from netlab.chat.protocol import nick_problem
+    from netlab.chat.wire import nick_problem
 
     try:
         name = getpass.getuser()
@@ -25,8 +26,6 @@ def _default_nick() -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the `join` command to the app."""
-    from netlab.cli.app import run_guarded
-
     @app.command("join")
     def join(
         host: str = typer.Option("127.0.0.1", "--host", help="Server address."),

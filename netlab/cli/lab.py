@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netlab.cli.exits import exit_status_for
+from netlab.cli.guard import run_guarded
+from netlab.errors import CapturePermissionError
+
 if TYPE_CHECKING:
     from netlab.lab.run import LabResult
 
@@ -121,8 +125,6 @@ def register(app: typer.Typer) -> None:
         `sudo .venv/bin/netlab lab --hosts 4 --loss 5 --delay 10 --reorder 10` (a lossy, reordering wire
         between namespaced hosts: the report then shows retransmissions and out-of-order segments).
         """
-        from netlab.cli.app import run_guarded
-
         if (loss or delay or reorder or seed is not None) and not hosts:
             typer.echo("netlab: --loss, --delay, --reorder and --seed need --hosts N "
                        "(loopback never loses or reorders a packet)", err=True)  # fmt: skip
@@ -178,9 +180,6 @@ def register(app: typer.Typer) -> None:
 def _exit_for_what_is_missing(result: LabResult) -> None:
     """After a report was written: exit with the status of what kept the capture from starting (77 for
     no capture rights), or 1 when the capture is damaged or fails the byte check; else return (exit 0)."""
-    from netlab.cli.app import exit_status_for
-    from netlab.errors import CapturePermissionError
-
     error = result.capture_error
     if error is not None:
         why = "no capture rights (see above)" if isinstance(error, CapturePermissionError) else str(error)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from netlab.cli.guard import run_guarded
 from netlab.errors import PcapReadError
 
 
@@ -59,8 +60,6 @@ def register(app: typer.Typer) -> None:
         (one self-contained page: open it in any browser). The sockets section of `netlab lab`'s
         report is left out, since a capture does not show sockets. Prints the paths on stdout.
         """
-        from netlab.cli.app import run_guarded
-
         def body() -> None:
             from netlab.report.write import report_from_pcap
 

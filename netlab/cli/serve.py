@@ -12,6 +12,7 @@ from types import FrameType
 import typer
 
 from netlab.chat.limits import MAX_LINE_BYTES
+from netlab.cli.guard import run_guarded
 
 log = logging.getLogger("netlab.chat.server")
 
@@ -26,8 +27,6 @@ def _raise_fd_limit(wanted: int) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the `serve` command to the app."""
-    from netlab.cli.app import run_guarded
-
     @app.command("serve")
     def serve(
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (IPv6 too, e.g. ::1). "

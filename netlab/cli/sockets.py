@@ -1,25 +1,21 @@
 """`netlab sockets`: the chat's sockets as `ss -tanp` sees them, with who is who and who is stuck.
 
-This module is the typer command (help, usage errors). The options' meaning and the output live in
-`netlab.cli.sockets_view`, shared with the start-up fast path `netlab.cli.sockets_fast`, which runs
-the command without importing typer; `tests/integration/test_sockets_fast.py` keeps the two in step.
+This module is the typer command (help, usage errors), built from the options that the start-up fast
+path `netlab.cli.sockets_fast` declares and reads without importing typer. The options' meaning and
+the output live in `netlab.cli.sockets_view`, shared by both; `tests/integration/test_sockets_fast.py`
+checks that the two read arguments alike.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from netlab.cli.choices import ColorChoice
-from netlab.cli.sockets_view import (
-    DEFAULT_INTERVAL,
-    DEFAULT_PORT,
-    Backend,
-    OptionsConflict,
-    OutputFormat,
-    make_view,
-)
+from netlab.cli.guard import run_guarded
+from netlab.cli.sockets_fast import OPTIONS
+from netlab.cli.sockets_view import DEFAULT_INTERVAL, OptionsConflict, make_view
+from netlab.cli.typer_options import declared_by
 
 HELP = """Show the chat's TCP sockets: the listener, then each client connection with both ends side by side.
 
@@ -41,6 +37,7 @@ def register(app: typer.Typer) -> None:
     """Add the `sockets` command to the app."""
 
     @app.command("sockets", help=HELP)
+    @declared_by(OPTIONS)
     def sockets(
         seconds: Annotated[
             float | None,
@@ -50,94 +47,13 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
-        port: Annotated[
-            int | None,
-            typer.Option(
-                "--port",
-                "-p",
-                metavar="PORT",
-                min=1,
-                max=65535,
-                help=f"Sockets with this local or remote port (default {DEFAULT_PORT}, the chat port).",
-            ),
-        ] = None,
-        pid: Annotated[
-            int | None,
-            typer.Option(
-                "--pid",
-                metavar="PID",
-                help="Sockets of this process and its children (any port unless --port).",
-            ),
-        ] = None,
-        all_ports: Annotated[
-            bool, typer.Option("--all", "-a", help="Every TCP socket, on any port.")
-        ] = False,
-        listening: Annotated[bool, typer.Option("--listening", "-l", help="Only listening sockets.")] = False,
-        state: Annotated[
-            list[str] | None,
-            typer.Option(
-                "--state",
-                "-s",
-                metavar="STATE",
-                help="Only this state, e.g. established, time-wait, listen (repeatable).",
-            ),
-        ] = None,
-        as_json: Annotated[
-            bool, typer.Option("--json", help="JSON for scripts (same as --format json).")
-        ] = False,
-        output: Annotated[
-            OutputFormat,
-            typer.Option(
-                "--format", "-f", help="text (grouped table), json, or netstat (netstat -tanp's layout)."
-            ),
-        ] = OutputFormat.text,
-        watch: Annotated[
-            bool,
-            typer.Option(
-                "--watch",
-                "-w",
-                help="Refresh in place every SECONDS, marking new and closed sockets and a growing Send-Q.",
-            ),
-        ] = False,
-        netns: Annotated[
-            str | None,
-            typer.Option(
-                "--netns",
-                metavar="NAME",
-                help="Look into this network namespace (ip netns name or path; root).",
-            ),
-        ] = None,
-        backend: Annotated[
-            Backend,
-            typer.Option(
-                "--backend", help="auto (sock_diag on Linux, psutil elsewhere), sock_diag, proc or psutil."
-            ),
-        ] = Backend.auto,
-        color: Annotated[
-            ColorChoice,
-            typer.Option("--color", help="Colour on stdout: auto (terminals only), always, never."),
-        ] = ColorChoice.auto,
+        **options: Any,
     ) -> None:
-        from netlab.cli.app import run_guarded
-
         try:
-            view = make_view(
-                seconds=seconds,
-                port=port,
-                pid=pid,
-                all_ports=all_ports,
-                listening=listening,
-                state=state,
-                as_json=as_json,
-                output=output,
-                watch=watch,
-                netns=netns,
-                backend=backend,
-                color=color,
-            )
+            view = make_view(seconds=seconds, **options)
         except OptionsConflict as conflict:
             raise typer.BadParameter(str(conflict), param_hint=conflict.param_hint) from None
-        if watch:
+        if options["watch"]:
             run_guarded(lambda: view.watch(seconds or DEFAULT_INTERVAL))
         else:
             run_guarded(view.once)

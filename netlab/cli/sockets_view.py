@@ -8,12 +8,13 @@ typer. So nothing here imports typer, and the library is imported where it is us
 from __future__ import annotations
 
 import enum
+import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from netlab.cli.choices import ColorChoice
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -62,17 +63,19 @@ def make_view(
     listening: bool,
     state: list[str] | None,
     as_json: bool,
-    output: OutputFormat,
+    output: OutputFormat | str,
     watch: bool,
     netns: str | None,
-    backend: Backend,
-    color: ColorChoice,
+    backend: Backend | str,
+    color: ColorChoice | str,
 ) -> SocketsView:
-    """The view for the parsed options of `netlab sockets` (one argument per option).
+    """The view for the parsed options of `netlab sockets` (one argument per option; a choice as its
+    enum member or its value, as the typer command and the fast parser give them).
 
     Raises:
         OptionsConflict: options that contradict each other, a bad interval or an unknown state.
     """
+    output, backend, color = OutputFormat(output), Backend(backend), ColorChoice(color)
     if seconds is not None and not watch:
         raise OptionsConflict("SECONDS only makes sense with --watch", "SECONDS")
     if seconds is not None and not 0.05 <= seconds <= 3600:
@@ -160,9 +163,7 @@ class SocketsView:
         from netlab.sockets.table import group_rows, render_netstat, render_text, to_document
 
         if self.output is OutputFormat.json:
-            from netlab import jsontext  # json.dumps without importing json (start-up time)
-
-            sys.stdout.write(jsontext.dumps(to_document(taken)) + "\n")
+            sys.stdout.write(json.dumps(to_document(taken), ensure_ascii=False) + "\n")
         elif self.output is OutputFormat.netstat:
             sys.stdout.write(render_netstat(row for group in group_rows(taken.rows) for row in group.rows))
         else:

@@ -11,16 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from netlab.chat.protocol import (
-    Act,
-    ChangeNick,
-    Incoming,
-    Leave,
-    MessageKind,
-    Say,
-    Whisper,
-    parse_command,
-)
+from netlab.chat.protocol import Act, ChangeNick, Leave, Say, Whisper, parse_command
+from netlab.chat.wire import Incoming, MessageKind
 
 
 @dataclass(frozen=True, slots=True)

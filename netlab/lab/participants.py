@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from netlab.capture.model import Endpoint
 from netlab.chat.client import ChatClient
-from netlab.chat.protocol import Incoming, MessageKind
+from netlab.chat.wire import Incoming, MessageKind
 from netlab.lab.conversation import Expect
 
 log = logging.getLogger(__name__)

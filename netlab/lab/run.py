@@ -14,16 +14,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 from netlab.capture.model import Endpoint
 from netlab.capture.pcapfile import read_segments
 from netlab.chat.client import ChatClient
-from netlab.chat.protocol import MessageKind
 from netlab.chat.registry import Visit, format_address
 from netlab.chat.server import ChatServer
+from netlab.chat.wire import MessageKind
 from netlab.errors import InputMissing, LabError, NetlabError
 from netlab.invocation import program_text
 from netlab.lab.conversation import expectations, is_leave, is_plain, renamed_to
@@ -513,7 +513,7 @@ def _registry(server: ChatServer, visits: list[Visit]) -> ServerStatus | None:
         for visit in visits
         if visit.nicks and (parse_endpoint(visit.local), parse_endpoint(visit.remote)) not in online
     )
-    return status._replace(clients=status.clients + gone)
+    return replace(status, clients=status.clients + gone)
 
 
 def _scope(server: ChatServer, visits: list[Visit]) -> ServerScope:

@@ -41,15 +41,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from netlab.capture.model import Endpoint
-from netlab.chat.protocol import (
-    GREETING,
-    NICK_REPLY_SECONDS,
-    WELCOME_RE,
-    MessageKind,
-    decode_line,
-    neutralise,
-    parse_server_line,
-)
+from netlab.chat.limits import NICK_REPLY_SECONDS
+from netlab.chat.protocol import GREETING, decode_line
+from netlab.chat.wire import WELCOME_RE, MessageKind, neutralise, parse_server_line
 from netlab.render.base import RenderOptions
 from netlab.render.chat_common import Entry, Key
 from netlab.render.chat_netlab import NetlabRoom, NetlabStream

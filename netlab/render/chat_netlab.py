@@ -37,12 +37,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from netlab.chat.limits import DIALECT_WINDOW_SECONDS
 from netlab.chat.protocol import (
-    DIALECT_WINDOW_SECONDS,
     GREETING,
-    HELP_TEXT,
-    WELCOME_RE,
-    WHO_PREFIX,
     Act,
     Action,
     ChangeNick,
@@ -54,17 +51,22 @@ from netlab.chat.protocol import (
     Leave,
     LineFramer,
     ListUsers,
-    MessageKind,
     Reply,
     Say,
     SessionState,
     Whisper,
     decode_line,
+)
+from netlab.chat.wire import (
+    HELP_TEXT,
+    WELCOME_RE,
+    WHO_PREFIX,
+    Incoming,
+    MessageKind,
     neutralise,
     parse_rename,
     parse_server_line,
 )
-from netlab.chat.wire import Incoming
 from netlab.errors import LocalProtocolError, RemoteProtocolError
 from netlab.render.chat_common import Entry, Key
 from netlab.render.chat_room import NetlabRoom as NetlabRoom

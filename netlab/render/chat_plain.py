@@ -27,7 +27,9 @@ the second FIN.
 
 from __future__ import annotations
 
-from netlab.chat.protocol import GREETING, MAX_LINE_BYTES, QUIET_SECONDS, decode_line, neutralise
+from netlab.chat.limits import MAX_LINE_BYTES, QUIET_SECONDS
+from netlab.chat.protocol import GREETING, decode_line
+from netlab.chat.wire import neutralise
 from netlab.render.chat_common import Entry, Key
 from netlab.stream.events import Closed, CloseReason, Control, ControlKind, Data, Direction, Event, Gap
 

@@ -19,29 +19,20 @@ that every `no` target lies on the chain of `yes` jumps, hence the JMP op betwee
 Port comparisons use GE+LE (every kernel since 2.6) rather than EQ (4.x+).
 
 Building requests and parsing replies is pure; only `query` touches a socket.
-
-It uses `_socket`, the C core of `socket`: importing `socket` itself (which builds its address
-family, socket kind and flag enums, and imports `selectors`) is a start-up cost of `netlab sockets`
-(bench/README.md, "Start-up"), for a netlink socket that needs none of it. `open_diag_socket`, for
-callers that want a full `socket.socket` (with `with`), imports `socket` then.
 """
 
 from __future__ import annotations
 
-import _socket
 import errno
+import socket
 import struct
 
 from netlab.capture.endpoint import Endpoint
 from netlab.sockets.model import SocketRow, TcpState
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
-if TYPE_CHECKING:
-    import socket
-
-AF_INET = _socket.AF_INET
-AF_INET6 = _socket.AF_INET6
-IPPROTO_TCP = _socket.IPPROTO_TCP
+AF_INET = socket.AF_INET
+AF_INET6 = socket.AF_INET6
+IPPROTO_TCP = socket.IPPROTO_TCP
 
 NETLINK_SOCK_DIAG = 4
 TCPDIAG_GETSOCK = 18
@@ -131,12 +122,12 @@ def decode_message(buffer: bytes, offset: int = 0, end: int | None = None) -> So
     (family, state, _timer, _retrans, sport, dport, src, dst, _ifindex, _cookie,
      _expires, rqueue, wqueue, uid, inode) = _MSG.unpack_from(buffer, offset)  # fmt: skip
     size = 4 if family == AF_INET else 16
-    local_ip = _socket.inet_ntop(family, src[:size])
-    remote_ip = _socket.inet_ntop(family, dst[:size])
+    local_ip = socket.inet_ntop(family, src[:size])
+    remote_ip = socket.inet_ntop(family, dst[:size])
     return SocketRow(
         family=6 if family == AF_INET6 else 4,
-        local=Endpoint(local_ip, _socket.ntohs(sport)),
-        remote=Endpoint(remote_ip, _socket.ntohs(dport)),
+        local=Endpoint(local_ip, socket.ntohs(sport)),
+        remote=Endpoint(remote_ip, socket.ntohs(dport)),
         state=TcpState(state),
         recv_q=rqueue,
         send_q=wqueue,
@@ -166,12 +157,10 @@ def open_diag_socket() -> socket.socket:
     Raises:
         OSError: when the kernel has no sock_diag (not Linux, or the module is missing).
     """
-    import socket
-
     return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG)
 
 
-def query(port: int | None, sock: _socket.socket | None = None, timeout: float = 5.0) -> list[SocketRow]:
+def query(port: int | None, sock: socket.socket | None = None, timeout: float = 5.0) -> list[SocketRow]:
     """Every TCP socket (IPv4 and IPv6) on `port`, or all of them when `port` is None.
 
     Args:
@@ -184,7 +173,7 @@ def query(port: int | None, sock: _socket.socket | None = None, timeout: float =
         OSError: when sock_diag is unavailable or the kernel rejects the request.
     """
     own = sock is None
-    diag = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) if sock is None else sock
+    diag = open_diag_socket() if sock is None else sock
     try:
         diag.settimeout(timeout)
         try:
@@ -211,7 +200,7 @@ def _ipv4_first(row: SocketRow) -> int:
     return row.family
 
 
-def _read_dump(diag: _socket.socket) -> list[SocketRow]:
+def _read_dump(diag: socket.socket) -> list[SocketRow]:
     rows: list[SocketRow] = []
     while True:
         found, done = parse_replies(diag.recv(1 << 16))

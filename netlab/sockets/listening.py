@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 from netlab.capture.endpoint import Endpoint
+from netlab.sockets.diag import query
+from netlab.sockets.model import TcpState
 
 log = logging.getLogger(__name__)
 
@@ -14,9 +16,6 @@ PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 def listening_endpoints() -> frozenset[Endpoint]:
     """The local ends of every listening TCP socket (IPv4 and IPv6); empty when sock_diag is unavailable."""
-    from netlab.sockets.diag import query
-    from netlab.sockets.model import TcpState
-
     try:
         rows = query(None)
     except OSError as error:

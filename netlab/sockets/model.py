@@ -6,11 +6,12 @@ Nothing here does IO: the snapshot edge (`snapshot.py`) fills these in, `table.p
 from __future__ import annotations
 
 import enum
+import ipaddress
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from netlab.capture.endpoint import Endpoint
-from netlab.records import Record
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from typing import Any
 
@@ -83,8 +84,9 @@ class Role(enum.Enum):
     OTHER = "other"
 
 
-class SocketRow(Record):
-    """One TCP socket as the kernel reports it, plus who owns it (immutable; copy with `_replace`).
+@dataclass(frozen=True, slots=True)
+class SocketRow:
+    """One TCP socket as the kernel reports it, plus who owns it (immutable; copy with `dataclasses.replace`).
 
     Attributes:
         family: 4 or 6 (the socket's address family; an IPv4 client of a dual-stack server shows as 6).
@@ -137,10 +139,11 @@ class SocketRow(Record):
 
     def with_owner(self, pids: tuple[int, ...], process: str | None) -> SocketRow:
         """A copy with owning processes filled in."""
-        return self._replace(pids=pids, process=process)
+        return replace(self, pids=pids, process=process)
 
 
-class ChatClient(Record):
+@dataclass(frozen=True, slots=True)
+class ChatClient:
     """One client in a server's published registry (addresses as the server sees them)."""
 
     nick: str
@@ -151,7 +154,8 @@ class ChatClient(Record):
     dialect: str | None = None
 
 
-class ServerStatus(Record):
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
     """What a running `netlab serve` publishes (see `netlab.runtime`).
 
     `owner` is the uid owning the status file it was read from (None when it came from elsewhere,
@@ -166,7 +170,8 @@ class ServerStatus(Record):
     owner: int | None = None
 
 
-class ServerScope(Record):
+@dataclass(frozen=True, slots=True)
+class ServerScope:
     """What belongs to one server's run, to tell its sockets from others on the same port.
 
     Attributes:
@@ -181,7 +186,8 @@ class ServerScope(Record):
     connections: frozenset[tuple[Endpoint, Endpoint]]
 
 
-class Snapshot(Record):
+@dataclass(frozen=True, slots=True)
+class Snapshot:
     """The sockets seen at one moment, and how they were seen.
 
     Attributes:
@@ -233,16 +239,9 @@ def canonical_ip(text: str) -> str:
     Python's `ipaddress` writes IPv4-mapped addresses in hex before 3.13 (``::ffff:7f00:1``), where
     inet_ntop, ss and `socket.getpeername()` write ``::ffff:127.0.0.1``.
 
-    Addresses already in that form (the status file holds what `getpeername()` returned) are
-    recognised without importing `ipaddress`, a start-up cost of `netlab sockets`.
-
     Raises:
         ValueError: when `text` is not an IP address.
     """
-    if _is_dotted_quad(text.removeprefix("::ffff:")):
-        return text
-    import ipaddress
-
     ip = ipaddress.ip_address(text)
     if ip.version == 4:
         return str(ip)
@@ -252,15 +251,6 @@ def canonical_ip(text: str) -> str:
     if value >> 32 == 0 and (value >> 16) & 0xFFFF:  # ::a.b.c.d (the deprecated IPv4-compatible form)
         return f"::{ipaddress.IPv4Address(value)}"
     return str(ip)
-
-
-def _is_dotted_quad(text: str) -> bool:
-    """Whether `text` is an IPv4 address exactly as inet_ntop writes it (no leading zeros)."""
-    parts = text.split(".")
-    return len(parts) == 4 and all(
-        part.isascii() and part.isdigit() and len(part) <= 3 and int(part) <= 255 and part[0] != "0" or part == "0"
-        for part in parts
-    )
 
 
 def parse_status(data: dict[str, Any]) -> ServerStatus | None:

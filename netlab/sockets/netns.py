@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from netlab.errors import SocketsError, SocketsPermissionError
+from netlab.invocation import as_root
 from netlab.sockets import diag
 
 CLONE_NEWNET = 0x40000000
@@ -33,8 +34,6 @@ def netns_path(name: str) -> Path:
     try:
         path.stat()
     except PermissionError:
-        from netlab.invocation import as_root
-
         raise SocketsPermissionError(
             f"no permission to look at network namespace {name!r}: run it as root ({as_root('sockets')})"
         ) from None
@@ -93,8 +92,6 @@ def open_diag_socket_in(path: Path | str) -> socket.socket:
         return opened
     error = outcome.get("error")
     if isinstance(error, OSError) and error.errno in (errno.EPERM, errno.EACCES):
-        from netlab.invocation import as_root
-
         raise SocketsPermissionError(
             f"no permission to enter network namespace {str(path)!r}: run it as root ({as_root('sockets')})"
         )

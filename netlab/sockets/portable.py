@@ -7,6 +7,8 @@ refuse are counted for the note on stderr.
 
 from __future__ import annotations
 
+import socket
+
 from netlab.capture.endpoint import Endpoint
 from netlab.sockets.model import SocketRow, TcpState
 
@@ -48,8 +50,6 @@ def _per_process_connections() -> tuple[list[tuple[object, int]], int]:
 
 
 def _psutil_row(conn: object, owner: int | None, names: dict[int, str | None]) -> SocketRow | None:
-    import socket
-
     import psutil
 
     status = str(getattr(conn, "status", "NONE"))

@@ -15,23 +15,25 @@ Library use (e.g. a lab report)::
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import tempfile
 import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netlab import runtime
 from netlab.errors import SocketsError, SocketsPermissionError
 from netlab.sockets import diag, procfs
-from netlab.sockets.lazylog import LazyLogger
 from netlab.sockets.model import ServerStatus, Snapshot, SocketRow, TcpState, parse_status
 from netlab.sockets.table import annotate, select
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from pathlib import Path
 
-log = LazyLogger(__name__)  # logging.getLogger(__name__) without importing logging at start-up
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 55555
 IS_LINUX = sys.platform.startswith("linux")
@@ -197,8 +199,6 @@ def _find_servers(
     )
     if servers or directory is not None or port is None or not owners:
         return servers
-    import tempfile  # here, not at the top: a start-up cost of `netlab sockets` (bench/README.md)
-
     ours = os.path.realpath(runtime.status_dir())
     for uid in owners:
         for candidate in (f"/run/user/{uid}/netlab", os.path.join(tempfile.gettempdir(), f"netlab-{uid}")):
@@ -227,7 +227,7 @@ def load_servers(
         status = parse_status(document)
         if status is None:
             continue
-        status = status._replace(owner=owner)
+        status = replace(status, owner=owner)
         if not _alive(status.pid):
             log.info("ignoring the status file of port %d: server pid %d is gone", status.port, status.pid)
             continue
@@ -287,8 +287,6 @@ def _namespace_of(netns: str | None, pid: int | None) -> Path | None:
     if pid is not None and IS_LINUX:
         theirs = procfs.netns_id(pid)
         if theirs is not None and theirs != procfs.netns_id("self"):
-            from pathlib import Path
-
             return Path(f"/proc/{pid}/ns/net")
     return None
 

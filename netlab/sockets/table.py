@@ -13,9 +13,10 @@ Only the standard library and netlab value types are imported here.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from netlab.capture.endpoint import Endpoint
-from netlab.records import Record
 from netlab.sockets.model import (
     SCHEMA_VERSION,
     Role,
@@ -27,7 +28,6 @@ from netlab.sockets.model import (
     unmapped,
 )
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, a start-up cost of `netlab sockets`
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
@@ -71,17 +71,17 @@ def _annotated(
 ) -> SocketRow:
     if row.state is TcpState.LISTEN:
         role = Role.LISTENER if row.local.port in listening else Role.OTHER
-        return row._replace(role=role, nickname=None)
+        return replace(row, role=role, nickname=None)
     known = nicks.get(_pair(row))
     if known is not None:
-        return row._replace(nickname=known[0], role=known[1], queued=known[2])
+        return replace(row, nickname=known[0], role=known[1], queued=known[2])
     if row.local.port in listening:
         role = Role.SERVER_SIDE
     elif row.remote.port in listening:
         role = Role.CLIENT_SIDE
     else:
         role = Role.OTHER
-    return row._replace(role=role, nickname=None)
+    return replace(row, role=role, nickname=None)
 
 
 def within(rows: Iterable[SocketRow], scope: ServerScope) -> list[SocketRow]:
@@ -125,7 +125,8 @@ class GroupKind(enum.Enum):
     OTHER = "other"
 
 
-class Group(Record):
+@dataclass(frozen=True, slots=True)
+class Group:
     """Rows shown together: one listener, or the two ends of one connection (server end first)."""
 
     kind: GroupKind
@@ -362,7 +363,8 @@ def _backlog(row: SocketRow) -> int:
     return (row.send_q or 0) + (row.queued or 0)
 
 
-class Refresh(Record):
+@dataclass(frozen=True, slots=True)
+class Refresh:
     """One refresh of the watch: the rows to show (closed ones included once) and their marks."""
 
     rows: tuple[SocketRow, ...]

@@ -13,8 +13,8 @@ import pytest
 from test_chat_support import LineClient, running_server, wait_for
 
 from netlab.chat.client import ChatClient
-from netlab.chat.protocol import MessageKind
 from netlab.chat.server import ChatServer
+from netlab.chat.wire import MessageKind
 
 pytestmark = pytest.mark.timeout(60)
 

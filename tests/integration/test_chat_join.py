@@ -18,8 +18,8 @@ from test_chat_support import LineClient, running_server, wait_for
 from typer.testing import CliRunner
 
 from netlab.chat.client import ChatClient
-from netlab.chat.protocol import WELCOME_RE
 from netlab.chat.server import ChatServer
+from netlab.chat.wire import WELCOME_RE
 from netlab.cli.app import app
 
 pytestmark = pytest.mark.timeout(60)

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netlab.chat import client_session as cs
-from netlab.chat import protocol as p
+from netlab.chat import wire
 
 STAMP = "2026-11-23 16:20:00"
-WELCOME = f"[{STAMP}] *** " + p.welcome_text("alice", ["alice", "bob"])
+WELCOME = f"[{STAMP}] *** " + wire.welcome_text("alice", ["alice", "bob"])
 
 
 def sends(events: list[cs.Event]) -> list[bytes]:
@@ -66,7 +66,7 @@ def test_netlab_sends_the_nickname_line_and_settles_on_the_welcome() -> None:
     assert session.receive(b"NICK") == [cs.Send(b"alice\n")]
     events = session.receive(WELCOME.encode() + f"\n[{STAMP}] bob: hi\n".encode())
     assert isinstance(events[0], cs.Settled) and events[0].dialect is cs.Dialect.NETLAB
-    assert events[0].welcome == p.parse_server_line(WELCOME)
+    assert events[0].welcome == wire.parse_server_line(WELCOME)
     assert delivered(events) == [f"[{STAMP}] bob: hi"]
 
 
@@ -76,7 +76,7 @@ def test_auto_on_netlab_completes_its_nickname_line_after_the_welcome() -> None:
     assert session.phase is cs.Phase.REPLY
     events = session.receive(WELCOME.encode())  # bare: the server holds the rest until it knows
     assert sends(events) == [b"\n"]
-    assert session.dialect is cs.Dialect.NETLAB and session.welcome == p.parse_server_line(WELCOME)
+    assert session.dialect is cs.Dialect.NETLAB and session.welcome == wire.parse_server_line(WELCOME)
     assert delivered(session.receive(f"\n[{STAMP}] bob: hi\n".encode())) == [f"[{STAMP}] bob: hi"]
 
 
@@ -85,7 +85,7 @@ def test_auto_waits_for_the_whole_welcome() -> None:
     session.receive(b"NICK")
     assert session.receive(WELCOME.encode()[:60]) == []
     assert sends(session.receive(WELCOME.encode()[60:])) == [b"\n"]
-    assert session.welcome == p.parse_server_line(WELCOME)
+    assert session.welcome == wire.parse_server_line(WELCOME)
 
 
 @given(cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12))
@@ -95,7 +95,7 @@ def test_auto_on_netlab_is_the_same_however_the_bytes_are_split(cuts: list[int])
     session = cs.ClientSession("alice", cs.Dialect.AUTO)
     events = feed(session, split(stream, cuts))
     assert sends(events) == [b"alice", b"\n"]
-    assert session.welcome == p.parse_server_line(WELCOME)
+    assert session.welcome == wire.parse_server_line(WELCOME)
     assert delivered(events) == [f"[{STAMP}] bob: one", f"[{STAMP}] *** carol joined the chat"]
 
 
@@ -112,7 +112,7 @@ def test_auto_sends_nothing_but_the_bare_nickname_unless_it_sees_a_netlab_welcom
     except cs.NickRejected:
         assert b"!!! " in reply
         return
-    assert not p.WELCOME_RE.match(reply.decode("utf-8", errors="replace"))  # st.binary never makes one
+    assert not wire.WELCOME_RE.match(reply.decode("utf-8", errors="replace"))  # st.binary never makes one
     assert sends(events) == [b"alice"]
     assert session.dialect is cs.Dialect.TUTORIAL
 
@@ -230,4 +230,4 @@ def test_the_client_session_is_pure() -> None:
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert {name.split(".")[0] for name in imported} <= {"__future__", "enum", "dataclasses", "netlab"}
     assert {name for name in imported if name.startswith("netlab")} <= {
-        "netlab.chat.dialects", "netlab.chat.protocol", "netlab.errors"}
+        "netlab.chat.dialects", "netlab.chat.protocol", "netlab.chat.wire", "netlab.errors"}

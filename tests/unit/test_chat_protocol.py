@@ -17,11 +17,11 @@ from netlab.errors import LocalProtocolError, RemoteProtocolError
 # ------------------------------------------------------------------ helpers
 
 
-def feed_whole(data: bytes, max_line: int = p.MAX_LINE_BYTES) -> list[str]:
+def feed_whole(data: bytes, max_line: int = limits.MAX_LINE_BYTES) -> list[str]:
     return p.LineFramer(max_line).feed(data)
 
 
-def feed_bytewise(data: bytes, max_line: int = p.MAX_LINE_BYTES) -> list[str]:
+def feed_bytewise(data: bytes, max_line: int = limits.MAX_LINE_BYTES) -> list[str]:
     framer = p.LineFramer(max_line)
     out: list[str] = []
     for i in range(len(data)):
@@ -29,7 +29,7 @@ def feed_bytewise(data: bytes, max_line: int = p.MAX_LINE_BYTES) -> list[str]:
     return out
 
 
-def feed_split(data: bytes, cuts: list[int], max_line: int = p.MAX_LINE_BYTES) -> list[str]:
+def feed_split(data: bytes, cuts: list[int], max_line: int = limits.MAX_LINE_BYTES) -> list[str]:
     framer = p.LineFramer(max_line)
     out: list[str] = []
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
@@ -123,17 +123,17 @@ def test_framer_memory_is_bounded_without_newline() -> None:
 
 @given(st.text(max_size=200))
 def test_neutralised_text_has_no_control_characters(text: str) -> None:
-    safe = p.neutralise(text)
+    safe = wire.neutralise(text)
     assert all(ord(c) >= 0x20 and c != "\x7f" and not 0x80 <= ord(c) < 0xA0 for c in safe)
     assert "\x1b" not in safe and "\r" not in safe and "\n" not in safe
 
 
 def test_neutralise_escapes_ansi_osc_cr_nul_and_bidi() -> None:
-    assert p.neutralise("\x1b[2J\x1b]0;pwned\x07") == "^[[2J^[]0;pwned^G"
-    assert p.neutralise("a\rb\x00c\x7f") == "a^Mb^@c^?"
-    assert p.neutralise("x\u202ey\x9b") == "x<U+202E>y<U+009B>"
-    assert p.neutralise("tab\there") == "tab here"
-    assert p.neutralise("привет, мир") == "привет, мир"
+    assert wire.neutralise("\x1b[2J\x1b]0;pwned\x07") == "^[[2J^[]0;pwned^G"
+    assert wire.neutralise("a\rb\x00c\x7f") == "a^Mb^@c^?"
+    assert wire.neutralise("x\u202ey\x9b") == "x<U+202E>y<U+009B>"
+    assert wire.neutralise("tab\there") == "tab here"
+    assert wire.neutralise("привет, мир") == "привет, мир"
 
 
 # ------------------------------------------------------------------ nicknames
@@ -152,14 +152,14 @@ def test_neutralise_escapes_ansi_osc_cr_nul_and_bidi() -> None:
     ],
 )
 def test_bad_nicknames_are_explained(nick: str, problem: str) -> None:
-    reason = p.nick_problem(nick)
+    reason = wire.nick_problem(nick)
     assert reason is not None and problem in reason
     assert "\x1b" not in reason and len(reason) < 200
 
 
-@pytest.mark.parametrize("nick", ["alice", "Bob_2", "вася", "a.b-c", "_x", "z" * p.MAX_NICK_CHARS])
+@pytest.mark.parametrize("nick", ["alice", "Bob_2", "вася", "a.b-c", "_x", "z" * wire.MAX_NICK_CHARS])
 def test_good_nicknames_pass(nick: str) -> None:
-    assert p.nick_problem(nick) is None
+    assert wire.nick_problem(nick) is None
 
 
 # ------------------------------------------------------------------ session: line dialect
@@ -174,7 +174,7 @@ def test_lines_after_the_nickname_wait_for_the_verdict() -> None:
     session = p.ChatSession()
     assert session.receive(b"bob\nhi\n") == [p.ClaimNick("bob", p.Dialect.LINE)]
     assert session.nick_refused("Nickname 'bob' is taken") == [
-        p.Reply("Nickname 'bob' is taken; try another", p.MessageKind.ERROR),
+        p.Reply("Nickname 'bob' is taken; try another", wire.MessageKind.ERROR),
         p.ClaimNick("hi", p.Dialect.LINE),
     ]
     assert session.nick_granted("hi") == [p.DialectSettled(p.Dialect.LINE)]  # a line client's dialect is known at once
@@ -220,7 +220,7 @@ def test_bad_nick_gets_error_and_retry_then_closes_after_too_many() -> None:
     session = p.ChatSession()
     for _ in range(p.MAX_NICK_ATTEMPTS - 1):
         (reply,) = session.receive(b"\n")
-        assert isinstance(reply, p.Reply) and reply.kind is p.MessageKind.ERROR
+        assert isinstance(reply, p.Reply) and reply.kind is wire.MessageKind.ERROR
     (close,) = session.receive(b"\n")
     assert isinstance(close, p.Close) and "too many" in close.reason
     assert session.state is p.SessionState.CLOSED
@@ -265,11 +265,11 @@ def test_eof_mid_line_drops_it_and_says_so() -> None:
     [
         ("/who", p.ListUsers()),
         ("/exit", p.Leave("quit")),
-        ("/me", p.Reply("Usage: /me ACTION", p.MessageKind.ERROR)),
-        ("/msg bob", p.Reply("Usage: /msg NICK TEXT", p.MessageKind.ERROR)),
-        ("/nick", p.Reply("Usage: /nick NEW", p.MessageKind.ERROR)),
+        ("/me", p.Reply("Usage: /me ACTION", wire.MessageKind.ERROR)),
+        ("/msg bob", p.Reply("Usage: /msg NICK TEXT", wire.MessageKind.ERROR)),
+        ("/nick", p.Reply("Usage: /nick NEW", wire.MessageKind.ERROR)),
         ("   ", None),
-        ("/help", p.Reply(p.HELP_TEXT)),
+        ("/help", p.Reply(wire.HELP_TEXT)),
     ],
 )
 def test_commands(line: str, action: p.Action | None) -> None:
@@ -311,7 +311,7 @@ def test_tutorial_chunks_lose_their_nick_prefix_and_split_when_merged() -> None:
 
 def test_tutorial_message_over_the_line_limit_closes() -> None:
     session = tutorial_session()
-    (close,) = session.receive(b"alice: " + b"w" * (p.MAX_LINE_BYTES + 1))
+    (close,) = session.receive(b"alice: " + b"w" * (limits.MAX_LINE_BYTES + 1))
     assert isinstance(close, p.Close) and "line too long" in close.reason
 
 
@@ -396,27 +396,27 @@ stamp = "2026-01-02 03:04:05"
 
 @given(nick=nicks, text=texts)
 def test_render_and_parse_round_trip(nick: str, text: str) -> None:
-    for render, kind in ((p.render_chat, p.MessageKind.CHAT), (p.render_action, p.MessageKind.ACTION),
-                         (p.render_private, p.MessageKind.PRIVATE)):
-        parsed = p.parse_server_line(render(stamp, nick, text))
+    for render, kind in ((wire.render_chat, wire.MessageKind.CHAT), (wire.render_action, wire.MessageKind.ACTION),
+                         (wire.render_private, wire.MessageKind.PRIVATE)):
+        parsed = wire.parse_server_line(render(stamp, nick, text))
         assert (parsed.kind, parsed.sender, parsed.text, parsed.stamp) == (kind, nick, text, stamp)
-    assert p.parse_server_line(p.render_notice(stamp, text)).kind is p.MessageKind.NOTICE
-    assert p.parse_server_line(p.render_error(stamp, text)).text == text
+    assert wire.parse_server_line(wire.render_notice(stamp, text)).kind is wire.MessageKind.NOTICE
+    assert wire.parse_server_line(wire.render_error(stamp, text)).text == text
 
 
 def test_welcome_is_recognisable() -> None:
-    line = p.render_notice(stamp, p.welcome_text("bob", ["carol", "bob"]))
-    match = p.WELCOME_RE.match(line)
+    line = wire.render_notice(stamp, wire.welcome_text("bob", ["carol", "bob"]))
+    match = wire.WELCOME_RE.match(line)
     assert match and match["nick"] == "bob" and "2 online: bob, carol" in line
 
 
 def test_welcome_in_a_big_room_lists_the_first_names_only() -> None:
-    text = p.welcome_text("x", [f"u{i:04d}" for i in range(1000)])
+    text = wire.welcome_text("x", [f"u{i:04d}" for i in range(1000)])
     assert "1000 online: u0000, u0001" in text and "and 970 more." in text and len(text) < 400
 
 
 def test_unknown_lines_parse_as_raw() -> None:
-    assert p.parse_server_line("[51234]: hello").kind is p.MessageKind.RAW
+    assert wire.parse_server_line("[51234]: hello").kind is wire.MessageKind.RAW
 
 
 def test_operator_commands() -> None:

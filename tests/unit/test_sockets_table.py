@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -189,7 +190,8 @@ def test_netstat_layout_is_net_tools() -> None:
         "tcp        0      0 127.0.0.1:55555         127.0.0.1:40001         ESTABLISHED 10/srv              ",
         "tcp        0      0 127.0.0.1:40001         127.0.0.1:55555         ESTABLISHED 20/cli              ",
     ]
-    hidden = rows[0]._replace(
+    hidden = replace(
+        rows[0],
         pids=(), process=None, family=6, local=Endpoint("::1", PORT), remote=Endpoint("::", 0)
     )
     assert render_netstat([hidden]).splitlines()[2].split() == [
@@ -224,16 +226,16 @@ def test_watch_marks_new_closed_and_a_growing_send_queue() -> None:
     base = [listener(), *connection(40001)]
     first = tracker.update(base)
     assert first.marks == {} and first.number == 1
-    grown = [base[0], base[1]._replace(send_q=100), base[2], *connection(40002)]
+    grown = [base[0], replace(base[1], send_q=100), base[2], *connection(40002)]
     second = tracker.update(grown)
     assert {second.mark(row) for row in connection(40002)} == {Mark.NEW}
     assert second.mark(grown[1]) is None  # grew once: not yet "keeps growing"
-    third_rows = [base[0], base[1]._replace(send_q=200), base[2]]
+    third_rows = [base[0], replace(base[1], send_q=200), base[2]]
     third = tracker.update(third_rows)
     assert third.mark(third_rows[1]) is Mark.GROWING
     closed = [row for row in third.rows if third.mark(row) is Mark.CLOSED]
     assert sorted(row.local.port for row in closed) == [40002, PORT]
-    fourth = tracker.update([base[0], base[1]._replace(send_q=200), base[2]])
+    fourth = tracker.update([base[0], replace(base[1], send_q=200), base[2]])
     assert fourth.marks == {}  # steady again; the closed rows are gone
     assert len(fourth.rows) == 3
 
@@ -243,7 +245,7 @@ def test_growing_means_grew_at_each_of_the_last_two_refreshes(queues: list[int])
     tracker = WatchTracker(grow_after=2)
     row = connection(40001)[0]
     for index, queue in enumerate(queues):
-        refresh = tracker.update([row._replace(send_q=queue)])
+        refresh = tracker.update([replace(row, send_q=queue)])
         expected = index >= 2 and queues[index] > queues[index - 1] > queues[index - 2]
         assert (refresh.mark(row) is Mark.GROWING) == expected
 
@@ -281,7 +283,7 @@ def test_server_outbox_from_the_status_file_counts_towards_growth() -> None:
     tracker = WatchTracker(grow_after=2)
     marks = []
     for queued in (0, 4096, 8192):  # the kernel's Send-Q is full and flat; the server's outbox grows
-        grown = registry._replace(clients=(registry.clients[0]._replace(queued_bytes=queued),))
+        grown = replace(registry, clients=(replace(registry.clients[0], queued_bytes=queued),))
         rows = annotate([*connection(40001)], [grown], PORT)
         assert rows[0].queued == queued and rows[1].queued is None
         marks.append(tracker.update(rows).mark(rows[0]))
