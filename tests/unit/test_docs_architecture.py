@@ -219,7 +219,7 @@ def test_every_netlab_name_a_docstring_quotes_exists(where: str, text: str) -> N
     ("text", "exists"),
     [
         ("Reassembler.feed", True), ("Reassembler.feed_fields", False), ("decode._link_layer", True),
-        ("report.model.Report", True), ("netlab.cli.app.exit_status_for", True), ("model.Segment", True),
+        ("report.model.Report", True), ("netlab.cli.exits.exit_status_for", True), ("model.Segment", True),
         ("netlab.stream.nothing", False), ("StreamStats.retransmissions", True), ("seq.seq_diff()", True),
     ],
 )  # fmt: skip
