@@ -303,11 +303,15 @@ class ConnectionAnalysis:
         ):
             return False
         if seglen:
-            if rev.win_scale != _SCALE_UNKNOWN or (seglen == 1 and not rev.window):
+            if seglen == 1 and not rev.window:
                 return False
             end = seq_add(seq, seglen)
             if rev.lastack and not seq_gt(end, rev.lastack):
                 return False
+            scale = rev.win_scale
+            if scale != _SCALE_UNKNOWN:  # window full when it fills the receive window exactly
+                if end == seq_add(rev.lastack, rev.window << (scale if scale > 0 else 0)):
+                    return False
             fwd.nextseq = end
             fwd.nextseq_ts = ts
             if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
