@@ -45,8 +45,7 @@ modulo 2**32 through `netlab.stream.seq`.
 Window scale: `window_full` needs the window-scale shift from the SYN options, which a
 `Segment` carries in `wscale` (None: not known). While neither SYN told us the shift, the
 window scale is unknown and, as in Wireshark when the handshake was not captured, no segment
-is flagged window full. (netlab's decoder does not decode TCP options yet: a segment built
-from `SegmentFields` has `wscale` None.)
+is flagged window full. (netlab's decoder reads the option from every SYN it decodes.)
 
 Not thread-safe: one `ConnectionAnalysis` per connection, fed from one thread.
 """
@@ -56,13 +55,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from netlab.capture.model import Segment
+from netlab.capture.model import NO_WINDOW_SCALE, Segment
 from netlab.stream.seq import seq_add, seq_diff, seq_gt, seq_lt
 
 __all__ = ["AnalysisFlag", "ConnectionAnalysis", "FrameAnalysis", "NO_WINDOW_SCALE"]
-
-NO_WINDOW_SCALE = -1
-"""`Segment.wscale` of a SYN that carried no window-scale option."""
 
 _FIN, _SYN, _RST, _ACK = 0x01, 0x02, 0x04, 0x10
 _SYN_FIN = _SYN | _FIN

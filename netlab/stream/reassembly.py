@@ -384,7 +384,7 @@ class Reassembler:
         strict = self.prefer_good_checksum
         append = events.append
         for fields in batch:  # one loop for the batch: the per-packet path of `follow --read`
-            frame, ts, src, dst, seq, ack, flags, window, data, length, checksum_ok, vlan = fields
+            frame, ts, src, dst, seq, ack, flags, window, data, length, checksum_ok, vlan, _wscale = fields
             if not flags & 0x07:  # no SYN, FIN or RST
                 key: tuple[object, ...] = (src, dst)
                 entry = conns.get(key + vlan if split else key)
