@@ -63,10 +63,12 @@ _u32be = struct.Struct("!I").unpack_from
 _tlv_le = struct.Struct("<HH").unpack_from
 _tcp_head = struct.Struct("!HHIIBBHH").unpack_from
 
-# Ethernet + IPv4 (no options) + TCP in one unpack, from offset 12: ethertype, version/IHL, total
-# length, fragment field, protocol, the 12 bytes src ip/dst ip/ports (the `endpoint_pair` key),
-# seq, ack, data offset, flags, window.
-_fast_head = struct.Struct("!HBxHxxHxBxx12sIIBBH").unpack_from
+# Ethernet + IPv4 (no options) + TCP in one unpack, from offset 12: ethertype, version/IHL and TOS
+# as one word, total length, fragment field, TTL and protocol as one word, the 12 bytes src ip/dst
+# ip/ports (the `endpoint_pair` key), seq, ack, data offset, flags, window.
+_fast_head = struct.Struct("!IHxxIxx12sIIBBH").unpack_from
+_ETH_IPV4_NO_OPTIONS = (ETH_IPV4 << 8) | 0x45  # the ethertype and IPv4's version/IHL byte
+_NOT_FRAGMENT_TCP = 0x3FFF00FF  # the fragment field (but DF and the reserved bit) and the protocol
 
 
 class FrameContext:
@@ -101,8 +103,16 @@ Layer = Callable[[bytes, int, int, FrameContext], SegmentFields | None]
 """One layer's decoder: `(buf, off, end, ctx)`, the layer's header at `buf[off]`, its bytes on the
 wire ending at `end`; returns the TCP segment found inside, or None."""
 
+
+class _PairCache(dict[bytes, tuple[Endpoint, Endpoint]]):
+    """The interned pairs by their 12 raw bytes: `_pairs[key]` makes a missing pair."""
+
+    def __missing__(self, key: bytes) -> tuple[Endpoint, Endpoint]:
+        return endpoint_pair(key)
+
+
 _endpoints: dict[bytes, Endpoint] = {}
-_pairs: dict[bytes, tuple[Endpoint, Endpoint]] = {}
+_pairs = _PairCache()
 _ENDPOINT_CACHE_MAX = 1 << 20
 
 
@@ -145,12 +155,14 @@ def checksum_ok(words: bytes, extra: int) -> bool:
     return (value + extra) % 0xFFFF == 0
 
 
-def syn_window_scale(buf: bytes, off: int, end: int) -> int | None:
+def syn_window_scale(buf: bytes, off: int, end: int, captured: int) -> int | None:
     """The window-scale shift (RFC 7323) among a SYN's TCP options at `buf[off:end]`.
 
-    Returns `NO_WINDOW_SCALE` when the options do not announce one. The caller checks that the
-    options were captured (a SYN whose options were cut has `wscale` None: not known).
+    Returns `NO_WINDOW_SCALE` when the options do not announce one, None when they were not all
+    captured (`end` beyond `captured`, the end of the frame's captured bytes): not known.
     """
+    if end > captured:
+        return None
     while off < end:
         kind = buf[off]
         if kind == 0:  # end of option list
@@ -180,13 +192,11 @@ def ethernet_ipv4_tcp(
     """
     if caplen < 54:
         return None
-    ethertype, ver_ihl, total, frag, proto, key, seq, ack, off_byte, flags, window = _fast_head(buf, off + 12)
+    type_ver, total, frag_proto, key, seq, ack, off_byte, flags, window = _fast_head(buf, off + 12)
     hlen = (off_byte >> 4) * 4
     if not (
-        ethertype == ETH_IPV4
-        and ver_ihl == 0x45
-        and proto == IPPROTO_TCP
-        and not frag & 0x3FFF
+        type_ver >> 8 == _ETH_IPV4_NO_OPTIONS
+        and frag_proto & _NOT_FRAGMENT_TCP == IPPROTO_TCP
         and hlen >= 20
         and total >= 20 + hlen
     ):
@@ -200,10 +210,8 @@ def ethernet_ipv4_tcp(
     if verify and (end > start or flags & _SYN) and caplen >= end:
         # src, dst and the TCP segment are contiguous: one slice holds all their words
         ok = checksum_ok(buf[off + 26 : off + end], total - 14)  # protocol 6 + TCP length (total - 20)
-    src, dst = _pairs.get(key) or endpoint_pair(key)
-    wscale = None
-    if flags & _SYN:
-        wscale = syn_window_scale(buf, off + 54, off + start) if start <= caplen else None
+    src, dst = _pairs[key]
+    wscale = syn_window_scale(buf, off + 54, off + start, off + caplen) if flags & _SYN else None
     payload = buf[off + start : off + (end if end <= caplen else caplen)]
     return segment_fields(number, ts, src, dst, seq, ack, flags, window, payload, end - start, ok, (), wscale)
 
@@ -529,9 +537,7 @@ def _tcp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
     ok: bool | None = None
     if ctx.checkable and len(buf) >= end:
         ok = checksum_ok(ctx.src + ctx.dst + buf[off:end], IPPROTO_TCP + end - off)
-    wscale = None
-    if flags & _SYN:
-        wscale = syn_window_scale(buf, off + 20, off + hlen) if off + hlen <= len(buf) else None
+    wscale = syn_window_scale(buf, off + 20, off + hlen, len(buf)) if flags & _SYN else None
     src, dst = _endpoint(ctx.src, sport), _endpoint(ctx.dst, dport)
     payload = buf[off + hlen : end]
     return segment_fields(
