@@ -104,15 +104,8 @@ Layer = Callable[[bytes, int, int, FrameContext], SegmentFields | None]
 wire ending at `end`; returns the TCP segment found inside, or None."""
 
 
-class _PairCache(dict[bytes, tuple[Endpoint, Endpoint]]):
-    """The interned pairs by their 12 raw bytes: `_pairs[key]` makes a missing pair."""
-
-    def __missing__(self, key: bytes) -> tuple[Endpoint, Endpoint]:
-        return endpoint_pair(key)
-
-
 _endpoints: dict[bytes, Endpoint] = {}
-_pairs = _PairCache()
+_pairs: dict[bytes, tuple[Endpoint, Endpoint]] = {}
 _ENDPOINT_CACHE_MAX = 1 << 20
 
 
@@ -141,18 +134,20 @@ def endpoint_pair(key: bytes) -> tuple[Endpoint, Endpoint]:
     return pair
 
 
-def checksum_ok(words: bytes, extra: int) -> bool:
-    """The TCP/UDP checksum check: `words` (the pseudo-header's addresses followed by the segment)
-    plus `extra` (the protocol number plus the segment length) sum to 0 in one's complement.
+def checksum_ok(words: bytes, proto: int, length: int) -> bool:
+    """The TCP/UDP checksum check: `words` (the pseudo-header's source and destination addresses,
+    then the `length` bytes of the segment) plus the pseudo-header's `proto` and `length` sum to
+    0 in one's complement.
 
     2**16 ≡ 1 (mod 0xFFFF), so the big-endian integer of the bytes is congruent to the sum of
     its 16-bit words; one bignum `%` replaces a Python loop. An odd length is padded with a zero
-    byte (the shift). The addresses are 8 or 32 bytes, so they keep the segment's alignment.
+    byte (the shift, done on the small remainder). The addresses are 8 or 32 bytes, so they keep
+    the segment's alignment.
     """
-    value = int.from_bytes(words, "big")
-    if len(words) & 1:
+    value = int.from_bytes(words, "big") % 0xFFFF
+    if length & 1:
         value <<= 8
-    return (value + extra) % 0xFFFF == 0
+    return (value + proto + length) % 0xFFFF == 0
 
 
 def syn_window_scale(buf: bytes, off: int, end: int, captured: int) -> int | None:
@@ -209,8 +204,8 @@ def ethernet_ipv4_tcp(
     ok: bool | None = None
     if verify and (end > start or flags & _SYN) and caplen >= end:
         # src, dst and the TCP segment are contiguous: one slice holds all their words
-        ok = checksum_ok(buf[off + 26 : off + end], total - 14)  # protocol 6 + TCP length (total - 20)
-    src, dst = _pairs[key]
+        ok = checksum_ok(buf[off + 26 : off + end], IPPROTO_TCP, total - 20)
+    src, dst = _pairs.get(key) or endpoint_pair(key)
     wscale = syn_window_scale(buf, off + 54, off + start, off + caplen) if flags & _SYN else None
     payload = buf[off + start : off + (end if end <= caplen else caplen)]
     return segment_fields(number, ts, src, dst, seq, ack, flags, window, payload, end - start, ok, (), wscale)
@@ -536,7 +531,7 @@ def _tcp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
         return None
     ok: bool | None = None
     if ctx.checkable and len(buf) >= end:
-        ok = checksum_ok(ctx.src + ctx.dst + buf[off:end], IPPROTO_TCP + end - off)
+        ok = checksum_ok(ctx.src + ctx.dst + buf[off:end], IPPROTO_TCP, end - off)
     wscale = syn_window_scale(buf, off + 20, off + hlen, len(buf)) if flags & _SYN else None
     src, dst = _endpoint(ctx.src, sport), _endpoint(ctx.dst, dport)
     payload = buf[off + hlen : end]

@@ -56,7 +56,7 @@ import enum
 from dataclasses import dataclass
 
 from netlab.capture.model import NO_WINDOW_SCALE, Segment
-from netlab.stream.seq import seq_add, seq_diff, seq_gt, seq_lt
+from netlab.stream.seq import SEQ_MASK, seq_add, seq_diff, seq_gt, seq_lt
 
 __all__ = ["AnalysisFlag", "ConnectionAnalysis", "FrameAnalysis", "NO_WINDOW_SCALE"]
 
@@ -306,7 +306,8 @@ class ConnectionAnalysis:
                 return False
             scale = rev.win_scale
             if scale != _SCALE_UNKNOWN:  # window full when it fills the receive window exactly
-                if end == seq_add(rev.lastack, rev.window << (scale if scale > 0 else 0)):
+                # seq_diff(end, seq_add(lastack, window)) == 0, inlined: this runs for every data segment
+                if not (end - rev.lastack - (rev.window << (scale if scale > 0 else 0))) & SEQ_MASK:
                     return False
             fwd.nextseq = end
             fwd.nextseq_ts = ts
