@@ -393,7 +393,7 @@ def write_scenarios(path: Path) -> dict[str, range]:
 def syn_window_scales(path: Path) -> dict[int, int]:
     """The window-scale shift of every SYN in a capture `write_pcap` wrote (-1: no such option).
 
-    Stands in for decoding TCP options, which netlab's decoder does not pass on yet.
+    Read independently of netlab's decoder, to check what it decodes (`Segment.wscale`).
     """
     data = path.read_bytes()
     pos, frame, scales = 24, 0, {}

@@ -97,8 +97,8 @@ def analyse_segments(segments: Iterable[Segment]) -> dict[int, FrameAnalysis]:
 def netlab_verdicts(path: Path, window_scales: dict[int, int] | None = None) -> dict[int, Verdict]:
     """netlab's flags per frame, in tshark's terms (see `Verdict`).
 
-    `window_scales` (frame -> shift of a SYN's window-scale option, -1 for none) stands in for
-    the TCP options netlab's decoder does not pass on yet.
+    `window_scales` (frame -> shift of a SYN's window-scale option, -1 for none) replaces what
+    the decoder read from those SYNs' options.
     """
     segments: list[Segment] = []
     try:

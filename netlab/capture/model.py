@@ -25,6 +25,10 @@ class TcpFlag(enum.IntFlag):
     CWR = CWR
 
 
+NO_WINDOW_SCALE = -1
+"""`Segment.wscale` of a SYN that carried no window-scale option."""
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """One captured TCP segment, decoded from a frame.
@@ -42,9 +46,9 @@ class Segment:
         checksum_ok: True/False when the TCP checksum could be verified, None when it could not
             (frame truncated) or was not checked.
         vlan: the 802.1Q tags the frame carried, outermost first (keeps VLANs apart).
-        wscale: on a SYN, the window-scale shift its options announced (RFC 7323), -1 when it
-            announced none; None when not known (not a SYN, or its options were not decoded).
-            Not part of `SegmentFields`: a segment built from fields has None.
+        wscale: on a SYN, the window-scale shift its options announced (RFC 7323),
+            `NO_WINDOW_SCALE` (-1) when it announced none; None when not known (not a SYN, or
+            its options were not captured).
     """
 
     frame: int
@@ -67,10 +71,31 @@ class Segment:
         return self.wire_len - len(self.payload)
 
 
-SegmentFields = tuple[int, float, Endpoint, Endpoint, int, int, int, int, bytes, int, bool | None, tuple[int, ...]]
+SegmentFields = tuple[
+    int, float, Endpoint, Endpoint, int, int, int, int, bytes, int, bool | None, tuple[int, ...], int | None
+]
 """A `Segment`'s fields as a plain tuple, in declaration order: `Segment(*fields)` is the segment.
 
 The file reader hands these to `Reassembler.feed_batch` in batches: on the hot path a tuple is
 far cheaper to build than the frozen dataclass, which is made only when a segment needs the
-reassembler's general path.
+reassembler's general path. Built only by `segment_fields`.
 """
+
+
+def segment_fields(
+    frame: int,
+    ts: float,
+    src: Endpoint,
+    dst: Endpoint,
+    seq: int,
+    ack: int,
+    flags: int,
+    window: int,
+    payload: bytes,
+    wire_len: int,
+    checksum_ok: bool | None,
+    vlan: tuple[int, ...],
+    wscale: int | None,
+) -> SegmentFields:
+    """The `SegmentFields` of a segment (the arguments are `Segment`'s fields, in its order)."""
+    return (frame, ts, src, dst, seq, ack, flags, window, payload, wire_len, checksum_ok, vlan, wscale)

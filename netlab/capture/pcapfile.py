@@ -15,13 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from netlab.capture.decode import (
-    ENDPOINT_PAIRS,
-    ETH_IPV4_TCP_HEAD,
-    LINKTYPE_ETHERNET,
-    decode_fields,
-    endpoint_pair,
-)
+from netlab.capture.decode import LINKTYPE_ETHERNET, decode_fields, decode_layers, ethernet_ipv4_tcp
 from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.model import Segment, SegmentFields
 from netlab.errors import PcapReadError
@@ -291,11 +285,12 @@ def _pcap_batches(
     linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
     reader.pos += 24
     record = struct.Struct(endian + "IIII").unpack_from
-    block = _ethernet_block if linktype == LINKTYPE_ETHERNET else _general_block
     number = 0
     while True:
         batch: list[SegmentFields] = []
-        reader.pos, number = block(reader.buf, reader.pos, record, units, verify, linktype, number, batch, defrag)
+        reader.pos, number = _decode_block(
+            reader.buf, reader.pos, record, units, verify, linktype, number, batch, defrag
+        )
         if batch:
             yield batch
         if not reader.ensure(16):
@@ -312,7 +307,13 @@ def _pcap_batches(
 _RecordHeader = Callable[[bytes, int], tuple[int, int, int, int]]
 
 
-def _general_block(
+def _no_fast_path(
+    buf: bytes, off: int, caplen: int, orig_len: int | None, number: int, ts: float, verify: bool
+) -> SegmentFields | None:
+    return None
+
+
+def _decode_block(
     buf: bytes,
     pos: int,
     record: _RecordHeader,
@@ -323,46 +324,15 @@ def _general_block(
     batch: list[SegmentFields],
     defrag: Defragmenter,
 ) -> tuple[int, int]:
-    """Decode every whole record of `buf` from `pos` into `batch`; returns the next position and frame number."""
+    """Decode every whole record of `buf` from `pos` into `batch`; returns the next position and frame number.
+
+    On Ethernet the commonest frame is decoded in place by `ethernet_ipv4_tcp` (no copy of the
+    frame); anything else goes through the layer functions (`decode_layers`).
+    """
+    fast = ethernet_ipv4_tcp if linktype == LINKTYPE_ETHERNET else _no_fast_path
     stop = len(buf)
     limit = stop - 16
     append = batch.append
-    while pos <= limit:
-        ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
-        end = pos + 16 + incl_len
-        if end > stop:
-            break
-        number += 1
-        fields = decode_fields(
-            linktype, buf[pos + 16 : end], number, ts_sec + ts_frac / units, verify, orig_len, defrag
-        )
-        pos = end
-        if fields is not None:
-            append(fields)
-    return pos, number
-
-
-def _ethernet_block(
-    buf: bytes,
-    pos: int,
-    record: _RecordHeader,
-    units: int,
-    verify: bool,
-    linktype: int,
-    number: int,
-    batch: list[SegmentFields],
-    defrag: Defragmenter,
-) -> tuple[int, int]:
-    """`_general_block` for Ethernet, with the common frame decoded in place: IPv4 without options
-    carrying a whole TCP segment (the checks of `ethernet_ipv4_fields`, read straight from the block,
-    with no copy of the frame). Anything else (VLAN tags, IPv6, options, a frame cut by the snap
-    length) goes through `decode_fields`."""
-    stop = len(buf)
-    limit = stop - 16
-    append = batch.append
-    head = ETH_IPV4_TCP_HEAD.unpack_from
-    pair_of = ENDPOINT_PAIRS.get
-    from_bytes = int.from_bytes
     while pos <= limit:
         ts_sec, ts_frac, incl_len, orig_len = record(buf, pos)
         frame = pos + 16
@@ -370,70 +340,11 @@ def _ethernet_block(
         if pos > stop:
             return frame - 16, number
         number += 1
-        if incl_len >= 54:
-            ethertype, ver_ihl, total, frag, proto, key, seq, ack, off_byte, flags, window = head(
-                buf, frame + 12
-            )
-            end = 14 + total
-            start = 34 + (off_byte >> 4) * 4
-            if (
-                ethertype == 0x0800
-                and ver_ihl == 0x45
-                and proto == 6
-                and not frag & 0x3FFF
-                and off_byte >= 0x50
-                and start <= end <= incl_len
-                and end <= orig_len
-            ):
-                src, dst = pair_of(key) or endpoint_pair(key)
-                checksum_ok = None
-                if end == start:  # no payload: the checksum matters only on a SYN (see ethernet_ipv4_fields)
-                    if verify and flags & 0x02:
-                        checksum_ok = (
-                            from_bytes(buf[frame + 26 : frame + end], "big") + total - 14
-                        ) % 0xFFFF == 0
-                    append(
-                        (
-                            number,
-                            ts_sec + ts_frac / units,
-                            src,
-                            dst,
-                            seq,
-                            ack,
-                            flags,
-                            window,
-                            b"",
-                            0,
-                            checksum_ok,
-                            (),
-                        )
-                    )
-                    continue
-                if verify:  # the words of src, dst and the segment, mod 0xFFFF (see ethernet_ipv4_fields)
-                    words = from_bytes(buf[frame + 26 : frame + end], "big") % 0xFFFF
-                    if total & 1:
-                        words = (words << 8) % 0xFFFF
-                    checksum_ok = (words + total - 14) % 0xFFFF == 0
-                append(
-                    (
-                        number,
-                        ts_sec + ts_frac / units,
-                        src,
-                        dst,
-                        seq,
-                        ack,
-                        flags,
-                        window,
-                        buf[frame + start : frame + end],
-                        end - start,
-                        checksum_ok,
-                        (),
-                    )
-                )
+        ts = ts_sec + ts_frac / units
+        fields = fast(buf, frame, incl_len, orig_len, number, ts, verify)
+        if fields is None:
+            fields = decode_layers(linktype, buf[frame:pos], number, ts, verify, orig_len, defrag)
+            if fields is None:
                 continue
-        fields = decode_fields(
-            linktype, buf[frame:pos], number, ts_sec + ts_frac / units, verify, orig_len, defrag
-        )
-        if fields is not None:
-            append(fields)
+        append(fields)
     return pos, number

@@ -45,8 +45,7 @@ modulo 2**32 through `netlab.stream.seq`.
 Window scale: `window_full` needs the window-scale shift from the SYN options, which a
 `Segment` carries in `wscale` (None: not known). While neither SYN told us the shift, the
 window scale is unknown and, as in Wireshark when the handshake was not captured, no segment
-is flagged window full. (`Reassembler.feed_batch` passes the option on when its
-`SegmentFields` carry it as a 13th element; with 12 elements `wscale` is None.)
+is flagged window full. (netlab's decoder reads the option from every SYN it decodes.)
 
 Not thread-safe: one `ConnectionAnalysis` per connection, fed from one thread.
 """
@@ -56,13 +55,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from netlab.capture.model import ACK, FIN, RST, SYN, Segment
-from netlab.stream.seq import seq_add, seq_diff, seq_gt, seq_lt
+from netlab.capture.model import ACK, FIN, NO_WINDOW_SCALE, RST, SYN, Segment
+from netlab.stream.seq import SEQ_MASK, seq_add, seq_diff, seq_gt, seq_lt
 
 __all__ = ["AnalysisFlag", "ConnectionAnalysis", "FrameAnalysis", "NO_WINDOW_SCALE"]
-
-NO_WINDOW_SCALE = -1
-"""`Segment.wscale` of a SYN that carried no window-scale option."""
 
 _SYN_FIN = SYN | FIN
 _SYN_FIN_RST = SYN | FIN | RST
@@ -319,11 +315,16 @@ class ConnectionAnalysis:
     @staticmethod
     def _ordinary_data(fwd: _Direction, rev: _Direction, ts: float, seq: int, seglen: int) -> bool:
         """`_ordinary` for data: True (and the sequence recorded) unless it may be flagged."""
-        if rev.win_scale != _SCALE_UNKNOWN or (seglen == 1 and not rev.window):
-            return False  # maybe window full, or a zero-window probe
+        if seglen == 1 and not rev.window:
+            return False  # maybe a zero-window probe
         end = seq_add(seq, seglen)
         if rev.lastack and not seq_gt(end, rev.lastack):
             return False  # every byte acknowledged already: spurious
+        scale = rev.win_scale
+        if scale != _SCALE_UNKNOWN:  # window full when it fills the receive window exactly
+            # seq_diff(end, seq_add(lastack, window)) == 0, inlined: this runs for every data segment
+            if not (end - rev.lastack - (rev.window << (scale if scale > 0 else 0))) & SEQ_MASK:
+                return False
         fwd.nextseq = end
         fwd.nextseq_ts = ts
         if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:

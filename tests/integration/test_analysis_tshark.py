@@ -27,18 +27,15 @@ from analysis_captures import (  # noqa: E402
 )
 from analysis_compare import Verdict, differences, netlab_verdicts, tshark_verdicts  # noqa: E402
 
+from netlab.capture.pcapfile import read_segments  # noqa: E402
+
 pytestmark = pytest.mark.tshark
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 CORPUS = Path(os.environ.get("NETLAB_CONFORMANCE_PCAPS", "/work/shared/conformance/pcaps"))
 CORPUS_FILES = sorted(CORPUS.glob("*.pcap*")) if CORPUS.is_dir() else []
 
-NO_WINDOW_SCALE = (
-    "window_full needs the SYN's window-scale option, which netlab's decoder does not pass on yet"
-)
-EXCEPTIONS: dict[tuple[str, int], str] = {
-    ("zeek__smtp.pcap", 25): NO_WINDOW_SCALE,
-}
+EXCEPTIONS: dict[tuple[str, int], str] = {}
 
 
 # netlab's own test captures where its reassembler splits connections differently from tshark
@@ -80,15 +77,15 @@ def test_scenarios_agree_with_tshark_frame_by_frame(scenarios: tuple[Path, dict[
     assert diff == []
 
 
-def test_scenarios_without_window_scale_differ_only_in_window_full(
+def test_scenarios_agree_with_tshark_with_the_decoded_window_scale(
     scenarios: tuple[Path, dict[str, range]],
 ) -> None:
-    """What `follow --read` gets today (no TCP options decoded): only window_full is missing."""
+    """What `follow --read` gets: the decoder reads the SYNs' window-scale options itself, so
+    window_full agrees too, with no stand-in."""
     path, _frames = scenarios
-    diff = differences(netlab_verdicts(path), tshark_verdicts(path))
-    assert diff, "the window-full scenarios should need the window scale"
-    for _frame, ours, theirs in diff:
-        assert ours is None and theirs is not None and theirs.fields == {"window_full"}
+    decoded = {seg.frame: seg.wscale for seg in read_segments(path) if seg.flags & 0x02}
+    assert decoded == syn_window_scales(path)
+    assert differences(netlab_verdicts(path), tshark_verdicts(path)) == []
 
 
 @pytest.mark.parametrize("path", CORPUS_FILES, ids=[p.name for p in CORPUS_FILES])

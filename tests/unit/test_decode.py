@@ -21,7 +21,7 @@ from netlab.capture.decode import (
     decode,
 )
 from netlab.capture.ipfrag import Defragmenter
-from netlab.capture.model import Endpoint, Segment
+from netlab.capture.model import NO_WINDOW_SCALE, Endpoint, Segment
 from netlab.capture.pcapfile import read_packets
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -222,11 +222,11 @@ def test_same_segments_from_every_link_layer(name: str) -> None:
 
 @pytest.mark.parametrize("payload", [b"", b"x", b"hello world"])
 def test_fast_path_builds_the_same_segment_as_the_general_path(payload: bytes) -> None:
-    from netlab.capture.decode import _decode_general, decode_ethernet_ipv4
+    from netlab.capture.decode import decode_ethernet_ipv4, decode_layers
 
     frame = ETH + ipv4_tcp(payload)
     fast = decode_ethernet_ipv4(frame, 3, 2.5, True, None)
-    general_fields = _decode_general(LINKTYPE_ETHERNET, frame, 3, 2.5, True, None)
+    general_fields = decode_layers(LINKTYPE_ETHERNET, frame, 3, 2.5, True, None)
     assert fast is not None and general_fields is not None
     general = Segment(*general_fields)
     if not payload:  # the fast path does not check empty segments: nothing could be chosen by it
@@ -253,3 +253,107 @@ def test_pppoe_length_bounds_the_ip_packet() -> None:
     assert seg.payload == b"" and seg.wire_len == 0
     whole = decode(LINKTYPE_ETHERNET, frame[:22] + struct.pack("!H", 2 + len(packet)) + frame[24:], 1, 0.0)
     assert whole is not None and whole.payload == b"abcdef" and whole.checksum_ok
+
+
+def _syn(options: bytes, *, flags: int = 0x02) -> bytes:
+    """An IPv4 SYN (by default) with these TCP options, padded to a multiple of 4 bytes with EOL."""
+    options += bytes(-len(options) % 4)
+    src, dst = bytes([192, 0, 2, 1]), bytes([198, 51, 100, 7])
+    tcp = (
+        struct.pack("!HHIIBBHHH", 1234, 80, 1000, 0, (5 + len(options) // 4) << 4, flags, 512, 0, 0) + options
+    )
+    tcp = (
+        tcp[:16] + struct.pack("!H", _checksum(src + dst + struct.pack("!HH", 6, len(tcp)) + tcp)) + tcp[18:]
+    )
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, src, dst) + tcp
+
+
+MSS, SACK_OK, TIMESTAMPS = b"\x02\x04\x05\xb4", b"\x04\x02", b"\x08\x0a" + bytes(8)
+
+
+@pytest.mark.parametrize(
+    ("options", "wscale"),
+    [
+        (MSS + SACK_OK + TIMESTAMPS + b"\x01\x03\x03\x07", 7),  # Linux's order
+        (MSS + b"\x01\x03\x03\x00" + b"\x01\x01" + SACK_OK, 0),  # shift 0 is scaling too
+        (b"\x01\x01\x01\x03\x03\x0e", 14),
+        (MSS + SACK_OK + TIMESTAMPS, NO_WINDOW_SCALE),
+        (b"", NO_WINDOW_SCALE),
+        (MSS + b"\x00" + b"\x03\x03\x07", NO_WINDOW_SCALE),  # after End of Option List: not an option
+        (MSS + b"\x05\x00" + b"\x03\x03\x07", NO_WINDOW_SCALE),  # a length below 2: the rest is unreadable
+        (b"\x01" * 6 + b"\x03\x03", NO_WINDOW_SCALE),  # cut by the header length
+    ],
+)
+def test_a_syns_window_scale_option_is_decoded(options: bytes, wscale: int) -> None:
+    for linktype, header in (
+        (LINKTYPE_ETHERNET, ETH),
+        (LINKTYPE_RAW, b""),
+        (LINKTYPE_LINUX_SLL2, b"\x08\x00" + bytes(18)),
+    ):
+        seg = decode(linktype, header + _syn(options), 1, 0.0)
+        assert seg is not None and seg.wscale == wscale, linktype
+        synack = decode(linktype, header + _syn(options, flags=0x12), 1, 0.0)
+        assert synack is not None and synack.wscale == wscale
+
+
+def test_window_scale_is_only_read_from_syns_and_only_when_captured() -> None:
+    ack = decode(LINKTYPE_ETHERNET, ETH + _syn(b"\x01\x03\x03\x07", flags=0x10), 1, 0.0)
+    assert ack is not None and ack.wscale is None  # not a SYN: not looked at
+    frame = ETH + _syn(MSS + b"\x01\x03\x03\x07")
+    cut = decode(LINKTYPE_ETHERNET, frame[:-2], 1, 0.0, orig_len=len(frame))
+    assert cut is not None and cut.wscale is None  # the options were cut by the snap length: not known
+    assert decode(LINKTYPE_RAW, frame[14:-2], 1, 0.0, orig_len=len(frame) - 14).wscale is None  # type: ignore[union-attr]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([b"\x01", MSS, SACK_OK, TIMESTAMPS, b"\x03\x03\x02", b"\x03\x03\x09", b"\x1e\x04ab"]),
+        max_size=8,
+    )
+)
+def test_window_scale_is_the_first_window_scale_option_before_the_end(options: list[bytes]) -> None:
+    """Options built from well-formed pieces: the decoder finds what a reader of the list finds."""
+    raw = b"".join(options)[:40]
+    expected = NO_WINDOW_SCALE
+    at = 0
+    for piece in options:  # the first whole window-scale option within 40 bytes wins
+        if piece.startswith(b"\x03") and at + 3 <= len(raw):
+            expected = piece[2]
+            break
+        at += len(piece)
+    for frame in (ETH + _syn(raw), _syn(raw)):
+        linktype = LINKTYPE_ETHERNET if frame.startswith(ETH) else LINKTYPE_RAW
+        seg = decode(linktype, frame, 1, 0.0)
+        assert seg is not None and seg.wscale == expected
+
+
+def test_fast_path_and_layer_functions_agree_on_syns() -> None:
+    from netlab.capture.decode import decode_layers, ethernet_ipv4_tcp
+
+    for options in (b"", MSS + b"\x01\x03\x03\x07", b"\x01\x03\x03\x02" + TIMESTAMPS):
+        frame = ETH + _syn(options)
+        fast = ethernet_ipv4_tcp(frame, 0, len(frame), None, 1, 0.0, True)
+        assert fast is not None and fast == decode_layers(LINKTYPE_ETHERNET, frame, 1, 0.0, True, None)
+        assert fast[10] is True  # SYN checksums are checked on both paths
+
+
+def test_cooked_captures_dispatch_their_protocol_like_ethernet() -> None:
+    """SLL's protocol field is an ethertype: a VLAN tag behind it is followed (as tshark does)."""
+    frame = bytes(14) + b"\x81\x00" + b"\x00\x05\x08\x00" + ipv4_tcp(b"tagged")
+    seg = decode(LINKTYPE_LINUX_SLL, frame, 1, 0.0)
+    assert seg is not None and seg.vlan == (5,) and seg.payload == b"tagged"
+
+
+def test_an_ethertype_of_zero_is_not_ip() -> None:
+    """Type 0 is an 802.3 length field, not "guess from the IP version"."""
+    assert decode(LINKTYPE_ETHERNET, bytes(12) + b"\x00\x00" + ipv4_tcp(), 1, 0.0) is None
+
+
+def test_an_ip_length_below_the_header_length_of_a_short_frame_gives_none() -> None:
+    """IHL 13 (52 bytes) in a 40-byte packet: malformed, not a crash."""
+    packet = bytearray(ipv4_tcp(b""))
+    packet[0] = 0x4D
+    packet[2:4] = b"\x00\x28"
+    assert decode(LINKTYPE_ETHERNET, ETH + bytes(packet[:40]), 1, 0.0) is None
+    assert decode(LINKTYPE_RAW, bytes(packet[:40]), 1, 0.0) is None

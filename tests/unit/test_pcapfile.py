@@ -199,12 +199,18 @@ def test_the_ethernet_loop_decodes_every_frame_as_decode_does(tmp_path: Path) ->
         bytes(12) + b"\x81\x00\x00\x2a" + _eth_ipv4_tcp(b"vlan")[12:],
         bytes(12) + b"\x08\x06" + bytes(28),  # ARP
         bytes(20),  # too short for anything
+        _eth_ipv4_tcp(b"", flags=0x02, options=b"\x02\x04\x05\xb4\x01\x03\x03\x07"),  # SYN: window scale 7
+        _eth_ipv4_tcp(b"", flags=0x12, options=b"\x02\x04\x05\xb4"),  # SYN-ACK without one
     ]
     records = [(f, len(f)) for f in frames]
     records += [
         (whole[:-4], len(whole)),
         (whole[:40], len(whole)),
         (whole, len(whole) - 2),
+        (
+            _eth_ipv4_tcp(b"", flags=0x02, options=b"\x01\x01\x03\x03\x07\x00\x00\x00")[:-4],
+            len(_eth_ipv4_tcp(b"", flags=0x02, options=b"\x01\x01\x03\x03\x07\x00\x00\x00")),
+        ),
     ]  # snap length cuts
     path = tmp_path / "mix.pcap"
     path.write_bytes(_pcap(records))
@@ -214,6 +220,7 @@ def test_the_ethernet_loop_decodes_every_frame_as_decode_does(tmp_path: Path) ->
     ]
     got = [fields for batch in read_segments(path).field_batches() for fields in batch]
     assert got == [fields for fields in expected if fields is not None]
+    assert [f[12] for f in got if f[6] & 0x02] == [-1, -1, 7, -1, None]  # window scales; the cut SYN's: unknown
     assert [f[10] for f in got[:6]] == [
         None,
         True,

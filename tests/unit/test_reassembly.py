@@ -37,7 +37,7 @@ def run(segments: list) -> list[Event]:  # type: ignore[type-arg]
 def run_fields(segments: list) -> list[Event]:  # type: ignore[type-arg]
     """`run` through `feed_batch`, the tuple path `follow --read` takes (batches of 1 to 4)."""
     r = Reassembler()
-    names = [f.name for f in dataclasses.fields(Segment) if f.name != "wscale"]  # SegmentFields order
+    names = [f.name for f in dataclasses.fields(Segment)]  # SegmentFields order
     fields = [tuple(getattr(seg, n) for n in names) for seg in segments]
     events: list[Event] = []
     for i in range(0, len(fields), 3):

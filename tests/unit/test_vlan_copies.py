@@ -24,7 +24,7 @@ def run(segments: list[Segment], vlans: str = "auto") -> list[Event]:
 def run_fields(segments: list[Segment]) -> list[Event]:
     """The tuple path `follow --read` takes (`feed_batch`), in batches of 5."""
     r = Reassembler()
-    names = [f.name for f in dataclasses.fields(Segment) if f.name != "wscale"]  # SegmentFields order
+    names = [f.name for f in dataclasses.fields(Segment)]  # SegmentFields order
     fields = [tuple(getattr(seg, n) for n in names) for seg in segments]
     events: list[Event] = []
     for i in range(0, len(fields), 5):
