@@ -218,7 +218,7 @@ def test_every_netlab_name_a_docstring_quotes_exists(where: str, text: str) -> N
 @pytest.mark.parametrize(
     ("text", "exists"),
     [
-        ("Reassembler.feed", True), ("Reassembler.feed_fields", False), ("decode._link_layer", True),
+        ("Reassembler.feed", True), ("Reassembler.feed_fields", False), ("decode.decode_layers", True),
         ("report.model.Report", True), ("netlab.cli.exits.exit_status_for", True), ("model.Segment", True),
         ("netlab.stream.nothing", False), ("StreamStats.retransmissions", True), ("seq.seq_diff()", True),
     ],
