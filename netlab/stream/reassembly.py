@@ -191,16 +191,17 @@ class Reassembler:
         here: one Python call less per segment.
         """
         conn, flow, rev = entry
-        frame, ts, _src, _dst, seq, ack, flags, window, data, length, checksum_ok, _vlan = fields[:12]
+        seq, ack, flags, window, data, length = fields[4], fields[5], fields[6], fields[7], fields[8], fields[9]
         if flags & ACK and (
             rev.frags or rev.held is not None or rev.state is _UNSETTLED or rev.state is _UNSETTLED_EMPTY
         ):
             return False  # `_waits_for_ack(rev)`
         if length:
-            if not in_line(flow, seq, data, length, checksum_ok, self._strict):
+            if not in_line(flow, seq, data, length, fields[10], self._strict):
                 return False
         elif flow.state is _IDLE:
             return False
+        frame, ts = fields[0], fields[1]
         flow.packets += 1  # `conn.record(...)`
         conn.last_ts = ts
         conn.last_frame = frame
