@@ -17,6 +17,7 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check netlab tests bench
+	$(BIN)/ruff format --check netlab tests bench
 	$(BIN)/mypy
 
 test: lint

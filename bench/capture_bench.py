@@ -7,7 +7,8 @@ For each rate R (messages per second *each way*), a server process and a client 
 60-byte chat lines over `--conns` loopback connections (TCP_NODELAY, one send() per message, paced
 in 1 ms ticks) for `--seconds`. Each capturer runs alone against its own run of that traffic (two
 cores are too few to run five capturers side by side fairly), is started before the traffic and
-stopped with SIGINT 1.5 s after it (tcpdump's default buffer timeout is 1 s), and we count the payload bytes it recovered per direction:
+stopped with SIGINT 1.5 s after it (tcpdump's default buffer timeout is 1 s), and we count the payload bytes it
+recovered per direction:
 
 - ``netlab-<backend>``: `netlab follow --port P --backend B --format json` (the whole pipeline:
   capture, decode, reassembly, rendering), bytes summed from the JSON data events;
@@ -231,8 +232,9 @@ class ScapySniff(Peer):
     name = "scapy-sniff"
 
     def start(self, port: int, workdir: Path) -> None:
-        self.proc = subprocess.Popen([PYTHON, "-c", SNIFF_SCRIPT, str(port)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [PYTHON, "-c", SNIFF_SCRIPT, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         wait_for_line(self.proc, b"sniffing")
 
     def stop(self) -> dict[str, int]:
@@ -251,8 +253,11 @@ class Tcpdump(Peer):
         self.port = port
         self.path = workdir / "tcpdump.pcap"
         tcpdump = shutil.which("tcpdump") or "tcpdump"
-        self.proc = subprocess.Popen([tcpdump, "-i", "lo", "-n", "-s", "262144", *self.buffer, "-w", str(self.path),
-                                      f"tcp port {port}"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [tcpdump, "-i", "lo", "-n", "-s", "262144", *self.buffer, "-w", str(self.path), f"tcp port {port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         wait_for_line(self.proc, b"listening on")
 
     def stop(self) -> dict[str, int]:
@@ -300,8 +305,11 @@ def measure(peer: Peer, rate: int, seconds: float, conns: int, workdir: Path) ->
     return {
         "rate": rate,
         "achieved": (sent["c2s"] / MESSAGE_BYTES) / sent["elapsed"],
-        "sent_c2s": sent["c2s"], "sent_s2c": sent["s2c"],
-        "got_c2s": got["c2s"], "got_s2c": got["s2c"], "drops": got.get("drops", 0),
+        "sent_c2s": sent["c2s"],
+        "sent_s2c": sent["s2c"],
+        "got_c2s": got["c2s"],
+        "got_s2c": got["s2c"],
+        "drops": got.get("drops", 0),
     }
 
 
@@ -331,10 +339,13 @@ def fanout(clients: int, backends: list[str], workdir: Path) -> None:
             time.sleep(SETTLE_S)
         finally:
             got, want = peer.stop(), anchor.stop()
-        print(f"{peer.name:<16} {result.deliveries:>8} deliveries at {result.rate:>8,.0f}/s: followed "
-              f"c2s {percent(got['c2s'], want['c2s'])} s2c {percent(got['s2c'], want['s2c'])} of the bytes "
-              f"tcpdump -B 256MiB saw at the same time ({want['c2s'] + want['s2c']} bytes, {want['drops']} drops); "
-              f"{got['gaps']} gap(s), {got['drops']} kernel drops", flush=True)
+        print(
+            f"{peer.name:<16} {result.deliveries:>8} deliveries at {result.rate:>8,.0f}/s: followed "
+            f"c2s {percent(got['c2s'], want['c2s'])} s2c {percent(got['s2c'], want['s2c'])} of the bytes "
+            f"tcpdump -B 256MiB saw at the same time ({want['c2s'] + want['s2c']} bytes, {want['drops']} drops); "
+            f"{got['gaps']} gap(s), {got['drops']} kernel drops",
+            flush=True,
+        )
 
 
 def percent(got: float, sent: float) -> str:
@@ -361,8 +372,10 @@ def main() -> None:
         sys.exit("capture_bench.py needs root (live capture)")
     rates = [int(rate) for rate in args.rates.split(",")]
     peers = args.peers.split(",")
-    print(f"# {args.seconds:g} s per run, {args.conns} connections, {MESSAGE_BYTES}-byte messages each way, "
-          f"{os.cpu_count()} CPUs; recovered payload / sent payload per direction")
+    print(
+        f"# {args.seconds:g} s per run, {args.conns} connections, {MESSAGE_BYTES}-byte messages each way, "
+        f"{os.cpu_count()} CPUs; recovered payload / sent payload per direction"
+    )
     print(f"{'rate/s':>8} {'achieved':>9} {'capturer':<16} {'c2s':>8} {'s2c':>8} {'drops':>7} {'vs tcpdump':>10}")
     with tempfile.TemporaryDirectory(prefix="capture-bench-") as tmp:
         for rate in rates:
@@ -373,8 +386,11 @@ def main() -> None:
                 share = (row["got_c2s"] + row["got_s2c"]) / max(1, row["sent_c2s"] + row["sent_s2c"])
                 anchor = share if name == "tcpdump" else anchor
                 ratio = f"{share / anchor:9.3f}x" if anchor else "       n/a"
-                print(f"{rate:>8} {row['achieved']:>9.0f} {name:<16} {percent(row['got_c2s'], row['sent_c2s'])} "
-                      f"{percent(row['got_s2c'], row['sent_s2c'])} {int(row['drops']):>7} {ratio}", flush=True)
+                print(
+                    f"{rate:>8} {row['achieved']:>9.0f} {name:<16} {percent(row['got_c2s'], row['sent_c2s'])} "
+                    f"{percent(row['got_s2c'], row['sent_s2c'])} {int(row['drops']):>7} {ratio}",
+                    flush=True,
+                )
                 if args.json:
                     print(json.dumps({"peer": name, **row}), flush=True)
                 if share < 1.0 and isinstance(peer, NetlabFollow):

@@ -90,9 +90,25 @@ class NetlabServer(ServerProcess):
         self.port = free_port()
         env = {**os.environ, "NETLAB_RUNTIME_DIR": str(self.tmp)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "netlab", "-q", "serve", "--port", str(self.port), "--flood-rate", "0",
-             "--history", "0", "--max-clients", str(max_clients + 10)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            [
+                sys.executable,
+                "-m",
+                "netlab",
+                "-q",
+                "serve",
+                "--port",
+                str(self.port),
+                "--flood-rate",
+                "0",
+                "--history",
+                "0",
+                "--max-clients",
+                str(max_clients + 10),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
         )
         wait_listening(self.port, self.proc)
         # the probe connection above is still in the handshake on the server: let it go
@@ -115,8 +131,12 @@ class NgircdServer(ServerProcess):
             "[Options]\n DNS = no\n Ident = no\n PAM = no\n",
             encoding="utf-8",
         )
-        self.proc = subprocess.Popen([self.binary, "-n", "-f", str(conf)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [self.binary, "-n", "-f", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_listening(self.port, self.proc)
 
 
@@ -223,8 +243,9 @@ class Result:
 class LoadRun:
     """Drive `n` clients against one server and check every delivery."""
 
-    def __init__(self, server: ServerProcess, protocol: Protocol, n: int, messages: int, pad: int,
-                 window: int, stuck: bool) -> None:
+    def __init__(
+        self, server: ServerProcess, protocol: Protocol, n: int, messages: int, pad: int, window: int, stuck: bool
+    ) -> None:
         self.server, self.protocol, self.n = server, protocol, n
         self.messages, self.pad, self.window, self.with_stuck = messages, pad, window, stuck
         self.selector = selectors.EpollSelector()
@@ -415,8 +436,11 @@ class LoadRun:
         local = self.clients[-1].sock.getsockname()
         deadline = time.monotonic() + 3.0
         while True:
-            held = [c for c in psutil.Process(self.server.proc.pid).net_connections(kind="tcp")
-                    if c.raddr and (c.raddr.ip, c.raddr.port) == tuple(local[:2])]
+            held = [
+                c
+                for c in psutil.Process(self.server.proc.pid).net_connections(kind="tcp")
+                if c.raddr and (c.raddr.ip, c.raddr.port) == tuple(local[:2])
+            ]
             if not held or time.monotonic() > deadline:
                 return not held
             time.sleep(0.1)
@@ -428,8 +452,9 @@ class LoadRun:
         self.selector.close()
 
 
-def run_one(server_cls: type[ServerProcess], n: int, deliveries: int, window: int, pad: int,
-            stuck: bool = False) -> Result:
+def run_one(
+    server_cls: type[ServerProcess], n: int, deliveries: int, window: int, pad: int, stuck: bool = False
+) -> Result:
     server = server_cls()
     protocol: Protocol = NetlabProtocol() if server_cls is NetlabServer else IrcProtocol()
     server.start(n)
@@ -453,11 +478,13 @@ def run_one(server_cls: type[ServerProcess], n: int, deliveries: int, window: in
 
 def row(result: Result) -> str:
     cut = "" if result.stuck_cut is None else ("  slow client cut" if result.stuck_cut else "  slow client NOT cut")
-    return (f"{result.server:<7} N={result.clients:<5} {result.deliveries:>8} deliveries  {result.rate:>9,.0f}/s  "
-            f"p50 {result.pct(0.5):6.1f} ms  p99 {result.pct(0.99):6.1f} ms  lost {result.lost}  "
-            f"garbled {result.garbled}  dup {result.duplicated}  CPU {result.cpu_us:5.2f} µs/delivery{cut}"
-            f"  (setup {result.setup_seconds:.1f} s, run {result.seconds:.1f} s)"
-            f"{'  [' + result.note.strip() + ']' if result.note else ''}")
+    return (
+        f"{result.server:<7} N={result.clients:<5} {result.deliveries:>8} deliveries  {result.rate:>9,.0f}/s  "
+        f"p50 {result.pct(0.5):6.1f} ms  p99 {result.pct(0.99):6.1f} ms  lost {result.lost}  "
+        f"garbled {result.garbled}  dup {result.duplicated}  CPU {result.cpu_us:5.2f} µs/delivery{cut}"
+        f"  (setup {result.setup_seconds:.1f} s, run {result.seconds:.1f} s)"
+        f"{'  [' + result.note.strip() + ']' if result.note else ''}"
+    )
 
 
 def raise_fd_limit(wanted: int) -> None:
@@ -481,8 +508,10 @@ def main() -> int:
     have_ngircd = Path(NgircdServer.binary).exists()
     if not have_ngircd:
         print("ngIRCd not found (apt-get install ngircd): netlab only, no ratios", file=sys.stderr)
-    print(f"# chat load: {SENDERS} senders, window {args.window}, ~{deliveries} deliveries per run, "
-          f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}")
+    print(
+        f"# chat load: {SENDERS} senders, window {args.window}, ~{deliveries} deliveries per run, "
+        f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}"
+    )
     results: dict[tuple[str, int, bool], Result] = {}
     for n in sizes:
         for cls in (NetlabServer, NgircdServer) if have_ngircd else (NetlabServer,):
@@ -499,20 +528,24 @@ def main() -> int:
         print("\n# netlab / ngIRCd (same run)")
         for n in sizes:
             mine, peer = results[("netlab", n, False)], results[("ngIRCd", n, False)]
-            print(f"N={n:<5} deliveries/s x{mine.rate / peer.rate:5.2f}   CPU/delivery x{mine.cpu_us / peer.cpu_us:5.2f}"
-                  f"   p99 x{mine.pct(0.99) / peer.pct(0.99):5.2f}")
+            print(
+                f"N={n:<5} deliveries/s x{mine.rate / peer.rate:5.2f}   CPU/delivery x{mine.cpu_us / peer.cpu_us:5.2f}"
+                f"   p99 x{mine.pct(0.99) / peer.pct(0.99):5.2f}"
+            )
     netlab = [results[("netlab", n, False)] for n in sizes]
     slow = results[("netlab", slow_n, True)]
     checks = {
         "zero lost/garbled/duplicated at every N": all(r.lost == r.garbled == r.duplicated == 0 for r in netlab),
         f"{max(sizes)} clients served": netlab[-1].deliveries > 0 and "disconnected" not in netlab[-1].note,
-        "slow consumer cut, others lose nothing, p99 < 100 ms": bool(slow.stuck_cut) and slow.lost == 0
+        "slow consumer cut, others lose nothing, p99 < 100 ms": bool(slow.stuck_cut)
+        and slow.lost == 0
         and slow.pct(0.99) < 100,
         f"deliveries/s at N={max(sizes)} >= at N={min(sizes)}": netlab[-1].rate >= netlab[0].rate,
     }
     if have_ngircd and 200 in sizes:
         checks["CPU/delivery <= 2x ngIRCd at N=200"] = (
-            results[("netlab", 200, False)].cpu_us <= 2 * results[("ngIRCd", 200, False)].cpu_us)
+            results[("netlab", 200, False)].cpu_us <= 2 * results[("ngIRCd", 200, False)].cpu_us
+        )
     print("\n# targets")
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'MISS'}  {name}")

@@ -37,13 +37,9 @@ def _checksum(data: bytes) -> int:
     return 0xFFFF - s if s else 0xFFFF
 
 
-def _frame(
-    src: tuple[bytes, int], dst: tuple[bytes, int], seq: int, ack: int, flags: int, payload: bytes
-) -> bytes:
+def _frame(src: tuple[bytes, int], dst: tuple[bytes, int], seq: int, ack: int, flags: int, payload: bytes) -> bytes:
     tcp = (
-        struct.pack(
-            "!HHIIBBHHH", src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 0x50, flags, 65535, 0, 0
-        )
+        struct.pack("!HHIIBBHHH", src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 0x50, flags, 65535, 0, 0)
         + payload
     )
     pseudo = src[0] + dst[0] + struct.pack("!HH", 6, len(tcp))
@@ -171,9 +167,7 @@ def main() -> int:
     head(full, sliced, args.slice)
     head(full, tiny, args.scapy_slice)
     netlab = [sys.executable, "-m", "netlab", "follow", "--format", "json", "--no-summary", "--read"]
-    print(
-        f"capture: {args.packets:,} packets, {args.connections} connections ({full.stat().st_size / 1e6:.0f} MB)"
-    )
+    print(f"capture: {args.packets:,} packets, {args.connections} connections ({full.stat().st_size / 1e6:.0f} MB)")
     rows: dict[str, dict[str, float] | None] = {}
     rows["netlab"] = measure("netlab follow --read (all streams, json)", [*netlab, str(full)], args.packets)
     rows["netlab-half"] = measure("netlab follow --read, first half", [*netlab, str(half)], args.packets // 2)
@@ -212,15 +206,14 @@ def main() -> int:
             if not row:
                 continue
             if row["packets"] == me["packets"]:
-                print(
-                    f"  netlab time / {peer} time: {me['wall'] / row['wall']:.2f}x (target for tcpflow: <= 2x)"
-                )
+                print(f"  netlab time / {peer} time: {me['wall'] / row['wall']:.2f}x (target for tcpflow: <= 2x)")
             else:
                 print(f"  netlab is {me['pps'] / row['pps']:.1f}x {peer}'s packets/s")
         half_row = rows.get("netlab-half")
         if half_row:
             print(
-                f"  peak RSS: {me['rss']:.0f} MB for the whole capture, {half_row['rss']:.0f} MB for half (target < 200 MB, flat)"
+                f"  peak RSS: {me['rss']:.0f} MB for the whole capture, {half_row['rss']:.0f} MB for half "
+                "(target < 200 MB, flat)"
             )
     return 0
 

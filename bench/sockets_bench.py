@@ -154,9 +154,7 @@ def main() -> None:
             for r in taken.rows
         }
         theirs = ss_rows(port)
-        cli = json.loads(
-            subprocess.run(netlab_cli, capture_output=True, text=True, env=env_cli, check=True).stdout
-        )
+        cli = json.loads(subprocess.run(netlab_cli, capture_output=True, text=True, env=env_cli, check=True).stdout)
         cli_rows = {(r["local"], r["remote"], r["state"], frozenset(r["pids"])) for r in cli["rows"]}
         nicknamed = sum(1 for r in cli["rows"] if r["nickname"])
         same = ours == theirs == cli_rows
@@ -186,9 +184,7 @@ def main() -> None:
             "ss              ss -tanp 'sport = :P or dport = :P'": lambda: run_quiet(
                 ["ss", "-tanp", f"( sport = :{port} or dport = :{port} )"]
             ),
-            "netstat         netstat -tanp | grep :P": lambda: run_quiet(
-                f"netstat -tanp | grep :{port}", shell=True
-            ),
+            "netstat         netstat -tanp | grep :P": lambda: run_quiet(f"netstat -tanp | grep :{port}", shell=True),
             "psutil          net_connections('tcp') by port": psutil_call,
             "python -c pass  (interpreter start)": lambda: run_quiet([sys.executable, "-c", "pass"]),
             "python -c 'import netlab.cli.app'  (typer app)": lambda: run_quiet(

@@ -52,7 +52,7 @@ def no_permission_hint() -> str:
     return (
         f"run it as root by its full path (sudo {program_text(privileged=True)} ...: sudo's PATH holds no "
         "virtualenv), or give a capture group the right on this virtualenv's own copy of python with setcap "
-        "(README, \"Capture rights\"), or capture with tcpdump/Wireshark and use `netlab follow --read FILE`"
+        '(README, "Capture rights"), or capture with tcpdump/Wireshark and use `netlab follow --read FILE`'
     )
 
 

@@ -157,7 +157,7 @@ def _write_temporary(dir_fd: int, name: str, body: bytes) -> str:
         try:
             view = memoryview(body)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         except OSError:
             os.close(fd)
             os.unlink(temporary, dir_fd=dir_fd)

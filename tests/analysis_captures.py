@@ -465,9 +465,7 @@ def random_conversation(k: Conn, rng: random.Random) -> None:
             if rng.random() < 0.5:
                 send(sent[fwd], got[fwd], ACK, b"?", win=window[fwd], dt=dt)
             else:
-                send(
-                    sent[fwd] - 1, got[fwd], ACK, b"" if rng.random() < 0.5 else b"\0", win=window[fwd], dt=dt
-                )
+                send(sent[fwd] - 1, got[fwd], ACK, b"" if rng.random() < 0.5 else b"\0", win=window[fwd], dt=dt)
         else:  # a duplicate of the last packet, as a mirror port sends it
             if k.packets:
                 k.t += dt

@@ -107,8 +107,7 @@ def netlab_verdicts(path: Path, window_scales: dict[int, int] | None = None) -> 
         pass  # a truncated tail: compare what was readable (tshark stops there too)
     if window_scales:
         segments = [
-            replace(seg, wscale=window_scales[seg.frame]) if seg.frame in window_scales else seg
-            for seg in segments
+            replace(seg, wscale=window_scales[seg.frame]) if seg.frame in window_scales else seg for seg in segments
         ]
     verdicts = {}
     for frame, analysis in analyse_segments(segments).items():

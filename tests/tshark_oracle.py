@@ -72,9 +72,7 @@ def netlab_frames(events: list[Event]) -> dict[int, list[int]]:
     by_stream: dict[int, list[Event]] = defaultdict(list)
     for event in events:
         by_stream[event.stream].append(event)
-    return {
-        stream: [frame for row in ladder_rows(mine) for frame in row.frames] for stream, mine in by_stream.items()
-    }
+    return {stream: [frame for row in ladder_rows(mine) for frame in row.frames] for stream, mine in by_stream.items()}
 
 
 def netlab_flag_frames(events: list[Event], flag: str) -> set[int]:
@@ -91,5 +89,3 @@ def netlab_flag_frames(events: list[Event], flag: str) -> set[int]:
 def netlab_stats(events: list[Event]) -> dict[int, StreamStats]:
     """stream -> its final statistics."""
     return {e.stream: e.stats for e in events if isinstance(e, Closed)}
-
-

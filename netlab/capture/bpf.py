@@ -124,10 +124,7 @@ def compile_filter(expression: str, linktype: int, snaplen: int = DEFAULT_SNAPLE
         raise FilterUnavailable(f"libpcap cannot compile filters for link type {linktype}")
     program = _BpfProgramC()
     try:
-        if (
-            lib.pcap_compile(handle, ctypes.byref(program), expression.encode(), 1, _PCAP_NETMASK_UNKNOWN)
-            != 0
-        ):
+        if lib.pcap_compile(handle, ctypes.byref(program), expression.encode(), 1, _PCAP_NETMASK_UNKNOWN) != 0:
             reason = (lib.pcap_geterr(handle) or b"unknown error").decode(errors="replace")
             raise FilterUnavailable(f"bad capture filter {expression!r}: {reason}")
         insns = tuple(

@@ -255,9 +255,7 @@ def decode_fields(
     return decode_layers(linktype, frame, number, ts, verify, orig_len, defrag)
 
 
-def decode_ethernet_ipv4(
-    frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None
-) -> Segment | None:
+def decode_ethernet_ipv4(frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None) -> Segment | None:
     """`ethernet_ipv4_tcp` on a whole frame, as a `Segment` (None for any other frame)."""
     fields = ethernet_ipv4_tcp(frame, 0, len(frame), orig_len, number, ts, verify)
     return None if fields is None else Segment(*fields)
@@ -405,9 +403,7 @@ def _ipv6(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
                 ip_end, data = off + 40 + plen, start + 8
                 key = (ctx.src, ctx.dst, _u32be(buf, start + 4)[0])
                 payload = buf[data : min(ip_end, end)]
-                return _fragment(
-                    key, buf[start], fragment & 0xFFF8, bool(fragment & 1), payload, ip_end - data, ctx
-                )
+                return _fragment(key, buf[start], fragment & 0xFFF8, bool(fragment & 1), payload, ip_end - data, ctx)
             ext_len = 8
         else:
             ext_len = (buf[start + 1] + 1) * 8

@@ -96,9 +96,7 @@ class AfPacketCapture(LiveCapture):
 
     def _setup_ring(self) -> bool:
         frames = RING_BLOCK_SIZE // RING_FRAME_SIZE * RING_BLOCKS
-        request = struct.pack(
-            "7I", RING_BLOCK_SIZE, RING_BLOCKS, RING_FRAME_SIZE, frames, RING_RETIRE_MS, 0, 0
-        )
+        request = struct.pack("7I", RING_BLOCK_SIZE, RING_BLOCKS, RING_FRAME_SIZE, frames, RING_RETIRE_MS, 0, 0)
         try:
             self._sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
             self._sock.setsockopt(SOL_PACKET, PACKET_RX_RING, request)
@@ -109,9 +107,7 @@ class AfPacketCapture(LiveCapture):
                 mmap.PROT_READ | mmap.PROT_WRITE,
             )
         except OSError as error:
-            log.info(
-                "no TPACKET_V3 ring on %s (%s); reading frame by frame", self.iface, error.strerror or error
-            )
+            log.info("no TPACKET_V3 ring on %s (%s); reading frame by frame", self.iface, error.strerror or error)
             return False
         return True
 

@@ -46,15 +46,11 @@ class TcpdumpCapture(LiveCapture):
 
     backend = "tcpdump"
 
-    def __init__(
-        self, iface: str, linktype: int, expression: str, snaplen: int, *, inbound_only: bool
-    ) -> None:
+    def __init__(self, iface: str, linktype: int, expression: str, snaplen: int, *, inbound_only: bool) -> None:
         super().__init__(iface, linktype, snaplen)
         binary = shutil.which("tcpdump")
         if binary is None:
-            raise FilterUnavailable(
-                "tcpdump is not installed (apt-get install tcpdump, or use --backend afpacket)"
-            )
+            raise FilterUnavailable("tcpdump is not installed (apt-get install tcpdump, or use --backend afpacket)")
         command = [
             binary,
             "-i",
@@ -78,9 +74,7 @@ class TcpdumpCapture(LiveCapture):
         self._last_output = time.monotonic()
         self._stopper: threading.Thread | None = None
         self._stderr_lines: list[bytes] = []
-        self._proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        self._proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self._proc.stdout is not None
         try:
             fcntl.fcntl(self._proc.stdout.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)

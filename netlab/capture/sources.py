@@ -63,7 +63,6 @@ _ETHERNET_LIKE = {1, 772}
 _ARPHRD_LOOPBACK = 772
 
 
-
 @dataclass(frozen=True, slots=True)
 class CapturedFrame:
     """One frame as captured: time stamp (s since the epoch), the bytes kept, the length on the wire."""
@@ -159,9 +158,7 @@ class LiveCapture(abc.ABC):
     ) -> None:
         self.close()
 
-    def _drain(
-        self, sock: socket.socket, read_one: Callable[[], CapturedFrame | None]
-    ) -> Iterator[CapturedFrame]:
+    def _drain(self, sock: socket.socket, read_one: Callable[[], CapturedFrame | None]) -> Iterator[CapturedFrame]:
         """The socket backends' read loop: `read_one()` (non-blocking; None skips a datagram) until stopped.
 
         Waits in `POLL_INTERVAL_S` steps (calling `on_idle` first) while nothing is queued. Once
@@ -203,9 +200,7 @@ class LiveCapture(abc.ABC):
                 break
             self._unread += 1
         if self._unread:
-            log.warning(
-                "stopped while traffic kept coming: %d captured frame(s) were left unread", self._unread
-            )
+            log.warning("stopped while traffic kept coming: %d captured frame(s) were left unread", self._unread)
 
     def _count(self, data_len: int, orig_len: int) -> None:
         self._frames += 1
@@ -343,9 +338,7 @@ def build_program(
         )
     if linktype == LINKTYPE_ETHERNET and len(ports) == 1:
         log.warning("libpcap is not installed: using a built-in kernel filter for 'tcp port %d'", ports[0])
-        return bpf.port_filter(
-            ports[0], snaplen
-        ), f"built-in kernel filter 'tcp port {ports[0]}' (no libpcap)"
+        return bpf.port_filter(ports[0], snaplen), f"built-in kernel filter 'tcp port {ports[0]}' (no libpcap)"
     log.warning("libpcap is not installed: capturing everything on the interface and filtering in user space")
     return bpf.accept_all(snaplen), "no kernel filter (no libpcap); filtering in user space"
 

@@ -90,9 +90,7 @@ class PcapWriter:
         """
         seconds, micros = split_timestamp(ts)
         try:
-            self._stream.write(
-                _RECORD.pack(seconds, micros, len(data), len(data) if orig_len is None else orig_len)
-            )
+            self._stream.write(_RECORD.pack(seconds, micros, len(data), len(data) if orig_len is None else orig_len))
             self._stream.write(data)
         except OSError as error:
             raise self._failed(error) from None

@@ -43,8 +43,17 @@ from netlab.chat.client_session import (
 )
 from netlab.chat.wire import Incoming
 
-__all__ = ["AUTO_WAIT", "REPLY_WAIT", "STOP_WORDS", "ChatClient", "ChatClientError", "ChatClosed", "Dialect",
-           "NickRejected", "ServerUnreachable"]
+__all__ = [
+    "AUTO_WAIT",
+    "REPLY_WAIT",
+    "STOP_WORDS",
+    "ChatClient",
+    "ChatClientError",
+    "ChatClosed",
+    "Dialect",
+    "NickRejected",
+    "ServerUnreachable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +63,9 @@ CLOSE_WAIT = 1.0  # seconds to wait for the server's EOF after ours, so the clos
 class ChatClient:
     """One connected chat participant. Build it with `ChatClient.connect`."""
 
-    def __init__(self, sock: socket.socket, session: ClientSession, early: list[Incoming] | None = None,
-                 ended: bool = False) -> None:
+    def __init__(
+        self, sock: socket.socket, session: ClientSession, early: list[Incoming] | None = None, ended: bool = False
+    ) -> None:
         self.sock = sock
         self.session = session
         self._queue: queue.Queue[Incoming | None] = queue.Queue()
@@ -92,8 +102,9 @@ class ChatClient:
     # ------------------------------------------------------------------ connecting
 
     @classmethod
-    def connect(cls, host: str, port: int, nick: str, dialect: Dialect | str = Dialect.NETLAB,
-                timeout: float = 5.0) -> ChatClient:
+    def connect(
+        cls, host: str, port: int, nick: str, dialect: Dialect | str = Dialect.NETLAB, timeout: float = 5.0
+    ) -> ChatClient:
         """Connect, perform the handshake of `dialect` and return a ready client.
 
         Raises `ChatClientError` (unknown dialect, refused, unreachable, room full, no greeting),
@@ -104,7 +115,9 @@ class ChatClient:
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
         except ConnectionRefusedError:
-            raise ServerUnreachable(f"cannot connect to {where}: connection refused (is `netlab serve` running?)") from None
+            raise ServerUnreachable(
+                f"cannot connect to {where}: connection refused (is `netlab serve` running?)"
+            ) from None
         except TimeoutError:
             raise ServerUnreachable(f"cannot connect to {where}: timed out") from None
         except OSError as error:
@@ -216,8 +229,9 @@ class ChatClient:
     def __enter__(self) -> ChatClient:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.close()
 
 

@@ -143,8 +143,14 @@ class ClientSession:
     `dialect` is the requested one until `Settled`, then the detected one (never AUTO).
     """
 
-    def __init__(self, nick: str, dialect: Dialect | str = Dialect.NETLAB, timeout: float = 5.0,
-                 greeting_wait: float = AUTO_WAIT, reply_wait: float = REPLY_WAIT) -> None:
+    def __init__(
+        self,
+        nick: str,
+        dialect: Dialect | str = Dialect.NETLAB,
+        timeout: float = 5.0,
+        greeting_wait: float = AUTO_WAIT,
+        reply_wait: float = REPLY_WAIT,
+    ) -> None:
         """Raises `ChatClientError` for an unknown dialect name."""
         try:
             self.requested = Dialect(dialect)
@@ -207,7 +213,9 @@ class ClientSession:
                 return self._greeted()
             if self.requested is Dialect.AUTO:
                 return self._settle(Dialect.RAW)
-            raise ChatClientError(f"the server did not greet with NICK within {self.handshake_timeout:g} s; try --dialect raw")
+            raise ChatClientError(
+                f"the server did not greet with NICK within {self.handshake_timeout:g} s; try --dialect raw"
+            )
         if self.phase is Phase.REPLY:
             return self._replied()
         if self.phase is Phase.WELCOME:
@@ -268,7 +276,7 @@ class ClientSession:
             if self.requested is Dialect.AUTO:
                 return [*self._settle(Dialect.RAW), *self._absorb(data)]
             raise ChatClientError(f"the server did not greet with NICK (got {data[:40]!r}); try --dialect raw")
-        rest = data[len(GREETING):]
+        rest = data[len(GREETING) :]
         name = self.nick.encode("utf-8")
         if self.requested is Dialect.NETLAB:
             self.phase = Phase.WELCOME
@@ -301,7 +309,7 @@ class ClientSession:
             if WELCOME_RE.match(line):
                 self.welcome = message
                 events += self._settle(Dialect.NETLAB, message)
-                for later in lines[index + 1:]:
+                for later in lines[index + 1 :]:
                     events += self._deliver(later)
                 return events
             events += self._deliver(line)

@@ -61,7 +61,9 @@ class OperatorConsole:
             self._say(f"{len(rows)} online")
             for row in rows:
                 since = time.strftime("%H:%M:%S", time.localtime(row.joined))
-                self._say(f"  {row.nick:<24} {row.remote:<22} {row.dialect:<8} since {since}  queued {row.queued_bytes} B")
+                self._say(
+                    f"  {row.nick:<24} {row.remote:<22} {row.dialect:<8} since {since}  queued {row.queued_bytes} B"
+                )
         elif command.name == "kick":
             kicked = self.server.kick(command.target, command.text)
             self._say(f"kicked {command.target}" if kicked else f"no such nickname: {command.target}")

@@ -32,8 +32,7 @@ STATUS_QUEUE_INTERVAL = 1.0  # queued-byte changes at most once a second
 class Flusher:
     """Owns the flusher thread, its epoll set and its wake-up pipe (`start` / `join` / `close`)."""
 
-    def __init__(self, registry: ClientRegistry, stopping: threading.Event,
-                 publish: Callable[[], None] | None) -> None:
+    def __init__(self, registry: ClientRegistry, stopping: threading.Event, publish: Callable[[], None] | None) -> None:
         self.registry = registry
         self.stopping = stopping
         self.publish = publish
@@ -125,7 +124,7 @@ class Flusher:
             conn.dirty = False
             if conn.closed or conn.armed:
                 return
-            data = bytes(conn.outbox[:conn.sendable] if conn.tentative else conn.outbox)
+            data = bytes(conn.outbox[: conn.sendable] if conn.tentative else conn.outbox)
         sent = 0
         if data and not conn.shut:
             try:
@@ -187,8 +186,11 @@ class Flusher:
     def _check_deadlines(self) -> None:
         now = time.monotonic()
         with self.registry.lock:
-            late = [c for c in self.registry.closing
-                    if c.closing and not c.closed and c.close_deadline <= now and (not c.shut or c.reader_done)]
+            late = [
+                c
+                for c in self.registry.closing
+                if c.closing and not c.closed and c.close_deadline <= now and (not c.shut or c.reader_done)
+            ]
         for conn in late:
             if not conn.shut:
                 self._shut(conn)

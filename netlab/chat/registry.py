@@ -186,8 +186,9 @@ class ClientRegistry:
         """The joined clients, oldest first."""
         with self.lock:
             rows = [
-                ClientInfo(c.nick or "", c.remote, c.local, c.joined, len(c.outbox),
-                           c.dialect.value if c.dialect else "")
+                ClientInfo(
+                    c.nick or "", c.remote, c.local, c.joined, len(c.outbox), c.dialect.value if c.dialect else ""
+                )
                 for c in self.members.values()
             ]
         return sorted(rows, key=lambda row: row.joined)

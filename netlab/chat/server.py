@@ -95,7 +95,9 @@ class ServerConfig:
     idle_timeout: float = 0.0  # seconds without input before a client is dropped; 0 = never
     handshake_timeout: float = 30.0
     quiet_period: float = QUIET_SECONDS  # silence after a bare chunk that marks a tutorial-dialect nickname
-    dialect_window: float = DIALECT_WINDOW_SECONDS  # after a bare nickname's welcome: time for a line client to complete its line
+    dialect_window: float = (
+        DIALECT_WINDOW_SECONDS  # after a bare nickname's welcome: time for a line client to complete its line
+    )
     sendq_bytes: int = 1 << 20
     max_line: int = MAX_LINE_BYTES
     backlog: int = 1024
@@ -152,8 +154,13 @@ class ChatServer:
     the operator's verbs and are thread-safe.
     """
 
-    def __init__(self, host: str | ServerConfig | None = None, port: int | None = None,
-                 config: ServerConfig | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        host: str | ServerConfig | None = None,
+        port: int | None = None,
+        config: ServerConfig | None = None,
+        **overrides: Any,
+    ) -> None:
         """`ChatServer("127.0.0.1", 0)`, `ChatServer(ServerConfig(...))`, or any config field as a keyword."""
         if isinstance(host, ServerConfig):
             config, host = host, None
@@ -277,7 +284,9 @@ class ChatServer:
             if conn is None:
                 return False
             why = f"Kicked by the operator{': ' + neutralise(reason) if reason else ''}"
-            self._drop_member_locked(conn, why, f"{conn.nick} was kicked{' (' + neutralise(reason) + ')' if reason else ''}")
+            self._drop_member_locked(
+                conn, why, f"{conn.nick} was kicked{' (' + neutralise(reason) + ')' if reason else ''}"
+            )
         self._flusher.wake()
         log.warning("kicked %s%s", nick, f" ({reason})" if reason else "")
         return True
@@ -341,8 +350,9 @@ class ChatServer:
                 self._readers.discard(thread)
             with self.registry.lock:
                 conn.reader_done = True
-                self.registry.mark_closing_locked(conn, render_error(_stamp(), "Server busy; try again later"),
-                                                  time.monotonic())
+                self.registry.mark_closing_locked(
+                    conn, render_error(_stamp(), "Server busy; try again later"), time.monotonic()
+                )
             self._flusher.wake()
 
     # ------------------------------------------------------------------ reader threads
@@ -438,8 +448,9 @@ class ChatServer:
             except OSError:
                 return
 
-    def _perform(self, conn: Connection, session: ChatSession, actions: list[Action],
-                 bucket: _TokenBucket) -> str | None:
+    def _perform(
+        self, conn: Connection, session: ChatSession, actions: list[Action], bucket: _TokenBucket
+    ) -> str | None:
         """Carry out a session's actions; returns a leave reason when the reader should stop."""
         pending = list(actions)
         while pending:
@@ -507,8 +518,12 @@ class ChatServer:
             return
         if not bucket.warned:
             bucket.warned = True
-            self._reply(conn, f"You are sending too fast (limit {self.config.flood_rate:g} messages/s); "
-                        "your messages are delayed, not lost", MessageKind.NOTICE)
+            self._reply(
+                conn,
+                f"You are sending too fast (limit {self.config.flood_rate:g} messages/s); "
+                "your messages are delayed, not lost",
+                MessageKind.NOTICE,
+            )
             log.info("flood control engaged for %s", conn.nick)
         self._stopping.wait(delay)
 
@@ -524,8 +539,11 @@ class ChatServer:
                     self._cut_overflowed_locked([target])
             self._flusher.wake()
             return
-        line = render_chat(stamp, nick, action.text) if isinstance(action, Say) else render_action(
-            stamp, nick, action.text)
+        line = (
+            render_chat(stamp, nick, action.text)
+            if isinstance(action, Say)
+            else render_action(stamp, nick, action.text)
+        )
         if self.config.log_bodies:
             log.info("%s", line)
         with self.registry.lock:
@@ -551,11 +569,15 @@ class ChatServer:
             queued = len(victim.outbox)
             log.warning("%s (%s): SendQ exceeded (%d bytes queued), disconnecting", victim.nick, victim.remote, queued)
             self._drop_member_locked(
-                victim, f"Disconnected: SendQ exceeded ({queued} bytes queued; you stopped reading)",
-                f"{victim.nick} was disconnected (SendQ exceeded)", deadline=time.monotonic())
+                victim,
+                f"Disconnected: SendQ exceeded ({queued} bytes queued; you stopped reading)",
+                f"{victim.nick} was disconnected (SendQ exceeded)",
+                deadline=time.monotonic(),
+            )
 
-    def _drop_member_locked(self, conn: Connection, why: str | None, notice: str | None,
-                            deadline: float | None = None) -> None:
+    def _drop_member_locked(
+        self, conn: Connection, why: str | None, notice: str | None, deadline: float | None = None
+    ) -> None:
         """Remove `conn` from the room, tell it `why`, tell the others `notice`, then close it."""
         was_member = self.registry.leave_locked(conn)
         if deadline is None:
@@ -590,13 +612,26 @@ class ChatServer:
     def status(self) -> dict[str, Any]:
         """The registry as published in the status file (docs/protocol.md, "Status file")."""
         clients = [
-            {"nick": row.nick, "remote": row.remote, "local": row.local, "joined": row.joined,
-             "queued_bytes": row.queued_bytes, "dialect": row.dialect}
+            {
+                "nick": row.nick,
+                "remote": row.remote,
+                "local": row.local,
+                "joined": row.joined,
+                "queued_bytes": row.queued_bytes,
+                "dialect": row.dialect,
+            }
             for row in self.registry.snapshot()
         ]
         host, port = self.address
-        return {"pid": os.getpid(), "host": host, "port": port, "started": self._started,
-                "updated": time.time(), "listen": format_address(self.address), "clients": clients}
+        return {
+            "pid": os.getpid(),
+            "host": host,
+            "port": port,
+            "started": self._started,
+            "updated": time.time(),
+            "listen": format_address(self.address),
+            "clients": clients,
+        }
 
     def _publish_status(self) -> None:
         with self._status_lock:
@@ -611,7 +646,8 @@ class ChatServer:
                 self._status_refused = True  # said once; runs on without a status file
                 log.warning(
                     "not publishing a status file (`netlab sockets` shows no nicknames): %s; remove it, or set "
-                    "NETLAB_RUNTIME_DIR to a directory of your own", error
+                    "NETLAB_RUNTIME_DIR to a directory of your own",
+                    error,
                 )
             except OSError as error:
                 log.warning("cannot write the status file: %s", error.strerror)

@@ -25,8 +25,18 @@ from netlab.chat.client import ChatClient, ChatClosed
 from netlab.chat.client_session import prompt_text, stop_reason
 from netlab.chat.wire import Incoming, MessageKind, neutralise
 
-_PALETTE = ("ansired", "ansigreen", "ansiyellow", "ansiblue", "ansimagenta", "ansicyan",
-            "ansibrightred", "ansibrightgreen", "ansibrightblue", "ansibrightmagenta")
+_PALETTE = (
+    "ansired",
+    "ansigreen",
+    "ansiyellow",
+    "ansiblue",
+    "ansimagenta",
+    "ansicyan",
+    "ansibrightred",
+    "ansibrightgreen",
+    "ansibrightblue",
+    "ansibrightmagenta",
+)
 
 
 _STYLE = Style([])

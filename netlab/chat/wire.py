@@ -16,8 +16,22 @@ from dataclasses import dataclass
 MAX_NICK_CHARS = 24
 RESERVED_NICKS = frozenset(
     {
-        "server", "admin", "administrator", "root", "system", "operator", "op", "netlab",
-        "nickserv", "chanserv", "everyone", "all", "you", "moderator", "sysop", "console",
+        "server",
+        "admin",
+        "administrator",
+        "root",
+        "system",
+        "operator",
+        "op",
+        "netlab",
+        "nickserv",
+        "chanserv",
+        "everyone",
+        "all",
+        "you",
+        "moderator",
+        "sysop",
+        "console",
     }
 )
 STAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -120,7 +134,9 @@ def render_error(stamp: str, text: str) -> str:
 def welcome_text(nick: str, online: Iterable[str]) -> str:
     """The notice a client gets once its nickname is accepted (clients detect netlab by it)."""
     names = sorted(online, key=str.casefold)
-    shown = ", ".join(names[:WELCOME_NAMES]) + (f" and {len(names) - WELCOME_NAMES} more" if len(names) > WELCOME_NAMES else "")
+    shown = ", ".join(names[:WELCOME_NAMES]) + (
+        f" and {len(names) - WELCOME_NAMES} more" if len(names) > WELCOME_NAMES else ""
+    )
     return f"Welcome to netlab chat, {nick}! {len(names)} online: {shown}. {WELCOME_TAIL}"
 
 
@@ -189,8 +205,11 @@ def parse_server_line(line: str) -> Incoming:
         return Incoming(MessageKind.NOTICE, body[4:], None, stamp, line)
     if body.startswith("!!! "):
         return Incoming(MessageKind.ERROR, body[4:], None, stamp, line)
-    for kind, pattern in ((MessageKind.ACTION, _ACTION_RE), (MessageKind.PRIVATE, _PRIVATE_RE),
-                          (MessageKind.CHAT, _CHAT_RE)):
+    for kind, pattern in (
+        (MessageKind.ACTION, _ACTION_RE),
+        (MessageKind.PRIVATE, _PRIVATE_RE),
+        (MessageKind.CHAT, _CHAT_RE),
+    ):
         found = pattern.match(body)
         if found:
             return Incoming(kind, found["text"], found["sender"], stamp, line)

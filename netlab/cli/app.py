@@ -32,9 +32,7 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
-    verbose: int = typer.Option(
-        0, "--verbose", "-v", count=True, help="More diagnostics on stderr (repeat for more)."
-    ),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (repeat for more)."),
     quiet: int = typer.Option(0, "--quiet", "-q", count=True, help="Fewer diagnostics on stderr."),
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."

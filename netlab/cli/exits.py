@@ -127,9 +127,7 @@ def guard_stdout() -> None:
         return
     current.flush()
     buffer = _StdoutBuffer(io.FileIO(fd, "w", closefd=False))
-    buffer.unbuffered = not isinstance(
-        getattr(current, "buffer", None), io.BufferedWriter
-    )  # -u: a raw FileIO
+    buffer.unbuffered = not isinstance(getattr(current, "buffer", None), io.BufferedWriter)  # -u: a raw FileIO
     sys.stdout = io.TextIOWrapper(
         buffer,
         encoding=current.encoding,

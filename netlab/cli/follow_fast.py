@@ -5,7 +5,8 @@ Importing typer, building the app and parsing with it costs more than following 
 of `netlab follow` to this module first. It declares the command's options for a capture file
 (`OPTIONS`, from which `netlab.cli.follow` builds the typer command) and reads them with the fast
 parser of `netlab.cli.fastparse`, which reads them as click's parser does, and declines whatever it
-is not sure to read exactly as typer would: no `--read`, live-capture options, `--help`, unknown options, a missing or invalid
+is not sure to read exactly as typer would: no `--read`, live-capture options, `--help`, unknown options, a missing
+or invalid
 value, a value typer's command would reject (an unknown format, a `--direction` or `--color` the format
 cannot honour, a host that is not an address), `--` and positional arguments. A declined run goes to the typer
 command, so help texts, usage errors and exit codes stay typer's; nothing has been written when it
@@ -61,9 +62,7 @@ OPTIONS: dict[str, Option] = {
         high=65535,
         help="Only streams with this port at either end; repeatable.",
     ),
-    "host": Option(
-        ("--host",), many=True, help="Only streams with this IP address at either end; repeatable."
-    ),
+    "host": Option(("--host",), many=True, help="Only streams with this IP address at either end; repeatable."),
     "direction": Option(
         ("--direction", "-d"),
         DirectionChoice,

@@ -57,9 +57,7 @@ LIVE_OPTIONS: dict[str, Option] = {
         "--read of it gives the same transcript).",
     ),
     "save_to": Option(("--save-to",), Path, metavar="FILE", panel=PANEL, help="Like --save, into FILE."),
-    "duration": Option(
-        ("--duration",), float, low=0, metavar="SECONDS", panel=PANEL, help="Stop after SECONDS."
-    ),
+    "duration": Option(("--duration",), float, low=0, metavar="SECONDS", panel=PANEL, help="Stop after SECONDS."),
     "count": Option(("--count", "-c"), int, low=1, panel=PANEL, help="Stop after N packets."),
     "until_idle": Option(
         ("--until-idle",),

@@ -180,7 +180,11 @@ def run_follow(
     try:
         with few_collections() if batch else contextlib.nullcontext():
             result = follow(
-                segments, renderer, write, selection=selection, reassembler=Reassembler(
+                segments,
+                renderer,
+                write,
+                selection=selection,
+                reassembler=Reassembler(
                     vlans=vlans.value, roles=roles, packets=getattr(renderer, "wants_packets", False)
                 ),
             )

@@ -26,15 +26,18 @@ def _default_nick() -> str:
 
 def register(app: typer.Typer) -> None:
     """Add the `join` command to the app."""
+
     @app.command("join")
     def join(
         host: str = typer.Option("127.0.0.1", "--host", help="Server address."),
         port: int = typer.Option(55555, "--port", "-p", min=1, max=65535, help="Server port."),
         nick: str = typer.Option(None, "--nick", "-n", help="Your nickname (default: your login name)."),
-        dialect: Annotated[Dialect, typer.Option("--dialect", "-d", case_sensitive=False,
-                                                 help=_DIALECT_HELP)] = Dialect.AUTO,
-        linger: float = typer.Option(1.0, "--linger", min=0, help="In a pipe: seconds to keep receiving "
-                                     "after the input ends."),
+        dialect: Annotated[
+            Dialect, typer.Option("--dialect", "-d", case_sensitive=False, help=_DIALECT_HELP)
+        ] = Dialect.AUTO,
+        linger: float = typer.Option(
+            1.0, "--linger", min=0, help="In a pipe: seconds to keep receiving after the input ends."
+        ),
         timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Seconds to wait for connect and handshake."),
     ) -> None:
         """Join a chat. On a terminal: an interactive prompt; in a pipe: send each input line,

@@ -52,9 +52,7 @@ def register(app: typer.Typer) -> None:
                 help="Extra chat lines each participant sends in the default conversation (default 2).",
             ),
         ] = None,
-        script: Annotated[
-            Path | None, typer.Option("--script", "-s", metavar="FILE", help=SCRIPT_HELP)
-        ] = None,
+        script: Annotated[Path | None, typer.Option("--script", "-s", metavar="FILE", help=SCRIPT_HELP)] = None,
         port: Annotated[
             int,
             typer.Option(
@@ -101,15 +99,13 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[
             int | None, typer.Option("--seed", help="With --hosts: seed the wire's random choices.")
         ] = None,
-        captures: Annotated[
-            Path, typer.Option("--captures", metavar="DIR", help="Where the pcap goes.")
-        ] = Path("captures"),
-        reports: Annotated[
-            Path, typer.Option("--reports", metavar="DIR", help="Where report folders go.")
-        ] = Path("reports"),
-        name: Annotated[
-            str | None, typer.Option("--name", help="Run name (default lab-YYYYmmdd-HHMMSS).")
-        ] = None,
+        captures: Annotated[Path, typer.Option("--captures", metavar="DIR", help="Where the pcap goes.")] = Path(
+            "captures"
+        ),
+        reports: Annotated[Path, typer.Option("--reports", metavar="DIR", help="Where report folders go.")] = Path(
+            "reports"
+        ),
+        name: Annotated[str | None, typer.Option("--name", help="Run name (default lab-YYYYmmdd-HHMMSS).")] = None,
     ) -> None:
         """Run the whole networks lab in one command and write a report a teacher can open.
 
@@ -142,7 +138,8 @@ def register(app: typer.Typer) -> None:
             from netlab.lab.run import LabConfig, LabRun
 
             config = LabConfig(
-                clients=clients, messages=2 if messages is None else messages, script=script, port=port, keep_running=keep_running,
+                clients=clients, messages=2 if messages is None else messages, script=script, port=port,
+                keep_running=keep_running,
                 hosts=hosts, impairment=Impairment(loss, delay, reorder), seed=seed,
                 captures_dir=captures, reports_dir=reports, run_name=name,
             )  # fmt: skip
@@ -159,9 +156,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"netlab lab: {lab_run.leftovers()}", err=True)
                 raise
             report = result.report
-            typer.echo(
-                f"netlab lab: done; {len(report.connections)} TCP connection(s) in the report", err=True
-            )
+            typer.echo(f"netlab lab: done; {len(report.connections)} TCP connection(s) in the report", err=True)
             for note in result.notes:
                 typer.echo(f"netlab lab: note: {note}", err=True)
             for problem in result.problems:

@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
         (one self-contained page: open it in any browser). The sockets section of `netlab lab`'s
         report is left out, since a capture does not show sockets. Prints the paths on stdout.
         """
+
         def body() -> None:
             from netlab.report.write import report_from_pcap
 
@@ -70,9 +71,7 @@ def register(app: typer.Typer) -> None:
             directory = out or default_out(read)
             typer.echo(f"netlab: reading {read} ...", err=True)
             files, built, broken = report_from_pcap(read, directory, port or [])
-            typer.echo(
-                f"netlab: {len(built.connections)} TCP connection(s); report in {directory}/", err=True
-            )
+            typer.echo(f"netlab: {len(built.connections)} TCP connection(s); report in {directory}/", err=True)
             for path in (files.dialogue, files.markdown, files.html):
                 if path is not None:
                     typer.echo(str(path))

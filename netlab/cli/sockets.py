@@ -19,7 +19,9 @@ from netlab.cli.typer_options import declared_by
 
 HELP = """Show the chat's TCP sockets: the listener, then each client connection with both ends side by side.
 
-Each row: role, nickname (from a running `netlab serve`), protocol, local and remote address, state, Recv-Q and Send-Q (bytes queued, as ss shows them), pid and process. Without root, pids of other users' processes show as - and one note on stderr says so.
+Each row: role, nickname (from a running `netlab serve`), protocol, local and remote address, state, Recv-Q and
+Send-Q (bytes queued, as ss shows them), pid and process. Without root, pids of other users' processes show as -
+and one note on stderr says so.
 
 Examples:
 

@@ -4,7 +4,8 @@ Importing typer and building the app costs more than the snapshot itself, and `n
 --json` is meant to be cheaper than `ss -tanp`. So the entry point hands the arguments of
 `netlab sockets` to this module first. It declares the command's options (`OPTIONS`, from which
 `netlab.cli.sockets` builds the typer command) and reads them with the fast parser of
-`netlab.cli.fastparse`, which reads them as click's parser does, and declines whatever it is not sure to read exactly as typer would: `--help`,
+`netlab.cli.fastparse`, which reads them as click's parser does, and declines whatever it is not sure to read
+exactly as typer would: `--help`,
 unknown options, a missing or invalid value, `--`, positional arguments (SECONDS), `--watch`,
 conflicting options and netlab errors. A declined run goes to the typer command, so help texts,
 usage errors, error lines and exit codes stay typer's; nothing has been written when it declines.

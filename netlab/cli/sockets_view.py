@@ -173,9 +173,7 @@ class SocketsView:
             else:
                 console.print(_rich_table(taken, None))
             if not taken.rows:
-                hint = (
-                    " (is `netlab serve` running?)" if self.port == DEFAULT_PORT and self.pid is None else ""
-                )
+                hint = " (is `netlab serve` running?)" if self.port == DEFAULT_PORT and self.pid is None else ""
                 self._say(f"no TCP sockets {self._where()}{hint}")
         note = self._no_listener_note(taken)
         if note:

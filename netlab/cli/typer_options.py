@@ -38,9 +38,7 @@ def typer_parameter(name: str, option: Option) -> inspect.Parameter:
         kind = kind | None
     elif option.choices is not None:
         default = option.type(str(default))  # the enum member typer hands over
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, info]
-    )
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[kind, info])
 
 
 def declared_by(table: dict[str, Option]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

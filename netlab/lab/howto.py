@@ -85,8 +85,8 @@ def namespace_commands(
         ))  # fmt: skip
     steps.append(("capture on the bridge", shlex.join(["tcpdump", "-i", "br0", "-w", pcap, "tcp", "port", str(port)])))
     server = hosts[0]
-    steps.append((f"the server on {server.name}",
-                  f"ip netns exec {server.name} " + _run(root, "serve", "--host", server.ip, "--port", port)))  # fmt: skip
+    serve = _run(root, "serve", "--host", server.ip, "--port", port)
+    steps.append((f"the server on {server.name}", f"ip netns exec {server.name} {serve}"))
     clients = hosts[1:]
     for index, nick in enumerate(nicks):
         host = clients[index % len(clients)]

@@ -96,7 +96,8 @@ def require_root() -> None:
         raise LabError("--hosts needs Linux network namespaces; on this system use plain `netlab lab` (loopback)")
     if os.geteuid() != 0:
         raise LabPermissionError(
-            f"--hosts needs root to create network namespaces: run `sudo {program_text(privileged=True)} lab --hosts N ...` "
+            "--hosts needs root to create network namespaces: run "
+            f"`sudo {program_text(privileged=True)} lab --hosts N ...` "
             "(or plain `netlab lab`, which runs on 127.0.0.1 without namespaces)"
         )
     if shutil.which("ip") is None:

@@ -73,7 +73,7 @@ class Inbox:
 
     def _error_for(self, actor: int) -> str | None:
         messages = self._messages.get(actor, [])
-        for message in messages[self._used.get(actor, 0):]:
+        for message in messages[self._used.get(actor, 0) :]:
             if message.kind is MessageKind.ERROR:
                 self._used[actor] = len(messages)
                 return message.text

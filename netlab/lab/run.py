@@ -372,7 +372,8 @@ class LabRun:
         if isinstance(self.network, NamespaceNetwork):
             frames, dropped, reordered = self.network.wire_stats
             self.notes.append(
-                f"the switch forwarded {frames} frames; the wire dropped {dropped} and delayed {reordered} for reordering"
+                f"the switch forwarded {frames} frames; "
+                f"the wire dropped {dropped} and delayed {reordered} for reordering"
             )
         self.network.close()
         if isinstance(self.network, NamespaceNetwork):
@@ -437,9 +438,7 @@ class LabRun:
 
     def _verify(self, pcap: Path) -> None:
         """Compare each client's captured bytes with what it wrote (see `netlab.lab.verify`)."""
-        sent = {
-            p.local: (p.label, expected_bytes(p.nicks[0], p.sent)) for p in self.participants if p is not None
-        }
+        sent = {p.local: (p.label, expected_bytes(p.nicks[0], p.sent)) for p in self.participants if p is not None}
         try:
             dialogues = build_dialogues(Reassembler().feed_all(read_segments(pcap)))
         except NetlabError as error:
@@ -463,11 +462,17 @@ class LabRun:
             ("run", self.name),
             ("network", "loopback (127.0.0.1)" if not cfg.hosts else f"{cfg.hosts} hosts in network namespaces"),
             ("server", format_address((host, port))),
-            ("participants", ", ".join(
-                [f"{p.label} ({p.local}, {p.host})" for p in self.participants if p]
-                + [f"{label} ({endpoint}, {where})" for endpoint, label, where in self._joined_by_hand()]
-            )),
-            ("conversation", f"{self.script_source}: {sum(1 for s in self.script.steps if s.kind is StepKind.SEND)} lines"),
+            (
+                "participants",
+                ", ".join(
+                    [f"{p.label} ({p.local}, {p.host})" for p in self.participants if p]
+                    + [f"{label} ({endpoint}, {where})" for endpoint, label, where in self._joined_by_hand()]
+                ),
+            ),
+            (
+                "conversation",
+                f"{self.script_source}: {sum(1 for s in self.script.steps if s.kind is StepKind.SEND)} lines",
+            ),
         ]
         if cfg.hosts:
             seed = f" (seed {cfg.seed})" if cfg.seed is not None else ""

@@ -91,8 +91,10 @@ def option_conflict(name: str, direction: str, color: str) -> tuple[str, str] | 
     """
     info = _FORMATS[name]
     if direction != "both" and not info.directions:
-        return "--direction", f"--format {name} always shows both directions; --direction {direction} works with " + ", ".join(
-            f for f, i in _FORMATS.items() if i.directions
+        return (
+            "--direction",
+            f"--format {name} always shows both directions; --direction {direction} works with "
+            + ", ".join(f for f, i in _FORMATS.items() if i.directions),
         )
     if color == "always" and info.colour == "none":
         return "--color", f"--format {name} has no colours; --color always works with " + ", ".join(
@@ -153,18 +155,10 @@ register_format(
     "JSON Lines: one object per event; data chunks carry stream, src, dst, ts and base64 data",
     directions=True,
 )
-register_format(
-    "tshark-ascii", "netlab.render.tshark", "TsharkAscii", "identical to `tshark -q -z follow,tcp,ascii,N`"
-)
-register_format(
-    "tshark-hex", "netlab.render.tshark", "TsharkHex", "identical to `tshark -q -z follow,tcp,hex,N`"
-)
-register_format(
-    "tshark-raw", "netlab.render.tshark", "TsharkRaw", "identical to `tshark -q -z follow,tcp,raw,N`"
-)
-register_format(
-    "tshark-yaml", "netlab.render.tshark", "TsharkYaml", "identical to `tshark -q -z follow,tcp,yaml,N`"
-)
+register_format("tshark-ascii", "netlab.render.tshark", "TsharkAscii", "identical to `tshark -q -z follow,tcp,ascii,N`")
+register_format("tshark-hex", "netlab.render.tshark", "TsharkHex", "identical to `tshark -q -z follow,tcp,hex,N`")
+register_format("tshark-raw", "netlab.render.tshark", "TsharkRaw", "identical to `tshark -q -z follow,tcp,raw,N`")
+register_format("tshark-yaml", "netlab.render.tshark", "TsharkYaml", "identical to `tshark -q -z follow,tcp,yaml,N`")
 register_format(
     "chat",
     "netlab.render.chat",

@@ -16,7 +16,8 @@ Which rules apply is decided per stream, from the stream itself:
   error (room full), or — the capture started after ``NICK`` — the welcome itself. Messages,
   commands, joins, nickname changes and protocol breaks are decoded.
 * **any other server** (`netlab.render.chat_plain`): tutorial-dialect servers, relays, a stream
-  whose start was not captured (unless what was captured begins with netlab's welcome). Each line is shown with its direction and its sender's side (the
+  whose start was not captured (unless what was captured begins with netlab's welcome). Each line is shown with its
+  direction and its sender's side (the
   client's address, or the nickname it gave in the tutorial's ``NICK`` exchange), unjudged.
 
 Events are dated no earlier than the latest frame seen: the reassembler releases a segment that
@@ -130,7 +131,9 @@ class _Stream:
             return self._judge_control(event)
         if not isinstance(event, Data):
             return None
-        if self.first is None and not (event.direction is Direction.S2C and _only_greeting(self.server_head, event.data)):
+        if self.first is None and not (
+            event.direction is Direction.S2C and _only_greeting(self.server_head, event.data)
+        ):
             self.first = (event.ts, event.frame)
         if event.direction is Direction.C2S:
             if self.greeted and self.deadline is None:

@@ -163,7 +163,9 @@ class NetlabStream:
         self.claim, self.nick, self.unconfirmed = None, nick, True
         self.room.nicks.add(nick)
         self.room.speakers[nick.casefold()] = self
-        out: list[Entry] = [(ts, frame, f"{neutralise(nick)} claimed the nickname (the server's answer is not in the capture)")]
+        out: list[Entry] = [
+            (ts, frame, f"{neutralise(nick)} claimed the nickname (the server's answer is not in the capture)")
+        ]
         try:
             out += self._apply(ts, frame, self.session.nick_granted(nick))
         except LocalProtocolError:
@@ -343,7 +345,9 @@ class NetlabStream:
         """The server refused the claim with `reason` (its ``!!!`` line, shown): the session retries or ends.
         An end is the server's verdict, already shown, not the client breaking the protocol."""
         self.claim = None
-        actions: list[Action] = [action for action in self.session.nick_refused(reason) if not isinstance(action, Close)]
+        actions: list[Action] = [
+            action for action in self.session.nick_refused(reason) if not isinstance(action, Close)
+        ]
         return self._apply(ts, frame, actions) + self._release_held()
 
     # -- server → client

@@ -18,7 +18,8 @@ Framing, per direction:
   across segments that is the frame that completed it; a newline arriving alone later only ends it.
 
 When the server's first bytes are the tutorial's bare ``NICK`` and the client's next chunk is one
-line, that line is the client's nickname (no rules: it is whatever the server took): it names the client from then on, and the join is shown
+line, that line is the client's nickname (no rules: it is whatever the server took): it names the client from then
+on, and the join is shown
 at the time of the frame that carried it. A connection that ends in a RST with no data and no
 SYN-ACK is one line, "connection refused", at the RST's time; a RST after that is "connection
 reset by" its sender, also at its own time; a close by both FINs is "connection closed (fin)" at

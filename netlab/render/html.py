@@ -84,9 +84,7 @@ def dialogue_html(items: Iterable[DialogueItem], *, max_bytes: int | None = None
                 continue
             shown += len(item.data)
             text = _printable(item.data.decode("utf-8", errors="replace")).removesuffix("\n")
-            spans.append(
-                f'<span class="turn {item.direction.value}">{_marker(item.direction)}{escape(text)}</span>'
-            )
+            spans.append(f'<span class="turn {item.direction.value}">{_marker(item.direction)}{escape(text)}</span>')
         elif isinstance(item, Gap) and not left_out:
             spans.append(
                 f'<span class="gap {item.direction.value}">{_marker(item.direction)}'
@@ -154,9 +152,7 @@ def page(title: str, body: str) -> str:
     )
 
 
-def render_dialogues(
-    dialogues: Sequence[Dialogue], events: Sequence[Event], title: str = "Follow TCP Stream"
-) -> str:
+def render_dialogues(dialogues: Sequence[Dialogue], events: Sequence[Event], title: str = "Follow TCP Stream") -> str:
     """A page with each stream's dialogue and ladder diagram (`events`: the same events, all streams)."""
     parts = [f"<h1>{escape(title)}</h1>", legend_html()]
     for dialogue in dialogues:

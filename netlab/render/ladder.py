@@ -260,7 +260,9 @@ def _arrow(row: Row, y: int, t0: float) -> str:
     detail = ""
     if row.detail:
         short = row.detail if len(row.detail) <= 64 else row.detail[:63] + "…"
-        detail = f'<text x="{mid}" y="{y + DETAIL_Y}" text-anchor="middle" fill="#666" font-size="10">{escape(short)}</text>'
+        detail = (
+            f'<text x="{mid}" y="{y + DETAIL_Y}" text-anchor="middle" fill="#666" font-size="10">{escape(short)}</text>'
+        )
     return (
         f'<g class="row {row.kind} {row.direction.value}"><title>{escape(tooltip)}</title>'
         f'<text x="8" y="{y + LABEL_Y}" fill="#333" font-size="10">{escape(number)}</text>'

@@ -60,9 +60,7 @@ class _TsharkBase:
     def on_event(self, event: Event) -> str:
         if isinstance(event, Opened):
             first = event.first_sender
-            node0, node1 = (
-                (event.client, event.server) if first is Direction.C2S else (event.server, event.client)
-            )
+            node0, node1 = (event.client, event.server) if first is Direction.C2S else (event.server, event.client)
             self._streams[event.stream] = _Stream(event.stream, node0, node1, first)
             return ""
         if isinstance(event, Data | Gap):

@@ -2,7 +2,8 @@
 
 The capture is streamed (`netlab.capture.pcapfile`), decoded (`netlab.capture.decode`) and
 followed by `netlab.stream.pipeline.follow`, the pipeline of `netlab follow`; its events are the
-single source of the dialogue, the ladder diagrams and the statistics. Per connection at most `MAX_EVENTS_PER_CONNECTION` events are kept in memory
+single source of the dialogue, the ladder diagrams and the statistics. Per connection at most
+`MAX_EVENTS_PER_CONNECTION` events are kept in memory
 (the statistics still count everything), and the full transcript goes to `dialogue_sink` as it
 is produced, so memory does not grow with the size of the capture.
 """
@@ -169,8 +170,13 @@ def collect(
         dialogues = build_dialogues(acc.events)
         views.append(
             ConnectionView(
-                stream, acc.opened, tuple(acc.events), acc.stats or StreamStats(), label,
-                acc.left_out if stream < drawn else 0, dialogues[0] if dialogues else None,
+                stream,
+                acc.opened,
+                tuple(acc.events),
+                acc.stats or StreamStats(),
+                label,
+                acc.left_out if stream < drawn else 0,
+                dialogues[0] if dialogues else None,
             )  # fmt: skip
         )
     notes = []

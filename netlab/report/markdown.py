@@ -77,7 +77,10 @@ def render_markdown(report: Report) -> str:
         out += ["(no TCP connections in the capture)", ""]
     out += ["## Connections", ""]
     if report.drawn:
-        out += ["In each dialogue, `→` marks a line the client sent to the server, `←` one the server sent to the client.", ""]
+        out += [
+            "In each dialogue, `→` marks a line the client sent to the server, `←` one the server sent to the client.",
+            "",
+        ]
     for conn in report.drawn:
         out += [f"### {conn.title()}", ""]
         if conn.roles_note():

@@ -57,7 +57,7 @@ def _contents(report: Report) -> str:
         items.append('<li><a href="#sockets">Sockets</a></li>')
     items.append('<li><a href="#statistics">Statistics</a></li>')
     items += [f'<li><a href="#stream-{c.stream}">{escape(c.title())}</a></li>' for c in report.drawn]
-    return f'<nav><ul>{"".join(items)}</ul></nav>'
+    return f"<nav><ul>{''.join(items)}</ul></nav>"
 
 
 def _run_section(report: Report) -> str:
@@ -72,7 +72,8 @@ def _run_section(report: Report) -> str:
     if run.script:
         parts.append(
             "<details><summary>The conversation (save it and replay it with "
-            f'<code>netlab lab --script FILE</code>)</summary><pre class="commands">{escape(run.script)}</pre></details>'
+            "<code>netlab lab --script FILE</code>)</summary>"
+            f'<pre class="commands">{escape(run.script)}</pre></details>'
         )
     parts += [f'<p class="note">{_prose(note)}</p>' for note in run.notes]
     parts.append("</section>")
@@ -121,9 +122,7 @@ def _connection(conn: ConnectionView) -> str:
             f'<p class="note">This connection had {conn.events_left_out} more events than the report keeps; '
             "the dialogue and the diagram stop there (the statistics count everything; dialogue.txt has it all).</p>"
         )
-    ladder = render_ladder(
-        conn.events, client_label=conn.client_label, max_rows=MAX_LADDER_ROWS, title=conn.title()
-    )
+    ladder = render_ladder(conn.events, client_label=conn.client_label, max_rows=MAX_LADDER_ROWS, title=conn.title())
     parts.append(f'<figure class="ladder-figure">{ladder}<figcaption class="note">Ladder diagram of stream '
                  f"{conn.stream}: time runs down; each solid arrow is one captured segment with its frame "
                  "number (#N, as in Wireshark) and Wireshark's marks ([TCP Retransmission], [TCP Dup ACK]...; "

@@ -72,7 +72,9 @@ def write_report(report: Report, directory: Path) -> ReportFiles:
     """
     prepare_directory(directory)
     dialogue = directory / "dialogue.txt"
-    files = ReportFiles(directory, dialogue if dialogue.exists() else None, directory / "report.md", directory / "report.html")
+    files = ReportFiles(
+        directory, dialogue if dialogue.exists() else None, directory / "report.md", directory / "report.html"
+    )
     _write_text(files.markdown, render_markdown(report))
     _write_text(files.html, render_html(report))
     return files
@@ -96,10 +98,15 @@ def report_from_pcap(
         started=collected.first_ts,
         settings=(("capture", str(pcap)), ("connections", str(len(collected.connections)))),
         commands=(
-            Command("1. the transcript, as in Wireshark's Follow TCP Stream", f"{netlab} follow --read {quote(str(pcap))}"),
-            Command("2. the same report again", f"{netlab} report --read {quote(str(pcap))} --out {quote(str(directory))}"),
-            Command("3. Wireshark's view of retransmissions",
-                    f"tshark -r {quote(str(pcap))} -Y tcp.analysis.retransmission"),
+            Command(
+                "1. the transcript, as in Wireshark's Follow TCP Stream", f"{netlab} follow --read {quote(str(pcap))}"
+            ),
+            Command(
+                "2. the same report again", f"{netlab} report --read {quote(str(pcap))} --out {quote(str(directory))}"
+            ),
+            Command(
+                "3. Wireshark's view of retransmissions", f"tshark -r {quote(str(pcap))} -Y tcp.analysis.retransmission"
+            ),
         ),
         notes=("The sockets section is omitted: a capture file does not show the sockets.",),
     )

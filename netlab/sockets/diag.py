@@ -133,9 +133,7 @@ def decode_message(buffer: bytes, offset: int = 0, end: int | None = None) -> So
         send_q=wqueue,
         inode=inode,
         uid=uid,
-        v6only=_v6only(buffer, offset + _MSG.size, len(buffer) if end is None else end)
-        if family == AF_INET6
-        else None,
+        v6only=_v6only(buffer, offset + _MSG.size, len(buffer) if end is None else end) if family == AF_INET6 else None,
     )
 
 

@@ -261,9 +261,7 @@ def parse_status(data: dict[str, Any]) -> ServerStatus | None:
         pid = int(data["pid"])
         port = int(data["port"])
         listen_raw = data.get("listen") or []
-        listen = tuple(
-            parse_endpoint(item) for item in ([listen_raw] if isinstance(listen_raw, str) else listen_raw)
-        )
+        listen = tuple(parse_endpoint(item) for item in ([listen_raw] if isinstance(listen_raw, str) else listen_raw))
         if not listen and data.get("host"):
             host = str(data["host"])
             listen = (parse_endpoint(f"[{host}]:{port}" if ":" in host else f"{host}:{port}"),)

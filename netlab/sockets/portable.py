@@ -56,9 +56,7 @@ def _psutil_row(conn: object, owner: int | None, names: dict[int, str | None]) -
     if status == "NONE":
         return None
     laddr, raddr = getattr(conn, "laddr", ()), getattr(conn, "raddr", ())
-    family = (
-        6 if getattr(conn, "family", None) == socket.AF_INET6 or ":" in (laddr[0] if laddr else "") else 4
-    )
+    family = 6 if getattr(conn, "family", None) == socket.AF_INET6 or ":" in (laddr[0] if laddr else "") else 4
     wildcard = "::" if family == 6 else "0.0.0.0"
     if owner is not None and owner not in names:
         try:

@@ -68,9 +68,7 @@ def socket_inodes(pid: int) -> list[int]:
     return found
 
 
-def attribute(
-    wanted: Iterable[int], first: Iterable[int] = (), prefer_uids: Iterable[int] = ()
-) -> Attribution:
+def attribute(wanted: Iterable[int], first: Iterable[int] = (), prefer_uids: Iterable[int] = ()) -> Attribution:
     """Find the processes holding the socket inodes in `wanted`.
 
     Args:

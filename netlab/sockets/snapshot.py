@@ -166,9 +166,7 @@ def _runs_as(pid: int, uids: set[int | None]) -> bool:
         return False
 
 
-def _servers_in(
-    ns_path: Path | None, servers: list[ServerStatus]
-) -> tuple[list[ServerStatus], list[ServerStatus]]:
+def _servers_in(ns_path: Path | None, servers: list[ServerStatus]) -> tuple[list[ServerStatus], list[ServerStatus]]:
     """Split servers into those in the namespace we look at and those elsewhere (Linux; else all here).
 
     A registry only names sockets of its own namespace: the same addresses can mean other
@@ -301,9 +299,7 @@ def _choose_backend(backend: str) -> str:
     return backend
 
 
-def _linux_rows(
-    port: int | None, ns_path: Path | None, backend: str, pid: int | None
-) -> tuple[list[SocketRow], str]:
+def _linux_rows(port: int | None, ns_path: Path | None, backend: str, pid: int | None) -> tuple[list[SocketRow], str]:
     """Rows from sock_diag (falling back to /proc/net/tcp when auto-chosen sock_diag is unavailable)."""
     if backend == "sock_diag":
         try:

@@ -66,9 +66,7 @@ def annotate(
     return [_annotated(row, listening, nicks) for row in rows]
 
 
-def _annotated(
-    row: SocketRow, listening: set[int], nicks: dict[Pair, tuple[str, Role, int | None]]
-) -> SocketRow:
+def _annotated(row: SocketRow, listening: set[int], nicks: dict[Pair, tuple[str, Role, int | None]]) -> SocketRow:
     if row.state is TcpState.LISTEN:
         role = Role.LISTENER if row.local.port in listening else Role.OTHER
         return replace(row, role=role, nickname=None)
@@ -337,8 +335,7 @@ def to_document(snapshot: Snapshot) -> dict[str, Any]:
         "hidden_pids": snapshot.hidden,
         "notes": list(snapshot.notes),
         "servers": [
-            {"pid": server.pid, "port": server.port, "clients": len(server.clients)}
-            for server in snapshot.servers
+            {"pid": server.pid, "port": server.port, "clients": len(server.clients)} for server in snapshot.servers
         ],
         "rows": rows,
     }

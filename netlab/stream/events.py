@@ -99,9 +99,7 @@ class StreamStats:
         """Totals over two streams: counts add up; the time span covers both."""
         if not isinstance(other, StreamStats):
             return NotImplemented
-        counts = {
-            name: getattr(self, name) + getattr(other, name) for name in _COUNTS
-        }
+        counts = {name: getattr(self, name) + getattr(other, name) for name in _COUNTS}
         starts = [s.first_ts for s in (self, other) if s.packets]
         ends = [s.last_ts for s in (self, other) if s.packets]
         return StreamStats(**counts, first_ts=min(starts, default=0.0), last_ts=max(ends, default=0.0))
@@ -117,9 +115,7 @@ class StreamStats:
         return self.last_ts - self.first_ts
 
 
-_COUNTS = tuple(
-    name for name in StreamStats.__dataclass_fields__ if name not in ("first_ts", "last_ts")
-)
+_COUNTS = tuple(name for name in StreamStats.__dataclass_fields__ if name not in ("first_ts", "last_ts"))
 
 
 @dataclass(frozen=True, slots=True)

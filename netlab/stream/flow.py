@@ -33,9 +33,7 @@ class Fragment:
 
     __slots__ = ("pos", "length", "data", "ts", "frame", "checksum_ok")
 
-    def __init__(
-        self, pos: int, length: int, data: bytes, ts: float, frame: int, checksum_ok: bool | None
-    ) -> None:
+    def __init__(self, pos: int, length: int, data: bytes, ts: float, frame: int, checksum_ok: bool | None) -> None:
         self.pos = pos  # absolute offset of the first byte
         self.length = length  # length on the wire (`data` may be shorter: snap length)
         self.data = data

@@ -123,9 +123,7 @@ class Sequencer:
         if flow.frags:
             _drain(flow, None, seg, events)
 
-    def _buffer(
-        self, flow: Flow, frag: Fragment, seg: Segment, events: list[Event], *, count: bool = True
-    ) -> None:
+    def _buffer(self, flow: Flow, frag: Fragment, seg: Segment, events: list[Event], *, count: bool = True) -> None:
         """Keep out-of-order bytes (a good copy replaces a corrupt one at the same place)."""
         for i, other in enumerate(flow.frags):
             if other.pos == frag.pos:
@@ -218,9 +216,7 @@ def _emit(flow: Flow, data: bytes, length: int, ts: float, frame: int, events: l
     if captured < length:
         missing = length - captured
         flow.conn.counts["not_captured_bytes"] += missing
-        events.append(
-            Gap(flow.stream, flow.direction, ts, frame, missing, offset + captured, GapReason.NOT_CAPTURED)
-        )
+        events.append(Gap(flow.stream, flow.direction, ts, frame, missing, offset + captured, GapReason.NOT_CAPTURED))
     flow.next = offset + length
 
 

@@ -62,12 +62,7 @@ _Entry = tuple[Connection, Flow, Flow]  # a connection and its (this way, other 
 
 def _waits_for_ack(flow: Flow) -> bool:
     """True when an acknowledgement may settle something in `flow` (held, buffered or its start)."""
-    return (
-        bool(flow.frags)
-        or flow.held is not None
-        or flow.state is _UNSETTLED
-        or flow.state is _UNSETTLED_EMPTY
-    )
+    return bool(flow.frags) or flow.held is not None or flow.state is _UNSETTLED or flow.state is _UNSETTLED_EMPTY
 
 
 class Reassembler:
@@ -216,9 +211,7 @@ class Reassembler:
         """The work of `feed` once the segment's connection is known."""
         flags = seg.flags
         conn, flow, rev = entry
-        verdict = conn.record(
-            flow, seg.frame, seg.ts, seg.seq, seg.ack, flags, seg.window, seg.wire_len, seg.wscale
-        )
+        verdict = conn.record(flow, seg.frame, seg.ts, seg.seq, seg.ack, flags, seg.window, seg.wire_len, seg.wscale)
         start = len(events)
         if flags & _CONTROL:
             self._control(conn, flow, rev, seg, events)

@@ -61,9 +61,7 @@ class Candidate:
 
     __slots__ = ("owner", "owner_vlan", "keys", "log", "log_bytes")
 
-    def __init__(
-        self, owner: Connection, owner_vlan: tuple[int, ...], keys: tuple[tuple[object, ...], ...]
-    ) -> None:
+    def __init__(self, owner: Connection, owner_vlan: tuple[int, ...], keys: tuple[tuple[object, ...], ...]) -> None:
         self.owner = owner
         self.owner_vlan = owner_vlan
         self.keys = keys  # the reassembler's keys for both directions on the candidate's VLAN

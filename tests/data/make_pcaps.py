@@ -106,9 +106,7 @@ def main() -> None:
     # Two connections on one 4-tuple with the same ISN (port reuse after a clean close).
     _write("port_reuse.pcap", [_eth() / p for p in v4 + _chat(IP, "10.0.0.1", "10.0.0.2")])
     # A sequence space that wraps past 2**32 in the client's first line.
-    _write(
-        "wrap.pcap", [_eth() / p for p in _chat(IP, "10.0.0.1", "10.0.0.2", isn_c=2**32 - 5, isn_s=2**32 - 1)]
-    )
+    _write("wrap.pcap", [_eth() / p for p in _chat(IP, "10.0.0.1", "10.0.0.2", isn_c=2**32 - 5, isn_s=2**32 - 1)])
     _write("fragments_ipv4.pcap", _fragmented_v4())
     _write("fragments_ipv6.pcap", _fragmented_v6())
 
@@ -125,14 +123,21 @@ def _fragmented_v4() -> list[Packet]:
         if not pkt.haslayer(Raw) or len(pkt[Raw].load) < 100:
             out.append(_eth() / pkt)
             continue
-        frags = fragment(pkt, fragsize=8) [:1]  # the first 8 bytes of the TCP header alone
+        frags = fragment(pkt, fragsize=8)[:1]  # the first 8 bytes of the TCP header alone
         rest = IP(bytes(pkt))
         rest.frag, rest.flags = 1, "MF"
         body = bytes(pkt[TCP])[8:]
         pieces = [body[i : i + 1400] for i in range(0, len(body), 1400)]
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
-            frag = IP(src=pkt[IP].src, dst=pkt[IP].dst, id=pkt[IP].id, proto=6, flags=0 if last else "MF", frag=(8 + 1400 * i) // 8)
+            frag = IP(
+                src=pkt[IP].src,
+                dst=pkt[IP].dst,
+                id=pkt[IP].id,
+                proto=6,
+                flags=0 if last else "MF",
+                frag=(8 + 1400 * i) // 8,
+            )
             frags.append(frag / Raw(piece))
         if n % 2:
             frags.reverse()

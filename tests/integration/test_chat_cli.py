@@ -37,7 +37,11 @@ def test_pipe_mode_sends_lingers_and_exits_zero(server) -> None:
     env = {**os.environ, "NO_COLOR": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "netlab", "join", "--port", str(server.address[1]), "--nick", "bot", "--linger", "0.3"],
-        input="hi\nbye\n", capture_output=True, text=True, timeout=30, env=env,
+        input="hi\nbye\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
@@ -51,12 +55,14 @@ def test_pipe_mode_sends_lingers_and_exits_zero(server) -> None:
 def test_received_messages_go_to_stdout_one_per_line(server) -> None:
     talker = LineClient(server.address, "talker")
     talker.say("before you came")  # in the history
-    result = CliRunner().invoke(app, join_args(server, "--nick", "reader", "--linger", "0.2", "--dialect", "netlab"),
-                                input="")
+    result = CliRunner().invoke(
+        app, join_args(server, "--nick", "reader", "--linger", "0.2", "--dialect", "netlab"), input=""
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].endswith("Welcome to netlab chat, reader! 2 online: reader, talker. "
-                             "Commands: /who /nick /me /msg /quit /help")
+    assert lines[0].endswith(
+        "Welcome to netlab chat, reader! 2 online: reader, talker. Commands: /who /nick /me /msg /quit /help"
+    )
     assert lines[1].endswith("talker: before you came")
     talker.close()
 
@@ -64,8 +70,9 @@ def test_received_messages_go_to_stdout_one_per_line(server) -> None:
 def test_exit_words_leave_before_the_rest_of_the_input(server) -> None:
     watcher = LineClient(server.address, "watcher")
     for word in ("/exit", "/quit", "выход"):
-        result = CliRunner().invoke(app, join_args(server, "--nick", "leaver", "--dialect", "netlab"),
-                                    input=f"first\n{word}\nnever sent\n")
+        result = CliRunner().invoke(
+            app, join_args(server, "--nick", "leaver", "--dialect", "netlab"), input=f"first\n{word}\nnever sent\n"
+        )
         assert result.exit_code == 0, result.output
         assert watcher.expect("leaver: first")
         assert watcher.expect("leaver left")
@@ -100,7 +107,10 @@ def test_server_gone_mid_session_is_exit_1(tmp_path: Path) -> None:
     serve = ServeProcess(tmp_path)
     join = subprocess.Popen(
         [sys.executable, "-m", "netlab", "join", "--port", str(serve.address[1]), "--nick", "stay"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert join.stdout is not None and "Welcome" in join.stdout.readline()
@@ -186,8 +196,9 @@ class Pty:
 
         self.master, slave = pty.openpty()
         full_env = {**os.environ, "TERM": "xterm", "PROMPT_TOOLKIT_NO_CPR": "1", **(env or {})}
-        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                                     env=full_env)
+        self.proc = subprocess.Popen(
+            args, stdin=slave, stdout=slave, stderr=slave, start_new_session=True, env=full_env
+        )
         os.close(slave)
         self.output = b""
 
@@ -302,7 +313,11 @@ def test_join_piped_into_head_stays_quiet(tmp_path: Path) -> None:
         pipeline = subprocess.Popen(
             f"{sys.executable} -m netlab join --port {chat.address[1]} --nick reader --linger 1.5 --dialect netlab"
             " | head -n 1",
-            shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            shell=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         talker.expect("reader joined")
         time.sleep(0.3)  # head has printed the welcome and exited

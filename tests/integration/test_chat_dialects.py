@@ -167,8 +167,10 @@ def test_tutorial_and_line_clients_share_a_room_in_both_directions(netlab_server
 
 
 def test_chatclient_tutorial_dialect_on_a_tutorial_server(tutorial_server) -> None:
-    with ChatClient.connect("127.0.0.1", tutorial_server.address[1], "ann", dialect="tutorial") as ann, \
-            ChatClient.connect("127.0.0.1", tutorial_server.address[1], "ben", dialect="auto") as ben:
+    with (
+        ChatClient.connect("127.0.0.1", tutorial_server.address[1], "ann", dialect="tutorial") as ann,
+        ChatClient.connect("127.0.0.1", tutorial_server.address[1], "ben", dialect="auto") as ben,
+    ):
         assert ben.dialect == "tutorial"
         assert wait_for(lambda: len(tutorial_server.clients) == 2)
         ann.send("hi ben")
@@ -181,8 +183,10 @@ def test_chatclient_tutorial_dialect_on_a_tutorial_server(tutorial_server) -> No
 
 
 def test_auto_detects_a_raw_relay_and_strips_port_prefixes(raw_server) -> None:
-    with ChatClient.connect("127.0.0.1", raw_server.address[1], "r1", dialect="auto") as one, \
-            ChatClient.connect("127.0.0.1", raw_server.address[1], "r2", dialect="raw") as two:
+    with (
+        ChatClient.connect("127.0.0.1", raw_server.address[1], "r1", dialect="auto") as one,
+        ChatClient.connect("127.0.0.1", raw_server.address[1], "r2", dialect="raw") as two,
+    ):
         assert one.dialect == "raw"
         assert wait_for(lambda: len(raw_server.clients) == 2)
         one.send("over raw")
@@ -192,8 +196,10 @@ def test_auto_detects_a_raw_relay_and_strips_port_prefixes(raw_server) -> None:
 
 
 def test_auto_detects_netlab_and_switches_to_lines(netlab_server) -> None:
-    with ChatClient.connect("127.0.0.1", netlab_server.address[1], "auto1", dialect="auto") as auto, \
-            ChatClient.connect("127.0.0.1", netlab_server.address[1], "line1", dialect="netlab") as line:
+    with (
+        ChatClient.connect("127.0.0.1", netlab_server.address[1], "auto1", dialect="auto") as auto,
+        ChatClient.connect("127.0.0.1", netlab_server.address[1], "line1", dialect="netlab") as line,
+    ):
         assert auto.dialect == "netlab" and auto.welcome is not None
         assert wait_for(lambda: {r.dialect for r in netlab_server.who()} == {"line"})
         for i in range(5):
@@ -219,8 +225,11 @@ def test_netlab_join_in_a_pipe_talks_to_students_servers(kind: str, tutorial_ser
     server = tutorial_server if kind == "tutorial" else raw_server
     with ChatClient.connect("127.0.0.1", server.address[1], "peer", dialect=kind) as peer:
         assert wait_for(lambda: len(server.clients) == 1)
-        result = CliRunner().invoke(app, ["join", "--port", str(server.address[1]), "--nick", "bot",
-                                          "--linger", "0.3"], input="hi from the pipe\n")
+        result = CliRunner().invoke(
+            app,
+            ["join", "--port", str(server.address[1]), "--nick", "bot", "--linger", "0.3"],
+            input="hi from the pipe\n",
+        )
         assert result.exit_code == 0, result.output
         texts = []
         while not any("hi from the pipe" in t for t in texts):

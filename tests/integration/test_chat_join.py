@@ -198,8 +198,9 @@ def proxied(address: tuple[str, int]) -> RecordingProxy:
 
 
 def run_join(port: int, nick: str, lines: str, *extra: str) -> None:
-    result = CliRunner().invoke(app, ["join", "--port", str(port), "--nick", nick, "--linger", "0.3", *extra],
-                                input=lines)
+    result = CliRunner().invoke(
+        app, ["join", "--port", str(port), "--nick", nick, "--linger", "0.3", *extra], input=lines
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -231,7 +232,8 @@ def test_join_puts_only_its_handshake_lines_and_quit_on_netlab_serve(netlab_serv
 
 
 def test_auto_detection_settles_in_one_round_trip_and_the_log_names_the_dialect_who_shows(
-        netlab_server: ChatServer, caplog: pytest.LogCaptureFixture) -> None:
+    netlab_server: ChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="netlab.chat.server")
     with ChatClient.connect("127.0.0.1", netlab_server.address[1], "autouser", dialect="auto") as client:
         assert client.dialect == "netlab" and client.welcome is not None
@@ -242,7 +244,8 @@ def test_auto_detection_settles_in_one_round_trip_and_the_log_names_the_dialect_
 
 
 def test_log_and_who_agree_for_tutorial_and_older_switching_clients(
-        netlab_server: ChatServer, caplog: pytest.LogCaptureFixture) -> None:
+    netlab_server: ChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """A real tutorial client is logged and listed as tutorial; an older netlab join that switched with
     `/dialect line` as line (its log line waits for the switch)."""
     caplog.set_level(logging.INFO, logger="netlab.chat.server")
@@ -261,8 +264,11 @@ def test_log_and_who_agree_for_tutorial_and_older_switching_clients(
     finally:
         tutorial.close()
         old.close()
-    logged = {r.getMessage().split()[0]: r.getMessage().rsplit("(", 1)[1].split()[0]
-              for r in caplog.records if " joined from " in r.getMessage()}
+    logged = {
+        r.getMessage().split()[0]: r.getMessage().rsplit("(", 1)[1].split()[0]
+        for r in caplog.records
+        if " joined from " in r.getMessage()
+    }
     assert logged == rows == {"tut": "tutorial", "old": "line"}
 
 

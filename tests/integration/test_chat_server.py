@@ -262,8 +262,9 @@ def test_ipv6_loopback(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) not installed")
 def test_listen_backlog_is_at_least_128(server) -> None:
-    out = subprocess.run(["ss", "-Hltn", f"sport = :{server.address[1]}"], capture_output=True, text=True,
-                         check=True, timeout=10).stdout
+    out = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{server.address[1]}"], capture_output=True, text=True, check=True, timeout=10
+    ).stdout
     backlog = int(out.split()[2])  # State Recv-Q Send-Q: Send-Q is the backlog of a listening socket
     assert backlog >= 128
 

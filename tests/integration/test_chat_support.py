@@ -128,7 +128,11 @@ class ServeProcess:
         env = {**os.environ, "NETLAB_RUNTIME_DIR": str(tmp_path)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "netlab", *global_args, "serve", "--port", "0", *args],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
         )
         self.stderr: list[str] = []
         assert self.proc.stderr is not None

@@ -76,5 +76,7 @@ def test_the_check_catches_what_a_shell_would_refuse(line: str) -> None:
     if line == "netlab serve -v":  # `-v` after the command: accepted, as the README says
         assert parse(invocation.args)[1]["log_verbose"] == 1
         return
-    with pytest.raises(Exception, match=r"(?i)unexpected extra argument|requires an argument|no such option|is not one of"):
+    with pytest.raises(
+        Exception, match=r"(?i)unexpected extra argument|requires an argument|no such option|is not one of"
+    ):
         parse(invocation.args, samples=True)

@@ -32,7 +32,12 @@ def test_start_up_imports_only_the_command_modules() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == [
-        "netlab", "netlab.chat", "netlab.chat.dialects", "netlab.chat.limits", "netlab.errors", "netlab.render",
+        "netlab",
+        "netlab.chat",
+        "netlab.chat.dialects",
+        "netlab.chat.limits",
+        "netlab.errors",
+        "netlab.render",
         "netlab.render.base",
     ]
 

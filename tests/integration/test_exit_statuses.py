@@ -246,7 +246,10 @@ def test_lab_exits_77_without_capture_rights_and_1_when_the_check_fails(capsys: 
     assert status(capture_error=FilterUnavailable("no libpcap")) == 69
     assert status(check_failed=True) == 1
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "netlab: the report was written without the capture, dialogue and diagrams: no capture rights (see above)"
+    assert (
+        lines[0]
+        == "netlab: the report was written without the capture, dialogue and diagrams: no capture rights (see above)"
+    )
     assert lines[-1] == "netlab: the capture check failed: see the problems above and in the report"
 
 
@@ -258,4 +261,7 @@ def test_serve_on_a_port_that_needs_root_is_77_without_pythons_tuple_text() -> N
     assert done.returncode == 77, done.stderr
     assert done.stdout == ""
     last = done.stderr.splitlines()[-1]
-    assert last == "netlab: cannot listen on 127.0.0.1:80: permission denied (ports below 1024 need root); use a port above 1023"
+    assert (
+        last == "netlab: cannot listen on 127.0.0.1:80: permission denied (ports below 1024 need root); "
+        "use a port above 1023"
+    )

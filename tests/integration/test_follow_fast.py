@@ -149,9 +149,7 @@ def _expand(args: list[str], tmp_path: Path) -> list[str]:
 def test_the_fast_path_writes_what_the_typer_command_writes(args: list[str], tmp_path: Path) -> None:
     args = _expand(args, tmp_path)
     follow_fast.parse(args)  # taken, not declined
-    fast = subprocess.run(
-        [sys.executable, "-m", "netlab", "follow", *args], capture_output=True, env=ENV, timeout=60
-    )
+    fast = subprocess.run([sys.executable, "-m", "netlab", "follow", *args], capture_output=True, env=ENV, timeout=60)
     typed: Any = CliRunner().invoke(app, ["follow", *args], env=ENV)
     assert (fast.returncode, fast.stdout, fast.stderr.decode()) == (
         typed.exit_code,

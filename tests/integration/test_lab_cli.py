@@ -13,7 +13,9 @@ from netlab.cli.app import app
 
 
 def _lab(*args: str, tmp_path: Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["lab", *args, "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r")])
+    result = CliRunner().invoke(
+        app, ["lab", *args, "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r")]
+    )
     return result.exit_code, result.stdout, result.stderr
 
 

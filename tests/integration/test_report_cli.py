@@ -43,7 +43,9 @@ def _chat_pcap(tmp_path: Path) -> Path:
 
     def frame(src: int, dst: int, seq: int, ack: int, flags: int, payload: bytes) -> bytes:
         tcp = struct.pack("!HHIIBBHHH", src, dst, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1]))
+        ip = struct.pack(
+            "!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])
+        )
         return b"\x00" * 12 + b"\x08\x00" + ip + tcp
 
     c, s = 40000, 55555

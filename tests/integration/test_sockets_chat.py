@@ -165,9 +165,7 @@ def test_real_chat_server_rows_match_ss_with_nicknames_and_the_stuck_reader(live
         raise AssertionError("sockets kept changing")
     rows = document["rows"]
     assert isinstance(rows, list)
-    ours = {
-        (r["local"], r["remote"], r["state"], r["recv_q"], r["send_q"], frozenset(r["pids"])) for r in rows
-    }
+    ours = {(r["local"], r["remote"], r["state"], r["recv_q"], r["send_q"], frozenset(r["pids"])) for r in rows}
     assert ours == before
     nicks = {(r["role"], r["nickname"], r["pid"]) for r in rows}
     server, clients = live_chat.server_pid, live_chat.clients_pid

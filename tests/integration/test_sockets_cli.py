@@ -174,9 +174,7 @@ def _env(chat: Chat) -> dict[str, str]:
     return {**os.environ, "NETLAB_RUNTIME_DIR": str(chat.runtime_dir), "NO_COLOR": "1", "COLUMNS": "160"}
 
 
-def _netlab(
-    chat: Chat, *args: str, user: str | None = None, fresh: bool = False
-) -> subprocess.CompletedProcess[str]:
+def _netlab(chat: Chat, *args: str, user: str | None = None, fresh: bool = False) -> subprocess.CompletedProcess[str]:
     """Run `netlab sockets ARGS`: in-process through typer's CliRunner, or as a new process when `fresh`
     (or as `user`, privileges dropped with setpriv)."""
     if user is None and not fresh:
@@ -302,9 +300,7 @@ def test_kernel_port_filter_keeps_exactly_the_sockets_on_the_port(chat: Chat) ->
     def compare(port: int) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
         filtered = sorted(map(key, diag.query(port)), key=repr)
         everything = diag.query(None)
-        return filtered, sorted(
-            (key(r) for r in everything if port in (r.local.port, r.remote.port)), key=repr
-        )
+        return filtered, sorted((key(r) for r in everything if port in (r.local.port, r.remote.port)), key=repr)
 
     for port in (chat.port, chat.noise_port):
         # A dump of every socket is not atomic: it resumes by position in the kernel's hash chains, so
@@ -441,9 +437,7 @@ def test_netstat_format_matches_real_netstat_lines(chat: Chat) -> None:
         pytest.skip("netstat is not installed")
     result = _netlab(chat, "--port", str(chat.port), "--format", "netstat")
     assert result.returncode == 0, result.stderr
-    netstat = subprocess.run(
-        ["netstat", "-tanp"], capture_output=True, text=True, timeout=30
-    ).stdout.splitlines()
+    netstat = subprocess.run(["netstat", "-tanp"], capture_output=True, text=True, timeout=30).stdout.splitlines()
     assert result.stdout.splitlines()[:2] == netstat[:2]
 
     def columns(line: str) -> list[str]:
@@ -466,9 +460,7 @@ def test_pid_option_selects_a_process_and_its_sockets_only(chat: Chat) -> None:
 def test_state_and_listening_filters(chat: Chat) -> None:
     listening = json.loads(_netlab(chat, "-p", str(chat.port), "--listening", "--json").stdout)["rows"]
     assert [(row["role"], row["state"]) for row in listening] == [("listener", "LISTEN")]
-    established = json.loads(_netlab(chat, "-p", str(chat.port), "--state", "established", "--json").stdout)[
-        "rows"
-    ]
+    established = json.loads(_netlab(chat, "-p", str(chat.port), "--state", "established", "--json").stdout)["rows"]
     assert len(established) == 2 * len(NICKS) and {row["state"] for row in established} == {"ESTAB"}
 
 
@@ -490,9 +482,7 @@ def test_status_file_of_a_dead_server_is_ignored(chat: Chat, tmp_path: Path) -> 
 
     status = read_status(chat.port, chat.runtime_dir)
     assert status is not None
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     status["pid"] = int(dead.stdout)
     write_status(chat.port, {k: v for k, v in status.items() if k != "schema_version"}, tmp_path)
     taken = snapshot(chat.port, status_dir=tmp_path)
@@ -510,9 +500,7 @@ def test_status_file_of_a_dead_server_is_ignored(chat: Chat, tmp_path: Path) -> 
         (["1.0"], 2, "--watch"),
     ],
 )
-def test_user_mistakes_give_one_line_and_no_traceback(
-    chat: Chat, args: list[str], code: int, needle: str
-) -> None:
+def test_user_mistakes_give_one_line_and_no_traceback(chat: Chat, args: list[str], code: int, needle: str) -> None:
     result = _netlab(chat, *args)
     assert result.returncode == code, result.stderr
     assert needle in result.stderr
@@ -707,9 +695,7 @@ def test_color_is_forced_or_refused_on_request(chat: Chat) -> None:
     assert plain.returncode == 0 and "\x1b" not in plain.stdout
 
 
-def test_watch_in_a_pipe_prints_one_json_document_per_refresh(
-    listener: socket.socket, tmp_path: Path
-) -> None:
+def test_watch_in_a_pipe_prints_one_json_document_per_refresh(listener: socket.socket, tmp_path: Path) -> None:
     port = listener.getsockname()[1]
     env = {**os.environ, "NETLAB_RUNTIME_DIR": str(tmp_path)}
     proc = subprocess.Popen(
@@ -826,9 +812,7 @@ def test_watch_marks_a_send_queue_that_keeps_growing(tmp_path: Path) -> None:
             def client_line(number: int) -> bytes:
                 screen = terminal.screen
                 block = screen[
-                    screen.index(f"refresh {number} ".encode()) : screen.index(
-                        f"refresh {number + 1} ".encode()
-                    )
+                    screen.index(f"refresh {number} ".encode()) : screen.index(f"refresh {number + 1} ".encode())
                 ]
                 return next(line for line in block.split(b"\n") if b"client" in line)
 

@@ -234,10 +234,7 @@ def fixed_snapshot(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, o
         client = ChatClient("alice", Endpoint(LO, 40000), Endpoint(LO, PORT))
         server = ServerStatus(10, PORT, (Endpoint(LO, PORT),), (client,))
         named = [
-            replace(
-                row,
-                nickname="alice", role=Role.SERVER_SIDE if row.local.port == PORT else Role.CLIENT_SIDE
-            )
+            replace(row, nickname="alice", role=Role.SERVER_SIDE if row.local.port == PORT else Role.CLIENT_SIDE)
             if row.inode in (2, 3)
             else row
             for row in rows
@@ -334,7 +331,10 @@ def test_rows_without_a_listener_say_no_server_is_listening_on_both_paths(
     assert fast_out
     assert ("no server is listening" in fast_err) is said, fast_err
     if said:
-        assert "netlab: no server is listening on port 41000: the row shown is a connection only (1 TIME-WAIT)\n" in fast_err
+        assert (
+            "netlab: no server is listening on port 41000: the row shown is a connection only (1 TIME-WAIT)\n"
+            in fast_err
+        )
     assert _through_typer(args) == (0, fast_out, fast_err)
 
 
@@ -382,9 +382,7 @@ def test_entry_point_runs_sockets_without_typer_and_other_commands_with_it(tmp_p
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
     )
     env = {**os.environ, "NETLAB_RUNTIME_DIR": str(tmp_path)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
     document, modules = out.stdout.splitlines()
     assert '"port": 1' in document
     assert modules == "[]"

@@ -22,11 +22,18 @@ PCAP = str(DATA / "chat_ipv4.pcap")
 FULL_STDOUT = "netlab: cannot write to standard output: No space left on device\n"
 
 
-def run_into_full(args: list[str], stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_into_full(
+    args: list[str], stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     with open("/dev/full", "w") as full:
         return subprocess.run(
-            [sys.executable, "-m", "netlab", *args], stdout=full, stderr=subprocess.PIPE, input=stdin,
-            text=True, timeout=90, env={**os.environ, **(env or {})},
+            [sys.executable, "-m", "netlab", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            input=stdin,
+            text=True,
+            timeout=90,
+            env={**os.environ, **(env or {})},
         )
 
 
@@ -66,7 +73,8 @@ def test_join_on_a_full_stdout(tmp_path: Path) -> None:
     serve = ServeProcess(tmp_path)
     try:
         result = run_into_full(
-            ["join", "--port", str(serve.address[1]), "--nick", "full", "--linger", "0.3"], stdin="hi\n",
+            ["join", "--port", str(serve.address[1]), "--nick", "full", "--linger", "0.3"],
+            stdin="hi\n",
             env={"NETLAB_RUNTIME_DIR": str(tmp_path)},
         )
     finally:
@@ -83,7 +91,9 @@ def test_a_report_file_that_cannot_be_written_is_one_line_naming_it(tmp_path: Pa
     (out / name).symlink_to("/dev/full")
     result = subprocess.run(
         [sys.executable, "-m", "netlab", "report", "--read", PCAP, "--out", str(out)],
-        capture_output=True, text=True, timeout=90,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == f"netlab: cannot write {out / name}: No space left on device"

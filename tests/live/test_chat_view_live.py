@@ -150,8 +150,12 @@ def netlab_server(tmp_path: Path) -> Iterator[int]:
 
 def capture(ports: list[int], saved: Path) -> subprocess.Popen[str]:
     args = [arg for port in ports for arg in ("--port", str(port))]
-    proc = subprocess.Popen([*NETLAB, "follow", *args, "--save-to", str(saved), "--format", "raw"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*NETLAB, "follow", *args, "--save-to", str(saved), "--format", "raw"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     for line in proc.stderr:  # ready once it says it is capturing
         if line.startswith("netlab follow: capturing"):
@@ -164,15 +168,29 @@ class Frames:
 
     def __init__(self, pcap: Path) -> None:
         fields = ["frame.time_epoch", "tcp.srcport", "tcp.dstport", "tcp.flags.reset", "tcp.payload", "tcp.flags.fin"]
-        out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tcp.len > 0 or tcp.flags.reset == 1 or tcp.flags.fin == 1",
-                              "-T", "fields", *[arg for field in fields for arg in ("-e", field)]],
-                             capture_output=True, text=True, timeout=TIMEOUT, check=True).stdout
+        out = subprocess.run(
+            [
+                "tshark",
+                "-r",
+                str(pcap),
+                "-Y",
+                "tcp.len > 0 or tcp.flags.reset == 1 or tcp.flags.fin == 1",
+                "-T",
+                "fields",
+                *[arg for field in fields for arg in ("-e", field)],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=True,
+        ).stdout
         self.rows = []
         self.fins: list[tuple[int, int]] = []  # (source port, destination port) of each FIN, by row
         for line in out.splitlines():
             stamp, src, dst, reset, payload, fin = (line.split("\t") + [""] * 6)[:6]
-            self.rows.append((float(stamp), int(src), int(dst), reset in ("1", "True"),
-                              bytes.fromhex(payload.replace(":", ""))))
+            self.rows.append(
+                (float(stamp), int(src), int(dst), reset in ("1", "True"), bytes.fromhex(payload.replace(":", "")))
+            )
             self.fins.append((int(src), int(dst)) if fin in ("1", "True") else (0, 0))
 
     def carrying(self, text: str, src: int, dst: int) -> str:
@@ -313,8 +331,9 @@ def test_chat_view_of_student_servers_and_netlab_in_capture_time_order(
     follower.send_signal(signal.SIGINT)
     assert follower.wait(TIMEOUT) == 0
 
-    read = subprocess.run([*NETLAB, "follow", "--read", str(saved), "--format", "chat"],
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    read = subprocess.run(
+        [*NETLAB, "follow", "--read", str(saved), "--format", "chat"], capture_output=True, text=True, timeout=TIMEOUT
+    )
     assert read.returncode == 0, read.stderr
     lines = read.stdout.splitlines()
     frames = Frames(saved)
@@ -345,8 +364,13 @@ class Served:
     """`netlab serve --port 0` as a student runs it, its log (stderr) collected."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([*NETLAB, "serve", "--port", "0"], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [*NETLAB, "serve", "--port", "0"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stderr is not None
         self.log: list[str] = []
         for line in self.proc.stderr:
@@ -374,9 +398,14 @@ class Joined:
     """`netlab join --dialect D` in a pipe: each line written to its stdin is typed."""
 
     def __init__(self, port: int, nick: str, dialect: str) -> None:
-        self.proc = subprocess.Popen([*NETLAB, "join", "--port", str(port), "--nick", nick, "--dialect", dialect,
-                                      "--linger", "0"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, encoding="utf-8")
+        self.proc = subprocess.Popen(
+            [*NETLAB, "join", "--port", str(port), "--nick", nick, "--dialect", dialect, "--linger", "0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
 
     def type(self, line: str) -> None:
         assert self.proc.stdin is not None
@@ -407,8 +436,13 @@ def test_chat_view_of_netlab_serve_with_every_kind_of_client(tmp_path: Path) -> 
         eve.wait_for("Welcome to netlab chat, eve!")
         ann = Joined(port, "ann", "auto")
         eve.wait_for("*** ann joined the chat")
-        taken = subprocess.run([*NETLAB, "join", "--port", str(port), "--nick", "ann"], stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, timeout=TIMEOUT)
+        taken = subprocess.run(
+            [*NETLAB, "join", "--port", str(port), "--nick", "ann"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
         assert taken.returncode != 0 and "taken" in taken.stderr  # refused: its bare nickname went first
         ben = Joined(port, "ben", "netlab")
         eve.wait_for("*** ben joined the chat")
@@ -470,12 +504,15 @@ def test_chat_view_of_netlab_serve_with_every_kind_of_client(tmp_path: Path) -> 
         assert follower.wait(TIMEOUT) == 0
         served.stop()
 
-    read = subprocess.run([*NETLAB, "follow", "--read", str(saved), "--format", "chat"],
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    read = subprocess.run(
+        [*NETLAB, "follow", "--read", str(saved), "--format", "chat"], capture_output=True, text=True, timeout=TIMEOUT
+    )
     assert read.returncode == 0, read.stderr
     frames = Frames(saved)
-    logged = {match[0]: (int(match[1]), match[2]) for match in
-              re.findall(r"INFO: (\S+) joined from 127\.0\.0\.1:(\d+) \((\w+) dialect\)", "".join(served.log))}
+    logged = {
+        match[0]: (int(match[1]), match[2])
+        for match in re.findall(r"INFO: (\S+) joined from 127\.0\.0\.1:(\d+) \((\w+) dialect\)", "".join(served.log))
+    }
     assert set(logged) == {"eve", "ann", "ben", "кот", "дан", "old", "fay", "gus"}
     assert {nick for nick, (_, dialect) in logged.items() if dialect == "tutorial"} == {"кот", "дан", "gus"}
     want: list[tuple[int, int, str, str]] = []  # row, order, connection, text
@@ -500,14 +537,21 @@ def test_chat_view_of_netlab_serve_with_every_kind_of_client(tmp_path: Path) -> 
             row = frames.end(client, port)
             how = "rst" if frames.rows[row][3] else "fin"  # a close racing the server's last line ends in a RST
             want.append((row, len(want), f"127.0.0.1:{client}", f"{ender} disconnected ({how})"))
-    refused = next(src for _, src, dst, _, payload in frames.rows
-                   if dst == port and payload == b"ann" and src != logged["ann"][0])
+    refused = next(
+        src for _, src, dst, _, payload in frames.rows if dst == port and payload == b"ann" and src != logged["ann"][0]
+    )
     row, _ = frames.first_copy("!!!", port)
     verdict = frames.rows[row][4].decode().split("] ", 1)[1].rstrip("\n")
     want.append((row, len(want), f"127.0.0.1:{refused}", f"server → ann: {verdict}"))
     end = frames.end(refused, port)
-    want.append((end, len(want), f"127.0.0.1:{refused}",
-                 f"(no nickname yet) disconnected ({'rst' if frames.rows[end][3] else 'fin'})"))
+    want.append(
+        (
+            end,
+            len(want),
+            f"127.0.0.1:{refused}",
+            f"(no nickname yet) disconnected ({'rst' if frames.rows[end][3] else 'fin'})",
+        )
+    )
     said("eve", "пока fay", "eve → everyone: пока fay молчит 🤐")
     said("ann", "Привет всем", "ann → everyone: Привет всем 👋")
     said("ann", "/nick", "ann asks to be called анна")
@@ -525,6 +569,8 @@ def test_chat_view_of_netlab_serve_with_every_kind_of_client(tmp_path: Path) -> 
     assert [(at, connection, text) for at, _stream, connection, text in shown] == [
         (clock(frames.rows[row][0]), connection, text) for row, _, connection, text in sorted(want)
     ]
-    assert "tutorial" not in "".join(line for line in lines if any(f" {nick} joined" in line for nick in ("ann", "old", "fay")))
+    assert "tutorial" not in "".join(
+        line for line in lines if any(f" {nick} joined" in line for nick in ("ann", "old", "fay"))
+    )
     times = [line.split(" ", 1)[0] for line in lines]
     assert times == sorted(times)

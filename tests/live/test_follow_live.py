@@ -37,8 +37,7 @@ class Follower:
     def __init__(self, args: list[str], out: Path, command: list[str] = NETLAB) -> None:
         self.out_path = out
         self.stdout = open(out, "wb")  # closed in finish()
-        self.proc = subprocess.Popen([*command, "follow", *args], stdout=self.stdout,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([*command, "follow", *args], stdout=self.stdout, stderr=subprocess.PIPE, text=True)
         self.ready = threading.Event()
         self.stderr_lines: list[str] = []
         self._reader = threading.Thread(target=self._read_stderr)
@@ -199,23 +198,32 @@ def test_live_chat_every_byte_exactly_once_and_save_reads_back_identical(
 ) -> None:
     port = chat_server[1]
     saved = tmp_path / "saved" / "chat.pcap"
-    follower = Follower(["--port", str(port), "--format", "json", "--backend", backend, "--save-to", str(saved)],
-                        tmp_path / "live.jsonl")
+    follower = Follower(
+        ["--port", str(port), "--format", "json", "--backend", backend, "--save-to", str(saved)],
+        tmp_path / "live.jsonl",
+    )
     followers.append(follower)
     follower.wait_ready()
     clients = scripted_chat(chat_server)
     assert follower.finish(signal.SIGINT) == 0, follower.stderr
     events = check_every_byte_once(follower.output, clients)
     # the emoji really was cut across two segments
-    chen_stream = next(int(str(e["stream"])) for e in events if e.get("event") == "opened"
-                       and str(e["client"]).endswith(f":{clients[2].port}"))
-    chunks = [base64.b64decode(str(e["data"])) for e in events
-              if e.get("stream") == chen_stream and e.get("direction") == "c2s" and "data" in e]
+    chen_stream = next(
+        int(str(e["stream"]))
+        for e in events
+        if e.get("event") == "opened" and str(e["client"]).endswith(f":{clients[2].port}")
+    )
+    chunks = [
+        base64.b64decode(str(e["data"]))
+        for e in events
+        if e.get("stream") == chen_stream and e.get("direction") == "c2s" and "data" in e
+    ]
     assert any(chunk.endswith(b"\xf0\x9f") for chunk in chunks), chunks
     assert "0 dropped by the kernel, 0 truncated" in follower.stderr
     assert "Traceback" not in follower.stderr
-    reread = subprocess.run([*NETLAB, "follow", "--read", str(saved), "--format", "json"], capture_output=True,
-                            timeout=TIMEOUT)
+    reread = subprocess.run(
+        [*NETLAB, "follow", "--read", str(saved), "--format", "json"], capture_output=True, timeout=TIMEOUT
+    )
     assert reread.returncode == 0, reread.stderr
     assert reread.stdout == follower.output
 
@@ -262,8 +270,9 @@ def test_64k_writes_are_not_truncated(tmp_path: Path, followers: list[Follower])
     with socket.create_server(("127.0.0.1", 0)) as listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)  # big window: 65 549-byte frames
         port = listener.getsockname()[1]
-        follower = Follower(["--port", str(port), "--format", "json", "--save-to", str(tmp_path / "bulk.pcap")],
-                            tmp_path / "bulk.jsonl")
+        follower = Follower(
+            ["--port", str(port), "--format", "json", "--save-to", str(tmp_path / "bulk.pcap")], tmp_path / "bulk.jsonl"
+        )
         followers.append(follower)
         follower.wait_ready()
         conn = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
@@ -284,16 +293,21 @@ def test_64k_writes_are_not_truncated(tmp_path: Path, followers: list[Follower])
     assert streams["c2s"] == payload
     assert "0 truncated by the snap length" in follower.stderr
     assert "cut by the snap length" not in follower.stderr
-    frames = subprocess.run(["tshark", "-r", str(tmp_path / "bulk.pcap"), "-T", "fields", "-e", "frame.len"],
-                            capture_output=True, text=True, timeout=60)
+    frames = subprocess.run(
+        ["tshark", "-r", str(tmp_path / "bulk.pcap"), "-T", "fields", "-e", "frame.len"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if frames.returncode == 0:  # tshark opens the saved file, and it holds loopback's biggest frames whole
         assert max(int(size) for size in frames.stdout.split()) > 65_535
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux) to drop rights")
 def test_without_capture_rights_exit_77_one_line(tmp_path: Path) -> None:
-    result = subprocess.run([*WITHOUT_CAPTURE_RIGHTS, *NETLAB, "follow", "--port", "9"], capture_output=True,
-                            text=True, timeout=TIMEOUT)
+    result = subprocess.run(
+        [*WITHOUT_CAPTURE_RIGHTS, *NETLAB, "follow", "--port", "9"], capture_output=True, text=True, timeout=TIMEOUT
+    )
     assert result.returncode == 77, result.stderr
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
@@ -322,15 +336,22 @@ def test_duration_idle_and_count_end_the_capture(
 
 
 def test_live_options_with_read_are_a_usage_error(tmp_path: Path) -> None:
-    result = subprocess.run([*NETLAB, "follow", "--read", str(tmp_path / "x.pcap"), "--save"], capture_output=True,
-                            text=True, timeout=TIMEOUT)
+    result = subprocess.run(
+        [*NETLAB, "follow", "--read", str(tmp_path / "x.pcap"), "--save"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert result.returncode == 2
     assert "only apply to live capture" in result.stderr
 
 
-NO_LIBPCAP = [sys.executable, "-c",
-              "import sys; import netlab.capture.bpf as bpf; bpf.LIBPCAP_NAMES = ('libpcap-not-here.so.9',); "
-              "from netlab.cli.app import main; sys.argv = ['netlab', *sys.argv[1:]]; main()"]
+NO_LIBPCAP = [
+    sys.executable,
+    "-c",
+    "import sys; import netlab.capture.bpf as bpf; bpf.LIBPCAP_NAMES = ('libpcap-not-here.so.9',); "
+    "from netlab.cli.app import main; sys.argv = ['netlab', *sys.argv[1:]]; main()",
+]
 
 
 def test_without_libpcap_follow_says_so_and_still_captures(tmp_path: Path, followers: list[Follower]) -> None:
@@ -350,20 +371,23 @@ def test_without_libpcap_follow_says_so_and_still_captures(tmp_path: Path, follo
 
 
 def test_without_libpcap_a_raw_filter_is_exit_69_one_line() -> None:
-    result = subprocess.run([*NO_LIBPCAP, "follow", "--filter", "udp"], capture_output=True, text=True,
-                            timeout=TIMEOUT)
+    result = subprocess.run([*NO_LIBPCAP, "follow", "--filter", "udp"], capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 69, result.stderr
     (line,) = result.stderr.splitlines()
     assert "libpcap is not installed" in line and "--port" in line
 
 
 def test_save_without_a_path_writes_captures_follow_time_pcap(tmp_path: Path) -> None:
-    result = subprocess.run([*NETLAB, "follow", "--port", "9", "--save", "--duration", "0.2"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=TIMEOUT)
+    result = subprocess.run(
+        [*NETLAB, "follow", "--port", "9", "--save", "--duration", "0.2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert result.returncode == 0, result.stderr
     (saved,) = (tmp_path / "captures").glob("follow-*.pcap")
-    assert saved.name[len("follow-"):-len(".pcap")].replace("-", "").isdigit()
+    assert saved.name[len("follow-") : -len(".pcap")].replace("-", "").isdigit()
     assert f"saving to {Path('captures') / saved.name}" in result.stderr
-    reread = subprocess.run([*NETLAB, "follow", "--read", str(saved)], capture_output=True, text=True,
-                            timeout=TIMEOUT)
+    reread = subprocess.run([*NETLAB, "follow", "--read", str(saved)], capture_output=True, text=True, timeout=TIMEOUT)
     assert reread.returncode == 0 and reread.stdout == ""

@@ -1,4 +1,5 @@
-"""`netlab lab --hosts 3 --loss 5`: real retransmissions in the capture, a byte-exact transcript, nothing left behind."""
+"""`netlab lab --hosts 3 --loss 5`: real retransmissions in the capture, a byte-exact transcript,
+nothing left behind."""
 
 from __future__ import annotations
 

@@ -57,9 +57,7 @@ def lab(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     proc.wait(timeout=30)
 
 
-def test_a_student_joins_the_kept_server_and_appears_in_the_report(
-    lab: subprocess.Popen[str], tmp_path: Path
-) -> None:
+def test_a_student_joins_the_kept_server_and_appears_in_the_report(lab: subprocess.Popen[str], tmp_path: Path) -> None:
     match, _ = _wait_for(lab, r"stays up on 127\.0\.0\.1:(\d+)")
     port = int(match.group(1))
     with ChatClient.connect("127.0.0.1", port, "student", timeout=10) as client:

@@ -159,8 +159,7 @@ def test_the_report_carries_the_conversation_for_replay_and_the_byte_check(lab_r
 def test_a_script_of_ones_own_with_a_snapshot_mark(tmp_path: Path) -> None:
     script = tmp_path / "mine.txt"
     script.write_text(
-        "# two friends\nanna> Hej! 🇸🇪\nbjörn> Hallå anna\n@snapshot\nanna> /me ler\nbjörn> /quit\n"
-        "anna> Ensam nu… 😢\n",
+        "# two friends\nanna> Hej! 🇸🇪\nbjörn> Hallå anna\n@snapshot\nanna> /me ler\nbjörn> /quit\nanna> Ensam nu… 😢\n",
         encoding="utf-8",
     )
     result = CliRunner().invoke(
@@ -177,7 +176,9 @@ def test_a_script_of_ones_own_with_a_snapshot_mark(tmp_path: Path) -> None:
 
 def test_lines_the_server_refuses_are_listed_as_problems_and_the_run_goes_on(tmp_path: Path) -> None:
     script = tmp_path / "errors.txt"
-    script.write_text("alice> hi\nbob> /msg nobody hi\nbob> /nick admin\nadmin> /frobnicate\nadmin> ok\n", encoding="utf-8")
+    script.write_text(
+        "alice> hi\nbob> /msg nobody hi\nbob> /nick admin\nadmin> /frobnicate\nadmin> ok\n", encoding="utf-8"
+    )
     result = CliRunner().invoke(
         app, ["lab", "--script", str(script), "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "e"]
     )
@@ -198,7 +199,10 @@ def test_a_participant_the_server_refuses_stops_the_run_with_one_line(tmp_path: 
         app, ["lab", "--script", str(script), "--captures", str(tmp_path), "--reports", str(tmp_path)]
     )
     assert result.exit_code == 1
-    assert result.stderr.strip().splitlines()[-1] == "netlab: admin could not join: Nickname 'admin' is reserved; try another"
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "netlab: admin could not join: Nickname 'admin' is reserved; try another"
+    )
     assert result.stdout == ""
 
 

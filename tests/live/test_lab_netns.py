@@ -86,7 +86,10 @@ def test_lossy_switch_makes_retransmissions_yet_tcp_delivers_every_byte(
     with Namespaces(topo):
         assert set(topo.namespaces) <= set(list_namespaces())
         switch = Switch(
-            topo.switch_netns, [h.port_ifname for h in topo.hosts], Impairment(loss=10), seed=11,
+            topo.switch_netns,
+            [h.port_ifname for h in topo.hosts],
+            Impairment(loss=10),
+            seed=11,
             capture=pcap.write,
         )
         switch.start()
@@ -98,7 +101,8 @@ def test_lossy_switch_makes_retransmissions_yet_tcp_delivers_every_byte(
     assert echoed == b"".join(lines)
     assert switch.stats.dropped > 0
     retrans = subprocess.run(
-        ["tshark", "-r", str(tmp_path / "lab.pcap"), "-Y", "tcp.analysis.retransmission or tcp.analysis.fast_retransmission"],
+        ["tshark", "-r", str(tmp_path / "lab.pcap"), "-Y",
+         "tcp.analysis.retransmission or tcp.analysis.fast_retransmission"],
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout  # fmt: skip
     assert retrans.strip(), "no retransmission in the capture although frames were dropped"
@@ -134,7 +138,8 @@ def test_netem_probe_agrees_with_tc_and_leaves_no_qdisc(before: tuple[list[str],
         ).stdout  # fmt: skip
         assert "netem" not in qdiscs
         direct = subprocess.run(
-            ["ip", "netns", "exec", topo.switch_netns, "tc", "qdisc", "add", "dev", port, "root", "netem", "loss", "1%"],
+            ["ip", "netns", "exec", topo.switch_netns, "tc", "qdisc", "add", "dev", port,
+             "root", "netem", "loss", "1%"],
             capture_output=True, text=True, timeout=10, check=False,
         )  # fmt: skip
         assert found == (direct.returncode == 0)

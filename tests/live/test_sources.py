@@ -169,8 +169,9 @@ def test_unprivileged_open_raises_permission_error(backend: str) -> None:
         "except CapturePermissionError as error:\n"
         "    print(error); sys.exit(77)\n"
     )
-    result = subprocess.run([*WITHOUT_CAPTURE_RIGHTS, sys.executable, "-c", script],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*WITHOUT_CAPTURE_RIGHTS, sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 77, result.stderr
     assert "no permission to capture on lo" in result.stdout
     assert "setcap" in result.stdout and "--read" in result.stdout

@@ -14,9 +14,7 @@ M = 0xFFFFFFFF
 class Builder:
     """Numbers frames and time stamps; `c()` / `s()` make client / server segments."""
 
-    def __init__(
-        self, client: Endpoint = CLIENT, server: Endpoint = SERVER, vlan: tuple[int, ...] = ()
-    ) -> None:
+    def __init__(self, client: Endpoint = CLIENT, server: Endpoint = SERVER, vlan: tuple[int, ...] = ()) -> None:
         self.client, self.server, self.vlan = client, server, vlan
         self.frame = 0
 
@@ -45,9 +43,7 @@ class Builder:
 
 
 def stream_bytes(events: list[Event], direction: Direction = Direction.C2S, stream: int = 0) -> bytes:
-    return b"".join(
-        e.data for e in events if isinstance(e, Data) and e.direction is direction and e.stream == stream
-    )
+    return b"".join(e.data for e in events if isinstance(e, Data) and e.direction is direction and e.stream == stream)
 
 
 def with_markers(events: list[Event], direction: Direction = Direction.C2S) -> bytes:

@@ -60,9 +60,7 @@ class Wire:
             b"x" * length, length, None, (), wscale,  # type: ignore[arg-type]
         )  # fmt: skip
 
-    def feed(
-        self, forward: bool, seq: int, ack: int, flags: int = ACK, length: int = 0, **kw: object
-    ) -> FrameAnalysis:
+    def feed(self, forward: bool, seq: int, ack: int, flags: int = ACK, length: int = 0, **kw: object) -> FrameAnalysis:
         return self.analysis.feed(forward, self.segment(forward, seq, ack, flags, length, **kw))
 
     def handshake(self, rtt: float = 0.010) -> None:
@@ -339,10 +337,7 @@ def test_arbitrary_segments_never_raise_and_verdicts_are_consistent(
         assert (verdict.dup_ack_of is not None) == verdict.has(F.DUPLICATE_ACK)
         assert verdict.is_retransmission == bool(verdict.flags & RETRANSMISSION_KINDS)
         assert (
-            len(
-                verdict.flags
-                & {F.RETRANSMISSION, F.FAST_RETRANSMISSION, F.SPURIOUS_RETRANSMISSION, F.OUT_OF_ORDER}
-            )
+            len(verdict.flags & {F.RETRANSMISSION, F.FAST_RETRANSMISSION, F.SPURIOUS_RETRANSMISSION, F.OUT_OF_ORDER})
             <= 1
         )
 

@@ -61,7 +61,9 @@ def test_without_libpcap_port_filters_are_built_by_hand(monkeypatch: pytest.Monk
 
 
 def test_filter_expression_combines_options() -> None:
-    assert sources.filter_expression([5], ["10.0.0.1"], "not port 22") == "tcp port 5 and host 10.0.0.1 and (not port 22)"
+    assert (
+        sources.filter_expression([5], ["10.0.0.1"], "not port 22") == "tcp port 5 and host 10.0.0.1 and (not port 22)"
+    )
     assert sources.filter_expression([5, 6], ["a", "b"], None) == "tcp and (port 5 or port 6) and (host a or host b)"
     assert sources.filter_expression([], [], None) == ""
 

@@ -89,7 +89,10 @@ def test_tshark_opens_a_written_file_with_big_frames(tmp_path: Path) -> None:
     assert tshark is not None
     result = subprocess.run(
         [tshark, "-r", str(path), "-T", "fields", "-e", "frame.len", "-e", "frame.time_epoch"],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     rows = [line.split("\t") for line in result.stdout.split()]
     lengths = [line.split("\t")[0] for line in result.stdout.splitlines()]

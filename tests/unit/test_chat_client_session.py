@@ -102,7 +102,8 @@ def test_auto_on_netlab_is_the_same_however_the_bytes_are_split(cuts: list[int])
 @given(reply=st.binary(max_size=80), cuts=st.lists(st.integers(min_value=0, max_value=100), max_size=6))
 @settings(max_examples=150)
 def test_auto_sends_nothing_but_the_bare_nickname_unless_it_sees_a_netlab_welcome(
-        reply: bytes, cuts: list[int]) -> None:
+    reply: bytes, cuts: list[int]
+) -> None:
     """Whatever a tutorial server answers (or nothing), the client's bytes are the tutorial handshake."""
     session = cs.ClientSession("alice", cs.Dialect.AUTO)
     events = session.receive(b"NICK")
@@ -186,11 +187,24 @@ def test_renames_are_not_taken_from_relays() -> None:
 # ------------------------------------------------------------------ what the user types
 
 
-@pytest.mark.parametrize(("line", "reason"), [
-    ("/exit", ""), ("/quit", ""), ("exit", ""), ("выход", ""), ("  ВЫХОД ", ""), ("/QUIT", ""),
-    ("/quit see you", "see you"), ("/exit  later ", "later"),
-    ("exit now", None), ("hello", None), ("/quitter", None), ("", None), ("/who", None),
-])
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("/exit", ""),
+        ("/quit", ""),
+        ("exit", ""),
+        ("выход", ""),
+        ("  ВЫХОД ", ""),
+        ("/QUIT", ""),
+        ("/quit see you", "see you"),
+        ("/exit  later ", "later"),
+        ("exit now", None),
+        ("hello", None),
+        ("/quitter", None),
+        ("", None),
+        ("/who", None),
+    ],
+)
 def test_stop_words(line: str, reason: str | None) -> None:
     assert cs.stop_reason(line) == reason
 
@@ -225,9 +239,14 @@ def test_the_client_session_is_pure() -> None:
     from pathlib import Path
 
     tree = ast.parse(Path(cs.__file__).read_text(encoding="utf-8"))
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert {name.split(".")[0] for name in imported} <= {"__future__", "enum", "dataclasses", "netlab"}
     assert {name for name in imported if name.startswith("netlab")} <= {
-        "netlab.chat.dialects", "netlab.chat.protocol", "netlab.chat.wire", "netlab.errors"}
+        "netlab.chat.dialects",
+        "netlab.chat.protocol",
+        "netlab.chat.wire",
+        "netlab.errors",
+    }

@@ -236,8 +236,12 @@ def test_session_events_do_not_depend_on_chunking(cuts: list[int]) -> None:
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
     split = session_events([data[a:b] for a, b in zip(points, points[1:], strict=False) if b > a])
     assert whole == bytewise == split
-    assert whole[:4] == [p.ClaimNick("carol", p.Dialect.LINE), p.Say("hi there"), p.ListUsers(),
-                         p.Whisper("bob", "psst")]
+    assert whole[:4] == [
+        p.ClaimNick("carol", p.Dialect.LINE),
+        p.Say("hi there"),
+        p.ListUsers(),
+        p.Whisper("bob", "psst"),
+    ]
     assert whole[4:7] == [p.ChangeNick("carla"), p.Say("/not a command"), p.Say("пока ^[[1m!")]
     assert isinstance(whole[7], p.Reply) and "Unknown command /bogus" in whole[7].text
     assert whole[8] == p.Leave("bye")
@@ -396,8 +400,11 @@ stamp = "2026-01-02 03:04:05"
 
 @given(nick=nicks, text=texts)
 def test_render_and_parse_round_trip(nick: str, text: str) -> None:
-    for render, kind in ((wire.render_chat, wire.MessageKind.CHAT), (wire.render_action, wire.MessageKind.ACTION),
-                         (wire.render_private, wire.MessageKind.PRIVATE)):
+    for render, kind in (
+        (wire.render_chat, wire.MessageKind.CHAT),
+        (wire.render_action, wire.MessageKind.ACTION),
+        (wire.render_private, wire.MessageKind.PRIVATE),
+    ):
         parsed = wire.parse_server_line(render(stamp, nick, text))
         assert (parsed.kind, parsed.sender, parsed.text, parsed.stamp) == (kind, nick, text, stamp)
     assert wire.parse_server_line(wire.render_notice(stamp, text)).kind is wire.MessageKind.NOTICE
@@ -436,7 +443,9 @@ def test_protocol_modules_are_pure(module: object) -> None:
     assert not roots & {"socket", "threading", "time", "select", "scapy", "psutil", "typer", "rich", "os"}
     assert roots <= {"__future__", "enum", "re", "unicodedata", "collections", "dataclasses", "netlab"}
     assert {name for name in imported if name.startswith("netlab")} <= {
-        "netlab.chat.limits", "netlab.chat.wire", "netlab.errors"
+        "netlab.chat.limits",
+        "netlab.chat.wire",
+        "netlab.errors",
     }
 
 

@@ -71,9 +71,7 @@ def test_link_layers(linktype: int, header: bytes) -> None:
 
 
 def test_vlan_tags_are_kept() -> None:
-    seg = decode(
-        LINKTYPE_ETHERNET, bytes(12) + b"\x88\xa8\x00\x0a\x81\x00\x00\x14\x08\x00" + ipv4_tcp(), 1, 0.0
-    )
+    seg = decode(LINKTYPE_ETHERNET, bytes(12) + b"\x88\xa8\x00\x0a\x81\x00\x00\x14\x08\x00" + ipv4_tcp(), 1, 0.0)
     assert seg is not None and seg.vlan == (10, 20)
 
 
@@ -155,9 +153,7 @@ def test_ipv6_fragments_are_reassembled() -> None:
 
 
 def _outer_ipv4(proto: int, inner: bytes) -> bytes:
-    return (
-        struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(inner), 0, 0, 64, proto, 0, bytes(4), bytes(4)) + inner
-    )
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(inner), 0, 0, 64, proto, 0, bytes(4), bytes(4)) + inner
 
 
 @pytest.mark.parametrize(
@@ -207,10 +203,7 @@ def test_truncated_real_frames_never_raise(cut: int) -> None:
     ["chat_ipv4", "chat_ipv6", "chat_vlan", "chat_qinq", "chat_sll", "chat_sll2", "chat_null", "chat_raw"],
 )
 def test_same_segments_from_every_link_layer(name: str) -> None:
-    segs = [
-        decode(lt, frame, i, ts)
-        for i, (lt, ts, frame, _) in enumerate(read_packets(DATA / f"{name}.pcap"), 1)
-    ]
+    segs = [decode(lt, frame, i, ts) for i, (lt, ts, frame, _) in enumerate(read_packets(DATA / f"{name}.pcap"), 1)]
     assert all(s is not None for s in segs)
     payloads = [s.payload for s in segs if s is not None and s.payload]
     assert payloads == [b"NICK alice\r\n", b"welcome alice\r\n", b"hello\tworld \x01\xff\r\n", b"bye\n"]
@@ -232,9 +225,7 @@ def test_fast_path_builds_the_same_segment_as_the_general_path(payload: bytes) -
     if not payload:  # the fast path does not check empty segments: nothing could be chosen by it
         general = dataclasses.replace(general, checksum_ok=None)
     assert fast == general
-    assert (
-        decode_ethernet_ipv4(bytes(12) + b"\x81\x00\x00\x2a\x08\x00" + ipv4_tcp(), 1, 0.0, True, None) is None
-    )
+    assert decode_ethernet_ipv4(bytes(12) + b"\x81\x00\x00\x2a\x08\x00" + ipv4_tcp(), 1, 0.0, True, None) is None
 
 
 def test_an_ip_length_beyond_the_wire_length_is_cut_to_it() -> None:
@@ -259,12 +250,8 @@ def _syn(options: bytes, *, flags: int = 0x02) -> bytes:
     """An IPv4 SYN (by default) with these TCP options, padded to a multiple of 4 bytes with EOL."""
     options += bytes(-len(options) % 4)
     src, dst = bytes([192, 0, 2, 1]), bytes([198, 51, 100, 7])
-    tcp = (
-        struct.pack("!HHIIBBHHH", 1234, 80, 1000, 0, (5 + len(options) // 4) << 4, flags, 512, 0, 0) + options
-    )
-    tcp = (
-        tcp[:16] + struct.pack("!H", _checksum(src + dst + struct.pack("!HH", 6, len(tcp)) + tcp)) + tcp[18:]
-    )
+    tcp = struct.pack("!HHIIBBHHH", 1234, 80, 1000, 0, (5 + len(options) // 4) << 4, flags, 512, 0, 0) + options
+    tcp = tcp[:16] + struct.pack("!H", _checksum(src + dst + struct.pack("!HH", 6, len(tcp)) + tcp)) + tcp[18:]
     return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, src, dst) + tcp
 
 

@@ -50,9 +50,7 @@ def top_level_definers() -> dict[str, list[str]]:
     """Name → the netlab modules that define it at their top level (class, function or assignment)."""
     found: dict[str, list[str]] = {}
     for name in module_names():
-        path = ROOT / (
-            name.replace(".", "/") + ("/__init__.py" if (ROOT / name.replace(".", "/")).is_dir() else ".py")
-        )
+        path = ROOT / (name.replace(".", "/") + ("/__init__.py" if (ROOT / name.replace(".", "/")).is_dir() else ".py"))
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             targets: list[str] = []
             if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -165,9 +163,7 @@ def test_the_architecture_page_quotes_many_names() -> None:
     assert kinds.count("path") > 40 and kinds.count("name") > 80
 
 
-@pytest.mark.parametrize(
-    ("kind", "text"), ARCHITECTURE_REFERENCES, ids=[t for _, t in ARCHITECTURE_REFERENCES]
-)
+@pytest.mark.parametrize(("kind", "text"), ARCHITECTURE_REFERENCES, ids=[t for _, t in ARCHITECTURE_REFERENCES])
 def test_every_name_and_path_in_the_architecture_page_exists(kind: str, text: str) -> None:
     if kind == "path":
         assert path_exists(text), f"docs/architecture.md quotes {text!r}, which is not in the repository"
@@ -205,9 +201,7 @@ def test_docstrings_quote_netlab_names() -> None:
     assert len(DOCSTRING_REFERENCES) > 50
 
 
-@pytest.mark.parametrize(
-    ("where", "text"), DOCSTRING_REFERENCES, ids=[f"{w}:{t}" for w, t in DOCSTRING_REFERENCES]
-)
+@pytest.mark.parametrize(("where", "text"), DOCSTRING_REFERENCES, ids=[f"{w}:{t}" for w, t in DOCSTRING_REFERENCES])
 def test_every_netlab_name_a_docstring_quotes_exists(where: str, text: str) -> None:
     if text.startswith("netlab/"):
         assert path_exists(text), f"a docstring in {where} quotes {text!r}, which is not in the repository"
@@ -247,8 +241,7 @@ def test_the_readme_layout_names_every_module_of_the_tree() -> None:
     missing = [
         str(path.relative_to(ROOT))
         for path in sorted((ROOT / "netlab").rglob("*.py"))
-        if path.name not in ("__init__.py", "__main__.py")
-        and not re.search(rf"\b{path.stem}(\.py)?\b", layout)
+        if path.name not in ("__init__.py", "__main__.py") and not re.search(rf"\b{path.stem}(\.py)?\b", layout)
     ]
     assert not missing, f"README.md's Layout does not name {missing}"
 

@@ -51,6 +51,8 @@ def test_namespace_commands_build_every_host_and_impair_with_netem() -> None:
         assert f"ip netns add {host.name}" in text and f"addr add {host.ip}/24" in text
         assert f"tc qdisc add dev {host.name}-port root netem delay 25ms reorder 10% loss 5%" in text
     assert "ip netns exec h2 netlab join --host 10.0.0.1 --port 5000 --dialect netlab --nick alice" in text
-    assert "ip netns exec h2 netlab join --host 10.0.0.1 --port 5000 --dialect netlab --nick carol" in text  # round robin
+    assert (
+        "ip netns exec h2 netlab join --host 10.0.0.1 --port 5000 --dialect netlab --nick carol" in text
+    )  # round robin
     assert "ip netns del h1 && ip netns del h2 && ip netns del h3 && ip link del br0" in text
     assert "netem" not in "\n".join(c.command for c in namespace_commands(hosts, 5000, ["a"], Impairment(), "p"))

@@ -36,7 +36,9 @@ def test_equal_streams_pass_however_they_were_segmented() -> None:
 def test_a_difference_names_the_participant_and_the_first_differing_byte() -> None:
     wrote = expected_bytes("alice", ["hello"])
     problems = check_sent(build_dialogues(_dialogue(b"alice\nhellO\n")), {C: ("alice", wrote)})
-    assert problems == ["alice: the capture holds 12 bytes client→server, the participant wrote 12; they differ from byte 10"]
+    assert problems == [
+        "alice: the capture holds 12 bytes client→server, the participant wrote 12; they differ from byte 10"
+    ]
     short = check_sent(build_dialogues(_dialogue(b"alice\n")), {C: ("alice", wrote)})
     assert short and "differ from byte 6" in short[0]
 

@@ -150,6 +150,8 @@ def test_any_exchange_gives_one_arrow_per_packet_event_in_frame_order(chunks: li
     events = _events(segs)
     packets = [e for e in events if isinstance(e, Packet)]
     rows = ladder_rows(events)
-    assert [r.frames for r in rows if r.frames] == [(p.frame,) for p in packets] == [(n,) for n in range(1, len(segs) + 1)]
+    assert (
+        [r.frames for r in rows if r.frames] == [(p.frame,) for p in packets] == [(n,) for n in range(1, len(segs) + 1)]
+    )
     assert not any(r.kind == "missing" for r in rows)
     ET.fromstring(render_ladder(events))

@@ -27,9 +27,7 @@ def _pcapng(packets: list[tuple[int, int, bytes]], linktypes: tuple[int, ...] = 
     for lt in linktypes:
         out += block(1, struct.pack("<HHI", lt, 0, 65535))
     for iface, ts_us, data in packets:
-        out += block(
-            6, struct.pack("<IIIII", iface, ts_us >> 32, ts_us & 0xFFFFFFFF, len(data), len(data)) + data
-        )
+        out += block(6, struct.pack("<IIIII", iface, ts_us >> 32, ts_us & 0xFFFFFFFF, len(data), len(data)) + data)
     return out
 
 

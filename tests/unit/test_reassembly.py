@@ -126,9 +126,7 @@ def test_data_after_an_unacked_hole_is_still_shown_after_a_gap() -> None:
 def test_sequence_wrap() -> None:
     b = Builder()
     isn = 2**32 - 3
-    events = run(
-        [*handshake(b, c_isn=isn), b.c(isn + 1, b"abcd"), b.c(isn + 5, b"efgh"), b.c(isn + 9, b"ij")]
-    )
+    events = run([*handshake(b, c_isn=isn), b.c(isn + 1, b"abcd"), b.c(isn + 5, b"efgh"), b.c(isn + 9, b"ij")])
     assert stream_bytes(events) == b"abcdefghij"
     assert not gaps(events)
 
@@ -201,9 +199,7 @@ def test_same_tuple_on_two_vlans() -> None:
     split = Reassembler(vlans="split").feed_all(segs)
     assert stream_bytes(split, stream=0) == b"ten" and stream_bytes(split, stream=1) == b"twenty"
     merged = Reassembler(vlans="merge").feed_all(segs)  # Wireshark's view: one stream, first copy wins
-    assert stream_bytes(merged, stream=0) == b"tennty" and not stream_bytes(
-        merged, stream=1
-    )  # "twenty" extends "ten"
+    assert stream_bytes(merged, stream=0) == b"tennty" and not stream_bytes(merged, stream=1)  # "twenty" extends "ten"
     auto = Reassembler().feed_all(segs)  # the default: "twenty" contradicts "ten", so two streams
     assert stream_bytes(auto, stream=0) == b"ten" and stream_bytes(auto, stream=1) == b"twenty"
 

@@ -88,8 +88,6 @@ def test_raw_by_direction() -> None:
 def test_tshark_ascii_marks_gaps_like_tshark() -> None:
     out = render("tshark-ascii", events())
     assert isinstance(out, str)
-    assert out.startswith(
-        "\n" + "=" * 67 + "\nFollow: tcp,ascii\nFilter: tcp.stream eq 0\nNode 0: 10.0.0.1:40000\n"
-    )
+    assert out.startswith("\n" + "=" * 67 + "\nFollow: tcp,ascii\nFilter: tcp.stream eq 0\nNode 0: 10.0.0.1:40000\n")
     assert "34\n[4 bytes missing in capture file].\n13\nafter a hole\n\n" in out
     assert "\t3\nhi\n\n" in out

@@ -234,7 +234,9 @@ def test_overlong_line_is_a_protocol_break_not_a_crash() -> None:
     wire.send(0, Direction.C2S, b"x" * 5000 + b"\n")
     wire.send(0, Direction.C2S, b"after\n")
     lines = render(wire.events)[1:]
-    assert lines == ["#0 127.0.0.1:40000 gus breaks the protocol: line too long (more than 4096 bytes without a newline)"]
+    assert lines == [
+        "#0 127.0.0.1:40000 gus breaks the protocol: line too long (more than 4096 bytes without a newline)"
+    ]
 
 
 def test_switch_to_line_framing_shows_no_empty_message() -> None:
@@ -587,8 +589,11 @@ def test_segment_released_after_a_retransmission_is_dated_when_it_became_readabl
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.binary(min_size=1, max_size=12), st.booleans()),
-                max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.booleans(), st.binary(min_size=1, max_size=12), st.booleans()), max_size=30
+    )
+)
 def test_any_output_is_in_capture_time_order(sends: list[tuple[int, bool, bytes, bool]]) -> None:
     """Whatever the bytes (greetings, welcomes, lines, chunks) and even with segments released late."""
     wire = Timeline()
@@ -608,8 +613,9 @@ def test_any_output_is_in_capture_time_order(sends: list[tuple[int, bool, bytes,
     renderer = ChatRenderer(RenderOptions())
     text = "".join(renderer.on_event(event) for event in wire.events) + renderer.end()
     lines = text.split("\n")[:-1]
-    assert all(len(line.splitlines()) == 1 and not any(ord(char) < 0x20 or char == "\x7f" for char in line)
-               for line in lines)  # nothing from the wire can split a line or drive the terminal
+    assert all(
+        len(line.splitlines()) == 1 and not any(ord(char) < 0x20 or char == "\x7f" for char in line) for line in lines
+    )  # nothing from the wire can split a line or drive the terminal
     times = [line.split(" ", 1)[0] for line in lines]
     assert times == sorted(times)
 
@@ -709,12 +715,16 @@ def test_held_lines_after_the_completed_nickname_split_anywhere_give_the_same_li
         for piece in pieces:
             wire.send(0, Direction.S2C, piece)
         texts.append(render(wire.events))
-    assert texts[1] == texts[0] == [
-        "#0 127.0.0.1:40000 ann joined (line dialect)",
-        "#0 127.0.0.1:40000 *** zoe joined the chat",
-        "#0 127.0.0.1:40000 zoe → everyone: длинное сообщение 🚀 (delivered to ann)",
-        "#0 127.0.0.1:40000 * zoe waves (delivered to ann)",
-    ]
+    assert (
+        texts[1]
+        == texts[0]
+        == [
+            "#0 127.0.0.1:40000 ann joined (line dialect)",
+            "#0 127.0.0.1:40000 *** zoe joined the chat",
+            "#0 127.0.0.1:40000 zoe → everyone: длинное сообщение 🚀 (delivered to ann)",
+            "#0 127.0.0.1:40000 * zoe waves (delivered to ann)",
+        ]
+    )
 
 
 def test_silent_bare_nick_client_settles_in_the_tutorial_dialect_after_its_window() -> None:
@@ -872,8 +882,11 @@ def test_a_notice_repeated_within_one_second_is_shown_each_time_its_copies_once(
     wire = Timeline()
     wire.login(0, "alice")
     wire.login(1, "bob")
-    notices = [f"[{STAMP}] *** carol joined the chat\n", f"[{STAMP}] *** carol left the chat\n",
-               f"[{STAMP}] *** carol joined the chat\n"]
+    notices = [
+        f"[{STAMP}] *** carol joined the chat\n",
+        f"[{STAMP}] *** carol left the chat\n",
+        f"[{STAMP}] *** carol joined the chat\n",
+    ]
     for stream in (0, 1):  # the server's flusher sends all that is queued for one client at once
         wire.send(stream, Direction.S2C, "".join(notices).encode())
     assert render(wire.events)[2:] == [

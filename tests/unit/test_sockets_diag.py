@@ -166,9 +166,7 @@ def test_query_takes_both_families_at_once_or_one_by_one(old_refused: bool) -> N
     assert fake.kinds == expected
 
 
-def _message(
-    family: int, local: Endpoint, remote: Endpoint, state: int, rq: int, wq: int, inode: int
-) -> bytes:
+def _message(family: int, local: Endpoint, remote: Endpoint, state: int, rq: int, wq: int, inode: int) -> bytes:
     size = 4 if family == socket.AF_INET else 16
     src = socket.inet_pton(family, local.ip).ljust(16, b"\0")
     dst = socket.inet_pton(family, remote.ip).ljust(16, b"\0")

@@ -114,10 +114,13 @@ PROC_NET_TCP = """\
    1: 0100007F:9C40 0100007F:D903 01 00000010:00000020 00:00000000 00000000  1000        0 4242 1 0 20 4 30 10 -1
 """
 
-PROC_NET_TCP6 = """\
-  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000000000000000000001000000:D903 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 71 1 0 100 0 0 10 0
-"""
+PROC_NET_TCP6 = (  # /proc/net/tcp6 as the kernel writes it, each line in two pieces
+    "  sl  local_address                         remote_address           "
+    "             st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    "   0: 00000000000000000000000001000000:D903"
+    " 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000"
+    "     0        0 71 1 0 100 0 0 10 0\n"
+)
 
 
 @pytest.mark.skipif(sys.byteorder != "little", reason="the sample was taken on a little-endian machine")

@@ -29,9 +29,7 @@ def test_an_earlier_chats_time_wait_and_another_listener_are_left_out() -> None:
     earlier = _both_ends(39000, TcpState.TIME_WAIT, 0)
     listener = _row(SERVER, Endpoint("0.0.0.0", 0), TcpState.LISTEN, 7)
     elsewhere = _row(SERVER, Endpoint("0.0.0.0", 0), TcpState.LISTEN, 8)  # same address, another namespace
-    scope = ServerScope(
-        (SERVER,), 7, frozenset({(SERVER, Endpoint(LO, 40000)), (SERVER, Endpoint(LO, 40001))})
-    )
+    scope = ServerScope((SERVER,), 7, frozenset({(SERVER, Endpoint(LO, 40000)), (SERVER, Endpoint(LO, 40001))}))
     assert within([listener, elsewhere, *earlier, *ours], scope) == [listener, *ours]
 
 

@@ -54,12 +54,8 @@ def connection(client_port: int, server_pid: int = 10, client_pid: int = 20, ip:
     server = Endpoint(ip, PORT)
     client = Endpoint(ip, client_port)
     return [
-        SocketRow(
-            family, server, client, TcpState.ESTABLISHED, 0, 0, client_port * 2, 0, (server_pid,), "srv"
-        ),
-        SocketRow(
-            family, client, server, TcpState.ESTABLISHED, 0, 0, client_port * 2 + 1, 0, (client_pid,), "cli"
-        ),
+        SocketRow(family, server, client, TcpState.ESTABLISHED, 0, 0, client_port * 2, 0, (server_pid,), "srv"),
+        SocketRow(family, client, server, TcpState.ESTABLISHED, 0, 0, client_port * 2 + 1, 0, (client_pid,), "cli"),
     ]
 
 
@@ -126,8 +122,7 @@ def test_grouping_is_a_partition_listeners_first_then_each_connection_with_both_
     for port in client_ports:
         rows.extend(connection(port))
     rows.extend(
-        SocketRow(4, Endpoint(LO, 7000 + i), Endpoint("10.0.0.1", 80), TcpState.SYN_SENT, 0, 1)
-        for i in range(lone)
+        SocketRow(4, Endpoint(LO, 7000 + i), Endpoint("10.0.0.1", 80), TcpState.SYN_SENT, 0, 1) for i in range(lone)
     )
     random.Random(seed).shuffle(rows)
     registry = status(*((f"n{port}", port) for port in client_ports[:named]))
@@ -190,10 +185,7 @@ def test_netstat_layout_is_net_tools() -> None:
         "tcp        0      0 127.0.0.1:55555         127.0.0.1:40001         ESTABLISHED 10/srv              ",
         "tcp        0      0 127.0.0.1:40001         127.0.0.1:55555         ESTABLISHED 20/cli              ",
     ]
-    hidden = replace(
-        rows[0],
-        pids=(), process=None, family=6, local=Endpoint("::1", PORT), remote=Endpoint("::", 0)
-    )
+    hidden = replace(rows[0], pids=(), process=None, family=6, local=Endpoint("::1", PORT), remote=Endpoint("::", 0))
     assert render_netstat([hidden]).splitlines()[2].split() == [
         "tcp6",
         "0",
@@ -207,9 +199,7 @@ def test_netstat_layout_is_net_tools() -> None:
 
 def test_document_is_json_with_groups_in_display_order() -> None:
     rows = annotate([*connection(40001), listener()], [status(("alice", 40001))], PORT)
-    snap = Snapshot(
-        rows=tuple(rows), taken=1.5, port=PORT, backend="sock_diag", servers=(status(("alice", 40001)),)
-    )
+    snap = Snapshot(rows=tuple(rows), taken=1.5, port=PORT, backend="sock_diag", servers=(status(("alice", 40001)),))
     document = json.loads(json.dumps(to_document(snap)))
     assert document["schema_version"] == 1 and document["port"] == PORT
     assert [(row["group"], row["role"], row["nickname"]) for row in document["rows"]] == [
@@ -269,9 +259,7 @@ def test_markdown_table_for_reports() -> None:
     lines = render_markdown(group_rows(rows)).splitlines()
     assert lines[0] == "| " + " | ".join(COLUMNS) + " |"
     assert lines[1].count("---:") == 3
-    assert (
-        lines[2] == "| listener | - | tcp | `127.0.0.1:55555` | `0.0.0.0:*` | LISTEN | 0 | 128 | 10 | srv |"
-    )
+    assert lines[2] == "| listener | - | tcp | `127.0.0.1:55555` | `0.0.0.0:*` | LISTEN | 0 | 128 | 10 | srv |"
     assert lines[3].startswith("| server | a\\_b | tcp | `127.0.0.1:55555` | `127.0.0.1:40001` | ESTAB |")
     assert len(lines) == 5
 
@@ -299,9 +287,7 @@ def test_a_dual_stack_servers_published_mapped_addresses_match_the_kernels_rows(
             "pid": 10,
             "port": PORT,
             "listen": f"[::]:{PORT}",
-            "clients": [
-                {"nick": "v4", "remote": "[::ffff:127.0.0.1]:40001", "local": f"[::ffff:127.0.0.1]:{PORT}"}
-            ],
+            "clients": [{"nick": "v4", "remote": "[::ffff:127.0.0.1]:40001", "local": f"[::ffff:127.0.0.1]:{PORT}"}],
         }
     )
     assert registry is not None

@@ -11,9 +11,7 @@ import netlab.render
 import netlab.stream
 
 MODULES = sorted(
-    path
-    for package in (netlab.stream, netlab.render)
-    for path in Path(str(package.__file__)).parent.glob("*.py")
+    path for package in (netlab.stream, netlab.render) for path in Path(str(package.__file__)).parent.glob("*.py")
 )
 BANNED_ROOTS = {"socket", "threading", "scapy", "typer", "rich", "psutil", "subprocess", "select", "asyncio",
                 "multiprocessing", "prompt_toolkit"}  # fmt: skip

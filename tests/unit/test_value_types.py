@@ -22,10 +22,7 @@ def _row() -> SocketRow:
 
 def test_fields_defaults_and_keywords() -> None:
     row = _row()
-    assert (
-        SocketRow(family=4, local=row.local, remote=row.remote, state=TcpState.LISTEN, recv_q=0, send_q=128)
-        == row
-    )
+    assert SocketRow(family=4, local=row.local, remote=row.remote, state=TcpState.LISTEN, recv_q=0, send_q=128) == row
     assert dataclasses.replace(row, inode=5) == SocketRow(*dataclasses.astuple(row)[:6], 5)
     assert repr(Endpoint("::1", 80)) == "Endpoint(ip='::1', port=80)"
 

@@ -65,7 +65,9 @@ def interleave(a: list[Segment], b: list[Segment], lag: int) -> list[Segment]:
 
 def test_different_connections_with_the_same_isns_stay_apart() -> None:
     b10, b20 = Builder(vlan=(10,)), Builder(vlan=(20,))
-    segs = interleave(conversation(b10, b"NICK alice\n", b"hi alice\n"), conversation(b20, b"NICK bob\n", b"hi bob\n"), 0)
+    segs = interleave(
+        conversation(b10, b"NICK alice\n", b"hi alice\n"), conversation(b20, b"NICK bob\n", b"hi bob\n"), 0
+    )
     events = run(segs)
     assert streams(events) == {0, 1}
     assert stream_bytes(events, stream=0) == b"NICK alice\n" and stream_bytes(events, S2C, 0) == b"hi alice\n"
