@@ -124,14 +124,32 @@ def _report_bench(workdir: Path, clients: int, messages: int) -> dict[str, float
     name = "bench"
     lab_start = time.perf_counter()
     subprocess.run(
-        [*NETLAB, "lab", "--clients", str(clients), "--messages", str(messages), "--name", name,
-         "--captures", str(workdir), "--reports", str(workdir)],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            *NETLAB,
+            "lab",
+            "--clients",
+            str(clients),
+            "--messages",
+            str(messages),
+            "--name",
+            name,
+            "--captures",
+            str(workdir),
+            "--reports",
+            str(workdir),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     lab_seconds = time.perf_counter() - lab_start
     pcap = workdir / f"{name}.pcap"
-    frames = int(subprocess.run(["capinfos", "-Mc", str(pcap)], capture_output=True, text=True, check=False)
-                 .stdout.split(":")[-1].strip() or 0)  # fmt: skip
+    frames = int(
+        subprocess.run(["capinfos", "-Mc", str(pcap)], capture_output=True, text=True, check=False)
+        .stdout.split(":")[-1]
+        .strip()
+        or 0
+    )
     follow_args = [arg for n in range(clients) for arg in ("-z", f"follow,tcp,ascii,{n}")]
     return {
         "lab_seconds": lab_seconds,
@@ -158,8 +176,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         r = _report_bench(Path(tmp), args.clients, args.messages)
     print()
-    print(f"chat capture from `netlab lab --clients {args.clients} --messages {args.messages}`: {r['frames']} frames; "
-          f"the lab run took {r['lab_seconds']:.2f} s")  # fmt: skip
+    print(
+        f"chat capture from `netlab lab --clients {args.clients} --messages {args.messages}`: {r['frames']} frames; "
+        f"the lab run took {r['lab_seconds']:.2f} s"
+    )
     print(f"{'tool (best of 3, wall time)':<44}{'seconds':>9}{'vs tshark':>11}")
     for label, key in (
         ("netlab report --read (md + html + txt)", "report"),

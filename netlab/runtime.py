@@ -192,8 +192,11 @@ def read_statuses(
         return []  # missing, or private to someone else: nothing published for us
     try:
         if ports is None:
-            ports = sorted(int(n[6:-5]) for n in os.listdir(fd) if n.startswith("serve-") and n.endswith(".json")
-                           and n[6:-5].isdigit())  # fmt: skip
+            ports = sorted(
+                int(n[6:-5])
+                for n in os.listdir(fd)
+                if n.startswith("serve-") and n.endswith(".json") and n[6:-5].isdigit()
+            )
         found: list[tuple[dict[str, Any], int]] = []
         for port in ports:
             document = _read_file(fd, _file_name(port), trusted, directory)

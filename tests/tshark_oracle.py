@@ -11,8 +11,14 @@ from netlab.render.ladder import ladder_rows
 from netlab.stream.events import Closed, Event, Packet, StreamStats
 from netlab.stream.reassembly import Reassembler
 
-COUNTED = ("retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order", "lost_segment",
-           "duplicate_ack")  # fmt: skip
+COUNTED = (
+    "retransmission",
+    "fast_retransmission",
+    "spurious_retransmission",
+    "out_of_order",
+    "lost_segment",
+    "duplicate_ack",
+)
 STATS_FIELD = {
     "retransmission": "retransmissions",
     "fast_retransmission": "fast_retransmissions",
@@ -30,8 +36,11 @@ def tshark_table(pcap: Path) -> dict[int, tuple[int, frozenset[str]]]:
         fields += ["-e", f"tcp.analysis.{flag}"]
     out = subprocess.run(
         ["tshark", "-n", "-r", str(pcap), "-Y", "tcp", "-T", "fields", "-E", "occurrence=f", *fields],
-        capture_output=True, text=True, timeout=120, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
     table = {}
     for line in out.splitlines():
         frame, stream, *flags = line.split("\t")

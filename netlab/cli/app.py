@@ -44,14 +44,18 @@ def root(
 
 _LOG_OPTIONS = (
     inspect.Parameter(
-        "log_verbose", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+        "log_verbose",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=int,
         default=typer.Option(0, "--verbose", "-v", count=True, help="More diagnostics on stderr (repeat for more)."),
     ),
     inspect.Parameter(
-        "log_quiet", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+        "log_quiet",
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=int,
         default=typer.Option(0, "--quiet", "-q", count=True, help="Fewer diagnostics on stderr."),
     ),
-)  # fmt: skip
+)
 
 
 def _with_log_options(command: Callable[..., Any]) -> Callable[..., Any]:

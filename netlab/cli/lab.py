@@ -122,12 +122,18 @@ def register(app: typer.Typer) -> None:
         between namespaced hosts: the report then shows retransmissions and out-of-order segments).
         """
         if (loss or delay or reorder or seed is not None) and not hosts:
-            typer.echo("netlab: --loss, --delay, --reorder and --seed need --hosts N "
-                       "(loopback never loses or reorders a packet)", err=True)  # fmt: skip
+            typer.echo(
+                "netlab: --loss, --delay, --reorder and --seed need --hosts N "
+                "(loopback never loses or reorders a packet)",
+                err=True,
+            )
             raise typer.Exit(2)
         if script is not None and (clients is not None or messages is not None):
-            typer.echo("netlab: --clients and --messages shape the default conversation; "
-                       "with --script, the script decides who says what", err=True)  # fmt: skip
+            typer.echo(
+                "netlab: --clients and --messages shape the default conversation; "
+                "with --script, the script decides who says what",
+                err=True,
+            )
             raise typer.Exit(2)
         if hosts == 1:
             typer.echo("netlab: --hosts needs at least 2 (one server host and one client host)", err=True)
@@ -138,11 +144,18 @@ def register(app: typer.Typer) -> None:
             from netlab.lab.run import LabConfig, LabRun
 
             config = LabConfig(
-                clients=clients, messages=2 if messages is None else messages, script=script, port=port,
+                clients=clients,
+                messages=2 if messages is None else messages,
+                script=script,
+                port=port,
                 keep_running=keep_running,
-                hosts=hosts, impairment=Impairment(loss, delay, reorder), seed=seed,
-                captures_dir=captures, reports_dir=reports, run_name=name,
-            )  # fmt: skip
+                hosts=hosts,
+                impairment=Impairment(loss, delay, reorder),
+                seed=seed,
+                captures_dir=captures,
+                reports_dir=reports,
+                run_name=name,
+            )
             if hosts:
                 from netlab.lab.netns import require_root
 

@@ -35,13 +35,17 @@ def loopback_commands(
     """The loopback lab by hand, one terminal per command."""
     steps = [
         ("start the chat server", _run(plain, "serve", "--port", port)),
-        ("capture its traffic (as root; stop it with Ctrl-C after the chat)",
-         "sudo " + _run(root, "follow", "--port", port, "--save-to", pcap)),
-    ]  # fmt: skip
+        (
+            "capture its traffic (as root; stop it with Ctrl-C after the chat)",
+            "sudo " + _run(root, "follow", "--port", port, "--save-to", pcap),
+        ),
+    ]
     # --dialect netlab: the lab's own participants speak it from the first byte, so the by-hand
     # transcript is the lab's, turn for turn (auto detection sends the nickname's newline apart).
-    steps += [(f"join as {nick}", _run(plain, "join", "--port", port, "--dialect", "netlab", "--nick", nick))
-              for nick in nicks]  # fmt: skip
+    steps += [
+        (f"join as {nick}", _run(plain, "join", "--port", port, "--dialect", "netlab", "--nick", nick))
+        for nick in nicks
+    ]
     steps += [
         ("look at the sockets (netstat -tnp / ss -tnp show the same)", _run(plain, "sockets", "--port", port)),
         ("follow the TCP streams", _run(plain, "follow", "--read", pcap)),
@@ -72,17 +76,22 @@ def namespace_commands(
     steps = [("build the hosts, as root (sudo -i): one namespace each, a veth pair each, one bridge", "\n".join(lines))]
     if impairment.active:
         netem = " ".join(
-            part for part in (
+            part
+            for part in (
                 f"delay {impairment.delay_ms or impairment.reorder_gap_ms:g}ms"
-                if impairment.delay_ms or impairment.reorder else "",
+                if impairment.delay_ms or impairment.reorder
+                else "",
                 f"reorder {impairment.reorder:g}%" if impairment.reorder else "",
                 f"loss {impairment.loss:g}%" if impairment.loss else "",
-            ) if part
-        )  # fmt: skip
-        steps.append((
-            "impair the wire (needs the netem qdisc; netlab's own switch does this where netem is missing)",
-            "\n".join(f"tc qdisc add dev {h.name}-port root netem {netem}" for h in hosts),
-        ))  # fmt: skip
+            )
+            if part
+        )
+        steps.append(
+            (
+                "impair the wire (needs the netem qdisc; netlab's own switch does this where netem is missing)",
+                "\n".join(f"tc qdisc add dev {h.name}-port root netem {netem}" for h in hosts),
+            )
+        )
     steps.append(("capture on the bridge", shlex.join(["tcpdump", "-i", "br0", "-w", pcap, "tcp", "port", str(port)])))
     server = hosts[0]
     serve = _run(root, "serve", "--host", server.ip, "--port", port)
@@ -90,9 +99,13 @@ def namespace_commands(
     clients = hosts[1:]
     for index, nick in enumerate(nicks):
         host = clients[index % len(clients)]
-        steps.append((f"{nick} on {host.name}", f"ip netns exec {host.name} "
-                      + _run(root, "join", "--host", server.ip, "--port", port, "--dialect", "netlab",
-                             "--nick", nick)))  # fmt: skip
+        steps.append(
+            (
+                f"{nick} on {host.name}",
+                f"ip netns exec {host.name} "
+                + _run(root, "join", "--host", server.ip, "--port", port, "--dialect", "netlab", "--nick", nick),
+            )
+        )
     steps.append((f"the sockets on {server.name}", _run(root, "sockets", "--netns", server.name, "--port", port)))
     steps.append(("the report", _run(root, "report", "--read", pcap)))
     steps.append(("clean up", " && ".join(f"ip netns del {h.name}" for h in hosts) + " && ip link del br0"))

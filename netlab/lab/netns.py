@@ -265,9 +265,19 @@ class Namespaces:
         for host in topo.hosts:
             self._add_netns(host.netns)
             _ip(
-                "link", "add", host.ifname, "netns", host.netns, "type", "veth",
-                "peer", "name", host.port_ifname, "netns", topo.switch_netns,
-            )  # fmt: skip
+                "link",
+                "add",
+                host.ifname,
+                "netns",
+                host.netns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                host.port_ifname,
+                "netns",
+                topo.switch_netns,
+            )
             _ip("-n", host.netns, "addr", "add", f"{host.ip}/24", "dev", host.ifname)
             _ip("-n", host.netns, "link", "set", host.ifname, "up")
             _ip("-n", topo.switch_netns, "link", "set", host.port_ifname, "up")

@@ -188,9 +188,12 @@ class NamespaceNetwork:
             self.wire_by = "netem (loss, delay) and the netlab switch (reordering)"
             wire = Impairment(reorder=wire.reorder, reorder_gap_ms=wire.reorder_gap_ms)
         self._switch = Switch(
-            topo.switch_netns, [h.port_ifname for h in topo.hosts], wire, seed=self.seed,
+            topo.switch_netns,
+            [h.port_ifname for h in topo.hosts],
+            wire,
+            seed=self.seed,
             capture=self._record,
-        )  # fmt: skip
+        )
         self._switch.start()
         return True
 
@@ -271,8 +274,9 @@ def netem_args(impairment: Impairment) -> list[str]:
 
 
 def _tc(netns: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", "netns", "exec", netns, "tc", *args], capture_output=True, text=True,
-                          timeout=30, check=False)  # fmt: skip
+    return subprocess.run(
+        ["ip", "netns", "exec", netns, "tc", *args], capture_output=True, text=True, timeout=30, check=False
+    )
 
 
 def netem_available(netns: str, ifname: str) -> bool:

@@ -224,11 +224,12 @@ class LabRun:
             else:
                 burst = [step.line]
                 while (
-                    is_plain(burst[-1]) and number + len(burst) < len(steps)
+                    is_plain(burst[-1])
+                    and number + len(burst) < len(steps)
                     and steps[number + len(burst)].kind is StepKind.SEND
                     and steps[number + len(burst)].actor == step.actor
                     and is_plain(steps[number + len(burst)].line)
-                ):  # fmt: skip
+                ):
                     burst.append(steps[number + len(burst)].line)
                 self._send(step.actor, burst, number + 1, len(steps))
                 number += len(burst)
@@ -426,15 +427,26 @@ class LabRun:
             (directory / "dialogue.txt").unlink(missing_ok=True)
         run = self._run_info()
         report = build_report(
-            run, collected, capture_path=str(self.pcap or ""), sockets=self.sockets if self.sockets is not None else [],
+            run,
+            collected,
+            capture_path=str(self.pcap or ""),
+            sockets=self.sockets if self.sockets is not None else [],
             sockets_note=self.sockets_note,
-        )  # fmt: skip
+        )
         files = write_report(report, directory)
         live = tuple(p for p in self.participants if p is not None)
         return LabResult(
-            self.name, self.pcap, files, report, self.address, live, tuple(self.problems), tuple(self.notes),
-            self.network.capture_error, self.check_failed,
-        )  # fmt: skip
+            self.name,
+            self.pcap,
+            files,
+            report,
+            self.address,
+            live,
+            tuple(self.problems),
+            tuple(self.notes),
+            self.network.capture_error,
+            self.check_failed,
+        )
 
     def _verify(self, pcap: Path) -> None:
         """Compare each client's captured bytes with what it wrote (see `netlab.lab.verify`)."""

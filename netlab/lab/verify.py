@@ -35,8 +35,10 @@ def check_sent(dialogues: Iterable[Dialogue], sent: Mapping[Endpoint, tuple[str,
             continue
         captured = dialogue.bytes(Direction.C2S)
         if captured != wrote:
-            at = next((i for i, (a, b) in enumerate(zip(captured, wrote, strict=False)) if a != b),
-                      min(len(captured), len(wrote)))  # fmt: skip
+            at = next(
+                (i for i, (a, b) in enumerate(zip(captured, wrote, strict=False)) if a != b),
+                min(len(captured), len(wrote)),
+            )
             problems.append(
                 f"{label}: the capture holds {len(captured)} bytes client→server, the participant wrote "
                 f"{len(wrote)}; they differ from byte {at}"

@@ -110,8 +110,15 @@ def ladder_rows(events: Iterable[Event]) -> list[Row]:
     state = {Direction.C2S: _DirectionState(), Direction.S2C: _DirectionState()}
     if packets and not packets[0].flags & SYN:
         first = packets[0]
-        rows.append(Row(first.direction, first.ts, "handshake not captured", "missing",
-                        "the capture started after the connection was set up"))  # fmt: skip
+        rows.append(
+            Row(
+                first.direction,
+                first.ts,
+                "handshake not captured",
+                "missing",
+                "the capture started after the connection was set up",
+            )
+        )
     for packet in packets:
         mine = state[packet.direction]
         rows.extend(_missing_before(packet, mine, state[packet.direction.reverse]))
@@ -126,12 +133,20 @@ def _missing_before(packet: Packet, mine: _DirectionState, other: _DirectionStat
     """Dashed rows for what the capture lacks right before `packet`."""
     rows = []
     if packet.flags & SYN and packet.flags & ACK and not other.syn_seen:
-        rows.append(Row(packet.direction.reverse, packet.ts, "[SYN] not captured", "missing",
-                        "the SYN this SYN-ACK answers"))  # fmt: skip
+        rows.append(
+            Row(packet.direction.reverse, packet.ts, "[SYN] not captured", "missing", "the SYN this SYN-ACK answers")
+        )
     if mine.expected is not None and packet.seq > mine.expected and not packet.flags & RST:
         hole = packet.seq - mine.expected
-        rows.append(Row(packet.direction, packet.ts, f"{hole} bytes not captured", "missing",
-                        f"seq={mine.expected}..{packet.seq - 1}"))  # fmt: skip
+        rows.append(
+            Row(
+                packet.direction,
+                packet.ts,
+                f"{hole} bytes not captured",
+                "missing",
+                f"seq={mine.expected}..{packet.seq - 1}",
+            )
+        )
     return rows
 
 

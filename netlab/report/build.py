@@ -154,8 +154,9 @@ def collect(
 
     if dialogue_sink is not None:
         renderer = make_renderer("text", RenderOptions())
-        summary = follow(counted(), renderer, lambda piece: dialogue_sink(str(piece)), reassembler=reassembler,
-                         on_events=take)  # fmt: skip
+        summary = follow(
+            counted(), renderer, lambda piece: dialogue_sink(str(piece)), reassembler=reassembler, on_events=take
+        )
     else:
         summary = follow(counted(), _SILENT, _ignore, reassembler=reassembler, on_events=take)
     if summary.interrupted:  # `follow` stops quietly on Ctrl-C; a report is not made of half a capture
@@ -177,7 +178,7 @@ def collect(
                 label,
                 acc.left_out if stream < drawn else 0,
                 dialogues[0] if dialogues else None,
-            )  # fmt: skip
+            )
         )
     notes = []
     capped = sum(1 for v in views[:drawn] if v.events_left_out)
@@ -242,9 +243,14 @@ def build_report(
     connections: tuple[ConnectionView, ...] = ()
     if collected is not None:
         summary = CaptureSummary(
-            capture_path, collected.frames, collected.tcp_segments, len(collected.connections),
-            collected.first_ts, collected.last_ts, tuple(collected.notes),
-        )  # fmt: skip
+            capture_path,
+            collected.frames,
+            collected.tcp_segments,
+            len(collected.connections),
+            collected.first_ts,
+            collected.last_ts,
+            tuple(collected.notes),
+        )
         connections = tuple(collected.connections)
     return Report(
         run=run,

@@ -64,8 +64,11 @@ def render_markdown(report: Report) -> str:
     out += ["## Statistics", ""]
     if report.capture is not None:
         cap = report.capture
-        out += [f"Capture `{cap.path}`: {cap.frames} frames, {cap.tcp_segments} TCP segments, "
-                f"{cap.connections} connections.", ""]  # fmt: skip
+        out += [
+            f"Capture `{cap.path}`: {cap.frames} frames, {cap.tcp_segments} TCP segments, "
+            f"{cap.connections} connections.",
+            "",
+        ]
         out += [f"- {note}" for note in cap.notes]
         if cap.notes:
             out.append("")

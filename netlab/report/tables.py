@@ -10,9 +10,18 @@ from netlab.sockets.table import COLUMNS, NUMERIC, group_rows, row_cells
 from netlab.stream.events import StreamStats
 
 STATS_HEADERS = (
-    "stream", "client", "packets c→s", "packets s→c", "bytes c→s", "bytes s→c",
-    "retransmissions", "out-of-order", "lost segments", "gaps (bytes)", "duration (s)",
-)  # fmt: skip
+    "stream",
+    "client",
+    "packets c→s",
+    "packets s→c",
+    "bytes c→s",
+    "bytes s→c",
+    "retransmissions",
+    "out-of-order",
+    "lost segments",
+    "gaps (bytes)",
+    "duration (s)",
+)
 STATS_DEFINITIONS = (
     "Retransmissions, out-of-order and lost segments are counted frame by frame as Wireshark's TCP analysis "
     "flags them, so `tshark -Y tcp.analysis.retransmission` (which includes fast and spurious "
@@ -28,10 +37,18 @@ def stats_cells(label: str, who: str, stats: StreamStats) -> tuple[str, ...]:
     """One statistics row."""
     gaps = f"{stats.gaps} ({stats.gap_bytes})" if stats.gaps else "0"
     return (
-        label, who, str(stats.packets_c2s), str(stats.packets_s2c), str(stats.bytes_c2s), str(stats.bytes_s2c),
-        str(stats.retransmissions), str(stats.out_of_order), str(stats.lost_segments), gaps,
+        label,
+        who,
+        str(stats.packets_c2s),
+        str(stats.packets_s2c),
+        str(stats.bytes_c2s),
+        str(stats.bytes_s2c),
+        str(stats.retransmissions),
+        str(stats.out_of_order),
+        str(stats.lost_segments),
+        gaps,
         f"{max(0.0, stats.duration):.3f}",
-    )  # fmt: skip
+    )
 
 
 def connection_who(conn: ConnectionView) -> str:

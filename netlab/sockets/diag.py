@@ -64,12 +64,16 @@ _NLATTR = struct.Struct("=HH")
 def port_filter(port: int) -> bytes:
     """Bytecode accepting sockets whose source or destination port is `port`."""
     ops = [
-        (BC_S_GE, 8, 20), (0, 0, port),   # off 0: sport >= P ? next : try dport (off 20)
-        (BC_S_LE, 8, 12), (0, 0, port),   # off 8: sport <= P ? next : try dport (off 20)
-        (BC_JMP, 4, 20),                  # off 16: sport == P: jump to the end (accept)
-        (BC_D_GE, 8, 20), (0, 0, port),   # off 20: dport >= P ? next : reject
-        (BC_D_LE, 8, 12), (0, 0, port),   # off 28: dport <= P ? accept : reject
-    ]  # fmt: skip
+        (BC_S_GE, 8, 20),
+        (0, 0, port),  # off 0: sport >= P ? next : try dport (off 20)
+        (BC_S_LE, 8, 12),
+        (0, 0, port),  # off 8: sport <= P ? next : try dport (off 20)
+        (BC_JMP, 4, 20),  # off 16: sport == P: jump to the end (accept)
+        (BC_D_GE, 8, 20),
+        (0, 0, port),  # off 20: dport >= P ? next : reject
+        (BC_D_LE, 8, 12),
+        (0, 0, port),  # off 28: dport <= P ? accept : reject
+    ]
     return b"".join(_OP.pack(*op) for op in ops)
 
 
@@ -119,8 +123,23 @@ def parse_replies(buffer: bytes) -> tuple[list[SocketRow], bool]:
 
 def decode_message(buffer: bytes, offset: int = 0, end: int | None = None) -> SocketRow:
     """Decode one ``inet_diag_msg`` (and its attributes up to `end`) into a row (no owner yet)."""
-    (family, state, _timer, _retrans, sport, dport, src, dst, _ifindex, _cookie,
-     _expires, rqueue, wqueue, uid, inode) = _MSG.unpack_from(buffer, offset)  # fmt: skip
+    (
+        family,
+        state,
+        _timer,
+        _retrans,
+        sport,
+        dport,
+        src,
+        dst,
+        _ifindex,
+        _cookie,
+        _expires,
+        rqueue,
+        wqueue,
+        uid,
+        inode,
+    ) = _MSG.unpack_from(buffer, offset)
     size = 4 if family == AF_INET else 16
     local_ip = socket.inet_ntop(family, src[:size])
     remote_ip = socket.inet_ntop(family, dst[:size])

@@ -34,8 +34,19 @@ _RARE_COUNTS = (
 class Connection:
     """Both directions of one stream, its `ConnState`, its analysis and its counts (mutable)."""
 
-    __slots__ = ("stream", "client", "server", "c2s", "s2c", "state", "analysis", "counts", "first_ts", "last_ts",
-                 "last_frame")  # fmt: skip
+    __slots__ = (
+        "stream",
+        "client",
+        "server",
+        "c2s",
+        "s2c",
+        "state",
+        "analysis",
+        "counts",
+        "first_ts",
+        "last_ts",
+        "last_frame",
+    )
 
     def __init__(self, stream: int, client: Endpoint, server: Endpoint, ts: float) -> None:
         self.stream = stream
@@ -76,8 +87,7 @@ class Connection:
         flow.packets += 1
         self.last_ts = ts
         self.last_frame = frame
-        verdict = self.analysis.observe(flow is self.c2s, frame, ts, seq, ack, flags, window,
-                                        length, wscale)  # fmt: skip
+        verdict = self.analysis.observe(flow is self.c2s, frame, ts, seq, ack, flags, window, length, wscale)
         if verdict.flags:
             self.count(verdict)
         return verdict
@@ -96,9 +106,14 @@ class Connection:
         """The connection's counts so far."""
         c2s, s2c = self.c2s, self.s2c
         return StreamStats(
-            packets_c2s=c2s.packets, packets_s2c=s2c.packets, bytes_c2s=c2s.bytes, bytes_s2c=s2c.bytes,
-            first_ts=self.first_ts, last_ts=self.last_ts, **self.counts,
-        )  # fmt: skip
+            packets_c2s=c2s.packets,
+            packets_s2c=s2c.packets,
+            bytes_c2s=c2s.bytes,
+            bytes_s2c=s2c.bytes,
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+            **self.counts,
+        )
 
     def close_reason(self) -> CloseReason:
         """How the connection ended, from what was seen (when the capture ended first: END)."""

@@ -229,9 +229,17 @@ class Reassembler:
         """The `Packet` event of `seg`, with sequence numbers relative to each direction's start."""
         seq, ack = _relative(flow, rev, seg)
         return Packet(
-            conn.stream, flow.direction, seg.ts, seg.frame, seg.flags, seq, ack, seg.wire_len,
-            seg.payload[:_PACKET_PAYLOAD], verdict,
-        )  # fmt: skip
+            conn.stream,
+            flow.direction,
+            seg.ts,
+            seg.frame,
+            seg.flags,
+            seq,
+            ack,
+            seg.wire_len,
+            seg.payload[:_PACKET_PAYLOAD],
+            verdict,
+        )
 
     @staticmethod
     def _control(conn: Connection, flow: Flow, rev: Flow, seg: Segment, events: list[Event]) -> None:

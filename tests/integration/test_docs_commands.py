@@ -68,9 +68,14 @@ def test_every_quoted_command_line_parses(where: str, invocation: Invocation, in
 
 @pytest.mark.parametrize(
     "line",
-    ["netlab serve -v", "netlab follow --port 36655 --save captures/lab-x.pcap", "netlab follow --read",
-     "netlab serve --bogus", "netlab follow --port P --direction sideways"],
-)  # fmt: skip
+    [
+        "netlab serve -v",
+        "netlab follow --port 36655 --save captures/lab-x.pcap",
+        "netlab follow --read",
+        "netlab serve --bogus",
+        "netlab follow --port P --direction sideways",
+    ],
+)
 def test_the_check_catches_what_a_shell_would_refuse(line: str) -> None:
     (invocation,) = invocations(line)
     if line == "netlab serve -v":  # `-v` after the command: accepted, as the README says

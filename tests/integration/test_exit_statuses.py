@@ -182,8 +182,13 @@ def _as_nobody_or_without_caps() -> list[str]:
 
     nobody = pwd.getpwnam("nobody")
     as_nobody = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
-    probe = subprocess.run([*as_nobody, sys.executable, "-c", "import netlab.cli.app"], capture_output=True,
-                           timeout=60, cwd="/", env={**os.environ})  # fmt: skip
+    probe = subprocess.run(
+        [*as_nobody, sys.executable, "-c", "import netlab.cli.app"],
+        capture_output=True,
+        timeout=60,
+        cwd="/",
+        env={**os.environ},
+    )
     if probe.returncode == 0:
         return as_nobody
     return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
@@ -192,8 +197,12 @@ def _as_nobody_or_without_caps() -> list[str]:
 def test_no_right_to_enter_a_namespace_is_77_with_the_full_path_to_run_as_root() -> None:
     done = subprocess.run(
         [*_as_nobody_or_without_caps(), sys.executable, "-m", "netlab", "sockets", "--netns", "/proc/1/ns/net"],
-        capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={**os.environ},
+    )
     assert done.returncode == 77, done.stderr
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
@@ -215,8 +224,12 @@ def test_capture_advice_never_grants_rights_to_every_users_python3() -> None:
 )
 def test_the_console_entry_point_and_its_fast_path_exit_as_the_typer_command(args: list[str]) -> None:
     pcap = str(DATA / "chat_ipv4.pcap")
-    entry = subprocess.run([sys.executable, "-m", "netlab", "follow", "-r", pcap, *args], capture_output=True,
-                           env={**os.environ, **ENV}, timeout=60)  # fmt: skip
+    entry = subprocess.run(
+        [sys.executable, "-m", "netlab", "follow", "-r", pcap, *args],
+        capture_output=True,
+        env={**os.environ, **ENV},
+        timeout=60,
+    )
     code, out, err = _run("follow", "-r", pcap, *args)
     assert (entry.returncode, entry.stdout, entry.stderr.decode()) == (code, out, err)
     assert code in (1, 2)
@@ -256,8 +269,12 @@ def test_lab_exits_77_without_capture_rights_and_1_when_the_check_fails(capsys: 
 def test_serve_on_a_port_that_needs_root_is_77_without_pythons_tuple_text() -> None:
     done = subprocess.run(
         [*_as_nobody_or_without_caps(), sys.executable, "-m", "netlab", "serve", "--port", "80", "--no-status"],
-        capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={**os.environ},
+    )
     assert done.returncode == 77, done.stderr
     assert done.stdout == ""
     last = done.stderr.splitlines()[-1]

@@ -120,8 +120,11 @@ def test_every_namespace_step_parses_and_means_what_it_says(impairment: Impairme
 def test_the_report_from_a_capture_prints_steps_that_parse(tmp_path: Path) -> None:
     files, _, _ = report_from_pcap(DATA / "chat_ipv4.pcap", tmp_path / "out")
     text = files.markdown.read_text(encoding="utf-8")
-    found = [inv for line in re.search(r"```sh\n(.*?)\n```", text, re.S).group(1).splitlines()  # type: ignore[union-attr]
-             for inv in invocations(line)]  # fmt: skip
+    found = [
+        inv
+        for line in re.search(r"```sh\n(.*?)\n```", text, re.S).group(1).splitlines()  # type: ignore[union-attr]
+        for inv in invocations(line)
+    ]
     assert [parse(inv.args)[0] for inv in found] == ["follow", "report"]
 
 
@@ -192,8 +195,9 @@ def test_the_loopback_steps_run_as_printed_in_order(tmp_path: Path) -> None:
                     code, stderr = step.stop()
                     assert code == 0 and not USAGE_ERROR.search(stderr), (command, stderr)
                     running.remove(step)
-            done = subprocess.run(_words(inv), cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True,
-                                  text=True, timeout=TIMEOUT)  # fmt: skip
+            done = subprocess.run(
+                _words(inv), cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=TIMEOUT
+            )
             assert not USAGE_ERROR.search(done.stderr), (command, done.stderr)
             assert done.returncode == 0, (purpose, command, done.stderr)
             if name == "sockets":

@@ -51,13 +51,18 @@ def _chat_pcap(tmp_path: Path) -> Path:
     c, s = 40000, 55555
     path = tmp_path / "chat.pcap"
     with PcapWriter(path, 1) as writer:
-        for ts, args in enumerate([
-            (c, s, 100, 0, 0x02, b""), (s, c, 500, 101, 0x12, b""), (c, s, 101, 501, 0x10, b""),
-            (s, c, 501, 101, 0x18, b"NICK"), (c, s, 101, 505, 0x18, b"alice\n"),
-            (c, s, 107, 505, 0x18, "Привет <b>мир</b>\n".encode()),
-            (c, s, 107, 505, 0x18, "Привет <b>мир</b>\n".encode()),
-            (c, s, 107 + len("Привет <b>мир</b>\n".encode()), 505, 0x11, b""),
-        ]):  # fmt: skip
+        for ts, args in enumerate(
+            [
+                (c, s, 100, 0, 0x02, b""),
+                (s, c, 500, 101, 0x12, b""),
+                (c, s, 101, 501, 0x10, b""),
+                (s, c, 501, 101, 0x18, b"NICK"),
+                (c, s, 101, 505, 0x18, b"alice\n"),
+                (c, s, 107, 505, 0x18, "Привет <b>мир</b>\n".encode()),
+                (c, s, 107, 505, 0x18, "Привет <b>мир</b>\n".encode()),
+                (c, s, 107 + len("Привет <b>мир</b>\n".encode()), 505, 0x11, b""),
+            ]
+        ):
             writer.write(1000.0 + ts / 10, frame(*args))
     return path
 

@@ -75,8 +75,12 @@ def _sockets_cli(port: int, fake_tmp: Path) -> subprocess.CompletedProcess[str]:
     env.update(TMPDIR=str(fake_tmp), NO_COLOR="1", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     return subprocess.run(
         [sys.executable, "-m", "netlab", "sockets", "--port", str(port), "--json"],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
 
 
 def _nicknames(result: subprocess.CompletedProcess[str]) -> set[str | None]:
@@ -212,10 +216,26 @@ def test_another_user_sees_no_nicknames_of_roots_server_and_is_told_why(
     env = {k: v for k, v in os.environ.items() if k not in ("NETLAB_RUNTIME_DIR", "XDG_RUNTIME_DIR")}
     env.update(TMPDIR=str(tmpdir_env), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     result = subprocess.run(
-        ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups",
-         sys.executable, "-m", "netlab", "sockets", "--port", str(server.address[1]), "--json"],
-        capture_output=True, text=True, timeout=60, env=env, cwd="/", check=False,
-    )  # fmt: skip
+        [
+            "setpriv",
+            f"--reuid={account.pw_uid}",
+            f"--regid={account.pw_gid}",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "netlab",
+            "sockets",
+            "--port",
+            str(server.address[1]),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd="/",
+        check=False,
+    )
     if result.returncode != 0 and "No module named" in result.stderr:
         pytest.skip("user nobody cannot read this checkout or its venv")
     assert _nicknames(result) == {None}
@@ -234,11 +254,22 @@ def test_another_listener_on_the_port_cannot_vouch_for_a_forged_file(tmpdir_env:
     server = ChatServer(port=0, flood_rate=0.0, publish_status=False)  # root publishes nothing
     server.start()
     squatter = subprocess.Popen(
-        ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups", sys.executable,
-         "-c", "import socket, sys; s = socket.create_server(('127.0.0.2', int(sys.argv[1]))); print('ok', flush=True);"
-         " sys.stdin.read()", str(server.address[1])],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/",
-    )  # fmt: skip
+        [
+            "setpriv",
+            f"--reuid={account.pw_uid}",
+            f"--regid={account.pw_gid}",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            "import socket, sys; s = socket.create_server(('127.0.0.2', int(sys.argv[1]))); print('ok', flush=True);"
+            " sys.stdin.read()",
+            str(server.address[1]),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
     alice = LineClient(server.address, "alice")
     try:
         assert squatter.stdout is not None and squatter.stdout.readline().strip() == "ok"

@@ -665,8 +665,11 @@ def test_root_finds_the_registry_in_the_port_owners_runtime_dir(tmp_path: Path) 
     students = shared_tmp / f"netlab-{account.pw_uid}"
     server = subprocess.Popen(
         [*drop, sys.executable, "-c", SERVER, str(students), "1"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd="/",
-    )  # fmt: skip
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
     clients: subprocess.Popen[str] | None = None
     try:
         port = int(_read_line(server))
@@ -676,8 +679,11 @@ def test_root_finds_the_registry_in_the_port_owners_runtime_dir(tmp_path: Path) 
         env = {k: v for k, v in os.environ.items() if k not in ("NETLAB_RUNTIME_DIR", "XDG_RUNTIME_DIR")}
         result = subprocess.run(
             [sys.executable, "-m", "netlab", "sockets", "--port", str(port), "--json"],
-            capture_output=True, text=True, timeout=60, env={**env, "TMPDIR": str(shared_tmp)},
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**env, "TMPDIR": str(shared_tmp)},
+        )
         assert result.returncode == 0, result.stderr
         rows = _json_rows(result.stdout).values()
         assert {row["nickname"] for row in rows if row["role"] == "client"} == {"alice"}

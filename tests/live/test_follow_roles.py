@@ -168,8 +168,9 @@ def test_report_of_a_mid_chat_capture_names_the_real_server(tmp_path: Path) -> N
     finally:
         chat.close()
     out = tmp_path / "report"
-    done = subprocess.run([*NETLAB, "report", "--read", str(save), "--out", str(out)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [*NETLAB, "report", "--read", str(save), "--out", str(out)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     markdown = (out / "report.md").read_text()
     assert markdown.count(f"→ 127.0.0.1:{port}") == 3, markdown[:3000]

@@ -44,9 +44,24 @@ def test_lossy_hosts_retransmit_yet_the_transcript_is_byte_exact(tmp_path: Path)
     messages = 6
     result = CliRunner().invoke(
         app,
-        ["lab", "--hosts", "3", "--loss", "5", "--seed", "7", "--messages", str(messages),
-         "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "lossy"],
-    )  # fmt: skip
+        [
+            "lab",
+            "--hosts",
+            "3",
+            "--loss",
+            "5",
+            "--seed",
+            "7",
+            "--messages",
+            str(messages),
+            "--captures",
+            str(tmp_path),
+            "--reports",
+            str(tmp_path),
+            "--name",
+            "lossy",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert _ours() == before, "the lab left namespaces or links behind"
     assert "namespaces removed" in result.stderr
@@ -54,8 +69,11 @@ def test_lossy_hosts_retransmit_yet_the_transcript_is_byte_exact(tmp_path: Path)
 
     retransmissions = subprocess.run(
         ["tshark", "-r", str(pcap), "-Y", "tcp.analysis.retransmission or tcp.analysis.fast_retransmission"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert retransmissions.strip(), "tshark finds no retransmission in a capture with 5% loss"
 
     dialogues = build_dialogues(Reassembler().feed_all(read_segments(pcap)))
@@ -76,10 +94,24 @@ def test_without_the_rights_it_says_what_is_needed_and_leaves_nothing(tmp_path: 
     before = _ours()
     drop = ["setpriv", "--inh-caps=-sys_admin,-net_admin", "--bounding-set=-sys_admin,-net_admin", "--"]
     done = subprocess.run(
-        [*drop, sys.executable, "-m", "netlab", "lab", "--hosts", "3", "--captures", str(tmp_path),
-         "--reports", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [
+            *drop,
+            sys.executable,
+            "-m",
+            "netlab",
+            "lab",
+            "--hosts",
+            "3",
+            "--captures",
+            str(tmp_path),
+            "--reports",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 77, done.stderr
     error = done.stderr.strip().splitlines()[-1]
     assert error.startswith("netlab: ") and "CAP_SYS_ADMIN" in error
@@ -90,14 +122,34 @@ def test_without_the_rights_it_says_what_is_needed_and_leaves_nothing(tmp_path: 
 def test_reordering_shows_as_out_of_order_in_capture_and_report(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
-        ["lab", "--hosts", "3", "--reorder", "30", "--delay", "10", "--seed", "3", "--messages", "6",
-         "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "reordered"],
-    )  # fmt: skip
+        [
+            "lab",
+            "--hosts",
+            "3",
+            "--reorder",
+            "30",
+            "--delay",
+            "10",
+            "--seed",
+            "3",
+            "--messages",
+            "6",
+            "--captures",
+            str(tmp_path),
+            "--reports",
+            str(tmp_path),
+            "--name",
+            "reordered",
+        ],
+    )
     assert result.exit_code == 0, result.output
     flagged = subprocess.run(
         ["tshark", "-r", str(tmp_path / "reordered.pcap"), "-Y", "tcp.analysis.out_of_order"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert flagged.strip(), "tshark sees no out-of-order segment"
     md = (tmp_path / "reordered" / "report.md").read_text(encoding="utf-8")
     total = next(line for line in md.splitlines() if line.startswith("| total |"))

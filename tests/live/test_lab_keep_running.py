@@ -25,10 +25,28 @@ NAMESPACES = pytest.mark.skipif(not namespaces_supported(), reason="cannot creat
 
 def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "netlab", "lab", "--keep-running", "--clients", "2", "--messages", "0",
-         "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "kept", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "netlab",
+            "lab",
+            "--keep-running",
+            "--clients",
+            "2",
+            "--messages",
+            "0",
+            "--captures",
+            str(tmp_path),
+            "--reports",
+            str(tmp_path),
+            "--name",
+            "kept",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(proc: subprocess.Popen[str], pattern: str) -> tuple[re.Match[str], list[str]]:
@@ -105,10 +123,27 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next_run(tmp_path: Path) -
     left = [n for n in _ours() if n not in before]
     assert left, "a killed run should leave its namespaces behind"
     done = subprocess.run(
-        [sys.executable, "-m", "netlab", "lab", "--hosts", "2", "--messages", "0",
-         "--captures", str(tmp_path), "--reports", str(tmp_path), "--name", "next"],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "netlab",
+            "lab",
+            "--hosts",
+            "2",
+            "--messages",
+            "0",
+            "--captures",
+            str(tmp_path),
+            "--reports",
+            str(tmp_path),
+            "--name",
+            "next",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert f"removed {len(left)} namespace(s) left by a killed lab run" in done.stderr
     assert _ours() == before
@@ -201,10 +236,24 @@ def rows_of(rows: list[list[str]], client_port: int, role: str) -> list[str]:
 
 def test_ctrl_c_mid_conversation_says_where_the_partial_capture_is_and_exits_130(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netlab", "lab", "--messages", "1000", "--captures", str(tmp_path / "c"),
-         "--reports", str(tmp_path / "r"), "--name", "cut"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "netlab",
+            "lab",
+            "--messages",
+            "1000",
+            "--captures",
+            str(tmp_path / "c"),
+            "--reports",
+            str(tmp_path / "r"),
+            "--name",
+            "cut",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for(proc, r"\[20/\d+\]")  # mid-conversation, the capture running
         proc.send_signal(signal.SIGINT)

@@ -20,9 +20,15 @@ pytestmark = pytest.mark.live
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @dataclass(frozen=True)
@@ -45,9 +51,13 @@ def lab_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRun]:
     assert result.exit_code == 0, result.output
     paths = dict(line.split(":", 1) for line in result.stdout.splitlines())
     yield LabRun(
-        result.stdout, result.stderr, Path(paths["capture"].strip()), Path(paths["dialogue"].strip()),
-        Path(paths["report"].strip()), Path(paths["html"].strip()),
-    )  # fmt: skip
+        result.stdout,
+        result.stderr,
+        Path(paths["capture"].strip()),
+        Path(paths["dialogue"].strip()),
+        Path(paths["report"].strip()),
+        Path(paths["html"].strip()),
+    )
 
 
 def test_summary_on_stdout_progress_on_stderr(lab_run: LabRun) -> None:
@@ -62,8 +72,11 @@ def test_summary_on_stdout_progress_on_stderr(lab_run: LabRun) -> None:
 def test_the_pcap_opens_in_tshark_with_one_stream_per_participant(lab_run: LabRun) -> None:
     out = subprocess.run(
         ["tshark", "-r", str(lab_run.pcap), "-T", "fields", "-e", "tcp.stream", "-e", "tcp.flags.syn"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     streams = {line.split("\t")[0] for line in out.splitlines() if line.strip()}
     assert len(streams) == len(parse_script(default_script()).participants) == 3
 
@@ -110,8 +123,10 @@ def test_the_html_report_renders_in_a_real_browser(lab_run: LabRun, tmp_path: Pa
     profile = [f"--user-data-dir={tmp_path / 'profile'}"]
     subprocess.run(
         [CHROMIUM, *CHROMIUM_FLAGS, *profile, f"--screenshot={shot}", "--window-size=1000,2400", url],
-        capture_output=True, timeout=90, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        timeout=90,
+        check=True,
+    )
     size, colours = _colour_counts(shot)
     assert size == (1000, 2400)
     assert len(colours) > 50, "the screenshot is (nearly) blank"
@@ -132,10 +147,28 @@ def test_the_html_report_renders_in_a_real_browser(lab_run: LabRun, tmp_path: Pa
 def test_without_capture_rights_it_says_so_writes_the_report_and_exits_77(tmp_path: Path) -> None:
     drop = ["setpriv", "--inh-caps=-net_raw,-net_admin", "--bounding-set=-net_raw,-net_admin", "--"]
     done = subprocess.run(
-        [*drop, sys.executable, "-m", "netlab", "lab", "--clients", "2", "--messages", "0",
-         "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r"), "--name", "nocap"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [
+            *drop,
+            sys.executable,
+            "-m",
+            "netlab",
+            "lab",
+            "--clients",
+            "2",
+            "--messages",
+            "0",
+            "--captures",
+            str(tmp_path / "c"),
+            "--reports",
+            str(tmp_path / "r"),
+            "--name",
+            "nocap",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     # the same missing right as `follow` and `lab --hosts`: exit 77 (was 0), after writing what it could
     assert done.returncode == 77, done.stderr
     assert done.stderr.count("no permission to capture") == 1

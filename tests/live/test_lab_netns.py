@@ -101,10 +101,18 @@ def test_lossy_switch_makes_retransmissions_yet_tcp_delivers_every_byte(
     assert echoed == b"".join(lines)
     assert switch.stats.dropped > 0
     retrans = subprocess.run(
-        ["tshark", "-r", str(tmp_path / "lab.pcap"), "-Y",
-         "tcp.analysis.retransmission or tcp.analysis.fast_retransmission"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout  # fmt: skip
+        [
+            "tshark",
+            "-r",
+            str(tmp_path / "lab.pcap"),
+            "-Y",
+            "tcp.analysis.retransmission or tcp.analysis.fast_retransmission",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert retrans.strip(), "no retransmission in the capture although frames were dropped"
 
 
@@ -134,12 +142,31 @@ def test_netem_probe_agrees_with_tc_and_leaves_no_qdisc(before: tuple[list[str],
         found = netem_available(topo.switch_netns, port)
         qdiscs = subprocess.run(
             ["ip", "netns", "exec", topo.switch_netns, "tc", "qdisc", "show", "dev", port],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
         assert "netem" not in qdiscs
         direct = subprocess.run(
-            ["ip", "netns", "exec", topo.switch_netns, "tc", "qdisc", "add", "dev", port,
-             "root", "netem", "loss", "1%"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )  # fmt: skip
+            [
+                "ip",
+                "netns",
+                "exec",
+                topo.switch_netns,
+                "tc",
+                "qdisc",
+                "add",
+                "dev",
+                port,
+                "root",
+                "netem",
+                "loss",
+                "1%",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
         assert found == (direct.returncode == 0)

@@ -31,9 +31,19 @@ class Builder:
         self.frame += 1
         wire = int(kw.pop("wire_len", len(data)))  # type: ignore[call-overload]
         return Segment(
-            self.frame, 1000.0 + self.frame, src, dst, seq & M, ack & M, flags, 65535, data, wire,
-            kw.pop("checksum_ok", None), self.vlan,  # type: ignore[arg-type]
-        )  # fmt: skip
+            self.frame,
+            1000.0 + self.frame,
+            src,
+            dst,
+            seq & M,
+            ack & M,
+            flags,
+            65535,
+            data,
+            wire,
+            kw.pop("checksum_ok", None),
+            self.vlan,  # type: ignore[arg-type]
+        )
 
     def c(self, seq: int, data: bytes = b"", flags: int = ACK, ack: int = 0, **kw: object) -> Segment:
         return self.seg(self.client, self.server, seq, data, flags, ack, **kw)

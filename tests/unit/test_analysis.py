@@ -56,9 +56,20 @@ class Wire:
         window = int(kw.pop("window", 65535))  # type: ignore[call-overload]
         wscale = kw.pop("wscale", None)
         return Segment(
-            self.frame, self.t, src, dst, (self.isn[forward] + seq) & M, ack_abs, flags, window,
-            b"x" * length, length, None, (), wscale,  # type: ignore[arg-type]
-        )  # fmt: skip
+            self.frame,
+            self.t,
+            src,
+            dst,
+            (self.isn[forward] + seq) & M,
+            ack_abs,
+            flags,
+            window,
+            b"x" * length,
+            length,
+            None,
+            (),
+            wscale,  # type: ignore[arg-type]
+        )
 
     def feed(self, forward: bool, seq: int, ack: int, flags: int = ACK, length: int = 0, **kw: object) -> FrameAnalysis:
         return self.analysis.feed(forward, self.segment(forward, seq, ack, flags, length, **kw))

@@ -71,10 +71,13 @@ def _instance_attributes(cls: type) -> set[str]:
     except (OSError, TypeError, SyntaxError):
         return set()
     return {
-        node.attr for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
-        and isinstance(node.value, ast.Name) and node.value.id == "self"
-    }  # fmt: skip
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    }
 
 
 def _has_attributes(obj: object, attributes: list[str]) -> bool:
@@ -212,11 +215,17 @@ def test_every_netlab_name_a_docstring_quotes_exists(where: str, text: str) -> N
 @pytest.mark.parametrize(
     ("text", "exists"),
     [
-        ("Reassembler.feed", True), ("Reassembler.feed_fields", False), ("decode.decode_layers", True),
-        ("report.model.Report", True), ("netlab.cli.exits.exit_status_for", True), ("model.Segment", True),
-        ("netlab.stream.nothing", False), ("StreamStats.retransmissions", True), ("seq.seq_diff()", True),
+        ("Reassembler.feed", True),
+        ("Reassembler.feed_fields", False),
+        ("decode.decode_layers", True),
+        ("report.model.Report", True),
+        ("netlab.cli.exits.exit_status_for", True),
+        ("model.Segment", True),
+        ("netlab.stream.nothing", False),
+        ("StreamStats.retransmissions", True),
+        ("seq.seq_diff()", True),
     ],
-)  # fmt: skip
+)
 def test_the_resolver_tells_names_apart(text: str, exists: bool) -> None:
     assert resolves(text) is exists
 

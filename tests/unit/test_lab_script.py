@@ -32,8 +32,12 @@ def test_first_line_joins_then_sends_and_rename_follows_the_participant() -> Non
 def test_explicit_snapshot_is_kept_where_written() -> None:
     script = parse_script("alice> a\n@snapshot\nbob> b\n")
     assert [s.kind for s in script.steps] == [
-        StepKind.JOIN, StepKind.SEND, StepKind.SNAPSHOT, StepKind.JOIN, StepKind.SEND,
-    ]  # fmt: skip
+        StepKind.JOIN,
+        StepKind.SEND,
+        StepKind.SNAPSHOT,
+        StepKind.JOIN,
+        StepKind.SEND,
+    ]
 
 
 @pytest.mark.parametrize(

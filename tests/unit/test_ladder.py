@@ -64,8 +64,13 @@ def test_every_captured_segment_is_one_arrow_in_frame_order_with_its_frame_numbe
     rows = ladder_rows(_events(_handshake_and_chat()))
     assert [r.frames for r in rows] == [(n,) for n in range(1, 11)]
     assert [r.label for r in rows[:6]] == [
-        "[SYN]", "[SYN, ACK]", "[ACK]", "[PSH, ACK] len=4", "[PSH, ACK] len=6", "[ACK]",
-    ]  # fmt: skip
+        "[SYN]",
+        "[SYN, ACK]",
+        "[ACK]",
+        "[PSH, ACK] len=4",
+        "[PSH, ACK] len=6",
+        "[ACK]",
+    ]
     assert rows[2].kind == "ack"  # the handshake's ACK is drawn where it was captured, not inferred
     assert rows[6].kind == "flagged"  # already ACKed in frame 6: Wireshark calls it spurious
     assert rows[6].label == "[TCP Spurious Retransmission] [PSH, ACK] len=6"
@@ -74,8 +79,9 @@ def test_every_captured_segment_is_one_arrow_in_frame_order_with_its_frame_numbe
 
 def test_a_retransmitted_syn_ack_is_marked_as_one() -> None:
     w = Wire()
-    rows = ladder_rows(_events([w.c(1000, SYN), w.s(5000, SYN | ACK, 1001), w.s(5000, SYN | ACK, 1001),
-                                w.c(1001, ACK, 5001)]))  # fmt: skip
+    rows = ladder_rows(
+        _events([w.c(1000, SYN), w.s(5000, SYN | ACK, 1001), w.s(5000, SYN | ACK, 1001), w.c(1001, ACK, 5001)])
+    )
     assert [r.label for r in rows] == ["[SYN]", "[SYN, ACK]", "[TCP Retransmission] [SYN, ACK]", "[ACK]"]
 
 
@@ -90,8 +96,15 @@ def test_only_what_was_not_captured_is_dashed_and_comes_before_what_depends_on_i
     ]
     rows = ladder_rows(_events(segs))
     kinds = [(r.kind, r.frames) for r in rows]
-    assert kinds == [("missing", ()), ("control", (1,)), ("ack", (2,)), ("data", (3,)), ("missing", ()),
-                     ("flagged", (4,)), ("flagged", (5,))]  # fmt: skip
+    assert kinds == [
+        ("missing", ()),
+        ("control", (1,)),
+        ("ack", (2,)),
+        ("data", (3,)),
+        ("missing", ()),
+        ("flagged", (4,)),
+        ("flagged", (5,)),
+    ]
     assert rows[0].label == "[SYN] not captured"
     assert rows[4].label == "4 bytes not captured"
     assert "[TCP Previous segment not captured]" in rows[5].label

@@ -16,15 +16,17 @@ from netlab.stream.events import Event
 
 def _events() -> list[Event]:
     b = Builder()
-    return Reassembler().feed_all([
-        b.c(100, flags=SYN),
-        b.s(900, flags=SYN | ACK, ack=101),
-        b.c(101, b"hello\nsecond line\n", ack=901),
-        b.s(901, b"hi\n", ack=119),
-        b.c(123, b"after a hole\n", ack=904),  # 4 bytes lost, but acknowledged
-        b.s(904, ack=136),
-        b.c(136, flags=FIN | ACK, ack=904),
-    ])  # fmt: skip
+    return Reassembler().feed_all(
+        [
+            b.c(100, flags=SYN),
+            b.s(900, flags=SYN | ACK, ack=101),
+            b.c(101, b"hello\nsecond line\n", ack=901),
+            b.s(901, b"hi\n", ack=119),
+            b.c(123, b"after a hole\n", ack=904),  # 4 bytes lost, but acknowledged
+            b.s(904, ack=136),
+            b.c(136, flags=FIN | ACK, ack=904),
+        ]
+    )
 
 
 def _text(html: str) -> str:

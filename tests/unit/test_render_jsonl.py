@@ -61,24 +61,45 @@ def _record(event: Event) -> dict[str, Any]:
         return record | ({"vlan": list(event.vlan)} if event.vlan else {})
     if isinstance(event, Gap):
         return head | {
-            "event": "gap", "stream": event.stream, "direction": event.direction.value, "ts": ts,
-            "frame": event.frame, "size": event.size, "offset": event.offset, "reason": event.reason.value,
-        }  # fmt: skip
+            "event": "gap",
+            "stream": event.stream,
+            "direction": event.direction.value,
+            "ts": ts,
+            "frame": event.frame,
+            "size": event.size,
+            "offset": event.offset,
+            "reason": event.reason.value,
+        }
     if isinstance(event, Control):
         return head | {
-            "event": "control", "kind": event.kind.value, "stream": event.stream,
-            "direction": event.direction.value, "ts": ts, "frame": event.frame, "seq": event.seq, "ack": event.ack,
-        }  # fmt: skip
+            "event": "control",
+            "kind": event.kind.value,
+            "stream": event.stream,
+            "direction": event.direction.value,
+            "ts": ts,
+            "frame": event.frame,
+            "seq": event.seq,
+            "ack": event.ack,
+        }
     if isinstance(event, Notice):
         return head | {
-            "event": "notice", "kind": event.kind.value, "stream": event.stream,
-            "direction": event.direction.value, "ts": ts, "frame": event.frame, "size": event.size,
-        }  # fmt: skip
+            "event": "notice",
+            "kind": event.kind.value,
+            "stream": event.stream,
+            "direction": event.direction.value,
+            "ts": ts,
+            "frame": event.frame,
+            "size": event.size,
+        }
     assert isinstance(event, Closed)
     return head | {
-        "event": "closed", "stream": event.stream, "ts": ts, "frame": event.frame,
-        "reason": event.reason.value, "stats": asdict(event.stats),
-    }  # fmt: skip
+        "event": "closed",
+        "stream": event.stream,
+        "ts": ts,
+        "frame": event.frame,
+        "reason": event.reason.value,
+        "stats": asdict(event.stats),
+    }
 
 
 def _captures() -> list[Path]:

@@ -58,11 +58,13 @@ def _chat(client: Endpoint = C, retransmit: bool = False) -> list[Segment]:
 
 def _run(**kwargs: object) -> RunInfo:
     return RunInfo(
-        title="netlab lab report: test", kind="loopback", started=100.0,
+        title="netlab lab report: test",
+        kind="loopback",
+        started=100.0,
         settings=(("server", "127.0.0.1:55555"),),
         commands=(Command("start the server", "netlab serve --port 55555"),),
         **kwargs,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
 
 
 def test_collect_keeps_each_connection_with_its_stats_and_nickname_from_the_handshake() -> None:

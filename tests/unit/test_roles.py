@@ -119,11 +119,26 @@ def _mid_chat(server: Endpoint, clients: list[Endpoint]) -> list[Segment]:
     for round_ in range(2):
         for i, client in enumerate(clients):
             frame += 1
-            segs.append(Segment(frame, float(frame), server, client, 1000 + 6 * round_, 500 + 4 * round_,
-                                ACK, 100, b"hello\n", 6))  # fmt: skip
+            segs.append(
+                Segment(
+                    frame, float(frame), server, client, 1000 + 6 * round_, 500 + 4 * round_, ACK, 100, b"hello\n", 6
+                )
+            )
             frame += 1
-            segs.append(Segment(frame, float(frame), client, server, 500 + 4 * round_, 1006 + 6 * round_,
-                                ACK, 100, f"c{i}!\n".encode(), 4))  # fmt: skip
+            segs.append(
+                Segment(
+                    frame,
+                    float(frame),
+                    client,
+                    server,
+                    500 + 4 * round_,
+                    1006 + 6 * round_,
+                    ACK,
+                    100,
+                    f"c{i}!\n".encode(),
+                    4,
+                )
+            )
     return segs
 
 

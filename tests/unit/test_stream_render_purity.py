@@ -13,14 +13,44 @@ import netlab.stream
 MODULES = sorted(
     path for package in (netlab.stream, netlab.render) for path in Path(str(package.__file__)).parent.glob("*.py")
 )
-BANNED_ROOTS = {"socket", "threading", "scapy", "typer", "rich", "psutil", "subprocess", "select", "asyncio",
-                "multiprocessing", "prompt_toolkit"}  # fmt: skip
-PURE_NETLAB = ("netlab.stream", "netlab.render", "netlab.capture.model", "netlab.capture.endpoint",
-               "netlab.errors", "netlab.chat.protocol", "netlab.chat.wire", "netlab.chat.limits")  # fmt: skip
+BANNED_ROOTS = {
+    "socket",
+    "threading",
+    "scapy",
+    "typer",
+    "rich",
+    "psutil",
+    "subprocess",
+    "select",
+    "asyncio",
+    "multiprocessing",
+    "prompt_toolkit",
+}
+PURE_NETLAB = (
+    "netlab.stream",
+    "netlab.render",
+    "netlab.capture.model",
+    "netlab.capture.endpoint",
+    "netlab.errors",
+    "netlab.chat.protocol",
+    "netlab.chat.wire",
+    "netlab.chat.limits",
+)
 # Reading the clock (formatting a given time stamp with `time.strftime`, `time.gmtime(ts)` or
 # `datetime.fromtimestamp(ts)` is fine).
-CLOCK_CALLS = {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "process_time",
-               "sleep", "now", "utcnow", "today"}  # fmt: skip
+CLOCK_CALLS = {
+    "time",
+    "time_ns",
+    "monotonic",
+    "monotonic_ns",
+    "perf_counter",
+    "perf_counter_ns",
+    "process_time",
+    "sleep",
+    "now",
+    "utcnow",
+    "today",
+}
 CLOCK_WITHOUT_ARGS = {"gmtime", "localtime", "ctime", "asctime"}
 
 
@@ -58,6 +88,8 @@ def test_stream_and_render_modules_do_not_read_the_clock(path: Path) -> None:
 
 
 def test_the_clock_check_can_fail() -> None:
-    tree = ast.parse("import time\nfrom datetime import datetime\nt = time.monotonic()\nd = datetime.now()\n"
-                     "s = time.strftime('%H', time.gmtime(0))\nu = time.gmtime()\n")  # fmt: skip
+    tree = ast.parse(
+        "import time\nfrom datetime import datetime\nt = time.monotonic()\nd = datetime.now()\n"
+        "s = time.strftime('%H', time.gmtime(0))\nu = time.gmtime()\n"
+    )
     assert [entry.split(":")[0] for entry in _clock_calls(tree)] == ["line 3", "line 4", "line 6"]
