@@ -56,6 +56,7 @@ import enum
 from dataclasses import dataclass
 
 from netlab.capture.model import ACK, FIN, NO_WINDOW_SCALE, RST, SYN, Segment
+from netlab.stream.seq import HALF as _HALF
 from netlab.stream.seq import SEQ_MASK, seq_add, seq_diff, seq_gt, seq_lt
 
 __all__ = ["AnalysisFlag", "ConnectionAnalysis", "FrameAnalysis", "NO_WINDOW_SCALE"]
@@ -294,7 +295,10 @@ class ConnectionAnalysis:
         nextseq = fwd.nextseq
         if flags & _ACK_OR_CONTROL != ACK or seq != nextseq or not nextseq or not window:
             return False  # not an ACK, or a SYN/FIN/RST, or not at the next sequence number, or a zero window
-        if (self._syn_ts and not self._first_rtt) or (rev.maxseqtobeacked and seq_gt(ack, rev.maxseqtobeacked)):
+        # seq_gt(ack, rev.maxseqtobeacked), inlined (`netlab.stream.seq` defines it): the ordinary path runs per segment
+        if (self._syn_ts and not self._first_rtt) or (
+            rev.maxseqtobeacked and 0 < (ack - rev.maxseqtobeacked) & SEQ_MASK < _HALF
+        ):
             return False
         if seglen:
             if not self._ordinary_data(fwd, rev, ts, seq, seglen):
@@ -317,8 +321,8 @@ class ConnectionAnalysis:
         """`_ordinary` for data: True (and the sequence recorded) unless it may be flagged."""
         if seglen == 1 and not rev.window:
             return False  # maybe a zero-window probe
-        end = seq_add(seq, seglen)
-        if rev.lastack and not seq_gt(end, rev.lastack):
+        end = (seq + seglen) & SEQ_MASK  # seq_add and seq_gt, inlined as above
+        if rev.lastack and not 0 < (end - rev.lastack) & SEQ_MASK < _HALF:
             return False  # every byte acknowledged already: spurious
         scale = rev.win_scale
         if scale != _SCALE_UNKNOWN:  # window full when it fills the receive window exactly

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 SEQ_MOD = 1 << 32
 SEQ_MASK = SEQ_MOD - 1
-_HALF = 1 << 31
+HALF = 1 << 31  # sequence numbers at least this far ahead (mod 2**32) are behind
+_HALF = HALF
 
 
 def seq_add(seq: int, n: int) -> int:
