@@ -142,6 +142,28 @@ def measure(name: str, argv: list[str], packets: int, repeat: int | None = None)
     return row
 
 
+def cpu_seconds(argv: list[str], env: dict[str, str]) -> float:
+    """User + system CPU seconds of one run (less sensitive than wall time to a busy machine)."""
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%U %S", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    user, system = result.stderr.strip().splitlines()[-1].split()
+    return float(user) + float(system)
+
+
+def compare_baseline(tree: Path, argv: list[str]) -> None:
+    """Time this checkout and `tree` on the same capture, alternating, and print both and their ratio."""
+    here = Path(__file__).resolve().parent.parent
+    runs: dict[str, list[float]] = {"this checkout": [], f"baseline {tree}": []}
+    for _ in range(max(REPEAT, 3)):
+        for times, root in zip(runs.values(), (here, tree), strict=True):
+            times.append(cpu_seconds(argv, {**os.environ, "PYTHONPATH": str(root)}))
+    for name, times in runs.items():
+        print(f"  {name:<44} CPU {sorted(times)[len(times) // 2]:6.2f} s (median of {len(times)}: {times})")
+    mine, base = (sorted(t)[len(t) // 2] for t in runs.values())
+    print(f"  this checkout / baseline, CPU time: {mine / base:.3f}x (target for a restructuring: <= 1.10x)")
+
+
 SCAPY_SESSIONS = "from scapy.utils import rdpcap; import sys; print(len(rdpcap(sys.argv[1]).sessions()))"
 
 
@@ -153,6 +175,12 @@ def main() -> int:
     ap.add_argument("--scapy-slice", type=int, default=20_000)
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "netlab-bench"))
     ap.add_argument("--repeat", type=int, default=3, help="runs of netlab and tcpflow; the best time counts")
+    ap.add_argument(
+        "--baseline",
+        metavar="TREE",
+        help="another netlab checkout (e.g. `git worktree add /tmp/before REV`): timed in the same run, "
+        "alternating with this one, and compared",
+    )
     args = ap.parse_args()
     global REPEAT
     REPEAT = args.repeat
@@ -171,6 +199,8 @@ def main() -> int:
     rows: dict[str, dict[str, float] | None] = {}
     rows["netlab"] = measure("netlab follow --read (all streams, json)", [*netlab, str(full)], args.packets)
     rows["netlab-half"] = measure("netlab follow --read, first half", [*netlab, str(half)], args.packets // 2)
+    if args.baseline:
+        compare_baseline(Path(args.baseline), [*netlab, str(full)])
     if shutil.which("tcpflow"):
         with tempfile.TemporaryDirectory() as out:
             rows["tcpflow"] = measure(
