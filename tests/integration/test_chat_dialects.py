@@ -4,13 +4,12 @@ students' tutorial and raw relay servers (all written here the way the classic t
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_chat_support import LineClient, running_server, wait_for
+from test_chat_support import LineClient, RelayServer, running_server, wait_for
 
 from netlab.chat.client import ChatClient
 from netlab.chat.server import ChatServer
@@ -19,38 +18,13 @@ from netlab.chat.wire import MessageKind
 pytestmark = pytest.mark.timeout(60)
 
 
-class StudentServer:
+class StudentServer(RelayServer):
     """A students' relay server: `tutorial=True` greets with bare NICK and announces joins;
     otherwise a raw relay (no handshake), optionally prefixing chunks with the sender's port."""
 
     def __init__(self, tutorial: bool, port_prefix: bool = False) -> None:
         self.tutorial, self.port_prefix = tutorial, port_prefix
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = self.listener.getsockname()
-        self.lock = threading.Lock()
-        self.clients: list[socket.socket] = []
-        self.threads: list[threading.Thread] = []
-        self.acceptor = threading.Thread(target=self._accept)
-        self.acceptor.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(sock,))
-            self.threads.append(thread)
-            thread.start()
-
-    def _broadcast(self, data: bytes, sender: socket.socket | None) -> None:
-        with self.lock:
-            targets = [c for c in self.clients if c is not sender]
-        for target in targets:
-            try:
-                target.sendall(data)
-            except OSError:
-                pass
+        super().__init__()  # starts accepting: the settings above come first
 
     def _serve(self, sock: socket.socket) -> None:
         port = sock.getpeername()[1]
@@ -68,20 +42,7 @@ class StudentServer:
         except OSError:
             pass
         finally:
-            with self.lock:
-                if sock in self.clients:
-                    self.clients.remove(sock)
-            sock.close()
-
-    def close(self) -> None:
-        self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        self.acceptor.join()
-        with self.lock:
-            for client in self.clients:
-                client.shutdown(socket.SHUT_RDWR)
-        for thread in self.threads:
-            thread.join(5)
+            self._leave(sock)
 
 
 class TutorialClient:

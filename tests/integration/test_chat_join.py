@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from test_chat_cli import Pty
-from test_chat_support import LineClient, running_server, wait_for
+from test_chat_support import LineClient, RelayServer, running_server, wait_for
 from typer.testing import CliRunner
 
 from netlab.chat.client import ChatClient
@@ -116,7 +116,7 @@ class RecordingProxy:
             thread.join(10)
 
 
-class StudentServer:
+class StudentServer(RelayServer):
     """A students' server written the classic way: `tutorial` greets with a bare NICK and takes the next
     recv() as the nickname (`announce`: then says "X joined!" to everyone and "Connected to server!" to
     the newcomer; otherwise says nothing); every later chunk is relayed unchanged to the others. Without
@@ -124,33 +124,8 @@ class StudentServer:
 
     def __init__(self, tutorial: bool, announce: bool = True) -> None:
         self.tutorial, self.announce = tutorial, announce
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.address = self.listener.getsockname()
-        self.lock = threading.Lock()
-        self.clients: list[socket.socket] = []
         self.nicks: list[bytes] = []
-        self.threads: list[threading.Thread] = []
-        self.acceptor = threading.Thread(target=self._accept)
-        self.acceptor.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            thread = threading.Thread(target=self._serve, args=(sock,))
-            self.threads.append(thread)
-            thread.start()
-
-    def _broadcast(self, data: bytes, sender: socket.socket | None) -> None:
-        with self.lock:
-            targets = [c for c in self.clients if c is not sender]
-        for target in targets:
-            try:
-                target.sendall(data)
-            except OSError:
-                pass
+        super().__init__()  # starts accepting: the settings above come first
 
     def _serve(self, sock: socket.socket) -> None:
         try:
@@ -171,20 +146,7 @@ class StudentServer:
         except OSError:
             pass
         finally:
-            with self.lock:
-                if sock in self.clients:
-                    self.clients.remove(sock)
-            sock.close()
-
-    def close(self) -> None:
-        self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        self.acceptor.join()
-        with self.lock:
-            for client in self.clients:
-                client.shutdown(socket.SHUT_RDWR)
-        for thread in self.threads:
-            thread.join(5)
+            self._leave(sock)
 
 
 @pytest.fixture

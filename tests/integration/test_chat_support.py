@@ -176,3 +176,56 @@ class ServeProcess:
                 self.proc.wait()
             self._drain.join(5)
         return code
+
+
+class RelayServer:
+    """The skeleton of a students' relay server, written the classic way: an accept thread, one thread
+    per client (`_serve`, which subclasses write), a lock around the client list, and a broadcast that
+    calls `sendall` on every other client from the sender's thread. `close` stops and joins everything."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = self.listener.getsockname()
+        self.lock = threading.Lock()
+        self.clients: list[socket.socket] = []
+        self.threads: list[threading.Thread] = []
+        self.acceptor = threading.Thread(target=self._accept)
+        self.acceptor.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(sock,))
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        raise NotImplementedError
+
+    def _broadcast(self, data: bytes, sender: socket.socket | None) -> None:
+        with self.lock:
+            targets = [c for c in self.clients if c is not sender]
+        for target in targets:
+            try:
+                target.sendall(data)
+            except OSError:
+                pass
+
+    def _leave(self, sock: socket.socket) -> None:
+        with self.lock:
+            if sock in self.clients:
+                self.clients.remove(sock)
+        sock.close()
+
+    def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.acceptor.join()
+        with self.lock:
+            for client in self.clients:
+                client.shutdown(socket.SHUT_RDWR)
+        for thread in self.threads:
+            thread.join(5)
