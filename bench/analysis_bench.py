@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from follow_bench import generate  # noqa: E402
 
-from netlab.capture.model import Segment  # noqa: E402
 from netlab.capture.pcapfile import read_segments  # noqa: E402
+from netlab.packets import Segment  # noqa: E402
 from netlab.stream.analysis import ConnectionAnalysis, FrameAnalysis  # noqa: E402
 
 

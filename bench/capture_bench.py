@@ -261,8 +261,8 @@ class Tcpdump(Peer):
         wait_for_line(self.proc, b"listening on")
 
     def stop(self) -> dict[str, int]:
-        from netlab.capture.model import Endpoint
         from netlab.capture.pcapfile import read_segments
+        from netlab.packets import Endpoint
 
         self.proc.send_signal(signal.SIGINT)
         _, err = self.proc.communicate(timeout=60)

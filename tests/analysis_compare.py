@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from netlab.capture.model import Endpoint, Segment
 from netlab.capture.pcapfile import read_segments
 from netlab.errors import PcapReadError
+from netlab.packets import Endpoint, Segment
 from netlab.stream.analysis import AnalysisFlag, ConnectionAnalysis, FrameAnalysis
 from netlab.stream.events import Opened
 from netlab.stream.reassembly import Reassembler

@@ -34,7 +34,7 @@ import struct
 from collections.abc import Callable
 
 from netlab.capture.ipfrag import Defragmenter
-from netlab.capture.model import NO_WINDOW_SCALE, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
+from netlab.packets import NO_WINDOW_SCALE, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0

@@ -25,10 +25,10 @@ from pathlib import Path
 from netlab.capture.bpf import DEFAULT_SNAPLEN
 from netlab.capture.decode import decode
 from netlab.capture.ipfrag import Defragmenter
-from netlab.capture.model import Segment
 from netlab.capture.sources import LiveCapture, choose_interface, default_backend, open_live, resolve
 from netlab.capture.writer import PcapWriter
 from netlab.errors import CaptureError
+from netlab.packets import Segment
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import BinaryIO
 
 from netlab.capture.decode import LINKTYPE_ETHERNET, decode_fields, decode_layers, ethernet_ipv4_tcp
 from netlab.capture.ipfrag import Defragmenter
-from netlab.capture.model import Segment, SegmentFields
 from netlab.errors import PcapReadError
+from netlab.packets import Segment, SegmentFields
 
 PacketRecord = tuple[int, float, bytes, int]
 """(linktype, ts in seconds, captured frame bytes, original length on the wire)."""

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from netlab.capture.model import ACK, SYN, Endpoint
 from netlab.capture.pcapfile import read_segments
 from netlab.errors import PcapReadError
+from netlab.packets import ACK, SYN, Endpoint
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from netlab.errors import NoSuchStream
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from netlab.capture.model import Endpoint, Segment
+    from netlab.packets import Endpoint, Segment
     from netlab.stream.pipeline import FollowSummary, StreamFilter
     from netlab.stream.roles import RoleJudge
 

@@ -13,10 +13,10 @@ import threading
 import time
 from collections.abc import Iterable
 
-from netlab.capture.model import Endpoint
 from netlab.chat.client import ChatClient
 from netlab.chat.wire import Incoming, MessageKind
 from netlab.lab.conversation import Expect
+from netlab.packets import Endpoint
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from netlab.capture.model import Endpoint
 from netlab.capture.pcapfile import read_segments
 from netlab.chat.client import ChatClient
 from netlab.chat.registry import Visit, format_address
@@ -33,6 +32,7 @@ from netlab.lab.networks import LoopbackNetwork, NamespaceNetwork, Network
 from netlab.lab.participants import Inbox, Participant
 from netlab.lab.script import Script, StepKind, default_script, parse_script
 from netlab.lab.verify import check_sent, expected_bytes
+from netlab.packets import Endpoint
 from netlab.report.build import build_report
 from netlab.report.model import Command, Report, RunInfo
 from netlab.report.write import ReportFiles, collect_into, write_report

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.stream.dialogue import Dialogue
 from netlab.stream.events import Direction
 

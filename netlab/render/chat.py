@@ -41,10 +41,10 @@ import heapq
 from dataclasses import replace
 from datetime import datetime
 
-from netlab.capture.model import Endpoint
 from netlab.chat.limits import NICK_REPLY_SECONDS
 from netlab.chat.protocol import GREETING, decode_line
 from netlab.chat.wire import WELCOME_RE, MessageKind, neutralise, parse_server_line
+from netlab.packets import Endpoint
 from netlab.render.base import RenderOptions
 from netlab.render.chat_common import Entry, Key
 from netlab.render.chat_netlab import NetlabRoom, NetlabStream

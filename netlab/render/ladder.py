@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from netlab.capture.model import ACK, FIN, PSH, RST, SYN, URG
+from netlab.packets import ACK, FIN, PSH, RST, SYN, URG
 from netlab.stream.analysis import AnalysisFlag, FrameAnalysis
 from netlab.stream.events import Closed, Direction, Event, Opened, Packet
 

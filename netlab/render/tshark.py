@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.render.base import RenderOptions
 from netlab.stream.events import Data, Direction, Event, Gap, GapReason, Opened
 

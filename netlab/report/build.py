@@ -16,12 +16,12 @@ from pathlib import Path
 
 from netlab.capture.decode import decode
 from netlab.capture.ipfrag import Defragmenter
-from netlab.capture.model import Endpoint, Segment
 from netlab.capture.pcapfile import read_packets
 from netlab.capture.prescan import connection_ends
 from netlab.chat.protocol import GREETING
 from netlab.chat.wire import nick_problem
 from netlab.errors import PcapReadError
+from netlab.packets import Endpoint, Segment
 from netlab.render import RenderOptions, make_renderer
 from netlab.report.model import (
     MAX_CONNECTIONS_DRAWN,

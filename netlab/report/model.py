@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets.model import SocketRow
 from netlab.stream.dialogue import Dialogue
 from netlab.stream.events import Event, Opened, StreamStats

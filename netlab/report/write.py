@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
 
-from netlab.capture.model import Endpoint
 from netlab.errors import LabError, PcapReadError
 from netlab.invocation import program_text
+from netlab.packets import Endpoint
 from netlab.report.build import Collected, build_report, read_capture
 from netlab.report.markdown import render_markdown
 from netlab.report.model import Command, Report, RunInfo

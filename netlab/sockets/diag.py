@@ -27,7 +27,7 @@ import errno
 import socket
 import struct
 
-from netlab.capture.endpoint import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets.model import SocketRow, TcpState
 
 AF_INET = socket.AF_INET

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from netlab.capture.endpoint import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets.diag import query
 from netlab.sockets.model import TcpState
 

@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from netlab.capture.endpoint import Endpoint
+from netlab.packets import Endpoint
 
 if TYPE_CHECKING:
     from typing import Any

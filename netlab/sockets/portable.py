@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-from netlab.capture.endpoint import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets.model import SocketRow, TcpState
 
 

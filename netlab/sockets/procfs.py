@@ -21,7 +21,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING
 
-from netlab.capture.endpoint import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets.model import SocketRow, TcpState
 
 if TYPE_CHECKING:

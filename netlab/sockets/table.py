@@ -16,7 +16,7 @@ import enum
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from netlab.capture.endpoint import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets.model import (
     SCHEMA_VERSION,
     Role,

@@ -55,7 +55,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from netlab.capture.model import ACK, FIN, NO_WINDOW_SCALE, RST, SYN, Segment
+from netlab.packets import ACK, FIN, NO_WINDOW_SCALE, RST, SYN, Segment
 from netlab.stream.seq import HALF as _HALF
 from netlab.stream.seq import SEQ_MASK, seq_add, seq_diff, seq_gt, seq_lt
 

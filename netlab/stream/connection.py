@@ -7,7 +7,7 @@ the `StreamStats` field they end up in, so no count is declared twice.
 
 from __future__ import annotations
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.stream.analysis import AnalysisFlag, ConnectionAnalysis, FrameAnalysis
 from netlab.stream.events import CloseReason, ControlKind, Direction, StreamStats
 from netlab.stream.flow import Flow

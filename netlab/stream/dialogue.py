@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.stream.events import (
     Closed,
     CloseReason,

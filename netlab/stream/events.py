@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.stream.analysis import FrameAnalysis
 from netlab.stream.roles import RoleReason
 

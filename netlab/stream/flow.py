@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.stream.events import Data, Direction
 from netlab.stream.seq import seq_add, seq_diff
 from netlab.stream.states import FLOW_TRANSITIONS, FlowEvent, FlowState, advance

@@ -22,7 +22,7 @@ hole becomes a gap).
 
 from __future__ import annotations
 
-from netlab.capture.model import SYN, Segment
+from netlab.packets import SYN, Segment
 from netlab.stream.events import Event, Gap, GapReason, Notice, NoticeKind
 from netlab.stream.flow import Flow, Fragment, take
 from netlab.stream.seq import SEQ_MASK, seq_add

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from netlab.capture.model import Endpoint, Segment, SegmentFields
 from netlab.errors import NetlabError
+from netlab.packets import Endpoint, Segment, SegmentFields
 from netlab.stream.events import Closed, Data, Event, Opened, StreamStats
 from netlab.stream.reassembly import Reassembler
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from netlab.capture.model import ACK, FIN, RST, SYN, Endpoint, Segment, SegmentFields
+from netlab.packets import ACK, FIN, RST, SYN, Endpoint, Segment, SegmentFields
 from netlab.stream.analysis import FrameAnalysis
 from netlab.stream.connection import Connection
 from netlab.stream.events import (

@@ -29,7 +29,7 @@ import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 
 LINUX_EPHEMERAL = (32768, 60999)  # /proc/sys/net/ipv4/ip_local_port_range's default
 IANA_EPHEMERAL = (49152, 65535)  # RFC 6335's dynamic ports

@@ -34,7 +34,7 @@ import enum
 from collections.abc import Iterable
 from typing import Literal
 
-from netlab.capture.model import ACK, SYN, Segment
+from netlab.packets import ACK, SYN, Segment
 from netlab.stream.connection import Connection
 from netlab.stream.flow import FlowView
 from netlab.stream.seq import seq_add

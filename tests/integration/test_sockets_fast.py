@@ -22,10 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from netlab.capture.model import Endpoint
 from netlab.cli import entry, sockets_fast
 from netlab.cli.app import app
 from netlab.errors import SocketsError
+from netlab.packets import Endpoint
 from netlab.sockets.model import ChatClient, Role, ServerStatus, Snapshot, SocketRow, TcpState
 from netlab.sockets.table import select
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netlab.capture.model import Endpoint, Segment
+from netlab.packets import Endpoint, Segment
 from netlab.stream.events import Data, Direction, Event, Gap
 
 CLIENT = Endpoint("10.0.0.1", 40000)

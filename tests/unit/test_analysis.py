@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint, Segment
+from netlab.packets import Endpoint, Segment
 from netlab.stream.analysis import NO_WINDOW_SCALE, AnalysisFlag, ConnectionAnalysis, FrameAnalysis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -90,7 +90,7 @@ def test_analyser_is_pure() -> None:
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"__future__", "enum", "dataclasses", "netlab.capture.model", "netlab.stream.seq"}
+    assert imported <= {"__future__", "enum", "dataclasses", "netlab.packets", "netlab.stream.seq"}
 
 
 # -- definitions, one case each -------------------------------------------------------------------

@@ -21,8 +21,8 @@ from netlab.capture.decode import (
     decode,
 )
 from netlab.capture.ipfrag import Defragmenter
-from netlab.capture.model import NO_WINDOW_SCALE, Endpoint, Segment
 from netlab.capture.pcapfile import read_packets
+from netlab.packets import NO_WINDOW_SCALE, Endpoint, Segment
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from _segments import ACK, FIN, SYN, Builder
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.stream import Reassembler, Turn, build_dialogues
 from netlab.stream.events import CloseReason, Control, ControlKind, Direction, Gap
 

@@ -220,7 +220,7 @@ def test_every_netlab_name_a_docstring_quotes_exists(where: str, text: str) -> N
         ("decode.decode_layers", True),
         ("report.model.Report", True),
         ("netlab.cli.exits.exit_status_for", True),
-        ("model.Segment", True),
+        ("packets.Segment", True),
         ("netlab.stream.nothing", False),
         ("StreamStats.retransmissions", True),
         ("seq.seq_diff()", True),

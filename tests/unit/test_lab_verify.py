@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from netlab.capture.model import Endpoint
 from netlab.lab.verify import check_sent, expected_bytes
+from netlab.packets import Endpoint
 from netlab.stream.dialogue import Turn, build_dialogues
 from netlab.stream.events import Closed, CloseReason, Data, Direction, Event, Opened, StreamStats
 from netlab.stream.roles import RoleReason

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint, Segment
+from netlab.packets import Endpoint, Segment
 from netlab.render.ladder import ladder_rows, render_ladder
 from netlab.stream.events import Event, Opened, Packet
 from netlab.stream.reassembly import Reassembler

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from netlab.capture.model import Segment, SegmentFields
 from netlab.capture.pcapfile import read_segments
 from netlab.errors import PcapReadError
+from netlab.packets import Segment, SegmentFields
 from netlab.render import RenderOptions, make_renderer
 from netlab.stream.events import Direction
 from netlab.stream.pipeline import follow

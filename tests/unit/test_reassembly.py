@@ -12,7 +12,7 @@ from conformance_kit import KIT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint, Segment
+from netlab.packets import Endpoint, Segment
 from netlab.stream import Reassembler, build_dialogues
 from netlab.stream.events import (
     Closed,

@@ -8,7 +8,7 @@ from datetime import datetime
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.render.base import RenderOptions
 from netlab.render.chat import ChatRenderer
 from netlab.stream.events import (

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from conformance_kit import KIT
 
-from netlab.capture.model import Endpoint
 from netlab.capture.pcapfile import read_segments
+from netlab.packets import Endpoint
 from netlab.render import RenderOptions, make_renderer
 from netlab.stream.events import (
     Closed,

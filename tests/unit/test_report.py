@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from netlab.capture.model import Endpoint, Segment, TcpFlag
+from netlab.packets import Endpoint, Segment, TcpFlag
 from netlab.report.build import build_report, collect, guess_nickname
 from netlab.report.markdown import fence, render_markdown
 from netlab.report.model import Command, RunInfo

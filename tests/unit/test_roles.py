@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint, Segment
+from netlab.packets import Endpoint, Segment
 from netlab.stream.events import Opened
 from netlab.stream.reassembly import Reassembler
 from netlab.stream.roles import RoleHints, RoleJudge, RoleReason, explain_roles

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets import diag
 from netlab.sockets.model import TcpState
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets.model import TcpState, canonical_ip, parse_endpoint, parse_status, unmapped
 from netlab.sockets.procfs import parse_proc_net_tcp
 from netlab.sockets.table import format_endpoint

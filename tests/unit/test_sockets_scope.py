@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets.model import ServerScope, SocketRow, TcpState
 from netlab.sockets.table import within
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import netlab.sockets.model as model_module
 import netlab.sockets.table as table_module
-from netlab.capture.model import Endpoint
+from netlab.packets import Endpoint
 from netlab.sockets.model import ChatClient, Role, ServerStatus, Snapshot, SocketRow, TcpState
 from netlab.sockets.table import (
     COLUMNS,

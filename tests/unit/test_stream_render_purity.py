@@ -29,8 +29,8 @@ BANNED_ROOTS = {
 PURE_NETLAB = (
     "netlab.stream",
     "netlab.render",
-    "netlab.capture.model",
-    "netlab.capture.endpoint",
+    "netlab.packets",
+    "netlab.packets",
     "netlab.errors",
     "netlab.chat.protocol",
     "netlab.chat.wire",

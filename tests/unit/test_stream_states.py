@@ -10,7 +10,7 @@ from _segments import ACK, SYN, Builder, stream_bytes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netlab.capture.model import Endpoint, Segment
+from netlab.packets import Endpoint, Segment
 from netlab.stream import Reassembler
 from netlab.stream.analysis import AnalysisFlag
 from netlab.stream.connection import Connection

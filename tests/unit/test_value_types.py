@@ -10,8 +10,8 @@ import pickle
 
 import pytest
 
-from netlab.capture.endpoint import Endpoint
-from netlab.capture.model import Endpoint as ModelEndpoint
+from netlab.packets import Endpoint
+from netlab.packets import Endpoint as ModelEndpoint
 from netlab.sockets.model import ChatClient, ServerScope, ServerStatus, Snapshot, SocketRow, TcpState
 from netlab.sockets.table import Group, Refresh
 

@@ -9,7 +9,7 @@ from _segments import ACK, FIN, PSH, SYN, Builder, gaps, stream_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netlab.capture.model import Segment
+from netlab.packets import Segment
 from netlab.stream import Reassembler
 from netlab.stream.events import Data, Direction, Event, Notice, NoticeKind, Opened
 from netlab.stream.vlan_copies import MAX_SEGMENTS

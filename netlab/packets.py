@@ -1,11 +1,34 @@
-"""Packet-level value types shared by the decoder, the capture sources and the reassembler (pure)."""
+"""Packet-level value types (pure): `Endpoint`, `Segment` and its tuple form `SegmentFields`, TCP flag bits.
+
+Shared by the decoder and capture sources (`netlab.capture`), the reassembler and analyser
+(`netlab.stream`) and `netlab sockets`; wire-neutral, so they live beside those packages, not in one.
+"""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from netlab.capture.endpoint import Endpoint as Endpoint  # defined apart for `netlab sockets`' start-up
+
+class Endpoint(NamedTuple):
+    """One end of a TCP connection: an IP address (text form) and a port.
+
+    A `typing.NamedTuple`, not a dataclass, because it is a measured hot path: the reassembler and
+    the decoder look connections up by endpoints in dicts on every segment, and a tuple hashes and
+    compares in C (a frozen dataclass's generated `__hash__`/`__eq__` run Python code per lookup).
+    Being a tuple, it also equals a plain ``(ip, port)`` tuple and any other 2-tuple of the same
+    values; netlab never relies on that: build an `Endpoint` to compare with one.
+    """
+
+    ip: str
+    port: int
+
+    def __str__(self) -> str:
+        if ":" in self.ip:
+            return f"[{self.ip}]:{self.port}"
+        return f"{self.ip}:{self.port}"
+
 
 # TCP header flag bits, the one definition netlab has: plain ints, so hot paths test `flags & SYN`
 # at int speed; `TcpFlag` names the same bits for display and typing.
