@@ -98,3 +98,16 @@ def netlab_flag_frames(events: list[Event], flag: str) -> set[int]:
 def netlab_stats(events: list[Event]) -> dict[int, StreamStats]:
     """stream -> its final statistics."""
     return {e.stream: e.stats for e in events if isinstance(e, Closed)}
+
+
+def assert_agrees_with_tshark(pcap: Path) -> None:
+    """The ladder's frames per stream, every counted flag per frame and every per-stream count equal tshark's."""
+    table = tshark_table(pcap)
+    events = netlab_events(pcap)
+    assert netlab_frames(events) == tshark_frames(table)
+    stats = netlab_stats(events)
+    for flag in COUNTED:
+        assert netlab_flag_frames(events, flag) == tshark_flag_frames(table, flag), flag
+        field = STATS_FIELD[flag]
+        ours = {stream: getattr(s, field) for stream, s in stats.items() if getattr(s, field)}
+        assert ours == tshark_counts(table, flag), flag

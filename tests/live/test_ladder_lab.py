@@ -11,18 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tshark_oracle import (
-    COUNTED,
-    STATS_FIELD,
-    netlab_events,
-    netlab_flag_frames,
-    netlab_frames,
-    netlab_stats,
-    tshark_counts,
-    tshark_flag_frames,
-    tshark_frames,
-    tshark_table,
-)
+from tshark_oracle import assert_agrees_with_tshark, tshark_flag_frames, tshark_table
 from typer.testing import CliRunner
 
 from netlab.capture.pcapfile import read_packets
@@ -50,24 +39,13 @@ def _cut(pcap: Path, out: Path, skip: int) -> Path:
     return out
 
 
-def _check_against_tshark(pcap: Path) -> None:
-    table = tshark_table(pcap)
-    events = netlab_events(pcap)
-    assert netlab_frames(events) == tshark_frames(table)
-    stats = netlab_stats(events)
-    for flag in COUNTED:
-        assert netlab_flag_frames(events, flag) == tshark_flag_frames(table, flag), flag
-        ours = {s: getattr(st, STATS_FIELD[flag]) for s, st in stats.items() if getattr(st, STATS_FIELD[flag])}
-        assert ours == tshark_counts(table, flag), flag
-
-
 @pytest.fixture(scope="module")
 def loopback(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _lab(tmp_path_factory.mktemp("lab"), "loopback")
 
 
 def test_loopback_lab_ladder_and_counts_match_tshark(loopback: Path) -> None:
-    _check_against_tshark(loopback)
+    assert_agrees_with_tshark(loopback)
     html = (loopback.parent / "loopback" / "report.html").read_text()
     assert "inferred" not in html  # every handshake ACK was captured: none is invented
     first = re.search(r"<g class=\"row (\w+) c2s\"><title>frame (\d+): \[ACK\]", html)
@@ -75,13 +53,13 @@ def test_loopback_lab_ladder_and_counts_match_tshark(loopback: Path) -> None:
 
 
 def test_capture_starting_mid_stream_matches_tshark(loopback: Path, tmp_path: Path) -> None:
-    _check_against_tshark(_cut(loopback, tmp_path / "mid.pcap", 12))
+    assert_agrees_with_tshark(_cut(loopback, tmp_path / "mid.pcap", 12))
 
 
 @pytest.mark.skipif(not namespaces_supported(), reason="cannot create network namespaces here")
 def test_lossy_reordering_hosts_ladder_and_counts_match_tshark(tmp_path: Path) -> None:
     pcap = _lab(tmp_path, "lossy", "--hosts", "4", "--loss", "5", "--reorder", "10", "--seed", "7")
-    _check_against_tshark(pcap)
+    assert_agrees_with_tshark(pcap)
     table = tshark_table(pcap)
     assert tshark_flag_frames(table, "retransmission"), "a 5% loss run without one retransmission tests nothing"
     markdown = (tmp_path / "lossy" / "report.md").read_text()
