@@ -48,6 +48,12 @@ class TcpFlag(enum.IntFlag):
     CWR = CWR
 
 
+QUOTED = 0x10000
+"""Not a TCP header bit: set in `Segment.flags` by the decoder for a TCP header quoted inside an
+ICMP or ICMPv6 error. Such a "segment" is not part of a connection (no payload, no analysis); it
+only names a 4-tuple, which Wireshark numbers as a ``tcp.stream`` when the 4-tuple is new, so the
+reassembler reserves that number to keep the numbers of real connections equal to Wireshark's."""
+
 NO_WINDOW_SCALE = -1
 """`Segment.wscale` of a SYN that carried no window-scale option."""
 

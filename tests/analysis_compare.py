@@ -17,7 +17,7 @@ from pathlib import Path
 
 from netlab.capture.pcapfile import read_segments
 from netlab.errors import PcapReadError
-from netlab.packets import Endpoint, Segment
+from netlab.packets import QUOTED, Endpoint, Segment
 from netlab.stream.analysis import AnalysisFlag, ConnectionAnalysis, FrameAnalysis
 from netlab.stream.events import Opened
 from netlab.stream.reassembly import Reassembler
@@ -81,6 +81,8 @@ def analyse_segments(segments: Iterable[Segment]) -> dict[int, FrameAnalysis]:
     current: dict[tuple[object, ...], int] = {}
     result: dict[int, FrameAnalysis] = {}
     for seg in segments:
+        if seg.flags & QUOTED:  # a header quoted in an ICMP error: no analysis (Wireshark's neither)
+            continue
         for event in reassembler.feed(seg):
             if isinstance(event, Opened):
                 streams[event.stream] = (ConnectionAnalysis(), event.client)

@@ -34,7 +34,7 @@ import struct
 from collections.abc import Callable
 
 from netlab.capture.ipfrag import Defragmenter
-from netlab.packets import NO_WINDOW_SCALE, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
+from netlab.packets import NO_WINDOW_SCALE, QUOTED, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0
@@ -513,6 +513,43 @@ def _vxlan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields |
     return _ethernet(buf, off + 8, end, ctx)
 
 
+# --- ICMP errors --------------------------------------------------------------------------------
+
+_ICMP_ERRORS = frozenset({3, 4, 5, 11, 12})  # unreachable, source quench, redirect, time exceeded, parameter
+_ICMPV6_ERRORS = frozenset({1, 2, 3, 4})  # unreachable, packet too big, time exceeded, parameter problem
+
+
+def _icmp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """An ICMP error quoting a TCP header (RFC 792): the quoted 4-tuple, flagged `QUOTED`."""
+    if buf[off] not in _ICMP_ERRORS:
+        return None
+    inner = off + 8
+    ihl = (buf[inner] & 0x0F) * 4
+    if buf[inner] >> 4 != 4 or ihl < 20 or buf[inner + 9] != IPPROTO_TCP:
+        return None
+    return _quoted_tcp(buf, inner + ihl, buf[inner + 12 : inner + 16], buf[inner + 16 : inner + 20], ctx)
+
+
+def _icmpv6(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """An ICMPv6 error quoting a TCP header (RFC 4443): the quoted 4-tuple, flagged `QUOTED`."""
+    if buf[off] not in _ICMPV6_ERRORS:
+        return None
+    inner = off + 8
+    if buf[inner] >> 4 != 6 or buf[inner + 6] != IPPROTO_TCP:
+        return None
+    return _quoted_tcp(buf, inner + 40, buf[inner + 8 : inner + 24], buf[inner + 24 : inner + 40], ctx)
+
+
+def _quoted_tcp(buf: bytes, off: int, src: bytes, dst: bytes, ctx: FrameContext) -> SegmentFields | None:
+    """The quoted header's ports (and sequence number, when quoted): not a segment of any connection."""
+    if len(buf) < off + 4:
+        return None
+    sport, dport = _u16(buf, off)[0], _u16(buf, off + 2)[0]
+    seq = _u32be(buf, off + 4)[0] if len(buf) >= off + 8 else 0
+    src_end, dst_end = _endpoint(src, sport), _endpoint(dst, dport)
+    return segment_fields(ctx.number, ctx.ts, src_end, dst_end, seq, 0, QUOTED, 0, b"", 0, None, ctx.vlan, None)
+
+
 # --- TCP --------------------------------------------------------------------------------------
 
 
@@ -582,6 +619,8 @@ GRE_PROTOCOLS: dict[int, Layer] = {
 
 IP_PROTOCOLS: dict[int, Layer] = {
     IPPROTO_TCP: _tcp,
+    1: _icmp,  # errors quoting a TCP header (they keep Wireshark's stream numbers true)
+    58: _icmpv6,
     4: _ip_in_ip,
     41: _ipv6_in_ip,
     47: _gre,

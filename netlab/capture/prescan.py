@@ -14,7 +14,7 @@ from pathlib import Path
 
 from netlab.capture.pcapfile import read_segments
 from netlab.errors import PcapReadError
-from netlab.packets import ACK, SYN, Endpoint
+from netlab.packets import ACK, QUOTED, SYN, Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ def connection_ends(path: Path, limit: int = DEFAULT_LIMIT) -> Iterator[tuple[En
         for batch in read_segments(path, verify=False).field_batches():
             for fields in batch:
                 src, dst, flags = fields[2], fields[3], fields[6]
+                if flags & QUOTED:  # a header quoted in an ICMP error: not a connection
+                    continue
                 syn_ack = flags & _SYN_ACK == _SYN_ACK
                 if syn_ack or (src, dst) not in seen:
                     seen.add((src, dst))

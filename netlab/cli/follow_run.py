@@ -97,7 +97,7 @@ def summary_line(summary: FollowSummary) -> str:
     """The one-line stderr summary (retransmission, out-of-order and lost counts as tshark's analysis)."""
     t = summary.totals
     line = (
-        f"netlab follow: {summary.shown} of {summary.streams} stream(s), {t.packets} packets, "
+        f"netlab follow: {summary.shown} of {summary.connections} stream(s), {t.packets} packets, "
         f"{t.bytes_c2s} bytes client→server, {t.bytes_s2c} bytes server→client, "
         f"{t.retransmissions} retransmission(s)"
     )
@@ -111,6 +111,8 @@ def summary_line(summary: FollowSummary) -> str:
         line += f", {t.not_captured_bytes} bytes cut by the snap length"
     if summary.interrupted:
         line += " (interrupted)"
+    for number, what in sorted(summary.unused.items()):
+        line += f"\nnetlab follow: stream {number} (as Wireshark numbers it) is not a connection: {what}"
     return line
 
 
@@ -210,8 +212,11 @@ def missing_streams(selection: StreamFilter, result: FollowSummary, *, matches: 
     `matches`, a selection no stream matched is missing too (not for a live capture, whose `--port` and
     `--host` are its capture filter: a quiet port is no data problem).
     """
-    absent = sorted(n for n in selection.streams if n >= result.streams)
+    absent = sorted(n for n in selection.streams if n >= result.streams or n in result.unused)
     if absent:
+        explained = [f"stream {n} is not a connection ({result.unused[n]})" for n in absent if n in result.unused]
+        if explained:
+            return "; ".join(explained)
         return f"no stream {', '.join(map(str, absent))}; {_stream_range(result.streams)}"
     if result.shown or selection.everything or not matches:
         return ""

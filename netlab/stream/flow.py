@@ -62,6 +62,7 @@ class Flow:
         "next",
         "base_seq",
         "isn",
+        "other_isn",
         "frags",
         "frag_bytes",
         "held",
@@ -84,6 +85,7 @@ class Flow:
         self.next = 0  # absolute offset of the next byte owed
         self.base_seq: int | None = None  # the ISN as Wireshark records it (port-reuse test)
         self.isn: int | None = None  # the ISN of a SYN actually seen
+        self.other_isn: int | None = None  # a second SYN's other ISN, before any data: the peer's ACK decides
         self.frags: list[Fragment] = []
         self.frag_bytes = 0
         self.held: Fragment | None = None  # in-order bytes with a bad checksum, waiting
@@ -111,6 +113,12 @@ class Flow:
             self.advance(FlowEvent.START_SYN)
         else:
             self.advance(FlowEvent.START_EMPTY if empty else FlowEvent.START_DATA)
+
+    def restart(self, isn: int) -> None:
+        """Start again at the SYN with initial sequence number `isn` (nothing was emitted yet)."""
+        self.origin = seq_add(isn, 1)
+        self.base_seq = self.isn = isn
+        self.other_isn = None
 
     def rebase(self, shift: int) -> None:
         """Move an unsettled flow's start `shift` bytes earlier (offsets stay >= 0)."""

@@ -7,8 +7,8 @@ so every source behaves the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from netlab.errors import NetlabError
@@ -77,6 +77,13 @@ class FollowSummary:
     shown: int = 0
     totals: StreamStats = StreamStats()
     interrupted: bool = False
+    unused: Mapping[int, str] = field(default_factory=dict)
+    """Stream numbers Wireshark gives to something that is not a connection (`Reassembler.unused`)."""
+
+    @property
+    def connections(self) -> int:
+        """Streams that are connections (`streams` counts Wireshark's numbers, `unused` ones too)."""
+        return self.streams - len(self.unused)
 
 
 def _feeding(
@@ -189,4 +196,4 @@ def follow(
         write(end)
     if failure is not None:
         raise failure
-    return FollowSummary(reassembler.streams, closed, totals, interrupted)
+    return FollowSummary(reassembler.streams, closed, totals, interrupted, dict(reassembler.unused))

@@ -8,7 +8,17 @@ appearance, like Wireshark's ``tcp.stream``. The same 4-tuple on another VLAN is
 merged into it as Wireshark does, a different connection becomes a stream of its own (numbered
 when that is decided); ``"merge"`` and ``"split"`` force either way. A SYN (without
 ACK) starts a new stream on a used 4-tuple when its ISN differs from the one seen before, or
-when the old connection was closed (both FINs, or a RST after the handshake).
+when the old connection was closed (both FINs, or a RST after the handshake) -- except a late
+duplicate: a SYN after the close whose ISN is the old one's, or lies inside the old connection's
+sequence space (RFC 793/1122: TIME-WAIT refuses those). Such a SYN is held until the next segment
+of its 4-tuple: a SYN-ACK acknowledging it with a new ISN makes it a new connection after all;
+anything else makes it a retransmission in the old stream.
+
+Stream numbers stay Wireshark's even where netlab sees no connection: Wireshark numbers a new
+stream for a TCP header quoted in an ICMP error (`netlab.packets.QUOTED`) on an unknown 4-tuple,
+and for a late duplicate SYN with another ISN. The reassembler reserves those numbers (a later
+connection on a quoted 4-tuple takes its number, as in Wireshark) and lists the ones no
+connection took in `Reassembler.unused`, with the reason.
 
 The parts: a `Connection` (`netlab.stream.connection`) holds two `Flow`s
 (`netlab.stream.flow`, one per direction) and its state and counts; the state machines are
@@ -24,8 +34,9 @@ direction; beyond it the lowest hole becomes a gap).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from netlab.packets import ACK, FIN, RST, SYN, Endpoint, Segment, SegmentFields
+from netlab.packets import ACK, FIN, QUOTED, RST, SYN, Endpoint, Segment, SegmentFields
 from netlab.stream.analysis import FrameAnalysis
 from netlab.stream.connection import Connection
 from netlab.stream.events import (
@@ -43,13 +54,14 @@ from netlab.stream.events import (
 from netlab.stream.flow import Flow, FlowView, take
 from netlab.stream.ordering import DEFAULT_MAX_BUFFER, OFFLOAD_TRUST, Sequencer, in_line
 from netlab.stream.roles import RoleJudge, RoleReason
-from netlab.stream.seq import seq_diff
+from netlab.stream.seq import seq_add, seq_diff
 from netlab.stream.states import FlowState
 from netlab.stream.vlan_copies import VLAN_MODES, Candidate, Verdict, VlanMode, decide, judge
 
 __all__ = ["DEFAULT_MAX_BUFFER", "Reassembler"]
 
 _CONTROL = SYN | FIN | RST
+_NOT_QUICK = _CONTROL | QUOTED  # segments `feed_batch` always hands to `feed`
 _SYN_ACK = SYN | ACK
 _SWEEP_AT = 10_000  # unfinished connections before closed ones are finished and forgotten
 _PACKET_PAYLOAD = 64  # payload bytes a `Packet` event keeps (for previews)
@@ -58,11 +70,28 @@ _UNSETTLED = FlowState.UNSETTLED
 _UNSETTLED_EMPTY = FlowState.UNSETTLED_EMPTY
 
 _Entry = tuple[Connection, Flow, Flow]  # a connection and its (this way, other way) flows
+_Key = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldSyn:
+    """A SYN on the 4-tuple of a closed connection that may be a late duplicate, held until the next segment."""
+
+    syn: Segment
+    entry: _Entry  # the old connection, the SYN sender's direction first
+    keys: tuple[_Key, _Key]  # its dict keys, this way and back (taken out of `_conns` meanwhile)
+    number: int | None  # the stream number Wireshark gives it (another ISN than the old one's), if any
 
 
 def _waits_for_ack(flow: Flow) -> bool:
     """True when an acknowledgement may settle something in `flow` (held, buffered or its start)."""
-    return bool(flow.frags) or flow.held is not None or flow.state is _UNSETTLED or flow.state is _UNSETTLED_EMPTY
+    return (
+        bool(flow.frags)
+        or flow.held is not None
+        or flow.state is _UNSETTLED
+        or flow.state is _UNSETTLED_EMPTY
+        or flow.other_isn is not None
+    )
 
 
 class Reassembler:
@@ -106,6 +135,10 @@ class Reassembler:
         self._keys: dict[int, tuple[tuple[object, ...], ...]] = {}  # stream number -> its dict keys
         self._sweep_at = _SWEEP_AT
         self._next_stream = 0
+        self._held: dict[_Key, _HeldSyn] = {}  # both keys of a 4-tuple whose SYN is held
+        self._reserved: dict[_Key, int] = {}  # both keys of a quoted 4-tuple -> its reserved number
+        self.unused: dict[int, str] = {}
+        """Stream numbers Wireshark gives to something that is not a connection, and what it was."""
 
     @property
     def prefer_good_checksum(self) -> bool:
@@ -119,7 +152,7 @@ class Reassembler:
 
     @property
     def streams(self) -> int:
-        """How many streams have been opened so far."""
+        """How many stream numbers have been given so far (Wireshark's count, `unused` ones included)."""
         return self._next_stream
 
     def feed_all(self, segments: Iterable[Segment]) -> list[Event]:
@@ -137,6 +170,13 @@ class Reassembler:
         key: tuple[object, ...] = (src, dst)
         if self._by_vlan:
             key += seg.vlan
+        if seg.flags & QUOTED:
+            self._quoted(seg, key)
+            return events
+        if self._held:
+            held = self._held.get(key)
+            if held is not None:
+                self._settle(held, seg, events)
         entry = self._conns.get(key)
         if entry is None and self.vlans == "auto":
             candidate = self._candidates.get(key) if self._candidates else None
@@ -146,6 +186,8 @@ class Reassembler:
                 self._consider(candidate, seg, events)
                 return events
         if entry is None or (seg.flags & _SYN_ACK == SYN and self._reused(entry[1], seg)):
+            if entry is not None and self._hold_late_syn(entry, seg, key):
+                return events
             entry = self._open(seg, key, entry, events)
         self._process(entry, seg, events)
         return events
@@ -169,7 +211,7 @@ class Reassembler:
         split = self._by_vlan
         quick = self._quick
         for fields in batch:  # the per-packet loop of `follow --read`
-            if not fields[6] & _CONTROL:
+            if not fields[6] & _NOT_QUICK:
                 key: tuple[object, ...] = (fields[2], fields[3])
                 entry = conns.get(key + fields[11] if split else key)
                 if entry is not None and quick(entry, fields, events):
@@ -188,7 +230,11 @@ class Reassembler:
         conn, flow, rev = entry
         seq, ack, flags, window, data, length = fields[4], fields[5], fields[6], fields[7], fields[8], fields[9]
         if flags & ACK and (
-            rev.frags or rev.held is not None or rev.state is _UNSETTLED or rev.state is _UNSETTLED_EMPTY
+            rev.frags
+            or rev.held is not None
+            or rev.state is _UNSETTLED
+            or rev.state is _UNSETTLED_EMPTY
+            or rev.other_isn is not None
         ):
             return False  # `_waits_for_ack(rev)`
         if length:
@@ -216,10 +262,12 @@ class Reassembler:
         if flags & _CONTROL:
             self._control(conn, flow, rev, seg, events)
         if flags & ACK and _waits_for_ack(rev):
+            if rev.other_isn is not None:
+                _choose_isn(rev, seg.ack)
             self._bytes.acknowledge(rev, rev.absolute(seg.ack), seg, events)
         if seg.wire_len:
             self._bytes.payload(flow, seg, events)
-        elif flow.state is _IDLE:
+        elif flow.state is _IDLE and not flags & RST:  # a RST's sequence number starts no stream
             flow.start(seg.seq, bool(flags & SYN), True)
         if self.packets:
             events.insert(start, self._packet(conn, flow, rev, seg, verdict))
@@ -249,6 +297,8 @@ class Reassembler:
             kind = ControlKind.RST
         elif flags & SYN:
             kind = ControlKind.SYN_ACK if flags & ACK else ControlKind.SYN
+            if flow.isn is not None and seg.seq != flow.isn and flow.next == 0 and not flow.frags:
+                flow.other_isn = seg.seq  # two SYNs, two ISNs, nothing sent yet: follow the one acknowledged
             if seg.checksum_ok is False:  # a corrupt SYN is rare; a sender offloading checksums is not
                 flow.offloaded = OFFLOAD_TRUST
         else:
@@ -261,6 +311,8 @@ class Reassembler:
     def flush(self) -> list[Event]:
         """End of input: release what is still buffered (after gaps) and close every stream."""
         events: list[Event] = []
+        for held in list(dict.fromkeys(self._held.values())):
+            self._settle(held, None, events)
         self._resolve_candidates(events)
         for conn in self._all.values():
             self._finish(conn, CloseReason.END, events)
@@ -278,23 +330,36 @@ class Reassembler:
             return True
         return conn.closed and conn.state.handshake
 
-    def _open(self, seg: Segment, key: tuple[object, ...], old: _Entry | None, events: list[Event]) -> _Entry:
+    def _back_key(self, seg: Segment) -> _Key:
+        """The dict key of the other direction of `seg`'s 4-tuple."""
+        dst, src = seg.dst, seg.src
+        return (dst, src) + seg.vlan if self._by_vlan else (dst, src)
+
+    def _open(
+        self, seg: Segment, key: tuple[object, ...], old: _Entry | None, events: list[Event], number: int | None = None
+    ) -> _Entry:
         if old is not None:
             self._finish(old[0], CloseReason.REUSED, events)
             del self._all[old[0].stream]
             del self._keys[old[0].stream]
         if len(self._all) >= self._sweep_at:
             self._sweep(events)
+        back_key = self._back_key(seg)
+        if number is None and self._reserved:
+            number = self._reserved.pop(key, None)
+            if number is not None:
+                self._reserved.pop(back_key, None)
+        if number is None:
+            number = self._next_stream
+            self._next_stream += 1
+        else:
+            self.unused.pop(number, None)
         client, server, reason = self._roles(seg)
-        conn = Connection(self._next_stream, client, server, seg.ts)
-        self._next_stream += 1
+        conn = Connection(number, client, server, seg.ts)
         forward = seg.src == client and seg.dst == server
         here: _Entry = (conn, conn.c2s, conn.s2c) if forward else (conn, conn.s2c, conn.c2s)
         back: _Entry = (conn, here[2], here[1])
-        src, dst = seg.src, seg.dst
-        back_key: tuple[object, ...] = (dst, src)
         if self._by_vlan:
-            back_key += seg.vlan
             self._vlans_seen.add(seg.vlan)
         self._conns[back_key] = back
         self._conns[key] = here  # after back_key: a self-connection (src == dst) keeps this one
@@ -322,8 +387,9 @@ class Reassembler:
         connection would start a new stream, which is why closed ones are not dropped at once.
         """
         self._resolve_candidates(events)
+        waiting = {held.entry[0] for held in self._held.values()}  # a held SYN may yet go to them
         for number, conn in list(self._all.items()):
-            if conn.closed:
+            if conn.closed and conn not in waiting:
                 self._finish(conn, CloseReason.END, events)
                 del self._all[number]
                 for key in self._keys.pop(number):
@@ -337,6 +403,68 @@ class Reassembler:
         if reason is CloseReason.END:
             reason = conn.close_reason()
         events.append(Closed(conn.stream, conn.last_ts, conn.last_frame, reason, conn.stats()))
+
+    # -- late duplicate SYNs and quoted headers ------------------------------------------------
+
+    def _hold_late_syn(self, entry: _Entry, seg: Segment, key: _Key) -> bool:
+        """Hold `seg`, a SYN on the 4-tuple of `entry`'s connection, if it may be a late duplicate.
+
+        It may when the connection is closed (after its handshake) and the SYN's ISN is the one
+        the same end used before or lies inside that connection's sequence space, which RFC 793's
+        TIME-WAIT rules (RFC 1122, 4.2.2.13) refuse for a new connection.
+        """
+        conn, flow, _ = entry
+        if not (conn.closed and conn.state.handshake) or flow.base_seq is None:
+            return False
+        offset = seq_diff(seg.seq, flow.base_seq)
+        if not 0 <= offset <= flow.next + 2:  # the ISN, the bytes sent, the FIN
+            return False
+        number = None
+        if offset:  # Wireshark starts a new stream for another ISN (and a retransmission for the same)
+            number = self._next_stream
+            self._next_stream += 1
+        held = _HeldSyn(seg, entry, (key, self._back_key(seg)), number)
+        for k in held.keys:
+            self._conns.pop(k, None)
+            self._held[k] = held
+        return True
+
+    def _settle(self, held: _HeldSyn, seg: Segment | None, events: list[Event]) -> None:
+        """Decide a held SYN with `seg`, the next segment of its 4-tuple (None: there is none)."""
+        for k in held.keys:
+            if self._held.get(k) is held:
+                del self._held[k]
+        syn, (conn, flow, rev) = held.syn, held.entry
+        alive = self._all.get(conn.stream) is conn
+        if (
+            seg is not None
+            and seg.flags & _SYN_ACK == _SYN_ACK
+            and seg.src == syn.dst
+            and seg.ack == seq_add(syn.seq, 1)
+            and seg.seq != rev.base_seq
+        ):  # answered with a new ISN: a new connection after all
+            entry = self._open(syn, held.keys[0], held.entry if alive else None, events, held.number)
+            self._process(entry, syn, events)
+            return
+        if held.number is not None:
+            self.unused[held.number] = (
+                f"frame {syn.frame}: a late duplicate SYN of stream {conn.stream} (its ISN lies inside that "
+                "closed connection's sequence space; netlab counts it as a retransmission there)"
+            )
+        if alive:
+            self._conns[held.keys[1]] = (conn, rev, flow)
+            self._conns[held.keys[0]] = held.entry
+            self._process(held.entry, syn, events)
+
+    def _quoted(self, seg: Segment, key: _Key) -> None:
+        """A TCP header quoted in an ICMP error: reserve Wireshark's stream number if its 4-tuple is new."""
+        back = self._back_key(seg)
+        if key in self._conns or back in self._conns or key in self._reserved or key in self._held:
+            return
+        number = self._next_stream
+        self._next_stream += 1
+        self._reserved[key] = self._reserved[back] = number
+        self.unused[number] = f"frame {seg.frame}: a TCP header ({seg.src} → {seg.dst}) quoted in an ICMP error"
 
     # -- the same 4-tuple on another VLAN (vlans="auto") -------------------------------------
 
@@ -429,6 +557,16 @@ class Reassembler:
         self._process(entry, first, events)
         for seg in rest:
             events.extend(self.feed(seg))
+
+
+def _choose_isn(flow: Flow, ack: int) -> None:
+    """`flow` sent two SYNs with different ISNs: follow the one `ack` acknowledges (Wireshark keeps the first)."""
+    other = flow.other_isn
+    assert other is not None
+    if ack == seq_add(other, 1):
+        flow.restart(other)
+    elif ack == seq_add(flow.base_seq if flow.base_seq is not None else other, 1) or flow.next:
+        flow.other_isn = None
 
 
 def _relative(flow: Flow, rev: Flow, seg: Segment) -> tuple[int, int]:

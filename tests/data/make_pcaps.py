@@ -9,8 +9,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from scapy.layers.inet import IP, TCP, fragment  # noqa: TID253 (a standalone generator script, not netlab)
-from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6  # noqa: TID253 (a standalone generator script, not netlab)
+from scapy.layers.inet import ICMP, IP, TCP, fragment  # noqa: TID253 (a standalone generator script, not netlab)
+from scapy.layers.inet6 import ICMPv6DestUnreach, IPv6, IPv6ExtHdrFragment, fragment6  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.layers.l2 import CookedLinux, CookedLinuxV2, Dot1Q, Ether, Loopback  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.packet import Packet, Raw  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.utils import PcapWriter  # noqa: TID253 (a standalone generator script, not netlab)
@@ -103,12 +103,103 @@ def main() -> None:
     # Snap length 60: the payload of the data segments is cut short.
     _write("snaplen.pcap", [_eth() / p for p in v4], snaplen=60)
     _truncate(HERE / "snaplen.pcap", 60)
-    # Two connections on one 4-tuple with the same ISN (port reuse after a clean close).
+    # A whole connection replayed on its 4-tuple after a clean close, the same ISNs both ways: the
+    # second SYN and SYN-ACK are late duplicates (RFC 1122 TIME-WAIT), so it is one stream, as in Wireshark.
     _write("port_reuse.pcap", [_eth() / p for p in v4 + _chat(IP, "10.0.0.1", "10.0.0.2")])
+    # The same client ISN reused after a clean close, but the server answers with a new ISN: a new connection.
+    again = _chat(IP, "10.0.0.1", "10.0.0.2", isn_s=9000, lines=((b"NICK carol\r\n", b"welcome carol\r\n"),))
+    _write("port_reuse_new_server_isn.pcap", [_eth() / p for p in v4 + again])
     # A sequence space that wraps past 2**32 in the client's first line.
     _write("wrap.pcap", [_eth() / p for p in _chat(IP, "10.0.0.1", "10.0.0.2", isn_c=2**32 - 5, isn_s=2**32 - 1)])
     _write("fragments_ipv4.pcap", _fragmented_v4())
     _write("fragments_ipv6.pcap", _fragmented_v6())
+    _corner_cases()
+
+
+def _tcp(src: str, dst: str, sport: int, dport: int, flags: str, seq: int, ack: int = 0, load: bytes = b"") -> Packet:
+    pkt = _eth() / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=ack, window=65535)
+    return pkt / Raw(load) if load else pkt
+
+
+def _corner_cases() -> None:
+    """TCP corner cases seen in real captures (issue: follow what users capture)."""
+    cli, srv = "10.0.0.1", "10.0.0.2"
+
+    def c2s(flags: str, seq: int, ack: int = 0, load: bytes = b"", sport: int = 40000) -> Packet:
+        return _tcp(cli, srv, sport, 55555, flags, seq, ack, load)
+
+    def s2c(flags: str, seq: int, ack: int = 0, load: bytes = b"", dport: int = 40000) -> Packet:
+        return _tcp(srv, cli, 55555, dport, flags, seq, ack, load)
+
+    # The server first refuses the SYN (RST, seq 0), then accepts its retransmission: the SYN-ACK,
+    # not the RST, gives the server's initial sequence number.
+    _write(
+        "rst_before_synack.pcap",
+        [
+            c2s("S", 1000),
+            s2c("RA", 0, 1001),
+            c2s("S", 1000),
+            s2c("SA", 5000, 1001),
+            c2s("A", 1001, 5001),
+            c2s("PA", 1001, 5001, b"hello\n"),
+            s2c("PA", 5001, 1007, b"hi there\n"),
+            c2s("A", 1007, 5010),
+            c2s("FA", 1007, 5010),
+            s2c("FA", 5010, 1008),
+            c2s("A", 1008, 5011),
+        ],
+    )
+    first = [
+        c2s("S", 1000),
+        s2c("SA", 5000, 1001),
+        c2s("A", 1001, 5001),
+        c2s("PA", 1001, 5001, b"hello\n"),
+        s2c("A", 5001, 1007),
+        c2s("FA", 1007, 5001),
+        s2c("FA", 5001, 1008),
+        c2s("A", 1008, 5002),
+    ]
+    second = [
+        c2s("S", 7000, sport=40001),
+        s2c("SA", 9000, 7001, dport=40001),
+        c2s("A", 7001, 9001, sport=40001),
+        c2s("PA", 7001, 9001, b"second\n", sport=40001),
+        s2c("A", 9001, 7008, dport=40001),
+    ]
+    # A late duplicate of the first SYN after the close (same ISN; Wireshark: a retransmission too),
+    # then another connection, which must stay stream 1.
+    _write("late_syn_same_isn.pcap", [*first, c2s("S", 1000), *second])
+    # A late SYN whose ISN lies inside the closed connection's sequence space: a retransmission in
+    # netlab (RFC 1122 TIME-WAIT); Wireshark opens stream 1 for it, which netlab reserves.
+    _write("late_syn_inside.pcap", [*first, c2s("S", 1004), *second])
+    # Two SYN-ACKs with different ISNs; the client acknowledges the second, which netlab follows.
+    _write(
+        "two_synacks.pcap",
+        [
+            c2s("S", 1000),
+            s2c("SA", 5000, 1001),
+            s2c("SA", 8000, 1001),
+            c2s("A", 1001, 8001),
+            c2s("PA", 1001, 8001, b"hello\n"),
+            s2c("PA", 8001, 1007, b"hi there\n"),
+            c2s("A", 1007, 8010),
+        ],
+    )
+    # TCP headers quoted in ICMP errors: one of a 4-tuple seen nowhere else (Wireshark numbers it
+    # as stream 0), one of the real connection, one over ICMPv6 after it (Wireshark's stream 2).
+    lost = IP(src=srv, dst="10.0.0.9") / TCP(sport=55555, dport=33333, flags="SA", seq=1, ack=2)
+    quoted = IP(src=cli, dst=srv) / TCP(sport=40000, dport=55555, flags="PA", seq=1001, ack=5001) / Raw(b"hello\n")
+    quoted6 = IPv6(src="fd00::1", dst="fd00::2") / TCP(sport=1234, dport=80, flags="S", seq=9)
+    _write(
+        "icmp_quoted.pcap",
+        [
+            _eth() / IP(src="10.0.0.9", dst=srv) / ICMP(type=3, code=3) / Raw(bytes(lost)),
+            *first[:4],
+            _eth() / IP(src=srv, dst=cli) / ICMP(type=3, code=4) / Raw(bytes(quoted)),
+            _eth() / IPv6(src="fd00::2", dst="fd00::1") / ICMPv6DestUnreach(code=4) / Raw(bytes(quoted6)),
+            *second,
+        ],
+    )
 
 
 BIG_LINES = ((b"NICK frag\r\n" + bytes(range(256)) * 12 + b"\r\n", b"ok " * 500 + b"\r\n"), (b"bye\r\n", b"bye\r\n"))

@@ -80,7 +80,7 @@ def test_raw_one_direction_is_exactly_the_bytes() -> None:
 
 
 def test_stream_port_and_host_selection() -> None:
-    code, out, _ = follow("-r", str(DATA / "port_reuse.pcap"), "-f", "json", "--stream", "1")
+    code, out, _ = follow("-r", str(DATA / "port_reuse_new_server_isn.pcap"), "-f", "json", "--stream", "1")
     assert code == 0
     assert {json.loads(line)["stream"] for line in out.splitlines()} == {1}
     # a selection nothing matches is a data problem (exit 1, was 0), and the message says what exists

@@ -12,7 +12,7 @@ from conformance_kit import KIT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netlab.packets import Endpoint, Segment
+from netlab.packets import QUOTED, Endpoint, Segment
 from netlab.stream import Reassembler, build_dialogues
 from netlab.stream.events import (
     Closed,
@@ -176,15 +176,90 @@ def test_one_sided_syn_less_capture_is_not_held_forever() -> None:
     assert stream_bytes(out) == b"x" * 8  # settled after a few segments, before the end of input
 
 
-def test_port_reuse_with_the_same_isn_is_a_new_stream() -> None:
+def test_a_replayed_handshake_after_a_close_is_a_late_duplicate() -> None:
+    # Both ISNs as before (RFC 1122 TIME-WAIT refuses such a SYN as a new connection): Wireshark
+    # and netlab see retransmissions of the closed connection; differing bytes are a conflict.
     b = Builder()
     first = [*handshake(b), b.c(101, b"one"), b.c(104, flags=FIN | ACK), b.s(901, flags=FIN | ACK, ack=105)]
     second = [*handshake(b), b.c(101, b"two")]
+    r = Reassembler()
+    events = r.feed_all(first + second)
+    assert stream_bytes(events, stream=0) == b"one"
+    assert {e.stream for e in events} == {0} and r.streams == 1 and not r.unused
+    (closed,) = [e for e in events if isinstance(e, Closed)]
+    assert closed.stats.conflicts == 1
+
+
+def test_same_client_isn_answered_with_a_new_server_isn_is_a_new_stream() -> None:
+    b = Builder()
+    first = [*handshake(b), b.c(101, b"one"), b.c(104, flags=FIN | ACK), b.s(901, flags=FIN | ACK, ack=105)]
+    second = [*handshake(b, s_isn=5000), b.c(101, b"two", ack=5001)]
     events = run(first + second)
     assert stream_bytes(events, stream=0) == b"one"
     assert stream_bytes(events, stream=1) == b"two"
     reasons = {e.stream: e.reason for e in events if isinstance(e, Closed)}
     assert reasons == {0: CloseReason.REUSED, 1: CloseReason.END}
+    opened = [e for e in events if isinstance(e, Opened)]
+    assert [o.frame for o in opened] == [first[0].frame, second[0].frame]  # the held SYN opens it
+
+
+def test_late_duplicate_syn_is_a_retransmission_not_a_stream() -> None:
+    b, other = Builder(), Builder(client=Endpoint("10.0.0.1", 40001))
+    closed = [*handshake(b), b.c(101, b"one"), b.c(104, flags=FIN | ACK), b.s(901, flags=FIN | ACK, ack=105)]
+    r = Reassembler()
+    events = r.feed_all([*closed, b.c(100, flags=SYN), *handshake(other), other.c(101, b"next")])
+    assert stream_bytes(events, stream=1) == b"next" and r.streams == 2 and not r.unused
+    stats = {e.stream: e.stats for e in events if isinstance(e, Closed)}
+    assert stats[0].retransmissions == 1 and stats[0].packets == 7
+
+
+def test_late_syn_inside_the_closed_sequence_space_keeps_wiresharks_numbers() -> None:
+    b, other = Builder(), Builder(client=Endpoint("10.0.0.1", 40001))
+    closed = [*handshake(b), b.c(101, b"one"), b.c(104, flags=FIN | ACK), b.s(901, flags=FIN | ACK, ack=105)]
+    r = Reassembler()
+    events = r.feed_all([*closed, b.c(103, flags=SYN), *handshake(other), other.c(101, b"next")])
+    assert stream_bytes(events, stream=2) == b"next"  # Wireshark's stream 1 is the late SYN
+    assert sorted(r.unused) == [1] and "late duplicate SYN of stream 0" in r.unused[1]
+    assert {e.stream for e in events if isinstance(e, Opened)} == {0, 2}
+
+
+def test_rst_answering_the_syn_does_not_fix_the_servers_isn() -> None:
+    b = Builder()
+    segs = [
+        b.c(100, flags=SYN),
+        b.s(0, flags=RST | ACK, ack=101),
+        b.c(100, flags=SYN),
+        *handshake(b)[1:],
+        b.c(101, b"hello"),
+        b.s(901, b"hi there", ack=106),
+    ]
+    events = run(segs)
+    assert stream_bytes(events, Direction.S2C) == b"hi there"
+    assert not [e for e in events if isinstance(e, Gap)]
+
+
+def test_two_syn_acks_follow_the_one_acknowledged() -> None:
+    b = Builder()
+    segs = [b.c(100, flags=SYN), b.s(900, flags=SYN | ACK, ack=101), b.s(5000, flags=SYN | ACK, ack=101)]
+    segs += [b.c(101, ack=5001), b.c(101, b"hello", ack=5001), b.s(5001, b"hi", ack=106)]
+    events = run(segs)
+    assert stream_bytes(events, Direction.S2C) == b"hi" and not [e for e in events if isinstance(e, Gap)]
+    first_acked = [b.c(100, flags=SYN), b.s(900, flags=SYN | ACK, ack=101), b.s(5000, flags=SYN | ACK, ack=101)]
+    first_acked += [b.c(101, ack=901), b.s(901, b"hi", ack=101)]
+    assert stream_bytes(run(first_acked), Direction.S2C) == b"hi"
+
+
+def test_a_tcp_header_quoted_in_an_icmp_error_reserves_wiresharks_number() -> None:
+    b, other = Builder(), Builder(client=Endpoint("10.0.0.1", 40001))
+    quoted_new = dataclasses.replace(other.c(7, flags=SYN), flags=QUOTED)
+    quoted_known = dataclasses.replace(b.c(101, flags=ACK), flags=QUOTED)
+    r = Reassembler()
+    events = r.feed_all([quoted_new, *handshake(b), quoted_known, b.c(101, b"x")])
+    assert stream_bytes(events, stream=1) == b"x" and r.streams == 2
+    assert list(r.unused) == [0] and "quoted in an ICMP error" in r.unused[0]
+    later = Reassembler()
+    events = later.feed_all([quoted_new, *handshake(other), other.c(101, b"y")])
+    assert stream_bytes(events, stream=0) == b"y" and not later.unused  # the connection takes the number
 
 
 def test_new_isn_on_a_used_tuple_is_a_new_stream() -> None:
@@ -375,3 +450,38 @@ def test_a_syn_answered_by_a_rst_is_a_refused_connection() -> None:
     events = run([b.c(100, flags=SYN), b.s(0, flags=RST | ACK, ack=101)])
     closed = events[-1]
     assert isinstance(closed, Closed) and closed.reason is CloseReason.REFUSED
+
+
+_PORTS = st.sampled_from([40000, 40001, 40002])
+_KINDS = st.sampled_from(["syn", "synack", "data", "fin", "rst", "quoted"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_KINDS, _PORTS, st.integers(0, 40), st.sampled_from([100, 104, 900, 5000])), max_size=40))
+def test_stream_numbers_are_unique_and_accounted_for(script: list[tuple[str, int, int, int]]) -> None:
+    """Port reuse, late SYNs, resets and quoted headers in any order: every stream number is either one
+    connection's or listed in `unused`, never both, and the two ways of feeding agree."""
+    builders = {port: Builder(client=Endpoint("10.0.0.1", port)) for port in (40000, 40001, 40002)}
+    segs: list[Segment] = []
+    for kind, port, offset, isn in script:
+        b = builders[port]
+        if kind == "syn":
+            segs.append(b.c(isn, flags=SYN))
+        elif kind == "synack":
+            segs.append(b.s(isn, flags=SYN | ACK, ack=101))
+        elif kind == "data":
+            segs.append(b.c(101 + offset, b"d" * 3, ack=901))
+        elif kind == "fin":
+            segs += [b.c(101 + offset, flags=FIN | ACK, ack=901), b.s(901, flags=FIN | ACK, ack=102 + offset)]
+        elif kind == "rst":
+            segs.append(b.s(0, flags=RST | ACK, ack=101))
+        else:
+            segs.append(dataclasses.replace(b.c(isn, flags=SYN), flags=QUOTED))
+    r = Reassembler()
+    events = r.feed_all(segs)
+    opened = [e.stream for e in events if isinstance(e, Opened)]
+    assert len(opened) == len(set(opened))
+    assert not set(opened) & set(r.unused)
+    assert set(opened) | set(r.unused) == set(range(r.streams))
+    assert sorted(e.stream for e in events if isinstance(e, Closed)) == sorted(opened)
+    assert run_fields(segs) == events
