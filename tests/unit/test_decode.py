@@ -22,7 +22,7 @@ from netlab.capture.decode import (
 )
 from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.pcapfile import read_packets
-from netlab.packets import NO_WINDOW_SCALE, Endpoint, Segment
+from netlab.packets import NO_WINDOW_SCALE, QUOTED, Endpoint, Segment
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -344,3 +344,23 @@ def test_an_ip_length_below_the_header_length_of_a_short_frame_gives_none() -> N
     packet[2:4] = b"\x00\x28"
     assert decode(LINKTYPE_ETHERNET, ETH + bytes(packet[:40]), 1, 0.0) is None
     assert decode(LINKTYPE_RAW, bytes(packet[:40]), 1, 0.0) is None
+
+
+def _icmp(kind: int, quoted: bytes) -> bytes:
+    src, dst = bytes([198, 51, 100, 7]), bytes([192, 0, 2, 1])
+    body = struct.pack("!BBHI", kind, 3, 0, 0) + quoted
+    return ETH + struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 0, 0, 64, 1, 0, src, dst) + body
+
+
+@pytest.mark.parametrize("keep", [28, 40, 60])
+def test_an_icmp_error_quoting_tcp_names_the_4_tuple_and_is_flagged_quoted(keep: int) -> None:
+    seg = decode(LINKTYPE_ETHERNET, _icmp(3, ipv4_tcp()[:keep]), 1, 0.0)
+    assert seg is not None and seg.flags == QUOTED
+    assert (seg.src, seg.dst) == (Endpoint("192.0.2.1", 1234), Endpoint("198.51.100.7", 80))
+    assert seg.payload == b"" and seg.wire_len == 0
+    assert seg.seq == (1000 if keep >= 28 else 0)
+
+
+def test_other_icmp_messages_and_cut_quotes_are_not_segments() -> None:
+    assert decode(LINKTYPE_ETHERNET, _icmp(8, ipv4_tcp()[:28]), 1, 0.0) is None  # an echo request
+    assert decode(LINKTYPE_ETHERNET, _icmp(3, ipv4_tcp()[:22]), 1, 0.0) is None  # ports cut short
