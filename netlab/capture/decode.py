@@ -53,7 +53,6 @@ LINKTYPE_LOOP = 108
 LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IEEE802_11_RADIOTAP = 127
 LINKTYPE_ARCNET_LINUX = 129
-LINKTYPE_PPP_WITH_DIR = 166
 LINKTYPE_JUNIPER_ETHER = 178
 LINKTYPE_PPI = 192
 LINKTYPE_PPP_PPPD = 204
@@ -367,7 +366,7 @@ def _llc(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
     the OUIs that mean "an ethertype follows" (0 and Cisco's 0x0000F8); SAP 0x06 is IPv4 itself."""
     if off + 3 > end or buf[off + 2] != _LLC_UI:
         return None
-    dsap, ssap = buf[off], buf[off + 1] & 0xFE  # the SSAP's low bit is command/response
+    dsap, ssap = buf[off], buf[off + 1]  # both commands: a response (SSAP low bit) is no datagram
     if dsap == _SAP_SNAP and ssap == _SAP_SNAP:
         if buf[off + 3 : off + 6] not in _SNAP_ETHERTYPE_OUIS:
             return None
@@ -390,7 +389,8 @@ def _ppp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
 
 
 def _ppp_with_direction(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """PPP behind a one-byte direction pseudo-header (pppd's and BSD's captures)."""
+    """PPP behind a one-byte direction pseudo-header (pppd's captures, link type 204). Link type
+    166 (PPP_WITH_DIR) has the same layout but is left out: tshark cannot read it to check it."""
     return _ppp(buf, off + 1, end, ctx)
 
 
@@ -419,27 +419,37 @@ def _ieee80211(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFiel
 
 
 def _ieee80211_frame(buf: bytes, off: int, end: int, ctx: FrameContext, padded: bool) -> SegmentFields | None:
-    """An 802.11 data frame (data and QoS data; 3 or 4 addresses), then 802.2 LLC/SNAP.
+    """An 802.11 data frame (data and QoS data; 3 or 4 addresses; +HTC), then 802.2 LLC/SNAP.
 
     `padded`: the header is padded to a multiple of 4 bytes (radiotap's data-pad flag). Not
-    followed: management and control frames, subtypes without a body (null data), fragments,
-    A-MSDUs (several packets in one frame) and protected frames (`dot11_protected`).
+    followed, as in Wireshark without keys: management and control frames, subtypes without a
+    body (null data), protected frames (`dot11_protected`), and a fragment with more to come; nor
+    (unlike Wireshark) an A-MSDU of several subframes, several packets where netlab's decoder
+    gives one segment per frame.
     """
     fc_type, fc_flags = buf[off], buf[off + 1]
     if fc_type & _DOT11_TYPE_MASK != _DOT11_DATA or fc_type & _DOT11_NO_BODY:
         return None
     if fc_flags & _DOT11_PROTECTED:
         return None  # undecoded: 802.11 encrypted
-    if fc_flags & _DOT11_MORE_FRAGMENTS or buf[off + 22] & 0x0F:  # a fragment: not reassembled here
+    if fc_flags & _DOT11_MORE_FRAGMENTS:  # the first fragments of a packet: not reassembled
         return None
     header = 30 if fc_flags & _DOT11_DS_BITS == _DOT11_DS_BITS else 24  # 4-address frames (WDS, mesh)
+    amsdu = False
     if fc_type & _DOT11_QOS:
-        if buf[off + header] & _DOT11_QOS_AMSDU:
-            return None
+        amsdu = bool(buf[off + header] & _DOT11_QOS_AMSDU)
         header += 6 if fc_flags & _DOT11_ORDER else 2  # QoS control, and the HT control field (+HTC)
     if padded:
         header = (header + 3) & ~3
-    return _llc(buf, off + header, end, ctx)
+    body = off + header
+    if amsdu:  # subframes: destination, source, length, the MSDU, padding to 4 bytes
+        msdu_end = body + 14 + _u16(buf, body + 12)[0]
+        if (msdu_end + 3) & ~3 < end:
+            return None  # undecoded: 802.11 A-MSDU of several packets
+        return _llc(buf, body + 14, min(end, msdu_end), ctx)
+    if buf[body : body + 4] == _DOT11_JUNK_SNAP:
+        body += 2  # some drivers (OLPC, Ruckus, Atheros) put 2 zero bytes before the LLC header; Wireshark skips them
+    return _llc(buf, body, end, ctx)
 
 
 def dot11_protected(frame: bytes, off: int = 0) -> bool:
@@ -477,11 +487,11 @@ def _radiotap(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentField
 
 def _ppi(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """Per-Packet Information (link type 192): its length (little-endian) at offset 2 and the link
-    type of what follows at offset 4 (any of `LINK_LAYERS` but PPI itself). An 802.11-common field
+    type of what follows at offset 4 (any of `LINK_LAYERS`). An 802.11-common field
     (type 2) whose flags say "FCS present" takes the frame's last 4 bytes off the payload."""
     length = _u16le(buf, off + 2)[0]
     layer = LINK_LAYERS.get(_u32le(buf, off + 4)[0])
-    if layer is None or layer is _ppi:
+    if layer is None or (layer is _ppi and not enter_tunnel(ctx)):  # PPI in PPI: bounded like a tunnel
         return None
     pos, stop = off + 8, off + length
     while pos + 4 <= stop:
@@ -758,8 +768,9 @@ _SAP_SNAP = 0xAA
 _SAP_IP = 0x06
 _SNAP_ETHERTYPE_OUIS = frozenset({b"\0\0\0", b"\0\0\xf8"})  # RFC 1042 encapsulation; Cisco's 802.1H-like OUI
 _CHDLC_ADDRESSES = frozenset({0x0F, 0x8F})
-_DOT11_TYPE_MASK = 0x0C  # the type bits (and version 0) of the first frame-control byte
-_DOT11_DATA = 0x08
+_DOT11_TYPE_MASK = 0x0F  # the type and protocol-version bits of the first frame-control byte
+_DOT11_DATA = 0x08  # type 2, version 0
+_DOT11_JUNK_SNAP = b"\0\0\xaa\xaa"
 _DOT11_NO_BODY = 0x40  # data subtypes 4-7 and 12-15: null data, CF without data
 _DOT11_QOS = 0x80  # data subtypes 8-15
 _DOT11_QOS_AMSDU = 0x80  # QoS control: the body is an A-MSDU
@@ -801,7 +812,6 @@ LINK_LAYERS: dict[int, Layer] = {
     LINKTYPE_IEEE802_11: _ieee80211,
     LINKTYPE_IEEE802_11_RADIOTAP: _radiotap,
     LINKTYPE_ARCNET_LINUX: _arcnet_linux,
-    LINKTYPE_PPP_WITH_DIR: _ppp_with_direction,
     LINKTYPE_JUNIPER_ETHER: _juniper_ether,
     LINKTYPE_PPI: _ppi,
     LINKTYPE_PPP_PPPD: _ppp_with_direction,
@@ -973,7 +983,7 @@ ETHERTYPES: dict[int, Layer] = {
 """What Ethernet, VLAN tags and Linux cooked captures carry, by ethertype."""
 
 PPP_PROTOCOLS: dict[int, Layer] = {0x0021: _ipv4, 0x0057: _ipv6, 0x0281: _mpls, 0x0283: _mpls}
-"""What a PPP frame (link types 9, 50, 51, 166, 204, and inside PPPoE) carries, by PPP protocol number."""
+"""What a PPP frame (link types 9, 50, 51, 204, and inside PPPoE) carries, by PPP protocol number."""
 
 ARCNET_PROTOCOLS: dict[int, Layer] = {0xD4: _ipv4, 0xF0: _ipv4, 0xC4: _ipv6}
 """What an ARCNET frame carries, by system code (RFC 1201 IP, RFC 1051 IP, IPv6)."""
@@ -990,6 +1000,7 @@ JUNIPER_PROTOCOLS: dict[int, Layer] = {
     202: _llc,
     203: _llc,
     204: _ethernet,
+    208: _cisco_hdlc,
 }
 """What a Juniper capture without its layer 2 header carries, by JUNOS protocol number."""
 
