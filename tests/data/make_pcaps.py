@@ -316,7 +316,11 @@ def link_layers() -> None:
     )
     wifi = [_dot11(p, n) for n, p in enumerate(v4)]
     _write_frames("chat_80211.pcap", 105, _dot11_noise()[:1] + wifi[:3] + _dot11_noise()[1:] + wifi[3:])
-    _write_frames("chat_radiotap.pcap", 127, [_radiotap(f, n) for n, f in enumerate(_dot11_noise() + wifi)])
+    # The server's last line as a host with segmentation offload captures it (IP total length 0): only
+    # radiotap's FCS flag keeps the 4 FCS bytes at the end out of the payload.
+    ip_at = len(wifi[6]) - len(bytes(v4[6]))
+    tso = wifi[:6] + [wifi[6][: ip_at + 2] + b"\0\0" + wifi[6][ip_at + 4 :]] + wifi[7:]
+    _write_frames("chat_radiotap.pcap", 127, [_radiotap(f, n) for n, f in enumerate(_dot11_noise() + tso)])
     wifi6 = [_dot11(p, n, _SNAP_IPV6) for n, p in enumerate(v6)]
     _write_frames("chat_ppi.pcap", 192, [_ppi(f, n) for n, f in enumerate(wifi6 + _dot11_noise())])
     _write_frames("chat_fddi.pcap", 10, [b"\x50" + _MAC_B + _MAC_A + _SNAP_IPV4 + bytes(p) for p in v4])
