@@ -1,23 +1,26 @@
 """Frames to `Segment`s: a struct-based decoder for the hot path (no scapy).
 
 `decode(linktype, frame, number, ts)` finds the IPv4/IPv6 layer behind Ethernet (with 802.1Q /
-QinQ tags and PPPoE), Linux cooked capture (SLL, SLL2), BSD loopback (DLT_NULL / DLT_LOOP),
-raw IP (DLT 101, 12, 14, 228, 229), NFLOG, MPLS, and tunnels (VXLAN, GRE with IP, Ethernet or
-ERSPAN inside, IP-in-IP, IPv6-in-IPv4), and returns the TCP segment in it, or None for anything
-else. Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments of TCP segments are
+QinQ tags, PPPoE, and 802.2 LLC/SNAP in IEEE 802.3 frames), PPP (plain, HDLC-framed, with
+protocol-field compression), Cisco HDLC, IEEE 802.11 data frames (bare, radiotap, PPI), FDDI,
+ARCNET, IP over InfiniBand, Juniper Ethernet, Linux cooked capture (SLL, SLL2), BSD loopback
+(DLT_NULL / DLT_LOOP), raw IP (DLT 101, 12, 14, 228, 229), NFLOG, MPLS, and tunnels (VXLAN, GRE
+with IP, Ethernet or ERSPAN inside, IP-in-IP, IPv6-in-IPv4), and returns the TCP segment in it,
+or None for anything else. Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments of TCP segments are
 reassembled as Wireshark does: the segment comes out of the frame that completed it. The
 payload is bounded by the IP length (Ethernet padding is not payload) and by what the capture
 kept (`Segment.wire_len` says what the wire carried).
 
-Theory of operation: every layer is one function with the `Layer` signature
-`(buf, off, end, ctx) -> SegmentFields | None`: it reads its header at `buf[off]`, finds the
-layer inside and calls that layer's function, looked up by number in one of the dispatch tables
-(`LINK_LAYERS` by link type, `ETHERTYPES`, `PPP_PROTOCOLS`, `GRE_PROTOCOLS`, `IP_PROTOCOLS`,
-`UDP_PORTS`), the way dpkt's `Ethernet._typesw` registers types. `end` bounds the layer's bytes
-on the wire (it may lie past `len(buf)` when the snap length cut the frame); `ctx`, one
-`FrameContext` per frame, carries what every layer passes on (frame number, time stamp, VLAN
-tags, the IP addresses of the innermost IP header, the tunnel depth). Adding a link layer or an
-encapsulation is one function plus one table entry (docs/link-layers.md).
+Theory of operation: every layer is one function with the `Layer` signature `(buf, off, end,
+ctx) -> SegmentFields | None`: it reads its header at `buf[off]`, finds the layer inside and
+calls that layer's function, looked up by number in one of the dispatch tables (`LINK_LAYERS` by
+link type, `ETHERTYPES`, `PPP_PROTOCOLS`, `ARCNET_PROTOCOLS`, `JUNIPER_PROTOCOLS`,
+`GRE_PROTOCOLS`, `IP_PROTOCOLS`, `UDP_PORTS`), the way dpkt's `Ethernet._typesw` registers
+types. `end` bounds the layer's bytes on the wire (it may lie past `len(buf)` when the snap
+length cut the frame); `ctx`, one `FrameContext` per frame, carries what every layer passes on
+(frame number, time stamp, VLAN tags, the IP addresses of the innermost IP header, the tunnel
+depth). Adding a link layer or an encapsulation is one function plus one table entry
+(docs/link-layers.md).
 
 The commonest frame, Ethernet + IPv4 without options + TCP, has its own measured fast path,
 `ethernet_ipv4_tcp`, which the general path and the fused pcap loop both call first; it gives
