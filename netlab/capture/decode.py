@@ -11,16 +11,15 @@ reassembled as Wireshark does: the segment comes out of the frame that completed
 payload is bounded by the IP length (Ethernet padding is not payload) and by what the capture
 kept (`Segment.wire_len` says what the wire carried).
 
-Theory of operation: every layer is one function with the `Layer` signature `(buf, off, end,
-ctx) -> SegmentFields | None`: it reads its header at `buf[off]`, finds the layer inside and
-calls that layer's function, looked up by number in one of the dispatch tables (`LINK_LAYERS` by
-link type, `ETHERTYPES`, `PPP_PROTOCOLS`, `ARCNET_PROTOCOLS`, `JUNIPER_PROTOCOLS`,
-`GRE_PROTOCOLS`, `IP_PROTOCOLS`, `UDP_PORTS`), the way dpkt's `Ethernet._typesw` registers
-types. `end` bounds the layer's bytes on the wire (it may lie past `len(buf)` when the snap
-length cut the frame); `ctx`, one `FrameContext` per frame, carries what every layer passes on
-(frame number, time stamp, VLAN tags, the IP addresses of the innermost IP header, the tunnel
-depth). Adding a link layer or an encapsulation is one function plus one table entry
-(docs/link-layers.md).
+Theory of operation: every layer is one function with the `Layer` signature
+`(buf, off, end, ctx) -> SegmentFields | None`: it reads its header at `buf[off]`, finds the
+layer inside and calls that layer's function, looked up by number in one of the dispatch tables
+(`LINK_LAYERS` by link type, `ETHERTYPES`, `PPP_PROTOCOLS`, `GRE_PROTOCOLS`, `IP_PROTOCOLS`,
+`UDP_PORTS`), the way dpkt's `Ethernet._typesw` registers types. `end` bounds the layer's bytes
+on the wire (it may lie past `len(buf)` when the snap length cut the frame); `ctx`, one
+`FrameContext` per frame, carries what every layer passes on (frame number, time stamp, VLAN
+tags, the IP addresses of the innermost IP header, the tunnel depth). Adding a link layer or an
+encapsulation is one function plus one table entry (docs/link-layers.md).
 
 The commonest frame, Ethernet + IPv4 without options + TCP, has its own measured fast path,
 `ethernet_ipv4_tcp`, which the general path and the fused pcap loop both call first; it gives
