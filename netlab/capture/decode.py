@@ -1,12 +1,10 @@
 """Frames to `Segment`s: a struct-based decoder for the hot path (no scapy).
 
 `decode(linktype, frame, number, ts)` finds the IPv4/IPv6 layer behind Ethernet (with 802.1Q /
-QinQ tags, PPPoE, and 802.2 LLC/SNAP in IEEE 802.3 frames), PPP (plain, HDLC-framed, with
-protocol-field compression), Cisco HDLC, IEEE 802.11 data frames (bare, radiotap, PPI), FDDI,
-ARCNET, IP over InfiniBand, Juniper Ethernet, Linux cooked capture (SLL, SLL2), BSD loopback
-(DLT_NULL / DLT_LOOP), raw IP (DLT 101, 12, 14, 228, 229), NFLOG, MPLS, and tunnels (VXLAN, GRE
-with IP, Ethernet or ERSPAN inside, IP-in-IP, IPv6-in-IPv4), and returns the TCP segment in it,
-or None for anything else. Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments of TCP segments are
+QinQ tags and PPPoE), Linux cooked capture (SLL, SLL2), BSD loopback (DLT_NULL / DLT_LOOP),
+raw IP (DLT 101, 12, 14, 228, 229), NFLOG, MPLS, and tunnels (VXLAN, GRE with IP, Ethernet or
+ERSPAN inside, IP-in-IP, IPv6-in-IPv4), and returns the TCP segment in it, or None for anything
+else. Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments of TCP segments are
 reassembled as Wireshark does: the segment comes out of the frame that completed it. The
 payload is bounded by the IP length (Ethernet padding is not payload) and by what the capture
 kept (`Segment.wire_len` says what the wire carried).
@@ -24,6 +22,10 @@ encapsulation is one function plus one table entry (docs/link-layers.md).
 The commonest frame, Ethernet + IPv4 without options + TCP, has its own measured fast path,
 `ethernet_ipv4_tcp`, which the general path and the fused pcap loop both call first; it gives
 exactly what the layer functions give (tests/unit/test_decode.py checks the two agree).
+
+Besides those, the link layers of docs/link-layers.md: IEEE 802.3 with 802.2 LLC/SNAP, PPP
+(plain, HDLC-framed, with protocol-field compression), Cisco HDLC, IEEE 802.11 data frames
+(bare, radiotap, PPI), FDDI, ARCNET, IP over InfiniBand and Juniper Ethernet.
 
 Endpoints are interned: the same address and port give the same `Endpoint` object, which keeps
 the per-packet cost low and makes dictionary lookups cheap.
