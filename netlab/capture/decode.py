@@ -23,7 +23,7 @@ The commonest frame, Ethernet + IPv4 without options + TCP, has its own measured
 `ethernet_ipv4_tcp`, which the general path and the fused pcap loop both call first; it gives
 exactly what the layer functions give (tests/unit/test_decode.py checks the two agree).
 
-Besides those, the link layers of docs/link-layers.md: IEEE 802.3 with 802.2 LLC/SNAP, PPP
+Link layers beyond those (docs/link-layers.md): IEEE 802.3 with 802.2 LLC/SNAP, PPP
 (plain, HDLC-framed, with protocol-field compression), Cisco HDLC, IEEE 802.11 data frames
 (bare, radiotap, PPI), FDDI, ARCNET, IP over InfiniBand and Juniper Ethernet.
 
