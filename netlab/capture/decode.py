@@ -25,7 +25,7 @@ exactly what the layer functions give (tests/unit/test_decode.py checks the two 
 
 Link layers beyond those (docs/link-layers.md): IEEE 802.3 with 802.2 LLC/SNAP, PPP
 (plain, HDLC-framed, with protocol-field compression), Cisco HDLC, IEEE 802.11 data frames
-(bare, radiotap, PPI), FDDI, ARCNET, IP over InfiniBand and Juniper Ethernet.
+(bare, radiotap, PPI, Prism, AVS), FDDI, ARCNET, IP over InfiniBand and Juniper Ethernet.
 
 Endpoints are interned: the same address and port give the same `Endpoint` object, which keeps
 the per-packet cost low and makes dictionary lookups cheap.
@@ -55,9 +55,11 @@ LINKTYPE_C_HDLC = 104
 LINKTYPE_IEEE802_11 = 105
 LINKTYPE_LOOP = 108
 LINKTYPE_LINUX_SLL = 113
+LINKTYPE_PRISM_HEADER = 119
 LINKTYPE_IEEE802_11_RADIOTAP = 127
 LINKTYPE_ARCNET_LINUX = 129
 LINKTYPE_JUNIPER_ETHER = 178
+LINKTYPE_IEEE802_11_AVS = 163
 LINKTYPE_PPI = 192
 LINKTYPE_PPP_PPPD = 204
 LINKTYPE_IPV4 = 228
@@ -489,6 +491,25 @@ def _radiotap(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentField
     return _ieee80211_frame(buf, off + length, end, ctx, bool(flags & _RADIOTAP_PADDED))
 
 
+def _prism(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """Prism monitor-mode header (link type 119), as Wireshark reads it: an AVS header when the
+    AVS magic comes first; a Prism header (message code 0x41 or 0x44, in either byte order) is
+    skipped by its message length; anything else is taken for a bare 802.11 frame."""
+    code = _u32be(buf, off)[0]
+    if code in _AVS_MAGICS:
+        return _avs(buf, off, end, ctx)
+    if code in _PRISM_MSGCODES:
+        off += _u32be(buf, off + 4)[0]
+    elif _u32le(buf, off)[0] in _PRISM_MSGCODES:
+        off += _u32le(buf, off + 4)[0]
+    return _ieee80211_frame(buf, off, end, ctx, False)
+
+
+def _avs(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """AVS WLAN capture header (link type 163): version and header length (big-endian), then 802.11."""
+    return _ieee80211_frame(buf, off + _u32be(buf, off + 4)[0], end, ctx, False)
+
+
 def _ppi(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """Per-Packet Information (link type 192): its length (little-endian) at offset 2 and the link
     type of what follows at offset 4 (any of `LINK_LAYERS`). An 802.11-common field
@@ -788,6 +809,8 @@ _RADIOTAP_EXT = 0x80000000
 _RADIOTAP_FCS = 0x10
 _RADIOTAP_PADDED = 0x20
 _PPI_80211_COMMON = 2
+_PRISM_MSGCODES = frozenset({0x41, 0x44})
+_AVS_MAGICS = frozenset({0x80211001, 0x80211002})
 _PPI_FCS_PRESENT = 0x0001
 _FDDI_LLC_ASYNC = 0x50
 _ARCNET_RFC1051 = frozenset({0xF0, 0xF1})  # RFC 1051 IP and ARP: no split flag, no sequence number
@@ -814,7 +837,9 @@ LINK_LAYERS: dict[int, Layer] = {
     LINKTYPE_PPP_ETHER: _pppoe_session,
     LINKTYPE_C_HDLC: _cisco_hdlc,
     LINKTYPE_IEEE802_11: _ieee80211,
+    LINKTYPE_PRISM_HEADER: _prism,
     LINKTYPE_IEEE802_11_RADIOTAP: _radiotap,
+    LINKTYPE_IEEE802_11_AVS: _avs,
     LINKTYPE_ARCNET_LINUX: _arcnet_linux,
     LINKTYPE_JUNIPER_ETHER: _juniper_ether,
     LINKTYPE_PPI: _ppi,

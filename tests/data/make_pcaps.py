@@ -233,6 +233,20 @@ def _ppi(frame: bytes, n: int) -> bytes:
     return header + field + frame + fcs
 
 
+def _prism(frame: bytes, n: int) -> bytes:
+    """A 144-byte Prism monitor-mode header (message code 0x44, in little- or, every other frame,
+    big-endian order), or an AVS header (every third frame: Wireshark reads both in link type 119)."""
+    if n % 3 == 2:
+        return _avs(frame)
+    order = ">" if n % 2 else "<"
+    return struct.pack(order + "II", 0x44, 144) + b"wlan0".ljust(16, b"\0") + bytes(120) + frame
+
+
+def _avs(frame: bytes) -> bytes:
+    """A 64-byte AVS WLAN header (version 2, big-endian)."""
+    return struct.pack(">II", 0x80211002, 64) + bytes(56) + frame
+
+
 def _arcnet(pkt: Packet, n: int, linux: bool) -> bytes:
     """ARCNET, RFC 1201: source and destination ids (Linux: an offset field too), system code, split
     flag, sequence number; on BSD every third frame behind an exception header."""
@@ -323,6 +337,8 @@ def link_layers() -> None:
     _write_frames("chat_radiotap.pcap", 127, [_radiotap(f, n) for n, f in enumerate(_dot11_noise() + tso)])
     wifi6 = [_dot11(p, n, _SNAP_IPV6) for n, p in enumerate(v6)]
     _write_frames("chat_ppi.pcap", 192, [_ppi(f, n) for n, f in enumerate(wifi6 + _dot11_noise())])
+    _write_frames("chat_prism.pcap", 119, [_prism(f, n) for n, f in enumerate(_dot11_noise() + wifi)])
+    _write_frames("chat_avs.pcap", 163, [_avs(f) for f in wifi + _dot11_noise()])
     _write_frames("chat_fddi.pcap", 10, [b"\x50" + _MAC_B + _MAC_A + _SNAP_IPV4 + bytes(p) for p in v4])
     _write_frames("chat_arcnet.pcap", 7, [_arcnet(p, n, False) for n, p in enumerate(v4)])
     _write_frames("chat_arcnet_linux.pcap", 129, [_arcnet(p, n, True) for n, p in enumerate(v6)])

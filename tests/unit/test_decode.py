@@ -127,6 +127,11 @@ MORE_LINK_LAYERS: list[tuple[int, bytes, str]] = [
     (192, ppi(105, fcs=False) + dot11(b"\x08\x01") + SNAP_IPV4, "PPI, 802.11-common field"),
     (192, ppi(1) + ETH, "PPI, Ethernet"),
     (192, ppi(192) + ppi(101), "PPI in PPI, raw IP"),
+    (119, struct.pack("<II", 0x44, 144) + bytes(136) + dot11(b"\x08\x01") + SNAP_IPV4, "Prism header"),
+    (119, struct.pack(">II", 0x41, 144) + bytes(136) + dot11(b"\x08\x01") + SNAP_IPV4, "Prism, big-endian"),
+    (119, struct.pack(">II", 0x80211001, 64) + bytes(56) + dot11(b"\x08\x01") + SNAP_IPV4, "AVS in Prism"),
+    (119, dot11(b"\x08\x01") + SNAP_IPV4, "Prism link type, no header"),
+    (163, struct.pack(">II", 0x80211002, 64) + bytes(56) + dot11(b"\x08\x01") + SNAP_IPV4, "AVS"),
     (10, b"\x50" + MAC_B + MAC_A + SNAP_IPV4, "FDDI"),
     (7, b"\x01\x02\xd4\x00\x00\x07", "ARCNET BSD, RFC 1201"),
     (7, b"\x01\x02\xd4\xff\xff\xff\xd4\x00\x00\x07", "ARCNET BSD, exception header"),
@@ -158,6 +163,8 @@ LINK_LAYER_CAPTURES = [
     "chat_80211",
     "chat_radiotap",
     "chat_ppi",
+    "chat_prism",
+    "chat_avs",
     "chat_fddi",
     "chat_arcnet",
     "chat_arcnet_linux",
@@ -173,7 +180,7 @@ LINK_LAYER_CAPTURES = [
     "chat_raw_ipv6",
     "chat_interfaces",
 ]
-_WITH_OTHER_FRAMES = {"chat_80211", "chat_radiotap", "chat_ppi"}
+_WITH_OTHER_FRAMES = {"chat_80211", "chat_radiotap", "chat_ppi", "chat_prism", "chat_avs"}
 _IPV6_CAPTURES = {"chat_ppp_pppd", "chat_ppi", "chat_arcnet_linux", "chat_null_ipv6", "chat_raw14", "chat_raw_ipv6"}
 
 
