@@ -23,6 +23,10 @@ The commonest frame, Ethernet + IPv4 without options + TCP, has its own measured
 `ethernet_ipv4_tcp`, which the general path and the fused pcap loop both call first; it gives
 exactly what the layer functions give (tests/unit/test_decode.py checks the two agree).
 
+Link layers beyond those (docs/link-layers.md): IEEE 802.3 with 802.2 LLC/SNAP, PPP
+(plain, HDLC-framed, with protocol-field compression), Cisco HDLC, IEEE 802.11 data frames
+(bare, radiotap, PPI, Prism, AVS), FDDI, ARCNET, IP over InfiniBand and Juniper Ethernet.
+
 Endpoints are interned: the same address and port give the same `Endpoint` object, which keeps
 the per-packet cost low and makes dictionary lookups cheap.
 """
@@ -39,14 +43,29 @@ from netlab.packets import NO_WINDOW_SCALE, QUOTED, Endpoint, Segment, SegmentFi
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
+LINKTYPE_ARCNET_BSD = 7
+LINKTYPE_PPP = 9
+LINKTYPE_FDDI = 10
 LINKTYPE_RAW_OPENBSD = 12
 LINKTYPE_RAW_BSD = 14
+LINKTYPE_PPP_HDLC = 50
+LINKTYPE_PPP_ETHER = 51
 LINKTYPE_RAW = 101
+LINKTYPE_C_HDLC = 104
+LINKTYPE_IEEE802_11 = 105
 LINKTYPE_LOOP = 108
 LINKTYPE_LINUX_SLL = 113
+LINKTYPE_PRISM_HEADER = 119
+LINKTYPE_IEEE802_11_RADIOTAP = 127
+LINKTYPE_ARCNET_LINUX = 129
+LINKTYPE_JUNIPER_ETHER = 178
+LINKTYPE_IEEE802_11_AVS = 163
+LINKTYPE_PPI = 192
+LINKTYPE_PPP_PPPD = 204
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_NFLOG = 239
+LINKTYPE_IPOIB = 242
 LINKTYPE_LINUX_SLL2 = 276
 
 ETH_IPV4 = 0x0800
@@ -60,6 +79,8 @@ _TCP_OPTION_WSCALE = 3
 
 _u16 = struct.Struct("!H").unpack_from
 _u32be = struct.Struct("!I").unpack_from
+_u16le = struct.Struct("<H").unpack_from
+_u32le = struct.Struct("<I").unpack_from
 _tlv_le = struct.Struct("<HH").unpack_from
 _tcp_head = struct.Struct("!HHIIBBHH").unpack_from
 
@@ -288,8 +309,16 @@ def decode_layers(
 
 
 def _ethernet(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """Ethernet II: 6 + 6 bytes of addresses, then the ethertype."""
-    return _by_ethertype(_u16(buf, off + 12)[0], buf, off + 14, end, ctx)
+    """Ethernet: 6 + 6 bytes of addresses, then an ethertype (Ethernet II) or a length (IEEE 802.3)."""
+    return _ethernet_payload(_u16(buf, off + 12)[0], buf, off + 14, end, ctx)
+
+
+def _ethernet_payload(type_or_length: int, buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """What follows an Ethernet (or 802.1Q tag's) type field: up to 1500 it is IEEE 802.3's length of
+    an 802.2 LLC frame (which bounds it), from 0x0600 an ethertype."""
+    if type_or_length <= _IEEE8023_MAX_LENGTH:
+        return _llc(buf, off, min(end, off + type_or_length), ctx)
+    return _by_ethertype(type_or_length, buf, off, end, ctx)
 
 
 def _by_ethertype(ethertype: int, buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -337,6 +366,223 @@ def _nflog(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields |
     return None
 
 
+def _llc(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """IEEE 802.2 LLC: DSAP, SSAP, control. Datagrams travel in unnumbered-information frames
+    (control 0x03): SNAP (SAPs 0xAA) adds an OUI and an ethertype, looked up in `ETHERTYPES` for
+    the OUIs that mean "an ethertype follows" (0 and Cisco's 0x0000F8); SAP 0x06 is IPv4 itself."""
+    if off + 3 > end or buf[off + 2] != _LLC_UI:
+        return None
+    dsap, ssap = buf[off], buf[off + 1]  # both commands: a response (SSAP low bit) is no datagram
+    if dsap == _SAP_SNAP and ssap == _SAP_SNAP:
+        if buf[off + 3 : off + 6] not in _SNAP_ETHERTYPE_OUIS:
+            return None
+        return _by_ethertype(_u16(buf, off + 6)[0], buf, off + 8, end, ctx)
+    if dsap == _SAP_IP and ssap == _SAP_IP:
+        return _ipv4(buf, off + 3, end, ctx)
+    return None
+
+
+def _ppp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """PPP (RFC 1661), as Wireshark reads link types 9 and 50: an 0xFF first byte is RFC 1662's
+    HDLC-like framing (address 0xFF, control 0x03), 0x0F or 0x8F is a Cisco HDLC frame (BSD/OS
+    puts those in PPP captures), anything else the protocol field itself."""
+    first = buf[off]
+    if first == 0xFF:
+        return _ppp_protocol(buf, off + 2, end, ctx)
+    if first in _CHDLC_ADDRESSES:
+        return _cisco_hdlc(buf, off, end, ctx)
+    return _ppp_protocol(buf, off, end, ctx)
+
+
+def _ppp_with_direction(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """PPP behind a one-byte direction pseudo-header (pppd's captures, link type 204). Link type
+    166 (PPP_WITH_DIR) has the same layout but is left out: tshark cannot read it to check it."""
+    return _ppp(buf, off + 1, end, ctx)
+
+
+def _ppp_protocol(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """The PPP protocol field and what it carries (`PPP_PROTOCOLS`). Under protocol-field
+    compression (RFC 1661 section 6.5) it is one byte: protocol numbers have an odd low byte and an
+    even high byte, so an odd first byte is a whole (compressed) field."""
+    proto = buf[off]
+    if proto & 1:
+        off += 1
+    else:
+        proto = _u16(buf, off)[0]
+        off += 2
+    layer = PPP_PROTOCOLS.get(proto)
+    return None if layer is None else layer(buf, off, end, ctx)
+
+
+def _cisco_hdlc(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """Cisco HDLC: address (0x0F unicast, 0x8F broadcast), control (0), then an ethertype."""
+    return _by_ethertype(_u16(buf, off + 2)[0], buf, off + 4, end, ctx)
+
+
+def _ieee80211(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """IEEE 802.11 without a radio header (link type 105; no FCS, as Wireshark assumes)."""
+    return _ieee80211_frame(buf, off, end, ctx, False)
+
+
+def _ieee80211_frame(buf: bytes, off: int, end: int, ctx: FrameContext, padded: bool) -> SegmentFields | None:
+    """An 802.11 data frame (data and QoS data; 3 or 4 addresses; +HTC), then 802.2 LLC/SNAP.
+
+    `padded`: the header is padded to a multiple of 4 bytes (radiotap's data-pad flag). Not
+    followed, as in Wireshark without keys: management and control frames, subtypes without a
+    body (null data), protected frames (`dot11_protected`), and a fragment with more to come; nor
+    (unlike Wireshark) an A-MSDU of several subframes, several packets where netlab's decoder
+    gives one segment per frame.
+    """
+    fc_type, fc_flags = buf[off], buf[off + 1]
+    if fc_type & _DOT11_TYPE_MASK != _DOT11_DATA or fc_type & _DOT11_NO_BODY:
+        return None
+    if fc_flags & _DOT11_PROTECTED:
+        return None  # undecoded: 802.11 encrypted
+    if fc_flags & _DOT11_MORE_FRAGMENTS:  # the first fragments of a packet: not reassembled
+        return None
+    header = 30 if fc_flags & _DOT11_DS_BITS == _DOT11_DS_BITS else 24  # 4-address frames (WDS, mesh)
+    amsdu = False
+    if fc_type & _DOT11_QOS:
+        amsdu = bool(buf[off + header] & _DOT11_QOS_AMSDU)
+        header += 6 if fc_flags & _DOT11_ORDER else 2  # QoS control, and the HT control field (+HTC)
+    if padded:
+        header = (header + 3) & ~3
+    body = off + header
+    if amsdu:  # subframes: destination, source, length, the MSDU, padding to 4 bytes
+        msdu_end = body + 14 + _u16(buf, body + 12)[0]
+        if (msdu_end + 3) & ~3 < end:
+            return None  # undecoded: 802.11 A-MSDU of several packets
+        return _llc(buf, body + 14, min(end, msdu_end), ctx)
+    if buf[body : body + 4] == _DOT11_JUNK_SNAP:
+        body += 2  # some drivers (OLPC, Ruckus, Atheros) put 2 zero bytes before the LLC header; Wireshark skips them
+    return _llc(buf, body, end, ctx)
+
+
+def dot11_protected(frame: bytes, off: int = 0) -> bool:
+    """Whether the 802.11 frame at `frame[off]` is a data frame with the Protected bit set: its body
+    is encrypted (WEP, WPA), so it carries nothing netlab can decode."""
+    return (
+        len(frame) > off + 1
+        and frame[off] & _DOT11_TYPE_MASK == _DOT11_DATA
+        and bool(frame[off + 1] & _DOT11_PROTECTED)
+    )
+
+
+def _radiotap(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """Radiotap (link type 127): its length (little-endian) at offset 2, then the 802.11 frame.
+
+    The flags field (present bit 1) says whether the frame ends with its 4-byte FCS (0x10; not
+    payload) and whether the 802.11 header is padded (0x20). It follows the present bitmaps (each
+    with bit 31 set when another follows) and the 8-byte TSFT field (bit 0), aligned to 8.
+    """
+    length = _u16le(buf, off + 2)[0]
+    present = word = _u32le(buf, off + 4)[0]
+    pos = off + 8
+    while word & _RADIOTAP_EXT:
+        word = _u32le(buf, pos)[0]
+        pos += 4
+    flags = 0
+    if present & _RADIOTAP_FLAGS_PRESENT:
+        if present & _RADIOTAP_TSFT_PRESENT:
+            pos = off + ((pos - off + 7) & ~7) + 8
+        flags = buf[pos]
+    if flags & _RADIOTAP_FCS:
+        end -= 4
+    return _ieee80211_frame(buf, off + length, end, ctx, bool(flags & _RADIOTAP_PADDED))
+
+
+def _prism(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """Prism monitor-mode header (link type 119), as Wireshark reads it: an AVS header when the
+    AVS magic comes first; a Prism header (message code 0x41 or 0x44, in either byte order) is
+    skipped by its message length; anything else is taken for a bare 802.11 frame."""
+    code = _u32be(buf, off)[0]
+    if code in _AVS_MAGICS:
+        return _avs(buf, off, end, ctx)
+    if code in _PRISM_MSGCODES:
+        off += _u32be(buf, off + 4)[0]
+    elif _u32le(buf, off)[0] in _PRISM_MSGCODES:
+        off += _u32le(buf, off + 4)[0]
+    return _ieee80211_frame(buf, off, end, ctx, False)
+
+
+def _avs(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """AVS WLAN capture header (link type 163): version and header length (big-endian), then 802.11."""
+    return _ieee80211_frame(buf, off + _u32be(buf, off + 4)[0], end, ctx, False)
+
+
+def _ppi(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """Per-Packet Information (link type 192): its length (little-endian) at offset 2 and the link
+    type of what follows at offset 4 (any of `LINK_LAYERS`). An 802.11-common field
+    (type 2) whose flags say "FCS present" takes the frame's last 4 bytes off the payload."""
+    length = _u16le(buf, off + 2)[0]
+    layer = LINK_LAYERS.get(_u32le(buf, off + 4)[0])
+    if layer is None or (layer is _ppi and not enter_tunnel(ctx)):  # PPI in PPI: bounded like a tunnel
+        return None
+    pos, stop = off + 8, off + length
+    while pos + 4 <= stop:
+        field_type, field_len = _tlv_le(buf, pos)
+        if field_type == _PPI_80211_COMMON and _u16le(buf, pos + 12)[0] & _PPI_FCS_PRESENT:
+            end -= 4
+        pos += 4 + field_len
+    return layer(buf, stop, end, ctx)
+
+
+def _fddi(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """FDDI: frame control, 6 + 6 bytes of addresses, then 802.2 LLC for asynchronous LLC frames."""
+    if buf[off] & 0xF0 != _FDDI_LLC_ASYNC:
+        return None
+    return _llc(buf, off + 13, end, ctx)
+
+
+def _arcnet_bsd(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """ARCNET as BSD captures it (link type 7): source and destination ids, then RFC 1201."""
+    return _arcnet(buf, off + 2, end, ctx, True)
+
+
+def _arcnet_linux(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """ARCNET as Linux captures it (link type 129): ids and a 2-byte offset field, then RFC 1201."""
+    return _arcnet(buf, off + 4, end, ctx, False)
+
+
+def _arcnet(buf: bytes, off: int, end: int, ctx: FrameContext, exceptions: bool) -> SegmentFields | None:
+    """An ARCNET system code (`ARCNET_PROTOCOLS`) and, for RFC 1201 protocols, the split flag and
+    the sequence number; BSD may insert an exception header (flag 0xFF, 2 bytes of padding, the
+    system code again) before the real split flag. As in Wireshark, the split flag is read past,
+    not acted on (Linux and FreeBSD hand over reassembled packets)."""
+    code = buf[off]
+    layer = ARCNET_PROTOCOLS.get(code)
+    if layer is None:
+        return None
+    off += 1
+    if code not in _ARCNET_RFC1051:
+        if exceptions and buf[off] == 0xFF:
+            off += 4
+        off += 3
+    return layer(buf, off, end, ctx)
+
+
+def _ipoib(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """IP over InfiniBand (RFC 4391; link type 242): a 40-byte pseudo-header (a global route header,
+    or zeros and the 20-byte destination address), then RFC 4391's 4-byte header, an ethertype and
+    2 reserved bytes (as tcpdump and Wireshark read the link type)."""
+    return _by_ethertype(_u16(buf, off + 40)[0], buf, off + 44, end, ctx)
+
+
+def _juniper_ether(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """Juniper's Ethernet capture header (link type 178): the magic "MGC", a flags byte and, when
+    the extension flag (0x80) is set, a 2-byte length of extension TLVs that follow it; then the
+    Ethernet frame, or (flag 0x02, layer 2 header stripped) a little-endian JUNOS protocol number
+    and that protocol (`JUNIPER_PROTOCOLS`)."""
+    if buf[off : off + 3] != _JUNIPER_MAGIC:
+        return None
+    flags = buf[off + 3]
+    off += 6 + _u16(buf, off + 4)[0] if flags & _JUNIPER_EXTENSIONS else 4
+    if flags & _JUNIPER_NO_L2:
+        layer = JUNIPER_PROTOCOLS.get(_u32le(buf, off)[0])
+        return None if layer is None else layer(buf, off + 4, end, ctx)
+    return _ethernet(buf, off, end, ctx)
+
+
 # --- encapsulations by ethertype --------------------------------------------------------------
 
 
@@ -347,14 +593,13 @@ def _vlan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
         ctx.vlan += (_u16(buf, off)[0] & 0x0FFF,)
         ethertype = _u16(buf, off + 2)[0]
         off += 4
-    return _by_ethertype(ethertype, buf, off, end, ctx)
+    return _ethernet_payload(ethertype, buf, off, end, ctx)
 
 
 def _pppoe_session(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """PPPoE session stage: its length bounds the PPP frame (tshark honours it)."""
     end = min(end, off + 6 + _u16(buf, off + 4)[0])
-    layer = PPP_PROTOCOLS.get(_u16(buf, off + 6)[0])
-    return None if layer is None else layer(buf, off + 8, end, ctx)
+    return _ppp_protocol(buf, off + 6, end, ctx)
 
 
 def _mpls(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -579,6 +824,36 @@ def _tcp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
 
 _VLAN_TPID = 0x8100
 _VLAN_TPIDS = frozenset({_VLAN_TPID, 0x88A8, 0x9100})
+_IEEE8023_MAX_LENGTH = 1500  # an Ethernet type field up to this is 802.3's length (ethertypes start at 0x0600)
+_LLC_UI = 0x03  # unnumbered information
+_SAP_SNAP = 0xAA
+_SAP_IP = 0x06
+_SNAP_ETHERTYPE_OUIS = frozenset({b"\0\0\0", b"\0\0\xf8"})  # RFC 1042 encapsulation; Cisco's 802.1H-like OUI
+_CHDLC_ADDRESSES = frozenset({0x0F, 0x8F})
+_DOT11_TYPE_MASK = 0x0F  # the type and protocol-version bits of the first frame-control byte
+_DOT11_DATA = 0x08  # type 2, version 0
+_DOT11_JUNK_SNAP = b"\0\0\xaa\xaa"
+_DOT11_NO_BODY = 0x40  # data subtypes 4-7 and 12-15: null data, CF without data
+_DOT11_QOS = 0x80  # data subtypes 8-15
+_DOT11_QOS_AMSDU = 0x80  # QoS control: the body is an A-MSDU
+_DOT11_DS_BITS = 0x03  # ToDS and FromDS: both set, the frame has a fourth address
+_DOT11_MORE_FRAGMENTS = 0x04
+_DOT11_PROTECTED = 0x40
+_DOT11_ORDER = 0x80  # in a QoS frame: an HT control field follows the QoS control field
+_RADIOTAP_TSFT_PRESENT = 0x01
+_RADIOTAP_FLAGS_PRESENT = 0x02
+_RADIOTAP_EXT = 0x80000000
+_RADIOTAP_FCS = 0x10
+_RADIOTAP_PADDED = 0x20
+_PPI_80211_COMMON = 2
+_PPI_FCS_PRESENT = 0x0001
+_PRISM_MSGCODES = frozenset({0x41, 0x44})
+_AVS_MAGICS = frozenset({0x80211001, 0x80211002})
+_FDDI_LLC_ASYNC = 0x50
+_ARCNET_RFC1051 = frozenset({0xF0, 0xF1})  # RFC 1051 IP and ARP: no split flag, no sequence number
+_JUNIPER_MAGIC = b"MGC"
+_JUNIPER_EXTENSIONS = 0x80
+_JUNIPER_NO_L2 = 0x02
 
 LINK_LAYERS: dict[int, Layer] = {
     LINKTYPE_NULL: _null,
@@ -592,8 +867,175 @@ LINK_LAYERS: dict[int, Layer] = {
     LINKTYPE_IPV6: _ip_by_version,
     LINKTYPE_NFLOG: _nflog,
     LINKTYPE_LINUX_SLL2: _linux_sll2,
+    LINKTYPE_ARCNET_BSD: _arcnet_bsd,
+    LINKTYPE_PPP: _ppp,
+    LINKTYPE_FDDI: _fddi,
+    LINKTYPE_PPP_HDLC: _ppp,
+    LINKTYPE_PPP_ETHER: _pppoe_session,
+    LINKTYPE_C_HDLC: _cisco_hdlc,
+    LINKTYPE_IEEE802_11: _ieee80211,
+    LINKTYPE_PRISM_HEADER: _prism,
+    LINKTYPE_IEEE802_11_RADIOTAP: _radiotap,
+    LINKTYPE_IEEE802_11_AVS: _avs,
+    LINKTYPE_ARCNET_LINUX: _arcnet_linux,
+    LINKTYPE_JUNIPER_ETHER: _juniper_ether,
+    LINKTYPE_PPI: _ppi,
+    LINKTYPE_PPP_PPPD: _ppp_with_direction,
+    LINKTYPE_IPOIB: _ipoib,
 }
 """The decoder of each link-layer header type (pcap's LINKTYPE_* / DLT_* number)."""
+
+LINKTYPE_NAMES: dict[int, str] = {
+    0: "BSD loopback",
+    1: "Ethernet",
+    2: "Xerox experimental 3Mb Ethernet",
+    3: "AX.25",
+    4: "Proteon ProNET Token Ring",
+    5: "MIT Chaosnet",
+    6: "IEEE 802.5 Token Ring",
+    7: "ARCNET",
+    8: "SLIP",
+    9: "PPP",
+    10: "FDDI",
+    12: "Raw IP",
+    14: "Raw IP",
+    50: "PPP in HDLC-like framing",
+    51: "PPPoE session",
+    99: "Symantec Enterprise Firewall",
+    100: "RFC 1483 ATM",
+    101: "Raw IP",
+    104: "Cisco HDLC",
+    105: "IEEE 802.11 Wireless LAN",
+    106: "Linux ATM Classical IP",
+    107: "Frame Relay",
+    108: "OpenBSD loopback",
+    109: "OpenBSD enc(4) encapsulating interface",
+    113: "Linux cooked-mode capture v1",
+    114: "Apple LocalTalk",
+    117: "OpenBSD PF Firewall logs",
+    119: "IEEE 802.11 plus Prism II monitor mode radio header",
+    122: "RFC 2625 IP-over-Fibre Channel",
+    123: "SunATM",
+    127: "IEEE 802.11 plus radiotap radio header",
+    129: "Linux ARCNET",
+    138: "Apple IP-over-IEEE 1394",
+    139: "SS7 MTP2 with pseudo-header",
+    140: "SS7 MTP2",
+    141: "SS7 MTP3",
+    142: "SS7 SCCP",
+    143: "DOCSIS",
+    144: "Linux IrDA",
+    **{147 + n: f"USER {n}" for n in range(16)},
+    163: "IEEE 802.11 plus AVS radio header",
+    165: "BACnet MS/TP",
+    166: "PPP with directional info",
+    169: "GPRS LLC",
+    170: "GPF-T (ITU-T G.7041/Y.1303)",
+    171: "GPF-F (ITU-T G.7041/Y.1303)",
+    177: "Linux LAPD",
+    178: "Juniper Ethernet",
+    182: "MTP2 with Juniper pseudo-header",
+    187: "Bluetooth H4",
+    189: "USB packets with Linux header",
+    192: "Per-Packet Information header",
+    195: "IEEE 802.15.4 Wireless PAN",
+    196: "SITA WAN packets",
+    197: "Endace ERF",
+    201: "Bluetooth H4 with linux header",
+    202: "AX.25 with KISS header",
+    203: "LAPD",
+    204: "PPP with directional info (pppd)",
+    205: "Cisco HDLC with directional info",
+    206: "Frame Relay with directional info",
+    207: "LAPB with directional info",
+    209: "I2C with Linux-specific pseudo-header",
+    210: "FlexRay",
+    211: "MOST",
+    212: "LIN",
+    215: "IEEE 802.15.4 Wireless PAN non-ASK PHY",
+    216: "Linux evdev events",
+    220: "USB packets with Linux header and padding",
+    224: "Fibre Channel FC-2",
+    225: "Fibre Channel FC-2 with frame delimiters",
+    226: "Solaris IPNET",
+    227: "SocketCAN",
+    228: "Raw IPv4",
+    229: "Raw IPv6",
+    230: "IEEE 802.15.4 Wireless PAN with FCS not present",
+    231: "D-Bus",
+    235: "DVB-CI (Common Interface)",
+    236: "MUX27010",
+    237: "STANAG 5066 D_PDU",
+    239: "NFLOG",
+    240: "netANALYZER",
+    241: "netANALYZER-Transparent",
+    242: "IP over InfiniBand",
+    243: "ISO/IEC 13818-1 MPEG2-TS packets",
+    244: "ng40 protocol tester",
+    245: "NFC LLCP",
+    247: "InfiniBand",
+    248: "SCTP",
+    249: "USB packets with USBPcap header",
+    250: "RTAC serial-line",
+    251: "Bluetooth Low Energy Link Layer",
+    252: "Wireshark Upper PDU export",
+    253: "Linux Netlink",
+    254: "Bluetooth Linux Monitor",
+    255: "Bluetooth BR/EDR Baseband RF",
+    256: "Bluetooth Low Energy Link Layer RF",
+    257: "PROFIBUS data link layer",
+    258: "Apple PKTAP",
+    259: "Ethernet Passive Optical Network",
+    260: "IPMI HPM.2 trace packets",
+    261: "Z-Wave RF profile R1 and R2",
+    262: "Z-Wave RF profile R3",
+    263: "WattStopper Digital Lighting Management",
+    264: "ISO 14443 contactless smartcard",
+    265: "Radio Data System",
+    266: "USB packets from Darwin",
+    267: "OpenFlow",
+    268: "SDLC",
+    269: "TI LLN sniffer",
+    270: "LoRaTap",
+    271: "Linux vsock",
+    272: "nRF Sniffer for Bluetooth LE",
+    273: "DOCSIS with Excentis XRA pseudo-header",
+    274: "802.3br mPackets",
+    275: "DisplayPort AUX channel monitoring",
+    276: "Linux cooked-mode capture v2",
+    278: "OpenVizsla USB",
+    279: "Elektrobit High Speed Capture and Replay",
+    280: "VPP graph dispatch tracer",
+    281: "Broadcom Ethernet switch tag",
+    282: "Broadcom Ethernet switch tag (prepended)",
+    283: "IEEE 802.15.4 Wireless PAN with TAP header",
+    284: "Marvell DSA tag",
+    285: "Marvell EDSA tag",
+    286: "ELEE lawful intercept",
+    287: "Z-Wave serial",
+    288: "USB 2.0/1.1/1.0",
+    289: "ATSC Link-Layer Protocol",
+    290: "Event Tracing for Windows",
+    292: "ZBOSS NCP",
+    293: "USB 2.0 low speed",
+    294: "USB 2.0 full speed",
+    295: "USB 2.0 high speed",
+    296: "Auerswald log",
+    297: "Z-Wave with TAP header",
+    298: "Silicon Labs debug channel",
+    299: "FiRa UWB controller interface",
+    300: "MDB (Multi-Drop Bus)",
+    301: "DECT-2020 New Radio",
+}
+"""Wireshark-like names of link-layer header types, the supported ones (`LINK_LAYERS`) and the
+ones that commonly turn up in captures netlab cannot follow (https://www.tcpdump.org/linktypes.html)."""
+
+
+def linktype_name(linktype: int) -> str:
+    """The name of a link-layer header type, e.g. "IEEE 802.11 plus radiotap radio header"
+    ("link type N" for a number not in `LINKTYPE_NAMES`)."""
+    return LINKTYPE_NAMES.get(linktype, f"link type {linktype}")
+
 
 ETHERTYPES: dict[int, Layer] = {
     ETH_IPV4: _ipv4,
@@ -602,11 +1044,31 @@ ETHERTYPES: dict[int, Layer] = {
     0x8864: _pppoe_session,
     0x8847: _mpls,  # unicast
     0x8848: _mpls,  # multicast
+    0x0004: _llc,  # Linux's ETH_P_802_2: in cooked captures (SLL, SLL2), an 802.2 LLC frame
 }
 """What Ethernet, VLAN tags and Linux cooked captures carry, by ethertype."""
 
-PPP_PROTOCOLS: dict[int, Layer] = {0x0021: _ipv4, 0x0057: _ipv6}
-"""What a PPP frame (here inside PPPoE) carries, by PPP protocol number."""
+PPP_PROTOCOLS: dict[int, Layer] = {0x0021: _ipv4, 0x0057: _ipv6, 0x0281: _mpls, 0x0283: _mpls}
+"""What a PPP frame (link types 9, 50, 51, 204, and inside PPPoE) carries, by PPP protocol number."""
+
+ARCNET_PROTOCOLS: dict[int, Layer] = {0xD4: _ipv4, 0xF0: _ipv4, 0xC4: _ipv6}
+"""What an ARCNET frame carries, by system code (RFC 1201 IP, RFC 1051 IP, IPv6)."""
+
+JUNIPER_PROTOCOLS: dict[int, Layer] = {
+    2: _ipv4,
+    3: _ipv4,  # MPLS label popped, IPv4
+    6: _ipv6,
+    7: _ipv6,  # MPLS label popped, IPv6
+    4: _mpls,
+    5: _mpls,
+    8: _mpls,
+    200: _ppp_protocol,
+    202: _llc,
+    203: _llc,
+    204: _ethernet,
+    208: _cisco_hdlc,
+}
+"""What a Juniper capture without its layer 2 header carries, by JUNOS protocol number."""
 
 GRE_PROTOCOLS: dict[int, Layer] = {
     ETH_IPV4: _ipv4,

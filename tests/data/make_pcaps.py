@@ -7,6 +7,7 @@ the tests read them through `netlab follow` and compare with tshark where it app
 from __future__ import annotations
 
 import struct
+import zlib
 from pathlib import Path
 
 from scapy.layers.inet import ICMP, IP, TCP, fragment  # noqa: TID253 (a standalone generator script, not netlab)
@@ -114,6 +115,7 @@ def main() -> None:
     _write("fragments_ipv4.pcap", _fragmented_v4())
     _write("fragments_ipv6.pcap", _fragmented_v6())
     _corner_cases()
+    link_layers()
 
 
 def _tcp(src: str, dst: str, sport: int, dport: int, flags: str, seq: int, ack: int = 0, load: bytes = b"") -> Packet:
@@ -248,6 +250,201 @@ def _fragmented_v6() -> list[Packet]:
         frags = fragment6(inner, 1280)
         out += [_eth() / f for f in reversed(frags)]
     return out
+
+
+# --- link layers written with struct (scapy has no writer for most of them) ----------------------
+
+
+def _write_frames(name: str, linktype: int, frames: list[bytes]) -> None:
+    """A pcap of `frames` (whole, captured in full) on link type `linktype`."""
+    out = bytearray(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype))
+    for i, frame in enumerate(frames):
+        usec = i * 1000
+        out += struct.pack("<IIII", int(T0) + usec // 1_000_000, usec % 1_000_000, len(frame), len(frame))
+        out += frame
+    (HERE / name).write_bytes(bytes(out))
+
+
+def _from_client(pkt: Packet) -> bool:
+    return pkt[TCP].sport == 40000
+
+
+_SNAP_IPV4 = b"\xaa\xaa\x03\x00\x00\x00\x08\x00"
+_SNAP_IPV6 = b"\xaa\xaa\x03\x00\x00\x00\x86\xdd"
+_MAC_A, _MAC_B, _MAC_AP = b"\x02\0\0\0\0\x01", b"\x02\0\0\0\0\x02", b"\x02\0\0\0\0\xaa"
+
+
+def _ieee8023_llc(pkt: Packet) -> bytes:
+    """IEEE 802.3 (a length, not an ethertype) with 802.2 LLC/SNAP."""
+    body = _SNAP_IPV4 + bytes(pkt)
+    return _MAC_B + _MAC_A + struct.pack("!H", len(body)) + body
+
+
+def _ppp_variants(pkt: Packet, n: int) -> bytes:
+    """PPP with and without HDLC-like framing, with and without protocol-field compression."""
+    return (b"", b"\xff\x03")[n % 2] + (b"\x00\x21", b"\x21")[(n // 2) % 2] + bytes(pkt)
+
+
+def _dot11(pkt: Packet, n: int, snap: bytes = _SNAP_IPV4) -> bytes:
+    """An 802.11 data frame: client to AP (ToDS) as Data, AP to client (FromDS) as QoS Data; every
+    third frame a 4-address QoS frame (ToDS and FromDS, a mesh or WDS link)."""
+    seq = struct.pack("<H", n << 4)
+    if n % 3 == 2:
+        fc = b"\x88\x03"  # QoS data, ToDS and FromDS
+        return fc + b"\0\0" + _MAC_AP + _MAC_AP + _MAC_B + seq + _MAC_A + b"\x00\x00" + snap + bytes(pkt)
+    if _from_client(pkt):
+        return b"\x08\x01\0\0" + _MAC_AP + _MAC_A + _MAC_B + seq + snap + bytes(pkt)
+    return b"\x88\x02\0\0" + _MAC_A + _MAC_AP + _MAC_B + seq + b"\x05\x00" + snap + bytes(pkt)
+
+
+def _dot11_noise() -> list[bytes]:
+    """Frames a Wi-Fi capture also holds: a beacon, a null-data frame, and a protected (encrypted) one."""
+    beacon = b"\x80\x00\0\0" + b"\xff" * 6 + _MAC_AP + _MAC_AP + b"\0\0" + bytes(12)
+    null = b"\x48\x01\0\0" + _MAC_AP + _MAC_A + _MAC_AP + b"\x10\x00"
+    protected = b"\x08\x41\0\0" + _MAC_AP + _MAC_A + _MAC_B + b"\x20\x00" + bytes(8) + b"\x5a" * 60
+    return [beacon, null, protected]
+
+
+def _radiotap(frame: bytes, n: int) -> bytes:
+    """Radiotap: TSFT, flags (FCS at the end; every other frame) and channel; the FCS is a real CRC-32."""
+    flags = 0x10 if n % 2 else 0x00
+    body = struct.pack("<QBBHH", 1_000_000 + n, flags, 2, 2437, 0x00A0)
+    header = struct.pack("<BBHI", 0, 0, 8 + len(body), 0b1011)  # TSFT, flags, rate, channel
+    fcs = struct.pack("<I", zlib.crc32(frame)) if flags else b""
+    return header + body + frame + fcs
+
+
+def _ppi(frame: bytes, n: int) -> bytes:
+    """PPI with an 802.11-common field (FCS present on every other frame), wrapping link type 105."""
+    flags = 0x0001 if n % 2 else 0x0000
+    common = struct.pack("<QHHHHbb", 1_000_000 + n, flags, 108, 2437, 0x00A0, 0, -40)
+    field = struct.pack("<HH", 2, 20) + common + b"\0\0"
+    header = struct.pack("<BBHI", 0, 0, 8 + len(field), 105)
+    fcs = struct.pack("<I", zlib.crc32(frame)) if flags else b""
+    return header + field + frame + fcs
+
+
+def _prism(frame: bytes, n: int) -> bytes:
+    """A 144-byte Prism monitor-mode header (message code 0x44, in little- or, every other frame,
+    big-endian order), or an AVS header (every third frame: Wireshark reads both in link type 119)."""
+    if n % 3 == 2:
+        return _avs(frame)
+    order = ">" if n % 2 else "<"
+    return struct.pack(order + "II", 0x44, 144) + b"wlan0".ljust(16, b"\0") + bytes(120) + frame
+
+
+def _avs(frame: bytes) -> bytes:
+    """A 64-byte AVS WLAN header (version 2, big-endian)."""
+    return struct.pack(">II", 0x80211002, 64) + bytes(56) + frame
+
+
+def _arcnet(pkt: Packet, n: int, linux: bool) -> bytes:
+    """ARCNET, RFC 1201: source and destination ids (Linux: an offset field too), system code, split
+    flag, sequence number; on BSD every third frame behind an exception header."""
+    code = 0xC4 if pkt.haslayer(IPv6) else 0xD4
+    ids = b"\x01\x02" if _from_client(pkt) else b"\x02\x01"
+    seq = struct.pack("!H", n)
+    if linux:
+        return ids + b"\x00\x00" + bytes([code, 0]) + seq + bytes(pkt)
+    if n % 3 == 2:
+        return ids + bytes([code, 0xFF, 0xFF, 0xFF, code, 0]) + seq + bytes(pkt)
+    return ids + bytes([code, 0]) + seq + bytes(pkt)
+
+
+def _juniper(pkt: Packet, n: int) -> bytes:
+    """Juniper Ethernet: "MGC", flags (direction; every other frame extension TLVs: ifd index, ifl
+    encapsulation), then the Ethernet frame."""
+    direction = 1 if _from_client(pkt) else 0
+    frame = bytes(_eth() / pkt)
+    if n % 2:
+        return b"MGC" + bytes([direction]) + frame
+    tlvs = bytes([1, 4]) + struct.pack("<I", 7) + bytes([6, 1, 14])
+    return b"MGC" + bytes([0x80 | direction]) + struct.pack("!H", len(tlvs)) + tlvs + frame
+
+
+def _nflog(pkt: Packet) -> bytes:
+    """NFLOG: family, version, resource id, then TLVs (little-endian, padded to 4): hardware protocol,
+    prefix, payload."""
+
+    def tlv(kind: int, value: bytes) -> bytes:
+        raw = struct.pack("<HH", 4 + len(value), kind) + value
+        return raw + bytes(-len(raw) % 4)
+
+    family = 10 if pkt.haslayer(IPv6) else 2
+    return bytes([family, 0]) + b"\x00\x01" + tlv(1, b"\x08\x00\x03\x00") + tlv(10, b"chat\0") + tlv(9, bytes(pkt))
+
+
+def _null_family(pkt: Packet, n: int, big_endian: bool) -> bytes:
+    """BSD loopback: the address family in the capturing host's byte order; IPv6 is 24, 28 or 30."""
+    family = (24, 28, 30)[n % 3] if pkt.haslayer(IPv6) else 2
+    return struct.pack(">I" if big_endian else "<I", family) + bytes(pkt)
+
+
+def _pcapng_mixed(packets: list[Packet]) -> bytes:
+    """A pcapng with three interfaces of different link types (Ethernet, raw IP, Linux cooked v1),
+    the dialogue's frames spread over them in turn."""
+
+    def block(kind: int, body: bytes) -> bytes:
+        body += bytes(-len(body) % 4)
+        return struct.pack("<II", kind, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    for linktype in (1, 101, 113):
+        out += block(1, struct.pack("<HHI", linktype, 0, 65535))
+    for n, pkt in enumerate(packets):
+        iface = n % 3
+        frame = (
+            bytes(_eth() / pkt),
+            bytes(pkt),
+            bytes(CookedLinux(pkttype=0, lladdrtype=1, lladdrlen=6, proto=0x0800) / pkt),
+        )[iface]
+        ts = int(T0 * 1_000_000) + n * 1000
+        out += block(6, struct.pack("<IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame)) + frame)
+    return out
+
+
+def link_layers() -> None:
+    """The chat over every link layer netlab decodes that scapy does not write."""
+    v4 = _chat(IP, "10.0.0.1", "10.0.0.2")
+    v6 = _chat(IPv6, "fd00::1", "fd00::2")
+    _write_frames("chat_llc_snap.pcap", 1, [_ieee8023_llc(p) for p in v4])
+    _write_frames("chat_ppp.pcap", 9, [_ppp_variants(p, n) for n, p in enumerate(v4)])
+    _write_frames("chat_ppp_hdlc.pcap", 50, [b"\xff\x03\x00\x21" + bytes(p) for p in v4])
+    _write_frames("chat_ppp_pppd.pcap", 204, [bytes([_from_client(p)]) + b"\xff\x03\x00\x57" + bytes(p) for p in v6])
+    pppoe = [
+        bytes(_eth())[:12] + b"\x88\x64\x11\x00\x00\x2a" + struct.pack("!H", len(ppp)) + ppp
+        for ppp in ((b"\x21", b"\x00\x21")[n % 2] + bytes(p) for n, p in enumerate(v4))
+    ]
+    _write_frames("chat_pppoe.pcap", 1, pppoe)
+    _write_frames(
+        "chat_chdlc.pcap", 104, [(b"\x0f\x00\x08\x00", b"\x8f\x00\x08\x00")[n % 2] + bytes(p) for n, p in enumerate(v4)]
+    )
+    wifi = [_dot11(p, n) for n, p in enumerate(v4)]
+    _write_frames("chat_80211.pcap", 105, _dot11_noise()[:1] + wifi[:3] + _dot11_noise()[1:] + wifi[3:])
+    # The server's last line as a host with segmentation offload captures it (IP total length 0): only
+    # radiotap's FCS flag keeps the 4 FCS bytes at the end out of the payload.
+    ip_at = len(wifi[6]) - len(bytes(v4[6]))
+    tso = wifi[:6] + [wifi[6][: ip_at + 2] + b"\0\0" + wifi[6][ip_at + 4 :]] + wifi[7:]
+    _write_frames("chat_radiotap.pcap", 127, [_radiotap(f, n) for n, f in enumerate(_dot11_noise() + tso)])
+    wifi6 = [_dot11(p, n, _SNAP_IPV6) for n, p in enumerate(v6)]
+    _write_frames("chat_ppi.pcap", 192, [_ppi(f, n) for n, f in enumerate(wifi6 + _dot11_noise())])
+    _write_frames("chat_prism.pcap", 119, [_prism(f, n) for n, f in enumerate(_dot11_noise() + wifi)])
+    _write_frames("chat_avs.pcap", 163, [_avs(f) for f in wifi + _dot11_noise()])
+    _write_frames("chat_fddi.pcap", 10, [b"\x50" + _MAC_B + _MAC_A + _SNAP_IPV4 + bytes(p) for p in v4])
+    _write_frames("chat_arcnet.pcap", 7, [_arcnet(p, n, False) for n, p in enumerate(v4)])
+    _write_frames("chat_arcnet_linux.pcap", 129, [_arcnet(p, n, True) for n, p in enumerate(v6)])
+    ipoib_dst = bytes(20) + b"\x00\x00\x00\x48" + bytes.fromhex("fe800000000000000002c90300a1b2c3")
+    _write_frames("chat_ipoib.pcap", 242, [ipoib_dst + b"\x08\x00\x00\x00" + bytes(p) for p in v4])
+    _write_frames("chat_juniper.pcap", 178, [_juniper(p, n) for n, p in enumerate(v4)])
+    _write_frames("chat_nflog.pcap", 239, [_nflog(p) for p in v4])
+    _write_frames("chat_null_be.pcap", 0, [_null_family(p, n, True) for n, p in enumerate(v4)])
+    _write_frames("chat_null_ipv6.pcap", 0, [_null_family(p, n, n % 2 == 0) for n, p in enumerate(v6)])
+    _write_frames("chat_loop.pcap", 108, [_null_family(p, n, True) for n, p in enumerate(v4)])
+    _write_frames("chat_raw12.pcap", 12, [bytes(p) for p in v4])
+    _write_frames("chat_raw14.pcap", 14, [bytes(p) for p in v6])
+    _write_frames("chat_raw_ipv4.pcap", 228, [bytes(p) for p in v4])
+    _write_frames("chat_raw_ipv6.pcap", 229, [bytes(p) for p in v6])
+    (HERE / "chat_interfaces.pcapng").write_bytes(_pcapng_mixed(v4))
 
 
 if __name__ == "__main__":

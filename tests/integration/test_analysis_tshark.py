@@ -47,7 +47,7 @@ SPLIT_DIFFERENTLY = {
     "vlan_two_connections.pcap": "netlab keeps the same 4-tuple on two VLANs apart; Wireshark's TCP conversations "
     "ignore the VLAN, so it sees one connection whose packets repeat or reorder",
 }
-OWN_CAPTURES = sorted(DATA.glob("*.pcap"))
+OWN_CAPTURES = sorted(DATA.glob("*.pcap*"))
 
 # Frames of netlab's own captures where it decides differently on purpose (README, "Where netlab differs").
 OWN_EXCEPTIONS: dict[tuple[str, int], str] = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-CAPTURES = sorted(p.name for p in DATA.glob("*.pcap"))
+CAPTURES = sorted(p.name for p in DATA.glob("*.pcap*"))
 
 pytestmark = pytest.mark.tshark
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netlab.capture.decode import (
+    LINK_LAYERS,
     LINKTYPE_ETHERNET,
+    LINKTYPE_FDDI,
+    LINKTYPE_IEEE802_11,
+    LINKTYPE_IEEE802_11_RADIOTAP,
     LINKTYPE_IPV4,
+    LINKTYPE_JUNIPER_ETHER,
     LINKTYPE_LINUX_SLL,
     LINKTYPE_LINUX_SLL2,
+    LINKTYPE_NAMES,
     LINKTYPE_NULL,
+    LINKTYPE_PPI,
+    LINKTYPE_PPP,
     LINKTYPE_RAW,
     SUPPORTED_LINKTYPES,
     decode,
+    dot11_protected,
+    linktype_name,
 )
 from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.pcapfile import read_packets
@@ -48,6 +59,130 @@ def ipv4_tcp(payload: bytes = b"hi", *, flags: int = 0x18, good: bool = True, pa
 
 ETH = bytes(12) + b"\x08\x00"
 
+SNAP_IPV4 = b"\xaa\xaa\x03\x00\x00\x00\x08\x00"
+MAC_A, MAC_B, MAC_AP = b"\x02\0\0\0\0\x01", b"\x02\0\0\0\0\x02", b"\x02\0\0\0\0\xaa"
+IPV4_TCP_LEN = len(ipv4_tcp(b"hello"))
+
+
+def dot11(fc: bytes, *, four: bool = False, qos: bytes = b"", htc: bool = False) -> bytes:
+    """An 802.11 header: frame control, duration, 3 addresses, sequence control (4th address, QoS, HT control)."""
+    return fc + b"\0\0" + MAC_AP + MAC_A + MAC_B + b"\x10\x00" + (MAC_A if four else b"") + qos + bytes(4 * htc)
+
+
+def radiotap(flags: int | None, *, tsft: bool = False, extended: bool = False) -> bytes:
+    """A radiotap header: present bitmaps (a second one when `extended`), TSFT aligned to 8, flags."""
+    words = [(1 if tsft else 0) | (2 if flags is not None else 0) | (0x80000000 if extended else 0)]
+    words += [4] if extended else []
+    fields = b""
+    if tsft:
+        fields += bytes(-(4 + 4 * len(words)) % 8) + struct.pack("<Q", 123)
+    if flags is not None:
+        fields += bytes([flags])
+    length = 4 + 4 * len(words) + len(fields)
+    return struct.pack("<BBH", 0, 0, length) + b"".join(struct.pack("<I", w) for w in words) + fields
+
+
+def ppi(dlt: int, fcs: bool | None = None) -> bytes:
+    """A PPI header for link type `dlt`, with an 802.11-common field when `fcs` is not None."""
+    field = b""
+    if fcs is not None:
+        common = struct.pack("<QHHHHbb", 1, int(fcs), 2, 2437, 0xA0, 0, 0) + b"\0\0"
+        field = struct.pack("<HH", 2, len(common)) + common
+    return struct.pack("<BBHI", 0, 0, 8 + len(field), dlt) + field
+
+
+def _pppoe(ppp_protocol: bytes) -> bytes:
+    return struct.pack("!BBHH", 0x11, 0, 0x2A, len(ppp_protocol) + IPV4_TCP_LEN) + ppp_protocol
+
+
+_JUNIPER_TLVS = bytes([1, 4]) + struct.pack("<I", 7)
+
+# (link type, header in front of an IPv4/TCP packet, what it shows)
+MORE_LINK_LAYERS: list[tuple[int, bytes, str]] = [
+    (1, MAC_B + MAC_A + struct.pack("!H", 8 + IPV4_TCP_LEN) + SNAP_IPV4, "802.3 + LLC/SNAP"),
+    (1, MAC_B + MAC_A + b"\x81\x00\x00\x05" + struct.pack("!H", 8 + IPV4_TCP_LEN) + SNAP_IPV4, "802.1Q + LLC/SNAP"),
+    (1, MAC_B + MAC_A + struct.pack("!H", 8 + IPV4_TCP_LEN) + b"\xaa\xaa\x03\x00\x00\xf8\x08\x00", "SNAP, Cisco OUI"),
+    (1, MAC_B + MAC_A + struct.pack("!H", 3 + IPV4_TCP_LEN) + b"\x06\x06\x03", "LLC SAP 6 (IP)"),
+    (113, bytes(14) + b"\x00\x04" + SNAP_IPV4, "SLL, ETH_P_802_2"),
+    (9, b"\xff\x03\x00\x21", "PPP, HDLC-like framing"),
+    (9, b"\x00\x21", "PPP"),
+    (9, b"\x21", "PPP, protocol-field compression"),
+    (9, b"\xff\x03\x21", "PPP, HDLC-like framing and PFC"),
+    (9, b"\x8f\x00\x08\x00", "Cisco HDLC in a PPP capture"),
+    (50, b"\xff\x03\x00\x21", "PPP in HDLC-like framing"),
+    (51, _pppoe(b"\x00\x21"), "PPPoE session"),
+    (204, b"\x01\xff\x03\x21", "PPP with a direction byte"),
+    (1, MAC_B + MAC_A + b"\x88\x64" + _pppoe(b"\x21"), "PPPoE, PFC"),
+    (104, b"\x0f\x00\x08\x00", "Cisco HDLC"),
+    (105, dot11(b"\x08\x01") + SNAP_IPV4, "802.11 data, ToDS"),
+    (105, dot11(b"\x18\x02") + SNAP_IPV4, "802.11 data + CF-Ack, FromDS"),
+    (105, dot11(b"\x88\x03", four=True, qos=b"\x05\x00") + SNAP_IPV4, "802.11 QoS data, 4 addresses"),
+    (105, dot11(b"\x88\x82", qos=b"\x00\x00", htc=True) + SNAP_IPV4, "802.11 QoS data, +HTC"),
+    (105, dot11(b"\x08\x81") + SNAP_IPV4, "802.11 data, Order bit without QoS: no HT control"),
+    (105, dot11(b"\x08\x01") + b"\0\0" + SNAP_IPV4, "802.11, 2 zero bytes before the LLC header"),
+    (127, radiotap(None) + dot11(b"\x08\x01") + SNAP_IPV4, "radiotap without flags"),
+    (127, radiotap(0, tsft=True, extended=True) + dot11(b"\x08\x01") + SNAP_IPV4, "radiotap, 2 bitmaps"),
+    (127, radiotap(0x20) + dot11(b"\x88\x02", qos=b"\0\0") + b"\0\0" + SNAP_IPV4, "radiotap, padded header"),
+    (192, ppi(105) + dot11(b"\x08\x01") + SNAP_IPV4, "PPI, 802.11"),
+    (192, ppi(105, fcs=False) + dot11(b"\x08\x01") + SNAP_IPV4, "PPI, 802.11-common field"),
+    (192, ppi(1) + ETH, "PPI, Ethernet"),
+    (192, ppi(192) + ppi(101), "PPI in PPI, raw IP"),
+    (119, struct.pack("<II", 0x44, 144) + bytes(136) + dot11(b"\x08\x01") + SNAP_IPV4, "Prism header"),
+    (119, struct.pack(">II", 0x41, 144) + bytes(136) + dot11(b"\x08\x01") + SNAP_IPV4, "Prism, big-endian"),
+    (119, struct.pack(">II", 0x80211001, 64) + bytes(56) + dot11(b"\x08\x01") + SNAP_IPV4, "AVS in Prism"),
+    (119, dot11(b"\x08\x01") + SNAP_IPV4, "Prism link type, no header"),
+    (163, struct.pack(">II", 0x80211002, 64) + bytes(56) + dot11(b"\x08\x01") + SNAP_IPV4, "AVS"),
+    (10, b"\x50" + MAC_B + MAC_A + SNAP_IPV4, "FDDI"),
+    (7, b"\x01\x02\xd4\x00\x00\x07", "ARCNET BSD, RFC 1201"),
+    (7, b"\x01\x02\xd4\xff\xff\xff\xd4\x00\x00\x07", "ARCNET BSD, exception header"),
+    (7, b"\x01\x02\xf0", "ARCNET BSD, RFC 1051"),
+    (129, b"\x01\x02\x00\x00\xd4\x00\x00\x07", "ARCNET Linux"),
+    (242, bytes(40) + b"\x08\x00\x00\x00", "IP over InfiniBand"),
+    (178, b"MGC\x01" + ETH, "Juniper Ethernet"),
+    (178, b"MGC\x80" + struct.pack("!H", len(_JUNIPER_TLVS)) + _JUNIPER_TLVS + ETH, "Juniper, extension TLVs"),
+    (178, b"MGC\x02" + struct.pack("<I", 2), "Juniper, no layer 2 header"),
+    (178, b"MGC\x82\x00\x03\x01\x01\x05" + struct.pack("<I", 208) + b"\x0f\x00\x08\x00", "Juniper, C-HDLC"),
+    (
+        239,
+        b"\x02\x00\x00\x01" + struct.pack("<HH", 8, 1) + b"\x08\x00\0\0" + struct.pack("<HH", 4 + IPV4_TCP_LEN, 9),
+        "NFLOG",
+    ),
+    (0, struct.pack(">I", 2), "BSD loopback, big-endian"),
+    (108, struct.pack(">I", 2), "OpenBSD loopback"),
+    (12, b"", "raw IP (12)"),
+    (14, b"", "raw IP (14)"),
+]
+
+LINK_LAYER_CAPTURES = [
+    "chat_llc_snap",
+    "chat_ppp",
+    "chat_ppp_hdlc",
+    "chat_ppp_pppd",
+    "chat_pppoe",
+    "chat_chdlc",
+    "chat_80211",
+    "chat_radiotap",
+    "chat_ppi",
+    "chat_prism",
+    "chat_avs",
+    "chat_fddi",
+    "chat_arcnet",
+    "chat_arcnet_linux",
+    "chat_ipoib",
+    "chat_juniper",
+    "chat_nflog",
+    "chat_null_be",
+    "chat_null_ipv6",
+    "chat_loop",
+    "chat_raw12",
+    "chat_raw14",
+    "chat_raw_ipv4",
+    "chat_raw_ipv6",
+    "chat_interfaces",
+]
+_WITH_OTHER_FRAMES = {"chat_80211", "chat_radiotap", "chat_ppi", "chat_prism", "chat_avs"}
+_IPV6_CAPTURES = {"chat_ppp_pppd", "chat_ppi", "chat_arcnet_linux", "chat_null_ipv6", "chat_raw14", "chat_raw_ipv6"}
+
 
 @pytest.mark.parametrize(
     ("linktype", "header"),
@@ -60,6 +195,7 @@ ETH = bytes(12) + b"\x08\x00"
         (LINKTYPE_NULL, struct.pack("<I", 2)),
         (LINKTYPE_RAW, b""),
         (LINKTYPE_IPV4, b""),
+        *[pytest.param(lt, header, id=name) for lt, header, name in MORE_LINK_LAYERS],
     ],
 )
 def test_link_layers(linktype: int, header: bytes) -> None:
@@ -200,16 +336,30 @@ def test_truncated_real_frames_never_raise(cut: int) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["chat_ipv4", "chat_ipv6", "chat_vlan", "chat_qinq", "chat_sll", "chat_sll2", "chat_null", "chat_raw"],
+    [
+        "chat_ipv4",
+        "chat_ipv6",
+        "chat_vlan",
+        "chat_qinq",
+        "chat_sll",
+        "chat_sll2",
+        "chat_null",
+        "chat_raw",
+        *LINK_LAYER_CAPTURES,
+    ],
 )
 def test_same_segments_from_every_link_layer(name: str) -> None:
-    segs = [decode(lt, frame, i, ts) for i, (lt, ts, frame, _) in enumerate(read_packets(DATA / f"{name}.pcap"), 1)]
+    path = next(DATA.glob(f"{name}.pcap*"))
+    segs = [decode(lt, frame, i, ts) for i, (lt, ts, frame, _) in enumerate(read_packets(path), 1)]
+    if name in _WITH_OTHER_FRAMES:  # Wi-Fi captures also hold beacons, null data and encrypted frames
+        assert sum(s is None for s in segs) == 3
+        segs = [s for s in segs if s is not None]
     assert all(s is not None for s in segs)
     payloads = [s.payload for s in segs if s is not None and s.payload]
     assert payloads == [b"NICK alice\r\n", b"welcome alice\r\n", b"hello\tworld \x01\xff\r\n", b"bye\n"]
     ports = {(s.src.port, s.dst.port) for s in segs if s is not None}
     assert ports == {(40000, 55555), (55555, 40000)}
-    if name == "chat_ipv6":
+    if name == "chat_ipv6" or name in _IPV6_CAPTURES:
         assert segs[0] is not None and segs[0].src.ip == "fd00::1"
 
 
@@ -364,3 +514,119 @@ def test_an_icmp_error_quoting_tcp_names_the_4_tuple_and_is_flagged_quoted(keep:
 def test_other_icmp_messages_and_cut_quotes_are_not_segments() -> None:
     assert decode(LINKTYPE_ETHERNET, _icmp(8, ipv4_tcp()[:28]), 1, 0.0) is None  # an echo request
     assert decode(LINKTYPE_ETHERNET, _icmp(3, ipv4_tcp()[:22]), 1, 0.0) is None  # ports cut short
+
+
+# --- link layers beyond Ethernet: 802.2 LLC, PPP, Cisco HDLC, 802.11, FDDI, ARCNET, IPoIB, Juniper -------
+
+
+@pytest.mark.parametrize(("linktype", "header", "name"), MORE_LINK_LAYERS, ids=[n for _, _, n in MORE_LINK_LAYERS])
+def test_a_frame_cut_anywhere_never_raises(linktype: int, header: bytes, name: str) -> None:
+    """Cut short at every length (the snap length): None, or a segment that knows what is missing."""
+    frame = header + ipv4_tcp(b"hello")
+    for cut in range(len(frame)):
+        seg = decode(linktype, frame[:cut], 1, 0.0, orig_len=len(frame))
+        assert seg is None or (seg.wire_len == 5 and seg.payload == b"hello"[: 5 - seg.missing]), name
+
+
+def test_every_supported_link_type_has_a_name() -> None:
+    assert set(LINK_LAYERS) <= set(LINKTYPE_NAMES)
+    assert LINKTYPE_NAMES[LINKTYPE_IEEE802_11_RADIOTAP] == "IEEE 802.11 plus radiotap radio header"
+    for unsupported in (147, 162, 187, 195, 201, 220, 249, 251):  # USER0, USER15, Bluetooth, 802.15.4, USB
+        assert unsupported not in LINK_LAYERS and LINKTYPE_NAMES[unsupported]
+    assert linktype_name(249) == "USB packets with USBPcap header" and linktype_name(65000) == "link type 65000"
+
+
+def test_the_8023_length_bounds_the_llc_frame() -> None:
+    """IEEE 802.3's length field, like an IP length, keeps Ethernet padding out of the payload."""
+    llc = SNAP_IPV4 + ipv4_tcp(b"hello")
+    frame = MAC_B + MAC_A + struct.pack("!H", len(llc) - 2) + llc + bytes(8)
+    seg = decode(LINKTYPE_ETHERNET, frame, 1, 0.0)
+    assert seg is not None and seg.payload == b"hel" and seg.checksum_ok is None
+
+
+@pytest.mark.parametrize(
+    "llc",
+    [
+        b"\xaa\xab\x03\x00\x00\x00\x08\x00",  # a response, not a command
+        b"\xaa\xaa\x03\x08\x00\x07\x08\x00",  # SNAP with another OUI (AppleTalk's): its own protocol ids
+        b"\xaa\xaa\x13\x00\x00\x00\x08\x00",  # not unnumbered information
+        b"\x42\x42\x03",  # spanning tree
+    ],
+)
+def test_llc_frames_that_carry_no_ip_give_none(llc: bytes) -> None:
+    body = llc + ipv4_tcp(b"hello")
+    assert decode(LINKTYPE_ETHERNET, MAC_B + MAC_A + struct.pack("!H", len(body)) + body, 1, 0.0) is None
+
+
+def test_ppp_protocol_field_compression_for_ipv6() -> None:
+    v4 = ipv4_tcp(b"hello")
+    assert decode(LINKTYPE_PPP, b"\x57" + v4, 1, 0.0) is None  # IPv6's number: the IPv4 packet is refused
+    assert decode(LINKTYPE_PPP, b"\x00\x57" + v4, 1, 0.0) is None
+    assert decode(LINKTYPE_PPP, b"\x23" + v4, 1, 0.0) is None  # ISO's number: not followed
+    seg = decode(LINKTYPE_ETHERNET, MAC_B + MAC_A + b"\x88\x64" + _pppoe(b"\x21"), 1, 0.0)
+    assert seg is None  # the PPPoE length counts the IP packet: here there is none
+
+
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        (dot11(b"\x08\x41") + SNAP_IPV4 + ipv4_tcp(b"hello"), "protected (even if it looked like plain text)"),
+        (dot11(b"\x88\x42", qos=b"\0\0") + bytes(8) + b"\x5a" * 60, "protected QoS"),
+        (dot11(b"\x48\x01"), "null data"),
+        (dot11(b"\xc8\x01", qos=b"\0\0"), "QoS null"),
+        (dot11(b"\x80\x00") + bytes(12), "beacon"),
+        (dot11(b"\x08\x05") + SNAP_IPV4 + ipv4_tcp(b"hello"), "more fragments"),
+        (dot11(b"\x09\x01") + SNAP_IPV4 + ipv4_tcp(b"hello"), "protocol version 1"),
+    ],
+)
+def test_80211_frames_without_a_readable_body_give_none(frame: bytes, why: str) -> None:
+    assert decode(LINKTYPE_IEEE802_11, frame, 1, 0.0) is None, why
+    assert decode(LINKTYPE_IEEE802_11_RADIOTAP, radiotap(0) + frame, 1, 0.0) is None, why
+    assert dot11_protected(frame) == why.startswith("protected")
+
+
+def test_80211_amsdu_of_one_packet_is_followed_and_of_several_is_not() -> None:
+    msdu = SNAP_IPV4 + ipv4_tcp(b"hello")
+    subframe = MAC_B + MAC_A + struct.pack("!H", len(msdu)) + msdu
+    header = dot11(b"\x88\x02", qos=b"\x80\x00")
+    seg = decode(LINKTYPE_IEEE802_11, header + subframe + bytes(-len(subframe) % 4), 1, 0.0)
+    assert seg is not None and seg.payload == b"hello" and seg.checksum_ok
+    padded = subframe + bytes(-len(subframe) % 4)
+    assert decode(LINKTYPE_IEEE802_11, header + padded + subframe, 1, 0.0) is None
+
+
+def _tso(packet: bytes) -> bytes:
+    """The IPv4 packet with a total length of 0, as captured on a host that offloads segmentation."""
+    return packet[:2] + b"\0\0" + packet[4:]
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_radiotap_fcs_flag_keeps_the_fcs_out_of_the_payload(extended: bool) -> None:
+    body = dot11(b"\x08\x01") + SNAP_IPV4 + _tso(ipv4_tcp(b"hello"))
+    fcs = struct.pack("<I", zlib.crc32(body))
+    seg = decode(LINKTYPE_IEEE802_11_RADIOTAP, radiotap(0x10, tsft=True, extended=extended) + body + fcs, 1, 0.0)
+    assert seg is not None and seg.payload == b"hello"
+    without_flag = decode(LINKTYPE_IEEE802_11_RADIOTAP, radiotap(0, tsft=True) + body + fcs, 1, 0.0)
+    assert without_flag is not None and without_flag.payload == b"hello" + fcs  # what tshark shows too
+
+
+def test_ppi_fcs_present_flag_keeps_the_fcs_out_of_the_payload() -> None:
+    body = dot11(b"\x08\x01") + SNAP_IPV4 + _tso(ipv4_tcp(b"hello"))
+    seg = decode(LINKTYPE_PPI, ppi(105, fcs=True) + body + b"\xde\xad\xbe\xef", 1, 0.0)
+    assert seg is not None and seg.payload == b"hello"
+
+
+def test_deeply_nested_ppi_stops_at_the_limit() -> None:
+    frame = ppi(192) * 5000 + ppi(101) + ipv4_tcp(b"hello")
+    assert decode(LINKTYPE_PPI, frame, 1, 0.0) is None
+    assert decode(LINKTYPE_PPI, struct.pack("<BBHI", 0, 0, 0, 192) * 10, 1, 0.0) is None
+
+
+def test_juniper_needs_its_magic() -> None:
+    assert decode(LINKTYPE_JUNIPER_ETHER, b"XGC\x00" + ETH + ipv4_tcp(b"hello"), 1, 0.0) is None
+    assert decode(LINKTYPE_JUNIPER_ETHER, b"MGC\x02" + struct.pack("<I", 99) + ipv4_tcp(), 1, 0.0) is None
+
+
+def test_fddi_frames_other_than_llc_give_none() -> None:
+    for fc in (0x40, 0xC3, 0x60):  # void, SMT/MAC, implementer
+        assert decode(LINKTYPE_FDDI, bytes([fc]) + MAC_B + MAC_A + SNAP_IPV4 + ipv4_tcp(), 1, 0.0) is None

@@ -227,3 +227,33 @@ def test_the_ethernet_loop_decodes_every_frame_as_decode_does(tmp_path: Path) ->
         True,
         False,
     ]  # checksums: skipped on pure ACKs
+
+
+def test_a_pcapng_with_interfaces_of_different_link_types_decodes_each_by_its_own() -> None:
+    """Ethernet, raw IP and Linux cooked interfaces in one file: each frame is decoded by its
+    interface's link type (the Ethernet-only shortcut is not taken for the others)."""
+    path = DATA / "chat_interfaces.pcapng"
+    assert [lt for lt, _, _, _ in read_packets(path)][:4] == [1, 101, 113, 1]
+    mixed = list(read_segments(path, verify=False))  # (Ethernet's shortcut skips pure ACKs' checksums)
+    assert mixed == list(read_segments(DATA / "chat_ipv4.pcap", verify=False))
+    assert all(seg.checksum_ok for seg in read_segments(path) if seg.payload)
+    assert [seg.frame for seg in mixed] == list(range(1, 11))
+
+
+def test_a_raw_ip_pcap_is_not_read_as_ethernet(tmp_path: Path) -> None:
+    """The fused loop's Ethernet shortcut is for link type 1 only. This raw-IP packet reads as an
+    Ethernet/IPv4/TCP frame from offset 12 (source 8.0.69.1: "08 00 45"; destination 0.60.x.x: a
+    total length of 60; ports 16384 and 262: "not a fragment, TCP"; payload byte 6 a data offset)."""
+    from netlab.capture.decode import decode_fields
+
+    src, dst, payload = bytes([8, 0, 69, 1]), bytes([0, 60, 0, 2]), b"abcdefPqrstuvwxyz"
+    tcp = struct.pack("!HHIIBBHHH", 16384, 262, 7, 9, 0x50, 0x18, 512, 0, 0) + payload
+    cks = _ones_complement(src + dst + struct.pack("!HH", 6, len(tcp)) + tcp)
+    tcp = tcp[:16] + struct.pack("!H", cks) + tcp[18:]
+    packet = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, src, dst) + tcp
+    path = tmp_path / "raw.pcap"
+    pcap = _pcap([(packet, len(packet))])
+    path.write_bytes(pcap[:20] + struct.pack("<I", 101) + pcap[24:])
+    got = [fields for batch in read_segments(path).field_batches() for fields in batch]
+    assert got == [decode_fields(101, packet, 1, got[0][1], True, len(packet))]
+    assert got[0][2].ip == "8.0.69.1" and got[0][8] == payload and got[0][10] is True
