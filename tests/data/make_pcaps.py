@@ -146,7 +146,8 @@ def _tunnels(v4: list[Packet]) -> None:
     # IPv6 extension headers: hop-by-hop, destination options, routing (no segments left), an atomic
     # fragment header, AH, destination options again; and AH in IPv4
     _write("chat_ipv6_ext.pcap", [_eth() / _ipv6_ext(p) for p in v6])
-    _write("chat_ah.pcap", [_eth() / IP(src=p[IP].src, dst=p[IP].dst, proto=51) / _ah(6) / p[TCP] for p in v4])
+    ah = [IP(src=p[IP].src, dst=p[IP].dst, proto=51) / _ah(6) / Raw(bytes(p)[20:]) for p in v4]  # TCP as sent
+    _write("chat_ah.pcap", [_eth() / p for p in ah])
     # Tunnels whose outer datagrams are fragmented (the inner packets fill the inner MTU)
     big = _chat(IP, "10.0.0.1", "10.0.0.2", lines=TUNNEL_LINES)
     _write("frag_gre.pcap", _fragment_outer4([_outer4(47, _gre(0, 0x0800) / p) for p in big]))
@@ -222,7 +223,7 @@ def _ipv6_ext(pkt: Packet) -> Packet:
         / IPv6ExtHdrRouting(addresses=[], segleft=0)
         / IPv6ExtHdrFragment(nh=51, m=0, offset=0, id=7)
     )
-    return chain / _ah(60) / IPv6ExtHdrDestOpt(nh=6) / pkt[TCP]
+    return chain / _ah(60) / IPv6ExtHdrDestOpt(nh=6) / Raw(bytes(pkt)[40:])  # TCP as sent, its checksum kept
 
 
 def _ah(nh: int) -> Raw:
