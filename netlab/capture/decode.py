@@ -495,7 +495,7 @@ def _fragment(
     collected: the fragments of anything netlab does not decode (ESP, ICMP ...) would only take
     memory. The `Defragmenter` bounds what it holds.
     """
-    if ctx.defrag is None or proto not in IP_PROTOCOLS:
+    if ctx.defrag is None or proto not in IP_PROTOCOLS or wire_len < 0:  # < 0: an IPv6 length short of its headers
         return None
     whole = ctx.defrag.add(key, ctx.ts, offset, more, data, wire_len)
     if whole is None:

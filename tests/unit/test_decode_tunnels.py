@@ -337,3 +337,31 @@ def test_the_chat_comes_through_every_fragmented_tunnel_capture(name: str) -> No
     payloads = [s.payload for s in segs if s.payload]
     assert [len(p) for p in payloads] == [1460, 1460, 5, 5]
     assert all(s.checksum_ok is not False for s in segs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([4, 6]),
+            st.integers(0, 0x3FFF),
+            st.sampled_from([4, 6, 17, 41, 47, 51, 60]),
+            st.binary(max_size=40),
+            st.integers(0, 3),
+        ),
+        max_size=12,
+    )
+)
+def test_junk_fragments_sharing_one_defragmenter_never_raise(frags: list[tuple[int, int, int, bytes, int]]) -> None:
+    """Fragments of one datagram with random offsets, flags, lengths (even below their headers'), and
+    protocols, fed to one `Defragmenter`: nothing raises, whatever completes."""
+    defrag = Defragmenter()
+    for n, (version, field, proto, data, slack) in enumerate(frags, 1):
+        if version == 4:
+            total = max(0, 20 + len(data) - 8 * slack)
+            packet = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, 7, field, 64, proto, 0, bytes(4), bytes(4)) + data
+        else:
+            frag = struct.pack("!BBHI", proto, 0, (field << 3) & 0xFFF9 | field & 1, 7) + data
+            plen = max(0, len(frag) - 8 * slack)
+            packet = struct.pack("!IHBB16s16s", 0x60000000, plen, 44, 64, bytes(16), bytes(16)) + frag
+        decode(LINKTYPE_RAW, packet, n, float(n), defrag=defrag)
