@@ -559,29 +559,39 @@ def _erspan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields 
 
 def _udp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """UDP: tunnels on their registered port (`UDP_PORTS`) on either side. Like Wireshark, the
-    lower of the two ports is looked up first. The UDP length bounds what the datagram carries."""
+    lower of the two ports is tried first, and the higher one when the lower port's decoder
+    rejects the header (returns before `enter_tunnel`, as GTP-U does for anything but a GTPv1
+    G-PDU). The UDP length bounds what the datagram carries."""
     sport, dport, length = _udp_head(buf, off)
     if length >= 8:  # 0 in an IPv6 jumbogram: the IP length decides
         end = min(end, off + length)
     low, high = (sport, dport) if sport <= dport else (dport, sport)
-    layer = UDP_PORTS.get(low) or UDP_PORTS.get(high)
+    layer = UDP_PORTS.get(low)
+    if layer is not None:
+        depth = ctx.depth
+        fields = layer(buf, off + 8, end, ctx)
+        if fields is not None or ctx.depth != depth or high == low:
+            return fields
+    layer = UDP_PORTS.get(high)
     if layer is not None:
         return layer(buf, off + 8, end, ctx)
     return None  # not a tunnel: a plain UDP datagram
 
 
 def _vxlan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """VXLAN (RFC 7348): an 8-byte header whose I flag must be set, then Ethernet."""
-    if len(buf) < off + 8 or not buf[off] & 0x08 or not enter_tunnel(ctx):
+    """VXLAN (RFC 7348): an 8-byte header, then Ethernet. Its I flag is not required: Wireshark
+    decodes what follows without it, and so does netlab."""
+    if len(buf) < off + 8 or not enter_tunnel(ctx):
         return None
     return _ethernet(buf, off + 8, end, ctx)
 
 
 def _geneve(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """Geneve (RFC 8926): an 8-byte header (version 0) and its options (their length in 4-byte
-    words in the first byte), then what its protocol type names: 0x6558 Ethernet, else an ethertype."""
+    """Geneve (RFC 8926): an 8-byte header and its options (their length in 4-byte words in the
+    first byte's low 6 bits), then what its protocol type names: 0x6558 Ethernet, else an
+    ethertype. Any version is followed, as Wireshark does."""
     first = buf[off]
-    if first >> 6 or not enter_tunnel(ctx):
+    if not enter_tunnel(ctx):
         return None
     proto, inner = _u16(buf, off + 2)[0], off + 8 + (first & 0x3F) * 4
     if proto == ETH_BRIDGED:

@@ -140,6 +140,16 @@ def _tunnels(v4: list[Packet]) -> None:
     _write("chat_erspan3.pcap", [_eth() / _outer4(47, erspan3[i] / _eth() / p) for i, p in enumerate(v4)])
     # UDP tunnels; the server's side uses the tunnel port as its source port (either side counts)
     _write("chat_vxlan.pcap", [_eth() / _udp4(i, 4789) / Raw(VXLAN) / _eth() / p for i, p in enumerate(v4)])
+    # Which port decides, as tshark: GTP-U's 2152 is lower but rejects a non-GTP header, so 4789
+    # (VXLAN, here without its I flag) decides; 4789 against Geneve's 6081: the lower one, VXLAN
+    ports = [(2152, 4789, b"\0" * 8), (4789, 6081, VXLAN)]
+    _write(
+        "chat_udp_ports.pcap",
+        [
+            _eth() / _outer4(17, UDP(sport=ports[i % 2][0], dport=ports[i % 2][1]) / Raw(ports[i % 2][2]) / _eth() / p)
+            for i, p in enumerate(v4)
+        ],
+    )
     _write("chat_geneve.pcap", [_eth() / _udp4(i, 6081) / _geneve(i, p) for i, p in enumerate(v4)])
     _write("chat_gtpu.pcap", [_eth() / _udp4(i, 2152) / _gtp_u(i, p) for i, p in enumerate(v4)])
     _write("chat_teredo.pcap", [_eth() / _udp4(i, 3544) / _teredo(i) / p for i, p in enumerate(v6)])

@@ -169,6 +169,24 @@ def test_the_lower_udp_port_is_looked_up_first_as_in_wireshark() -> None:
         assert seg is not None and seg.payload == b"hi"
 
 
+def test_a_lower_port_whose_decoder_rejects_the_header_gives_way_to_the_higher_one() -> None:
+    """GTP-U (2152) rejects anything but a GTPv1 G-PDU, so tshark tries the other port, VXLAN (4789)."""
+    seg = decode(LINKTYPE_RAW, _outer_ipv4(17, _udp(2152, 4789, VXLAN + ETH + ipv4_tcp())), 1, 0.0)
+    assert seg is not None and seg.payload == b"hi"
+    # VXLAN accepts any header, so a Geneve payload on 4789 -> 6081 is taken as VXLAN: no TCP found
+    geneve = struct.pack("!BBHI", 0, 0, 0x0800, 0) + ipv4_tcp()
+    assert decode(LINKTYPE_RAW, _outer_ipv4(17, _udp(4789, 6081, geneve)), 1, 0.0) is None
+
+
+def test_headers_wireshark_follows_though_they_break_the_rules_are_followed() -> None:
+    """VXLAN without its I flag, Geneve with a version other than 0: tshark decodes what is inside."""
+    no_i_flag = _outer_ipv4(17, _udp(50000, 4789, bytes(8) + ETH + ipv4_tcp()))
+    geneve_v1 = _outer_ipv4(17, _udp(50000, 6081, struct.pack("!BBHI", 0x40, 0, 0x0800, 0) + ipv4_tcp()))
+    for packet in (no_i_flag, geneve_v1):
+        seg = decode(LINKTYPE_RAW, packet, 1, 0.0)
+        assert seg is not None and seg.payload == b"hi"
+
+
 def test_the_udp_length_bounds_the_tunnel() -> None:
     """Bytes after the UDP length (padding) are not part of the inner packet."""
     datagram = bytearray(_udp(40000, 2152, _gtp(ipv4_tcp(b"abcdef"))))
@@ -307,6 +325,7 @@ TUNNEL_CAPTURES = [
     "chat_erspan2",
     "chat_erspan3",
     "chat_vxlan",
+    "chat_udp_ports",
     "chat_geneve",
     "chat_gtpu",
     "chat_teredo",
