@@ -560,8 +560,8 @@ def _erspan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields 
 def _udp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """UDP: tunnels on their registered port (`UDP_PORTS`) on either side. Like Wireshark, the
     lower of the two ports is tried first, and the higher one when the lower port's decoder
-    rejects the header (returns before `enter_tunnel`, as GTP-U does for anything but a GTPv1
-    G-PDU). The UDP length bounds what the datagram carries."""
+    rejects the header (returns before `enter_tunnel`, as GTP-U does for anything but GTPv1).
+    The UDP length bounds what the datagram carries."""
     sport, dport, length = _udp_head(buf, off)
     if length >= 8:  # 0 in an IPv6 jumbogram: the IP length decides
         end = min(end, off + length)
@@ -605,7 +605,9 @@ def _gtp_u(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields |
     headers (each one's length in 4-byte words first, the next one's type last); then an IP
     packet, whose version decides. Its length field bounds the packet."""
     flags = buf[off]
-    if flags & 0xF0 != 0x30 or buf[off + 1] != 0xFF or not enter_tunnel(ctx):  # version 1, GTP (not GTP'), G-PDU
+    if flags & 0xF0 != 0x30 or not enter_tunnel(ctx):  # version 1, GTP (not GTP'): else not GTP-U at all
+        return None
+    if buf[off + 1] != 0xFF:  # GTP-U, but not a G-PDU (an echo, an error indication): no user data
         return None
     end = min(end, off + 8 + _u16(buf, off + 2)[0])
     inner = off + 8
