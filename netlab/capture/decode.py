@@ -2,10 +2,12 @@
 
 `decode(linktype, frame, number, ts)` finds the IPv4/IPv6 layer behind Ethernet (with 802.1Q /
 QinQ tags and PPPoE), Linux cooked capture (SLL, SLL2), BSD loopback (DLT_NULL / DLT_LOOP),
-raw IP (DLT 101, 12, 14, 228, 229), NFLOG, MPLS, and tunnels (VXLAN, GRE with IP, Ethernet or
-ERSPAN inside, IP-in-IP, IPv6-in-IPv4), and returns the TCP segment in it, or None for anything
-else. Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments of TCP segments are
-reassembled as Wireshark does: the segment comes out of the frame that completed it. The
+raw IP (DLT 101, 12, 14, 228, 229), NFLOG, MPLS, IPv6 extension headers and IPsec AH, and tunnels
+(GRE with IP, Ethernet, MPLS or ERSPAN I/II/III inside, IP-in-IP, 6in4, IPv6-in-IPv6; VXLAN,
+Geneve, GTP-U and Teredo on their UDP ports), and returns the TCP segment in it, or None for
+anything else. Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments are reassembled
+whatever they carry (TCP, UDP, a tunnel), as Wireshark does: what they carry is decoded from the
+frame that completed the datagram. The
 payload is bounded by the IP length (Ethernet padding is not payload) and by what the capture
 kept (`Segment.wire_len` says what the wire carried).
 
@@ -70,11 +72,18 @@ LINKTYPE_LINUX_SLL2 = 276
 
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
+ETH_BRIDGED = 0x6558  # transparent Ethernet bridging: an Ethernet frame follows
 IPPROTO_TCP = 6
+IPPROTO_UDP = 17
 _SYN = int(TcpFlag.SYN)
 _MAX_TUNNELS = 3  # encapsulations followed at most (a malformed frame could nest forever)
-_IPV6_EXT_HEADERS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
+_IPV6_ROUTING = 43
 _IPV6_FRAGMENT = 44
+_IPPROTO_AH = 51  # IPsec Authentication Header: its length counts 4-byte words, minus 2
+_IPV6_OPTION_HEADERS = frozenset({0, _IPV6_ROUTING, 60})  # hop-by-hop, routing, destination options
+_IPV6_EXT_HEADERS = _IPV6_OPTION_HEADERS | {_IPPROTO_AH}
+_GRE_CHECKSUM, _GRE_ROUTING, _GRE_KEY, _GRE_SEQUENCE = 0x8000, 0x4000, 0x2000, 0x1000
+_ERSPAN = 0x88BE  # ERSPAN type II, or type I when the GRE sequence bit is clear
 _TCP_OPTION_WSCALE = 3
 
 _u16 = struct.Struct("!H").unpack_from
@@ -82,6 +91,7 @@ _u32be = struct.Struct("!I").unpack_from
 _u16le = struct.Struct("<H").unpack_from
 _u32le = struct.Struct("<I").unpack_from
 _tlv_le = struct.Struct("<HH").unpack_from
+_udp_head = struct.Struct("!HHH").unpack_from
 _tcp_head = struct.Struct("!HHIIBBHH").unpack_from
 
 # Ethernet + IPv4 (no options) + TCP in one unpack, from offset 12: ethertype, version/IHL and TOS
@@ -627,7 +637,7 @@ def _ipv4(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
     ip_end = off + total
     fragment = _u16(buf, off + 6)[0]
     if fragment & 0x3FFF:  # MF set or offset non-zero
-        key = (ctx.src, ctx.dst, proto, _u16(buf, off + 4)[0])
+        key = (ctx.src, ctx.dst, _u16(buf, off + 4)[0], proto)
         data = buf[start : min(ip_end, end)]
         return _fragment(key, proto, (fragment & 0x1FFF) * 8, bool(fragment & 0x2000), data, total - ihl, ctx)
     ctx.checkable = ctx.verify and ip_end <= end
@@ -643,26 +653,56 @@ def _ipv6(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
     ctx.dst = buf[off + 24 : off + 40]
     start = off + 40
     jumbo = plen == 0
-    while nxt in _IPV6_EXT_HEADERS or nxt == _IPV6_FRAGMENT:
+    routed = False  # a routing header with segments left: the checksum's destination is another address
+    while nxt in _IPV6_EXT_HEADERS or nxt == _IPV6_FRAGMENT:  # each pass moves on by 8 bytes or more
         if nxt == _IPV6_FRAGMENT:
             fragment = _u16(buf, start + 2)[0]
             if fragment & 0xFFF9:  # offset or M set: a real fragment of what follows the header
                 ip_end, data = off + 40 + plen, start + 8
-                key = (ctx.src, ctx.dst, _u32be(buf, start + 4)[0])
+                proto = buf[start]
+                key = (ctx.src, ctx.dst, _u32be(buf, start + 4)[0], proto)
                 payload = buf[data : min(ip_end, end)]
-                return _fragment(key, buf[start], fragment & 0xFFF8, bool(fragment & 1), payload, ip_end - data, ctx)
-            ext_len = 8
+                return _fragment(key, proto, fragment & 0xFFF8, bool(fragment & 1), payload, ip_end - data, ctx)
+            ext_len = 8  # an atomic fragment (RFC 6946): the packet is whole
+        elif nxt == _IPPROTO_AH:
+            ext_len = (buf[start + 1] + 2) * 4
         else:
             ext_len = (buf[start + 1] + 1) * 8
             if nxt == 0 and jumbo:
                 plen = _jumbo_length(buf, start + 2, start + ext_len)
+            elif nxt == _IPV6_ROUTING and buf[start + 3]:
+                routed = True
         nxt = buf[start]
         start += ext_len
     if plen == 0:
         return None
     ip_end = off + 40 + plen
-    ctx.checkable = ctx.verify and ip_end <= end
+    ctx.checkable = ctx.verify and ip_end <= end and not routed
     return _by_ip_protocol(nxt, buf, start, min(ip_end, end), ctx)
+
+
+def _ipv6_options(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """An IPv6 hop-by-hop, routing or destination options header met through `IP_PROTOCOLS`: at
+    the start of a reassembled IPv6 fragment's payload, or inside IPv4 (Wireshark follows both)."""
+    return _extension_headers(buf[off], buf, off + (buf[off + 1] + 1) * 8, end, ctx)
+
+
+def _auth_header(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """An IPsec Authentication Header (RFC 4302) in IPv4, or after a reassembled IPv6 fragment: it
+    authenticates what follows without hiding it. (ESP encrypts it: protocol 50 is not followed.)"""
+    return _extension_headers(buf[off], buf, off + (buf[off + 1] + 2) * 4, end, ctx)
+
+
+def _extension_headers(nxt: int, buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """Walk the rest of an extension-header chain in a loop (not by recursion: a reassembled
+    datagram could hold thousands), then decode what it leads to."""
+    while nxt in _IPV6_EXT_HEADERS:
+        length = (buf[off + 1] + 2) * 4 if nxt == _IPPROTO_AH else (buf[off + 1] + 1) * 8
+        if nxt == _IPV6_ROUTING and buf[off + 3]:
+            ctx.checkable = False
+        nxt = buf[off]
+        off += length
+    return _by_ip_protocol(nxt, buf, off, end, ctx)
 
 
 def _jumbo_length(buf: bytes, off: int, end: int) -> int:
@@ -692,8 +732,15 @@ def _fragment(
     wire_len: int,
     ctx: FrameContext,
 ) -> SegmentFields | None:
-    """An IP fragment of a TCP segment: collect it; decode the segment once the datagram is whole."""
-    if ctx.defrag is None or proto != IPPROTO_TCP:
+    """An IP fragment: collect it; once its datagram is whole, decode the datagram's payload through
+    `IP_PROTOCOLS` as if it had come in one frame (a TCP segment, a UDP datagram, a tunnel whose
+    outer packets were fragmented), stamped with the frame that completed it, as in Wireshark.
+
+    `key` is (source, destination, identification, protocol). Only protocols in `IP_PROTOCOLS` are
+    collected: the fragments of anything netlab does not decode (ESP, ICMP ...) would only take
+    memory. The `Defragmenter` bounds what it holds.
+    """
+    if ctx.defrag is None or proto not in IP_PROTOCOLS or wire_len < 0:  # < 0: an IPv6 length short of its headers
         return None
     whole = ctx.defrag.add(key, ctx.ts, offset, more, data, wire_len)
     if whole is None:
@@ -724,36 +771,62 @@ def _ipv6_in_ip(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFie
 
 
 def _gre(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """GRE (RFC 2784/2890); what is inside is looked up in `GRE_PROTOCOLS`."""
+    """GRE (RFC 2784/2890, and RFC 1701's source routing); what is inside is looked up in
+    `GRE_PROTOCOLS`. ERSPAN's protocol type with the sequence bit clear is ERSPAN type I: the
+    mirrored Ethernet frame right after the GRE header, with no ERSPAN header (Wireshark's rule)."""
     if not enter_tunnel(ctx):
         return None
     flags, proto = _u16(buf, off)[0], _u16(buf, off + 2)[0]
     if flags & 0x0007:  # version 1 is PPTP's enhanced GRE: PPP inside, not followed
         return None
-    inner = off + 4 + 4 * bool(flags & 0x8000) + 4 * bool(flags & 0x2000) + 4 * bool(flags & 0x1000)
+    inner = off + 4 + 4 * bool(flags & (_GRE_CHECKSUM | _GRE_ROUTING))  # checksum and offset
+    inner += 4 * bool(flags & _GRE_KEY) + 4 * bool(flags & _GRE_SEQUENCE)
+    if flags & _GRE_ROUTING:  # source route entries, up to the null one; each moves on 4 bytes or more
+        while True:
+            family, sre_len = _u16(buf, inner)[0], buf[inner + 3]
+            inner += 4 + sre_len
+            if family == 0 and sre_len == 0:
+                break
+    if proto == _ERSPAN and not flags & _GRE_SEQUENCE:
+        return _ethernet(buf, inner, end, ctx)
     layer = GRE_PROTOCOLS.get(proto)
     return None if layer is None else layer(buf, inner, end, ctx)
 
 
-def _erspan_2(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """ERSPAN type II: an 8-byte header, then the mirrored Ethernet frame."""
+def _erspan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """ERSPAN type II or III, told apart by the header's version (1 or 2), as Wireshark does:
+    type II has an 8-byte header; type III a 12-byte one, and an 8-byte platform-specific
+    subheader when its O flag is set. The mirrored Ethernet frame follows."""
+    if buf[off] >> 4 == 2:
+        return _ethernet(buf, off + 12 + 8 * (buf[off + 11] & 0x01), end, ctx)
     return _ethernet(buf, off + 8, end, ctx)
 
 
-def _erspan_3(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """ERSPAN type III: a 12-byte header and an optional 8-byte platform-specific subheader."""
-    return _ethernet(buf, off + 12 + 8 * (buf[off + 11] & 0x01), end, ctx)
-
-
 def _udp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """UDP: encapsulations on their registered destination ports (`UDP_PORTS`)."""
-    layer = UDP_PORTS.get(_u16(buf, off + 2)[0])
-    return None if layer is None else layer(buf, off + 8, end, ctx)
+    """UDP: tunnels on their registered port (`UDP_PORTS`) on either side. Like Wireshark, the
+    lower of the two ports is tried first, and the higher one when the lower port's decoder
+    rejects the header (returns before `enter_tunnel`, as GTP-U does for anything but GTPv1).
+    The UDP length bounds what the datagram carries."""
+    sport, dport, length = _udp_head(buf, off)
+    if length >= 8:  # 0 in an IPv6 jumbogram: the IP length decides
+        end = min(end, off + length)
+    low, high = (sport, dport) if sport <= dport else (dport, sport)
+    layer = UDP_PORTS.get(low)
+    if layer is not None:
+        depth = ctx.depth
+        fields = layer(buf, off + 8, end, ctx)
+        if fields is not None or ctx.depth != depth or high == low:
+            return fields
+    layer = UDP_PORTS.get(high)
+    if layer is not None:
+        return layer(buf, off + 8, end, ctx)
+    return None  # not a tunnel: a plain UDP datagram
 
 
 def _vxlan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """VXLAN (RFC 7348): an 8-byte header whose I flag must be set, then Ethernet."""
-    if len(buf) < off + 8 or not buf[off] & 0x08 or not enter_tunnel(ctx):
+    """VXLAN (RFC 7348): an 8-byte header, then Ethernet. Its I flag is not required: Wireshark
+    decodes what follows without it, and so does netlab."""
+    if len(buf) < off + 8 or not enter_tunnel(ctx):
         return None
     return _ethernet(buf, off + 8, end, ctx)
 
@@ -793,6 +866,56 @@ def _quoted_tcp(buf: bytes, off: int, src: bytes, dst: bytes, ctx: FrameContext)
     seq = _u32be(buf, off + 4)[0] if len(buf) >= off + 8 else 0
     src_end, dst_end = _endpoint(src, sport), _endpoint(dst, dport)
     return segment_fields(ctx.number, ctx.ts, src_end, dst_end, seq, 0, QUOTED, 0, b"", 0, None, ctx.vlan, None)
+
+
+def _geneve(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """Geneve (RFC 8926): an 8-byte header and its options (their length in 4-byte words in the
+    first byte's low 6 bits), then what its protocol type names: 0x6558 Ethernet, else an
+    ethertype. Any version is followed, as Wireshark does."""
+    first = buf[off]
+    if not enter_tunnel(ctx):
+        return None
+    proto, inner = _u16(buf, off + 2)[0], off + 8 + (first & 0x3F) * 4
+    if proto == ETH_BRIDGED:
+        return _ethernet(buf, inner, end, ctx)
+    return _by_ethertype(proto, buf, inner, end, ctx)
+
+
+def _gtp_u(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """GTP-U (3GPP TS 29.281): a GTPv1 G-PDU. 8 bytes, then 4 more (sequence number, N-PDU number,
+    next extension header type) when any of the E, S or PN flags is set, then the extension
+    headers (each one's length in 4-byte words first, the next one's type last); then an IP
+    packet, whose version decides. Its length field bounds the packet."""
+    flags = buf[off]
+    if flags & 0xF0 != 0x30 or not enter_tunnel(ctx):  # version 1, GTP (not GTP'): else not GTP-U at all
+        return None
+    if buf[off + 1] != 0xFF:  # GTP-U, but not a G-PDU (an echo, an error indication): no user data
+        return None
+    end = min(end, off + 8 + _u16(buf, off + 2)[0])
+    inner = off + 8
+    if flags & 0x07:
+        inner += 4
+        next_type = buf[inner - 1] if flags & 0x04 else 0
+        while next_type:
+            size = buf[inner] * 4
+            if size == 0:  # malformed: it would never move on
+                return None
+            inner += size
+            next_type = buf[inner - 1]
+    return _ip_by_version(buf, inner, end, ctx)
+
+
+def _teredo(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
+    """Teredo (RFC 4380): IPv6 in UDP, optionally after an authentication indicator (type 1: the
+    client id and authentication value of the lengths it gives, an 8-byte nonce and a confirmation
+    byte) and an origin indication (type 0, 8 bytes), in that order."""
+    if not enter_tunnel(ctx):
+        return None
+    if _u16(buf, off)[0] == 1:
+        off += 13 + buf[off + 2] + buf[off + 3]
+    if _u16(buf, off)[0] == 0:
+        off += 8
+    return _ipv6(buf, off, end, ctx)
 
 
 # --- TCP --------------------------------------------------------------------------------------
@@ -1073,9 +1196,11 @@ JUNIPER_PROTOCOLS: dict[int, Layer] = {
 GRE_PROTOCOLS: dict[int, Layer] = {
     ETH_IPV4: _ipv4,
     ETH_IPV6: _ipv6,
-    0x6558: _ethernet,  # transparent Ethernet bridging
-    0x88BE: _erspan_2,
-    0x22EB: _erspan_3,
+    ETH_BRIDGED: _ethernet,
+    _ERSPAN: _erspan,  # type II (type I, with the sequence bit clear, is decided in `_gre`)
+    0x22EB: _erspan,  # type III
+    0x8847: _mpls,
+    0x8848: _mpls,
 }
 """What GRE carries, by its protocol type (an ethertype)."""
 
@@ -1083,14 +1208,22 @@ IP_PROTOCOLS: dict[int, Layer] = {
     IPPROTO_TCP: _tcp,
     1: _icmp,  # errors quoting a TCP header (they keep Wireshark's stream numbers true)
     58: _icmpv6,
-    4: _ip_in_ip,
-    41: _ipv6_in_ip,
+    4: _ip_in_ip,  # IPv4 in IPv4 or in IPv6
+    41: _ipv6_in_ip,  # 6in4, IPv6 in IPv6
     47: _gre,
-    17: _udp,
+    IPPROTO_UDP: _udp,
+    **dict.fromkeys(_IPV6_OPTION_HEADERS, _ipv6_options),
+    _IPPROTO_AH: _auth_header,
 }
-"""What IPv4 and IPv6 carry, by protocol / next-header number."""
+"""What IPv4 and IPv6 carry, by protocol / next-header number. (IPv6 walks its own extension
+headers; these entries serve IPv4 and the payload of reassembled IPv6 fragments.)"""
 
-UDP_PORTS: dict[int, Layer] = {4789: _vxlan}
-"""Encapsulations carried in UDP, by destination port."""
+UDP_PORTS: dict[int, Layer] = {
+    2152: _gtp_u,
+    3544: _teredo,
+    4789: _vxlan,
+    6081: _geneve,
+}
+"""Encapsulations carried in UDP, by registered port (looked up on either side, the lower first)."""
 
 SUPPORTED_LINKTYPES = frozenset(LINK_LAYERS)

@@ -1,12 +1,14 @@
 """IP fragment reassembly (IPv4, RFC 791; IPv6 fragment headers, RFC 8200): pure, bounded.
 
 Wireshark reassembles fragmented IP datagrams before TCP sees them, so its Follow TCP Stream
-shows the bytes of fragmented segments; so does netlab. The decoder hands every fragment to a
-`Defragmenter` (one per capture); when the last missing piece arrives, `add` returns the whole
-datagram's payload (the TCP segment) and the segment is decoded from it, numbered and stamped
-with the frame that completed it, as in Wireshark.
+shows the bytes of fragmented segments; so does netlab. The decoder hands every fragment of a
+protocol it decodes to a `Defragmenter` (one per capture); when the last missing piece arrives,
+`add` returns the whole datagram's payload (a TCP segment, a UDP datagram, a tunnel's inner
+packet) and it is decoded from there, numbered and stamped with the frame that completed it, as
+in Wireshark.
 
-Rules: overlapping fragments keep the bytes that arrived first; a fragment that would make the
+Rules: overlapping fragments keep the bytes that arrived first (Wireshark differs: it keeps the
+lower-offset fragment's bytes whatever the arrival order); a fragment that would make the
 datagram longer than 65535 bytes, or that contradicts the known end (a second "last fragment"
 elsewhere, data past it) drops the datagram; datagrams still incomplete `timeout` seconds
 (capture time) after their first fragment, or beyond `max_datagrams` / `max_bytes` held, are
