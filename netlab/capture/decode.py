@@ -23,6 +23,11 @@ The commonest frame, Ethernet + IPv4 without options + TCP, has its own measured
 `ethernet_ipv4_tcp`, which the general path and the fused pcap loop both call first; it gives
 exactly what the layer functions give (tests/unit/test_decode.py checks the two agree).
 
+Frames that give no segment are never dropped silently: where a layer gives up (a table lookup
+that misses, a header cut short or malformed) it names the reason on `ctx.undecoded` (see
+`netlab.capture.undecoded`), and `decode_layers` counts it in the caller's `Counter`. Only the
+paths that return None pay for this.
+
 Endpoints are interned: the same address and port give the same `Endpoint` object, which keeps
 the per-packet cost low and makes dictionary lookups cheap.
 """
@@ -31,9 +36,22 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections import Counter
 from collections.abc import Callable
 
 from netlab.capture.ipfrag import Defragmenter
+from netlab.capture.undecoded import (
+    CUT_SHORT,
+    HELD,
+    LINK_TYPE,
+    MALFORMED,
+    NOT_DECODED,
+    NOT_TCP,
+    Reason,
+    ethertype_reason,
+    ip_protocol_reason,
+    ppp_protocol_reason,
+)
 from netlab.packets import NO_WINDOW_SCALE, QUOTED, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
@@ -48,6 +66,66 @@ LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
 LINKTYPE_NFLOG = 239
 LINKTYPE_LINUX_SLL2 = 276
+
+LINKTYPE_NAMES: dict[int, str] = {
+    0: "BSD loopback",
+    1: "Ethernet",
+    6: "IEEE 802.5 Token Ring",
+    7: "ARCNET",
+    8: "SLIP",
+    9: "PPP",
+    10: "FDDI",
+    12: "raw IP (OpenBSD)",
+    14: "raw IP (BSD)",
+    50: "PPP in HDLC-like framing",
+    51: "PPPoE",
+    101: "raw IP",
+    104: "Cisco HDLC",
+    105: "IEEE 802.11",
+    107: "Frame Relay",
+    108: "OpenBSD loopback",
+    113: "Linux cooked capture",
+    117: "OpenBSD pflog",
+    119: "IEEE 802.11 plus Prism header",
+    122: "IP over Fibre Channel",
+    127: "IEEE 802.11 plus radiotap header",
+    129: "ARCNET (Linux)",
+    138: "Apple IP over IEEE 1394",
+    143: "DOCSIS",
+    147: "user-defined (DLT_USER0)",
+    163: "IEEE 802.11 plus AVS header",
+    165: "SCCP",
+    169: "GPRS LLC",
+    177: "Linux LAPD",
+    187: "Bluetooth HCI H4",
+    189: "USB (Linux)",
+    192: "PPI",
+    195: "IEEE 802.15.4 with FCS",
+    201: "Bluetooth HCI H4 with pseudo-header",
+    215: "IEEE 802.15.4 without FCS",
+    220: "USB (Linux, memory-mapped)",
+    227: "CAN (SocketCAN)",
+    228: "raw IPv4",
+    229: "raw IPv6",
+    230: "IEEE 802.15.4 without FCS",
+    239: "NFLOG",
+    240: "Netanalyzer",
+    249: "USBPcap",
+    251: "Bluetooth Low Energy link layer",
+    252: "Wireshark upper protocol",
+    254: "Bluetooth Linux monitor",
+    256: "Bluetooth LE with pseudo-header",
+    263: "Linux netlink",
+    276: "Linux cooked capture v2",
+    283: "IEEE 802.15.4 with TAP",
+}
+"""Names of link-layer header types (tcpdump.org/linktypes.html), supported or not: for messages."""
+
+
+def linktype_label(linktype: int) -> str:
+    """'link type 127 (IEEE 802.11 plus radiotap header)': the number and, when known, the name."""
+    name = LINKTYPE_NAMES.get(linktype)
+    return f"link type {linktype}" if name is None else f"link type {linktype} ({name})"
 
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
@@ -83,9 +161,11 @@ class FrameContext:
         src, dst: the raw addresses of the innermost IP header (set by the IP layers).
         checkable: that IP header's packet lies wholly within the frame's wire length, so its
             transport checksum means something.
+        undecoded: why the frame gives no TCP segment (`netlab.capture.undecoded.Reason`), set by
+            the layer that gives up (None: no layer named a reason).
     """
 
-    __slots__ = ("number", "ts", "verify", "defrag", "vlan", "depth", "src", "dst", "checkable")
+    __slots__ = ("number", "ts", "verify", "defrag", "vlan", "depth", "src", "dst", "checkable", "undecoded")
 
     def __init__(self, number: int, ts: float, verify: bool, defrag: Defragmenter | None) -> None:
         self.number = number
@@ -97,6 +177,25 @@ class FrameContext:
         self.src = b""
         self.dst = b""
         self.checkable = False
+        self.undecoded: Reason | None = None
+
+
+def give_up(ctx: FrameContext, reason: Reason) -> SegmentFields | None:
+    """Name why this frame gives no TCP segment (on `ctx.undecoded`); always None, for `return give_up(...)`."""
+    ctx.undecoded = reason
+    return None
+
+
+def not_tcp(ctx: FrameContext, what: str) -> SegmentFields | None:
+    """The frame was decoded and carries another protocol, `what` ("ARP", "UDP"); always None."""
+    ctx.undecoded = (NOT_TCP, what)
+    return None
+
+
+def not_decoded(ctx: FrameContext, what: str) -> SegmentFields | None:
+    """The frame could not be decoded, for the reason `what` ("malformed IPv4 header"); always None."""
+    ctx.undecoded = (NOT_DECODED, what)
+    return None
 
 
 Layer = Callable[[bytes, int, int, FrameContext], SegmentFields | None]
@@ -222,6 +321,7 @@ def decode(
     verify: bool = True,
     orig_len: int | None = None,
     defrag: Defragmenter | None = None,
+    undecoded: Counter[Reason] | None = None,
 ) -> Segment | None:
     """Decode one captured frame into a TCP `Segment`, or None when it carries no TCP.
 
@@ -234,9 +334,10 @@ def decode(
         orig_len: the frame's length on the wire, when known (pcap's orig_len): an IP length
             claiming more than that is cut to it, as tshark does (the rest was never there).
         defrag: collects IP fragments across calls (one per capture); without it fragments give None.
+        undecoded: counts why a frame gives None (`netlab.capture.undecoded`), when given.
     Never raises on malformed input: frames that cannot be decoded give None.
     """
-    fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag)
+    fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag, undecoded)
     return None if fields is None else Segment(*fields)
 
 
@@ -248,13 +349,14 @@ def decode_fields(
     verify: bool,
     orig_len: int | None,
     defrag: Defragmenter | None = None,
+    undecoded: Counter[Reason] | None = None,
 ) -> SegmentFields | None:
     """`decode` as a `SegmentFields` tuple (positional arguments only, for capture loops)."""
     if linktype == LINKTYPE_ETHERNET:
         fields = ethernet_ipv4_tcp(frame, 0, len(frame), orig_len, number, ts, verify)
         if fields is not None:
             return fields
-    return decode_layers(linktype, frame, number, ts, verify, orig_len, defrag)
+    return decode_layers(linktype, frame, number, ts, verify, orig_len, defrag, undecoded)
 
 
 def decode_ethernet_ipv4(frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None) -> Segment | None:
@@ -271,17 +373,26 @@ def decode_layers(
     verify: bool,
     orig_len: int | None,
     defrag: Defragmenter | None = None,
+    undecoded: Counter[Reason] | None = None,
 ) -> SegmentFields | None:
     """`decode_fields` without the fast path: the link layer's function from `LINK_LAYERS`, and
-    the layers inside it, each from its table. None for an unknown link type or a malformed frame."""
+    the layers inside it, each from its table. None for an unknown link type or a malformed frame;
+    then, given `undecoded`, the reason is counted there (a fragment held for reassembly is not)."""
     link = LINK_LAYERS.get(linktype)
     if link is None:
+        if undecoded is not None:
+            undecoded[LINK_TYPE, linktype_label(linktype)] += 1
         return None
     end = len(frame) if orig_len is None else max(orig_len, len(frame))
+    ctx = FrameContext(number, ts, verify, defrag)
     try:
-        return link(frame, 0, end, FrameContext(number, ts, verify, defrag))
+        fields = link(frame, 0, end, ctx)
     except (struct.error, IndexError):  # a header cut short
-        return None
+        ctx.undecoded = CUT_SHORT
+        fields = None
+    if fields is None and undecoded is not None and ctx.undecoded is not HELD:
+        undecoded[ctx.undecoded or MALFORMED] += 1
+    return fields
 
 
 # --- link layers ------------------------------------------------------------------------------
@@ -294,7 +405,7 @@ def _ethernet(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentField
 
 def _by_ethertype(ethertype: int, buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     layer = ETHERTYPES.get(ethertype)
-    return None if layer is None else layer(buf, off, end, ctx)
+    return give_up(ctx, ethertype_reason(ethertype)) if layer is None else layer(buf, off, end, ctx)
 
 
 def _ip_by_version(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -304,7 +415,7 @@ def _ip_by_version(buf: bytes, off: int, end: int, ctx: FrameContext) -> Segment
         return _ipv4(buf, off, end, ctx)
     if version == 6:
         return _ipv6(buf, off, end, ctx)
-    return None
+    return not_decoded(ctx, f"not IPv4 or IPv6 (IP version {version})")
 
 
 def _null(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -334,7 +445,7 @@ def _nflog(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields |
         if tlv_type == 9:
             return _ip_by_version(buf, off + 4, end, ctx)
         off += (tlv_len + 3) & ~3
-    return None
+    return not_decoded(ctx, "NFLOG record without a packet")
 
 
 # --- encapsulations by ethertype --------------------------------------------------------------
@@ -353,8 +464,9 @@ def _vlan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
 def _pppoe_session(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """PPPoE session stage: its length bounds the PPP frame (tshark honours it)."""
     end = min(end, off + 6 + _u16(buf, off + 4)[0])
-    layer = PPP_PROTOCOLS.get(_u16(buf, off + 6)[0])
-    return None if layer is None else layer(buf, off + 8, end, ctx)
+    proto = _u16(buf, off + 6)[0]
+    layer = PPP_PROTOCOLS.get(proto)
+    return give_up(ctx, ppp_protocol_reason(proto)) if layer is None else layer(buf, off + 8, end, ctx)
 
 
 def _mpls(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -370,8 +482,10 @@ def _mpls(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
 def _ipv4(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     ver_ihl = buf[off]
     ihl = (ver_ihl & 0x0F) * 4
-    if ver_ihl >> 4 != 4 or ihl < 20 or len(buf) < off + 20:
-        return None
+    if len(buf) < off + 20:
+        return give_up(ctx, CUT_SHORT)
+    if ver_ihl >> 4 != 4 or ihl < 20:
+        return not_decoded(ctx, "malformed IPv4 header")
     total = _u16(buf, off + 2)[0]
     proto = buf[off + 9]
     ctx.src = buf[off + 12 : off + 16]
@@ -390,8 +504,10 @@ def _ipv4(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
 
 
 def _ipv6(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    if buf[off] >> 4 != 6 or len(buf) < off + 40:
-        return None
+    if len(buf) < off + 40:
+        return give_up(ctx, CUT_SHORT)
+    if buf[off] >> 4 != 6:
+        return not_decoded(ctx, "malformed IPv6 header")
     plen = _u16(buf, off + 4)[0]
     nxt = buf[off + 6]
     ctx.src = buf[off + 8 : off + 24]
@@ -414,7 +530,7 @@ def _ipv6(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
         nxt = buf[start]
         start += ext_len
     if plen == 0:
-        return None
+        return not_decoded(ctx, "IPv6 payload length 0 without a jumbo option")
     ip_end = off + 40 + plen
     ctx.checkable = ctx.verify and ip_end <= end
     return _by_ip_protocol(nxt, buf, start, min(ip_end, end), ctx)
@@ -435,7 +551,7 @@ def _jumbo_length(buf: bytes, off: int, end: int) -> int:
 
 def _by_ip_protocol(proto: int, buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     layer = IP_PROTOCOLS.get(proto)
-    return None if layer is None else layer(buf, off, end, ctx)
+    return give_up(ctx, ip_protocol_reason(proto)) if layer is None else layer(buf, off, end, ctx)
 
 
 def _fragment(
@@ -448,11 +564,13 @@ def _fragment(
     ctx: FrameContext,
 ) -> SegmentFields | None:
     """An IP fragment of a TCP segment: collect it; decode the segment once the datagram is whole."""
-    if ctx.defrag is None or proto != IPPROTO_TCP:
-        return None
+    if proto != IPPROTO_TCP:
+        return give_up(ctx, ip_protocol_reason(proto))
+    if ctx.defrag is None:
+        return not_decoded(ctx, "IP fragment (not reassembled)")
     whole = ctx.defrag.add(key, ctx.ts, offset, more, data, wire_len)
     if whole is None:
-        return None
+        return give_up(ctx, HELD)
     ctx.checkable = ctx.verify and len(whole.data) == whole.wire_len
     return _by_ip_protocol(proto, whole.data, 0, whole.wire_len, ctx)
 
@@ -463,6 +581,7 @@ def _fragment(
 def enter_tunnel(ctx: FrameContext) -> bool:
     """Count one more encapsulation; False past the limit (a malformed frame could nest forever)."""
     if ctx.depth >= _MAX_TUNNELS:
+        not_decoded(ctx, f"tunnels nested deeper than {_MAX_TUNNELS}")
         return False
     ctx.depth += 1
     return True
@@ -484,10 +603,12 @@ def _gre(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
         return None
     flags, proto = _u16(buf, off)[0], _u16(buf, off + 2)[0]
     if flags & 0x0007:  # version 1 is PPTP's enhanced GRE: PPP inside, not followed
-        return None
+        return not_tcp(ctx, "PPTP (enhanced GRE)")
     inner = off + 4 + 4 * bool(flags & 0x8000) + 4 * bool(flags & 0x2000) + 4 * bool(flags & 0x1000)
     layer = GRE_PROTOCOLS.get(proto)
-    return None if layer is None else layer(buf, inner, end, ctx)
+    if layer is None:
+        return not_tcp(ctx, f"GRE carrying {ethertype_reason(proto)[1]}")
+    return layer(buf, inner, end, ctx)
 
 
 def _erspan_2(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -503,12 +624,16 @@ def _erspan_3(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentField
 def _udp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """UDP: encapsulations on their registered destination ports (`UDP_PORTS`)."""
     layer = UDP_PORTS.get(_u16(buf, off + 2)[0])
-    return None if layer is None else layer(buf, off + 8, end, ctx)
+    return not_tcp(ctx, "UDP") if layer is None else layer(buf, off + 8, end, ctx)
 
 
 def _vxlan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """VXLAN (RFC 7348): an 8-byte header whose I flag must be set, then Ethernet."""
-    if len(buf) < off + 8 or not buf[off] & 0x08 or not enter_tunnel(ctx):
+    if len(buf) < off + 8:
+        return give_up(ctx, CUT_SHORT)
+    if not buf[off] & 0x08:
+        return not_decoded(ctx, "VXLAN header without the I flag")
+    if not enter_tunnel(ctx):
         return None
     return _ethernet(buf, off + 8, end, ctx)
 
@@ -522,28 +647,28 @@ _ICMPV6_ERRORS = frozenset({1, 2, 3, 4})  # unreachable, packet too big, time ex
 def _icmp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """An ICMP error quoting a TCP header (RFC 792): the quoted 4-tuple, flagged `QUOTED`."""
     if buf[off] not in _ICMP_ERRORS:
-        return None
+        return not_tcp(ctx, "ICMP")
     inner = off + 8
     ihl = (buf[inner] & 0x0F) * 4
     if buf[inner] >> 4 != 4 or ihl < 20 or buf[inner + 9] != IPPROTO_TCP:
-        return None
+        return not_tcp(ctx, "ICMP")
     return _quoted_tcp(buf, inner + ihl, buf[inner + 12 : inner + 16], buf[inner + 16 : inner + 20], ctx)
 
 
 def _icmpv6(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """An ICMPv6 error quoting a TCP header (RFC 4443): the quoted 4-tuple, flagged `QUOTED`."""
     if buf[off] not in _ICMPV6_ERRORS:
-        return None
+        return not_tcp(ctx, "ICMPv6")
     inner = off + 8
     if buf[inner] >> 4 != 6 or buf[inner + 6] != IPPROTO_TCP:
-        return None
+        return not_tcp(ctx, "ICMPv6")
     return _quoted_tcp(buf, inner + 40, buf[inner + 8 : inner + 24], buf[inner + 24 : inner + 40], ctx)
 
 
 def _quoted_tcp(buf: bytes, off: int, src: bytes, dst: bytes, ctx: FrameContext) -> SegmentFields | None:
     """The quoted header's ports (and sequence number, when quoted): not a segment of any connection."""
-    if len(buf) < off + 4:
-        return None
+    if len(buf) < off + 4:  # the quote is cut before the ports: an ICMP message like any other
+        return not_tcp(ctx, "ICMPv6" if len(src) == 16 else "ICMP")
     sport, dport = _u16(buf, off)[0], _u16(buf, off + 2)[0]
     seq = _u32be(buf, off + 4)[0] if len(buf) >= off + 8 else 0
     src_end, dst_end = _endpoint(src, sport), _endpoint(dst, dport)
@@ -556,14 +681,14 @@ def _quoted_tcp(buf: bytes, off: int, src: bytes, dst: bytes, ctx: FrameContext)
 def _tcp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """The segment itself, between the innermost IP header's `ctx.src` and `ctx.dst`."""
     if len(buf) < off + 20:
-        return None
+        return give_up(ctx, CUT_SHORT)
     sport, dport, seq, ack, off_byte, flags, window, _cksum = _tcp_head(buf, off)
     hlen = (off_byte >> 4) * 4
     if hlen < 20:
-        return None
+        return not_decoded(ctx, "malformed TCP header (data offset below 20)")
     wire_len = end - off - hlen
     if wire_len < 0:
-        return None
+        return not_decoded(ctx, "malformed TCP header (longer than its IP packet)")
     ok: bool | None = None
     if ctx.checkable and len(buf) >= end:
         ok = checksum_ok(ctx.src + ctx.dst + buf[off:end], IPPROTO_TCP, end - off)
