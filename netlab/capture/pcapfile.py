@@ -396,7 +396,7 @@ class SegmentReader:
             if error.missing or self.tally is None or error.frame is None:
                 raise
             tally.damage = error
-        _check_linktypes(self.path, tally.linktypes)
+        check_linktypes(self.path, tally.linktypes)
 
     def _batches(self, tally: FrameTally) -> Iterator[list[SegmentFields]]:
         path, verify, progress = self.path, self.verify, self.progress
@@ -412,8 +412,8 @@ class SegmentReader:
         yield from _record_batches(path, verify, defrag, tally, progress)
 
 
-def _check_linktypes(path: Path, linktypes: set[int]) -> None:
-    """Raise `UnsupportedLinkType` when the file declared link types and none has a decoder."""
+def check_linktypes(path: Path, linktypes: set[int]) -> None:
+    """Raise `UnsupportedLinkType` when the file `path` declared link types and none has a decoder."""
     if linktypes and not linktypes & LINK_LAYERS.keys():
         names = ", ".join(linktype_label(linktype) for linktype in sorted(linktypes))
         verb = "is" if len(linktypes) == 1 else "are"
@@ -438,14 +438,17 @@ def _record_batches(
                 if fields is not None:
                     batch.append(fields)
                     if len(batch) >= _BATCH:
+                        tally.frames = number
                         yield batch
                         batch = []
                 if progress is not None and not number % _BATCH:
                     progress(reader.done(), reader.size, number)
         except PcapReadError:
+            tally.frames = number
             if batch:
                 yield batch
             raise
+    tally.frames = number
     if batch:
         yield batch
 
@@ -462,7 +465,7 @@ def _pcap_batches(
     """`_read_pcap` and `decode` fused, one list of segments per read block: the hot path of `follow --read`."""
     linktype = _pcap_linktype(reader, endian)
     tally.linktypes.add(linktype)
-    _check_linktypes(Path(reader.name), tally.linktypes)  # a pcap has one link type: refuse it before reading
+    check_linktypes(Path(reader.name), tally.linktypes)  # a pcap has one link type: refuse it before reading
     record = struct.Struct(endian + "IIII").unpack_from
     number = 0
     undecoded = tally.undecoded
@@ -471,6 +474,7 @@ def _pcap_batches(
         reader.pos, number = _decode_block(
             reader.buf, reader.pos, record, units, verify, linktype, number, batch, defrag, undecoded
         )
+        tally.frames = number
         if batch:
             yield batch
         if progress is not None:

@@ -144,15 +144,17 @@ class FrameTally:
     """What one capture source could not follow, filled in while it is read (one reader, no lock).
 
     Attributes:
+        frames: the frames read so far (updated after each read block and at the end).
         undecoded: frames that gave no TCP segment, counted by `Reason`.
         linktypes: the link types the capture declared (a pcap's header, a pcapng's interfaces).
         damage: the error that ended the read early (a file cut short), after everything before it
             was read; None when the capture was read to its end.
     """
 
-    __slots__ = ("undecoded", "linktypes", "damage")
+    __slots__ = ("frames", "undecoded", "linktypes", "damage")
 
     def __init__(self) -> None:
+        self.frames = 0
         self.undecoded: Counter[Reason] = Counter()
         self.linktypes: set[int] = set()
         self.damage: PcapReadError | None = None

@@ -39,7 +39,7 @@ class ReadProgress:
 
     Args:
         name: the file, as shown.
-        streams: how many streams were found so far (read when the line is redrawn).
+        streams: how many streams were found so far (asked after each block; None: not shown).
     Not thread-safe: called from the reading thread only.
     """
 
@@ -58,12 +58,12 @@ class ReadProgress:
                 return
             self._show(size)
         elapsed = max(now - self._started, 1e-6)
-        streams = self.streams() if self.streams is not None else 0
+        streams = "" if self.streams is None else f"{self.streams():,} streams, "
         self._bar.update(
             self._task,
             completed=done,
             total=size or None,
-            detail=f"{frames:,} packets, {streams:,} streams, {frames / elapsed:,.0f} packets/s",
+            detail=f"{frames:,} packets, {streams}{frames / elapsed:,.0f} packets/s",
         )
 
     def _show(self, size: int) -> None:
