@@ -29,7 +29,8 @@ NOT_DECODED = "not decoded"
 LINK_TYPE = "link type"
 
 CUT_SHORT: Reason = (NOT_DECODED, "frame cut short")
-MALFORMED: Reason = (NOT_DECODED, "malformed header")
+MALFORMED: Reason = (NOT_DECODED, "unrecognised contents")
+"""What a frame is counted as when the layer that gave up named no reason."""
 HELD: Reason = ("held", "IP fragment held for reassembly")
 """Not counted: a fragment kept until its datagram is whole (the segment comes out of a later frame)."""
 
@@ -116,6 +117,10 @@ def ppp_protocol_reason(proto: int) -> Reason:
     return NOT_TCP, name if name is not None else f"PPP protocol 0x{proto:04x}"
 
 
+MOST_NAMED = 10
+"""Reasons named per line; the rest are summed up as "others" (a junk capture has thousands)."""
+
+
 def _frames(count: int) -> str:
     return f"{count} frame" if count == 1 else f"{count} frames"
 
@@ -124,7 +129,8 @@ def summary_lines(counts: Counter[Reason]) -> list[str]:
     """The stderr lines for the counted reasons, e.g. "30 frames not TCP: UDP 24, ARP 4, ICMP 2".
 
     One line per link type not decoded, one for the frames of other protocols, one for the frames
-    that could not be decoded; most frequent first. No lines when nothing was counted.
+    that could not be decoded; most frequent first, at most `MOST_NAMED` reasons a line (then
+    "others N"). No lines when nothing was counted.
     """
     lines = [
         f"{_frames(count)} of {what} not decoded"
@@ -136,7 +142,10 @@ def summary_lines(counts: Counter[Reason]) -> list[str]:
         if items:
             items.sort(key=lambda item: (-item[1], item[0]))
             total = sum(count for _what, count in items)
-            lines.append(f"{_frames(total)} {label}: " + ", ".join(f"{what} {count}" for what, count in items))
+            named = [f"{what} {count}" for what, count in items[:MOST_NAMED]]
+            if len(items) > MOST_NAMED:
+                named.append(f"others {sum(count for _what, count in items[MOST_NAMED:])}")
+            lines.append(f"{_frames(total)} {label}: " + ", ".join(named))
     return lines
 
 

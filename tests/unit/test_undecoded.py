@@ -100,6 +100,10 @@ def test_summary_lines_name_each_kind() -> None:
         "1 frame could not be decoded: frame cut short 1",
     ]
     assert summary_lines(Counter()) == []
+    many: Counter[Reason] = Counter({(NOT_TCP, f"ethertype 0x{n:04x}"): 100 - n for n in range(15)})
+    (line,) = summary_lines(many)
+    assert line.startswith("1395 frames not TCP: ethertype 0x0000 100, ethertype 0x0001 99,")
+    assert line.endswith("ethertype 0x0009 91, others 440")  # 90 + 89 + 88 + 87 + 86
 
 
 _LINKTYPES = st.sampled_from(sorted(LINK_LAYERS) + [195, 147, 65000])
