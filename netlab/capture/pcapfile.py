@@ -282,11 +282,11 @@ def _read_pcapng(reader: _Reader, linktypes: set[int] | None) -> Iterator[Packet
             elif bom == b"\x1a\x2b\x3c\x4d":
                 endian = ">"
             else:
-                raise reader.error("corrupt section header block (byte-order magic)")
+                raise reader.error("corrupt section header block (byte-order magic)", frame=number + 1)
             interfaces = []
         block_type, block_len = struct.unpack_from(endian + "II", buf, reader.pos)
         if block_len < 12 or block_len % 4 or block_len > _MAX_RECORD:
-            raise reader.error(f"corrupt block (length {block_len})")
+            raise reader.error(f"corrupt block (length {block_len})", frame=number + 1)
         if not reader.ensure(block_len):
             raise reader.cut("truncated block", number + 1)
         body = reader.buf[reader.pos + 8 : reader.pos + block_len - 4]
