@@ -24,10 +24,17 @@ class FilterUnavailable(CaptureError):
 class PcapReadError(CaptureError):
     """A capture file is missing, unreadable, truncated or corrupt."""
 
-    def __init__(self, message: str, *, offset: int | None = None, missing: bool = False) -> None:
+    def __init__(
+        self, message: str, *, offset: int | None = None, missing: bool = False, frame: int | None = None
+    ) -> None:
         super().__init__(message)
         self.offset = offset
         self.missing = missing
+        self.frame = frame  # the 1-based number of the frame cut short or damaged, when known
+
+
+class UnsupportedLinkType(CaptureError):
+    """A capture file none of whose link types netlab decodes (the message names them by number and name)."""
 
 
 class NoRights(NetlabError):

@@ -29,6 +29,11 @@ Link layers beyond those (docs/link-layers.md): IEEE 802.3 with 802.2 LLC/SNAP, 
 (plain, HDLC-framed, with protocol-field compression), Cisco HDLC, IEEE 802.11 data frames
 (bare, radiotap, PPI, Prism, AVS), FDDI, ARCNET, IP over InfiniBand and Juniper Ethernet.
 
+Frames that give no segment are never dropped silently: where a layer gives up (a table lookup
+that misses, a header cut short or malformed) it names the reason on `ctx.undecoded` (see
+`netlab.capture.undecoded`), and `decode_layers` counts it in the caller's `Counter`. Only the
+paths that return None pay for this.
+
 Endpoints are interned: the same address and port give the same `Endpoint` object, which keeps
 the per-packet cost low and makes dictionary lookups cheap.
 """
@@ -37,9 +42,22 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections import Counter
 from collections.abc import Callable
 
 from netlab.capture.ipfrag import Defragmenter
+from netlab.capture.undecoded import (
+    CUT_SHORT,
+    HELD,
+    LINK_TYPE,
+    MALFORMED,
+    NOT_DECODED,
+    NOT_TCP,
+    Reason,
+    ethertype_reason,
+    ip_protocol_reason,
+    ppp_protocol_reason,
+)
 from netlab.packets import NO_WINDOW_SCALE, QUOTED, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
@@ -69,6 +87,14 @@ LINKTYPE_IPV6 = 229
 LINKTYPE_NFLOG = 239
 LINKTYPE_IPOIB = 242
 LINKTYPE_LINUX_SLL2 = 276
+
+
+def linktype_label(linktype: int) -> str:
+    """'link type 127 (IEEE 802.11 plus radiotap radio header)': the number and, when known, its name
+    (`LINKTYPE_NAMES`, at the end of this module with the dispatch tables)."""
+    name = LINKTYPE_NAMES.get(linktype)
+    return f"link type {linktype}" if name is None else f"link type {linktype} ({name})"
+
 
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
@@ -114,9 +140,11 @@ class FrameContext:
         src, dst: the raw addresses of the innermost IP header (set by the IP layers).
         checkable: that IP header's packet lies wholly within the frame's wire length, so its
             transport checksum means something.
+        undecoded: why the frame gives no TCP segment (`netlab.capture.undecoded.Reason`), set by
+            the layer that gives up (None: no layer named a reason).
     """
 
-    __slots__ = ("number", "ts", "verify", "defrag", "vlan", "depth", "src", "dst", "checkable")
+    __slots__ = ("number", "ts", "verify", "defrag", "vlan", "depth", "src", "dst", "checkable", "undecoded")
 
     def __init__(self, number: int, ts: float, verify: bool, defrag: Defragmenter | None) -> None:
         self.number = number
@@ -128,6 +156,25 @@ class FrameContext:
         self.src = b""
         self.dst = b""
         self.checkable = False
+        self.undecoded: Reason | None = None
+
+
+def give_up(ctx: FrameContext, reason: Reason) -> SegmentFields | None:
+    """Name why this frame gives no TCP segment (on `ctx.undecoded`); always None, for `return give_up(...)`."""
+    ctx.undecoded = reason
+    return None
+
+
+def not_tcp(ctx: FrameContext, what: str) -> SegmentFields | None:
+    """The frame was decoded and carries another protocol, `what` ("ARP", "UDP"); always None."""
+    ctx.undecoded = (NOT_TCP, what)
+    return None
+
+
+def not_decoded(ctx: FrameContext, what: str) -> SegmentFields | None:
+    """The frame could not be decoded, for the reason `what` ("malformed IPv4 header"); always None."""
+    ctx.undecoded = (NOT_DECODED, what)
+    return None
 
 
 Layer = Callable[[bytes, int, int, FrameContext], SegmentFields | None]
@@ -253,6 +300,7 @@ def decode(
     verify: bool = True,
     orig_len: int | None = None,
     defrag: Defragmenter | None = None,
+    undecoded: Counter[Reason] | None = None,
 ) -> Segment | None:
     """Decode one captured frame into a TCP `Segment`, or None when it carries no TCP.
 
@@ -265,9 +313,10 @@ def decode(
         orig_len: the frame's length on the wire, when known (pcap's orig_len): an IP length
             claiming more than that is cut to it, as tshark does (the rest was never there).
         defrag: collects IP fragments across calls (one per capture); without it fragments give None.
+        undecoded: counts why a frame gives None (`netlab.capture.undecoded`), when given.
     Never raises on malformed input: frames that cannot be decoded give None.
     """
-    fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag)
+    fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag, undecoded)
     return None if fields is None else Segment(*fields)
 
 
@@ -279,13 +328,14 @@ def decode_fields(
     verify: bool,
     orig_len: int | None,
     defrag: Defragmenter | None = None,
+    undecoded: Counter[Reason] | None = None,
 ) -> SegmentFields | None:
     """`decode` as a `SegmentFields` tuple (positional arguments only, for capture loops)."""
     if linktype == LINKTYPE_ETHERNET:
         fields = ethernet_ipv4_tcp(frame, 0, len(frame), orig_len, number, ts, verify)
         if fields is not None:
             return fields
-    return decode_layers(linktype, frame, number, ts, verify, orig_len, defrag)
+    return decode_layers(linktype, frame, number, ts, verify, orig_len, defrag, undecoded)
 
 
 def decode_ethernet_ipv4(frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None) -> Segment | None:
@@ -302,17 +352,26 @@ def decode_layers(
     verify: bool,
     orig_len: int | None,
     defrag: Defragmenter | None = None,
+    undecoded: Counter[Reason] | None = None,
 ) -> SegmentFields | None:
     """`decode_fields` without the fast path: the link layer's function from `LINK_LAYERS`, and
-    the layers inside it, each from its table. None for an unknown link type or a malformed frame."""
+    the layers inside it, each from its table. None for an unknown link type or a malformed frame;
+    then, given `undecoded`, the reason is counted there (a fragment held for reassembly is not)."""
     link = LINK_LAYERS.get(linktype)
     if link is None:
+        if undecoded is not None:
+            undecoded[LINK_TYPE, linktype_label(linktype)] += 1
         return None
     end = len(frame) if orig_len is None else max(orig_len, len(frame))
+    ctx = FrameContext(number, ts, verify, defrag)
     try:
-        return link(frame, 0, end, FrameContext(number, ts, verify, defrag))
+        fields = link(frame, 0, end, ctx)
     except (struct.error, IndexError):  # a header cut short
-        return None
+        ctx.undecoded = CUT_SHORT
+        fields = None
+    if fields is None and undecoded is not None and ctx.undecoded is not HELD:
+        undecoded[ctx.undecoded or MALFORMED] += 1
+    return fields
 
 
 # --- link layers ------------------------------------------------------------------------------
@@ -333,7 +392,7 @@ def _ethernet_payload(type_or_length: int, buf: bytes, off: int, end: int, ctx: 
 
 def _by_ethertype(ethertype: int, buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     layer = ETHERTYPES.get(ethertype)
-    return None if layer is None else layer(buf, off, end, ctx)
+    return give_up(ctx, ethertype_reason(ethertype)) if layer is None else layer(buf, off, end, ctx)
 
 
 def _ip_by_version(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -343,7 +402,7 @@ def _ip_by_version(buf: bytes, off: int, end: int, ctx: FrameContext) -> Segment
         return _ipv4(buf, off, end, ctx)
     if version == 6:
         return _ipv6(buf, off, end, ctx)
-    return None
+    return not_decoded(ctx, f"not IPv4 or IPv6 (IP version {version})")
 
 
 def _null(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -373,7 +432,7 @@ def _nflog(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields |
         if tlv_type == 9:
             return _ip_by_version(buf, off + 4, end, ctx)
         off += (tlv_len + 3) & ~3
-    return None
+    return not_decoded(ctx, "NFLOG record without a packet")
 
 
 def _llc(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -421,7 +480,7 @@ def _ppp_protocol(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentF
         proto = _u16(buf, off)[0]
         off += 2
     layer = PPP_PROTOCOLS.get(proto)
-    return None if layer is None else layer(buf, off, end, ctx)
+    return give_up(ctx, ppp_protocol_reason(proto)) if layer is None else layer(buf, off, end, ctx)
 
 
 def _cisco_hdlc(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -447,7 +506,7 @@ def _ieee80211_frame(buf: bytes, off: int, end: int, ctx: FrameContext, padded: 
     if fc_type & _DOT11_TYPE_MASK != _DOT11_DATA or fc_type & _DOT11_NO_BODY:
         return None
     if fc_flags & _DOT11_PROTECTED:
-        return None  # undecoded: 802.11 encrypted
+        return not_decoded(ctx, "802.11 encrypted")
     if fc_flags & _DOT11_MORE_FRAGMENTS:  # the first fragments of a packet: not reassembled
         return None
     header = 30 if fc_flags & _DOT11_DS_BITS == _DOT11_DS_BITS else 24  # 4-address frames (WDS, mesh)
@@ -461,7 +520,7 @@ def _ieee80211_frame(buf: bytes, off: int, end: int, ctx: FrameContext, padded: 
     if amsdu:  # subframes: destination, source, length, the MSDU, padding to 4 bytes
         msdu_end = body + 14 + _u16(buf, body + 12)[0]
         if (msdu_end + 3) & ~3 < end:
-            return None  # undecoded: 802.11 A-MSDU of several packets
+            return not_decoded(ctx, "802.11 A-MSDU of several packets")
         return _llc(buf, body + 14, min(end, msdu_end), ctx)
     if buf[body : body + 4] == _DOT11_JUNK_SNAP:
         body += 2  # some drivers (OLPC, Ruckus, Atheros) put 2 zero bytes before the LLC header; Wireshark skips them
@@ -625,8 +684,10 @@ def _mpls(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
 def _ipv4(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     ver_ihl = buf[off]
     ihl = (ver_ihl & 0x0F) * 4
-    if ver_ihl >> 4 != 4 or ihl < 20 or len(buf) < off + 20:
-        return None
+    if len(buf) < off + 20:
+        return give_up(ctx, CUT_SHORT)
+    if ver_ihl >> 4 != 4 or ihl < 20:
+        return not_decoded(ctx, "malformed IPv4 header")
     total = _u16(buf, off + 2)[0]
     proto = buf[off + 9]
     ctx.src = buf[off + 12 : off + 16]
@@ -645,8 +706,10 @@ def _ipv4(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
 
 
 def _ipv6(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    if buf[off] >> 4 != 6 or len(buf) < off + 40:
-        return None
+    if len(buf) < off + 40:
+        return give_up(ctx, CUT_SHORT)
+    if buf[off] >> 4 != 6:
+        return not_decoded(ctx, "malformed IPv6 header")
     plen = _u16(buf, off + 4)[0]
     nxt = buf[off + 6]
     ctx.src = buf[off + 8 : off + 24]
@@ -675,7 +738,7 @@ def _ipv6(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | 
         nxt = buf[start]
         start += ext_len
     if plen == 0:
-        return None
+        return not_decoded(ctx, "IPv6 payload length 0 without a jumbo option")
     ip_end = off + 40 + plen
     ctx.checkable = ctx.verify and ip_end <= end and not routed
     return _by_ip_protocol(nxt, buf, start, min(ip_end, end), ctx)
@@ -720,7 +783,7 @@ def _jumbo_length(buf: bytes, off: int, end: int) -> int:
 
 def _by_ip_protocol(proto: int, buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     layer = IP_PROTOCOLS.get(proto)
-    return None if layer is None else layer(buf, off, end, ctx)
+    return give_up(ctx, ip_protocol_reason(proto)) if layer is None else layer(buf, off, end, ctx)
 
 
 def _fragment(
@@ -740,11 +803,15 @@ def _fragment(
     collected: the fragments of anything netlab does not decode (ESP, ICMP ...) would only take
     memory. The `Defragmenter` bounds what it holds.
     """
-    if ctx.defrag is None or proto not in IP_PROTOCOLS or wire_len < 0:  # < 0: an IPv6 length short of its headers
-        return None
+    if proto not in IP_PROTOCOLS:
+        return give_up(ctx, ip_protocol_reason(proto))
+    if ctx.defrag is None:
+        return not_decoded(ctx, "IP fragment (not reassembled)")
+    if wire_len < 0:  # an IPv6 length short of its headers
+        return not_decoded(ctx, "malformed IPv6 fragment")
     whole = ctx.defrag.add(key, ctx.ts, offset, more, data, wire_len)
     if whole is None:
-        return None
+        return give_up(ctx, HELD)
     ctx.checkable = ctx.verify and len(whole.data) == whole.wire_len
     return _by_ip_protocol(proto, whole.data, 0, whole.wire_len, ctx)
 
@@ -755,6 +822,7 @@ def _fragment(
 def enter_tunnel(ctx: FrameContext) -> bool:
     """Count one more encapsulation; False past the limit (a malformed frame could nest forever)."""
     if ctx.depth >= _MAX_TUNNELS:
+        not_decoded(ctx, f"tunnels nested deeper than {_MAX_TUNNELS}")
         return False
     ctx.depth += 1
     return True
@@ -778,7 +846,7 @@ def _gre(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
         return None
     flags, proto = _u16(buf, off)[0], _u16(buf, off + 2)[0]
     if flags & 0x0007:  # version 1 is PPTP's enhanced GRE: PPP inside, not followed
-        return None
+        return not_tcp(ctx, "PPTP (enhanced GRE)")
     inner = off + 4 + 4 * bool(flags & (_GRE_CHECKSUM | _GRE_ROUTING))  # checksum and offset
     inner += 4 * bool(flags & _GRE_KEY) + 4 * bool(flags & _GRE_SEQUENCE)
     if flags & _GRE_ROUTING:  # source route entries, up to the null one; each moves on 4 bytes or more
@@ -790,7 +858,9 @@ def _gre(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
     if proto == _ERSPAN and not flags & _GRE_SEQUENCE:
         return _ethernet(buf, inner, end, ctx)
     layer = GRE_PROTOCOLS.get(proto)
-    return None if layer is None else layer(buf, inner, end, ctx)
+    if layer is None:
+        return not_tcp(ctx, f"GRE carrying {ethertype_reason(proto)[1]}")
+    return layer(buf, inner, end, ctx)
 
 
 def _erspan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
@@ -820,13 +890,15 @@ def _udp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
     layer = UDP_PORTS.get(high)
     if layer is not None:
         return layer(buf, off + 8, end, ctx)
-    return None  # not a tunnel: a plain UDP datagram
+    return not_tcp(ctx, "UDP")  # not a tunnel: a plain UDP datagram
 
 
 def _vxlan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """VXLAN (RFC 7348): an 8-byte header, then Ethernet. Its I flag is not required: Wireshark
     decodes what follows without it, and so does netlab."""
-    if len(buf) < off + 8 or not enter_tunnel(ctx):
+    if len(buf) < off + 8:
+        return give_up(ctx, CUT_SHORT)
+    if not enter_tunnel(ctx):
         return None
     return _ethernet(buf, off + 8, end, ctx)
 
@@ -840,28 +912,28 @@ _ICMPV6_ERRORS = frozenset({1, 2, 3, 4})  # unreachable, packet too big, time ex
 def _icmp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """An ICMP error quoting a TCP header (RFC 792): the quoted 4-tuple, flagged `QUOTED`."""
     if buf[off] not in _ICMP_ERRORS:
-        return None
+        return not_tcp(ctx, "ICMP")
     inner = off + 8
     ihl = (buf[inner] & 0x0F) * 4
     if buf[inner] >> 4 != 4 or ihl < 20 or buf[inner + 9] != IPPROTO_TCP:
-        return None
+        return not_tcp(ctx, "ICMP")
     return _quoted_tcp(buf, inner + ihl, buf[inner + 12 : inner + 16], buf[inner + 16 : inner + 20], ctx)
 
 
 def _icmpv6(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """An ICMPv6 error quoting a TCP header (RFC 4443): the quoted 4-tuple, flagged `QUOTED`."""
     if buf[off] not in _ICMPV6_ERRORS:
-        return None
+        return not_tcp(ctx, "ICMPv6")
     inner = off + 8
     if buf[inner] >> 4 != 6 or buf[inner + 6] != IPPROTO_TCP:
-        return None
+        return not_tcp(ctx, "ICMPv6")
     return _quoted_tcp(buf, inner + 40, buf[inner + 8 : inner + 24], buf[inner + 24 : inner + 40], ctx)
 
 
 def _quoted_tcp(buf: bytes, off: int, src: bytes, dst: bytes, ctx: FrameContext) -> SegmentFields | None:
     """The quoted header's ports (and sequence number, when quoted): not a segment of any connection."""
-    if len(buf) < off + 4:
-        return None
+    if len(buf) < off + 4:  # the quote is cut before the ports: an ICMP message like any other
+        return not_tcp(ctx, "ICMPv6" if len(src) == 16 else "ICMP")
     sport, dport = _u16(buf, off)[0], _u16(buf, off + 2)[0]
     seq = _u32be(buf, off + 4)[0] if len(buf) >= off + 8 else 0
     src_end, dst_end = _endpoint(src, sport), _endpoint(dst, dport)
@@ -924,14 +996,14 @@ def _teredo(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields 
 def _tcp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
     """The segment itself, between the innermost IP header's `ctx.src` and `ctx.dst`."""
     if len(buf) < off + 20:
-        return None
+        return give_up(ctx, CUT_SHORT)
     sport, dport, seq, ack, off_byte, flags, window, _cksum = _tcp_head(buf, off)
     hlen = (off_byte >> 4) * 4
     if hlen < 20:
-        return None
+        return not_decoded(ctx, "malformed TCP header (data offset below 20)")
     wire_len = end - off - hlen
     if wire_len < 0:
-        return None
+        return not_decoded(ctx, "malformed TCP header (longer than its IP packet)")
     ok: bool | None = None
     if ctx.checkable and len(buf) >= end:
         ok = checksum_ok(ctx.src + ctx.dst + buf[off:end], IPPROTO_TCP, end - off)

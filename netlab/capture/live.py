@@ -26,6 +26,7 @@ from netlab.capture.bpf import DEFAULT_SNAPLEN
 from netlab.capture.decode import decode
 from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.sources import LiveCapture, choose_interface, default_backend, open_live, resolve
+from netlab.capture.undecoded import FrameTally
 from netlab.capture.writer import PcapWriter
 from netlab.errors import CaptureError
 from netlab.packets import Segment
@@ -88,6 +89,8 @@ class LiveFollow:
         self.capture: LiveCapture | None = None
         self.writer: PcapWriter | None = None
         self._progress = _Progress()
+        #: The frames that gave no TCP segment, by reason (the capture filter lets few through).
+        self.tally = FrameTally()
         self._done = threading.Event()
         self._watchdog = threading.Thread(target=self._watch, name="follow-watchdog")
 
@@ -154,8 +157,11 @@ class LiveFollow:
         progress = self._progress
         number = 0
         defrag = Defragmenter()
+        undecoded = self.tally.undecoded
         for frame in capture:
-            segment = decode(linktype, frame.data, number + 1, frame.ts, orig_len=frame.orig_len, defrag=defrag)
+            segment = decode(
+                linktype, frame.data, number + 1, frame.ts, orig_len=frame.orig_len, defrag=defrag, undecoded=undecoded
+            )
             if segment is None or not _matches(segment, ports, hosts):
                 continue  # slipped past the kernel filter (no libpcap, or before it was attached)
             number += 1

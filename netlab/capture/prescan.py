@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from netlab.capture.pcapfile import read_segments
-from netlab.errors import PcapReadError
+from netlab.errors import PcapReadError, UnsupportedLinkType
 from netlab.packets import ACK, QUOTED, SYN, Endpoint
 
 log = logging.getLogger(__name__)
@@ -44,5 +44,5 @@ def connection_ends(path: Path, limit: int = DEFAULT_LIMIT) -> Iterator[tuple[En
             count += len(batch)
             if count >= limit:
                 return
-    except PcapReadError as error:
+    except (PcapReadError, UnsupportedLinkType) as error:
         log.debug("read-ahead for roles stopped: %s", error)

@@ -162,12 +162,18 @@ def pipeline_options(options: dict[str, Any]) -> dict[str, Any]:
 def follow_file(path: Path, options: dict[str, Any]) -> None:
     """Follow the streams of the capture file `path` (both paths' `--read`)."""
     from netlab.capture.pcapfile import read_segments
+    from netlab.capture.undecoded import FrameTally
+    from netlab.cli.progress import read_progress
 
     ports = options["port"] or []
+    tally = FrameTally()
+    progress = read_progress(str(path))
     run_follow(
-        read_segments(path),
+        read_segments(path, tally=tally, progress=progress),
         roles=role_judge(ports, capture_file=path),
         batch=True,
         ports=ports,
+        tally=tally,
+        progress=progress,
         **pipeline_options(options),
     )

@@ -178,3 +178,5 @@ def run_live(options: LiveOptions, follow_segments: Callable[..., None], **follo
         report = run.close()
     if follow_kwargs.get("summary", True):
         typer.echo(report_line(report), err=True)
+        for line in run.tally.lines():
+            typer.echo(f"netlab follow: {line}", err=True)

@@ -21,6 +21,8 @@ from netlab.errors import NoSuchStream
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from netlab.capture.undecoded import FrameTally
+    from netlab.cli.progress import ReadProgress
     from netlab.packets import Endpoint, Segment
     from netlab.stream.pipeline import FollowSummary, StreamFilter
     from netlab.stream.roles import RoleJudge
@@ -150,13 +152,21 @@ def run_follow(
     batch: bool = False,
     roles: RoleJudge | None = None,
     live: bool = False,
+    tally: FrameTally | None = None,
+    progress: ReadProgress | None = None,
 ) -> None:
     """Build the pipeline for any segment source and write to stdout (summary to stderr).
 
     `roles` decides who is the server of a connection whose handshake was not captured (see
     `role_judge`). `hosts` must be addresses (`canonical_ip` raises ValueError otherwise: check them first).
 
+    `tally` (the source's `FrameTally`) adds the frames that gave no segment to the summary, by
+    reason; a file cut short, kept there, is raised after the summary. `progress` is the read's
+    progress line (told the stream count, removed before the summary).
+
     Raises:
+        PcapReadError: the capture file was cut short or damaged (`tally.damage`), after
+            everything before it was written and summarised.
         NoSuchStream: after everything else was written, when the selection names streams the
             capture lacks (`missing_streams`).
 
@@ -179,21 +189,22 @@ def run_follow(
     sink = sys.stdout.buffer if renderer.binary else sys.stdout
     write: Callable[[str | bytes], object] = sink.write  # type: ignore[assignment]
     selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(map(canonical_ip, hosts)))
+    reassembler = Reassembler(vlans=vlans.value, roles=roles, packets=getattr(renderer, "wants_packets", False))
+    if progress is not None:
+        progress.streams = lambda: reassembler.streams
     try:
         with few_collections() if batch else contextlib.nullcontext():
-            result = follow(
-                segments,
-                renderer,
-                write,
-                selection=selection,
-                reassembler=Reassembler(
-                    vlans=vlans.value, roles=roles, packets=getattr(renderer, "wants_packets", False)
-                ),
-            )
+            result = follow(segments, renderer, write, selection=selection, reassembler=reassembler)
     finally:  # what was read is shown, even when the capture turns out to be damaged
+        if progress is not None:
+            progress.close()
         sys.stdout.flush()
     if summary:
         _say(summary_line(result))
+        for line in tally.lines() if tally is not None else ():
+            _say(f"netlab follow: {line}")
+    if tally is not None and tally.damage is not None:
+        raise tally.damage
     missing = missing_streams(selection, result, matches=not live)
     if missing:
         raise NoSuchStream(missing)

@@ -62,6 +62,8 @@ def register(app: typer.Typer) -> None:
         """
 
         def body() -> None:
+            from netlab.capture.undecoded import FrameTally
+            from netlab.cli.progress import read_progress
             from netlab.report.write import report_from_pcap
 
             if not read.exists():
@@ -70,8 +72,15 @@ def register(app: typer.Typer) -> None:
                 raise PcapReadError(f"{read} is a directory; give a .pcap or .pcapng file")
             directory = out or default_out(read)
             typer.echo(f"netlab: reading {read} ...", err=True)
-            files, built, broken = report_from_pcap(read, directory, port or [])
+            tally, progress = FrameTally(), read_progress(str(read))
+            try:
+                files, built, broken = report_from_pcap(read, directory, port or [], tally=tally, progress=progress)
+            finally:
+                if progress is not None:
+                    progress.close()
             typer.echo(f"netlab: {len(built.connections)} TCP connection(s); report in {directory}/", err=True)
+            for line in tally.lines():
+                typer.echo(f"netlab: {line}", err=True)
             for path in (files.dialogue, files.markdown, files.html):
                 if path is not None:
                     typer.echo(str(path))

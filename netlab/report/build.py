@@ -14,10 +14,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from netlab.capture.decode import decode
-from netlab.capture.ipfrag import Defragmenter
-from netlab.capture.pcapfile import read_packets
+from netlab.capture.pcapfile import Progress, read_segments
 from netlab.capture.prescan import connection_ends
+from netlab.capture.undecoded import FrameTally
 from netlab.chat.protocol import GREETING
 from netlab.chat.wire import nick_problem
 from netlab.errors import PcapReadError
@@ -196,38 +195,29 @@ def read_capture(
     nicknames: Mapping[Endpoint, str] | None = None,
     dialogue_sink: TextSink | None = None,
     hints: RoleHints | None = None,
+    tally: FrameTally | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Collected, PcapReadError | None]:
     """`collect` over a capture file; a truncated/corrupt tail is returned, not raised.
 
     Roles of connections without a captured handshake are decided from `hints` and from the
-    file's other connections (read ahead when needed).
+    file's other connections (read ahead when needed). `tally` (given or not) counts the frames
+    that gave no TCP segment, and the report's notes name them; `progress` is called after each
+    read block (`netlab.capture.pcapfile.Progress`).
 
     Raises:
         PcapReadError: the file is missing or not a capture at all (nothing readable).
+        UnsupportedLinkType: no link type of the file has a decoder.
     """
-    frames = 0
-    broken: PcapReadError | None = None
-
-    def segments() -> Iterable[Segment]:
-        nonlocal frames, broken
-        defrag = Defragmenter()
-        try:
-            for linktype, ts, frame, orig_len in read_packets(path):
-                frames += 1
-                segment = decode(linktype, frame, frames, ts, orig_len=orig_len, defrag=defrag)
-                if segment is not None:
-                    yield segment
-        except PcapReadError as error:
-            if frames == 0:
-                raise
-            broken = error
-
+    tally = tally if tally is not None else FrameTally()
     roles = RoleJudge(hints or RoleHints(), lambda: connection_ends(path))
-    collected = collect(segments(), nicknames=nicknames, dialogue_sink=dialogue_sink, roles=roles)
-    notes = collected.notes
+    segments = read_segments(path, tally=tally, progress=progress)
+    collected = collect(segments, nicknames=nicknames, dialogue_sink=dialogue_sink, roles=roles)
+    notes = collected.notes + tuple(tally.lines())
+    broken = tally.damage
     if broken is not None:
         notes += (f"the capture ends early: {broken}",)
-    return replace(collected, frames=frames, notes=notes), broken
+    return replace(collected, frames=tally.frames, notes=notes), broken
 
 
 def build_report(

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
 
+from netlab.capture.pcapfile import Progress
+from netlab.capture.undecoded import FrameTally
 from netlab.errors import LabError, PcapReadError
 from netlab.invocation import program_text
 from netlab.packets import Endpoint
@@ -50,17 +52,21 @@ def collect_into(
     pcap: Path,
     nicknames: Mapping[Endpoint, str] | None = None,
     hints: RoleHints | None = None,
+    tally: FrameTally | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Collected, PcapReadError | None]:
     """Read `pcap`, streaming its follow transcript into `directory/dialogue.txt`.
 
     `hints`: what is known about the servers (`netlab.stream.roles`), for connections whose
-    handshake was not captured.
+    handshake was not captured. `tally`, `progress`: as `read_capture`'s.
     """
     prepare_directory(directory)
     dialogue = directory / "dialogue.txt"
     try:
         with dialogue.open("w", encoding="utf-8") as sink:
-            return read_capture(pcap, nicknames=nicknames, dialogue_sink=sink.write, hints=hints)
+            return read_capture(
+                pcap, nicknames=nicknames, dialogue_sink=sink.write, hints=hints, tally=tally, progress=progress
+            )
     except OSError as error:
         raise LabError(f"cannot write {dialogue}: {error.strerror}") from None
 
@@ -81,16 +87,22 @@ def write_report(report: Report, directory: Path) -> ReportFiles:
 
 
 def report_from_pcap(
-    pcap: Path, directory: Path, server_ports: Iterable[int] = ()
+    pcap: Path,
+    directory: Path,
+    server_ports: Iterable[int] = (),
+    *,
+    tally: FrameTally | None = None,
+    progress: Progress | None = None,
 ) -> tuple[ReportFiles, Report, PcapReadError | None]:
     """`netlab report --read`: a report from any capture, without the sockets section.
 
     `server_ports`: the ports the user named as the servers' (``--port``). Returns the files, the
     report, and the error that cut a truncated or damaged capture short (the report then covers
-    everything before it, and says so), or None.
+    everything before it, and says so), or None. `tally` counts the frames without a TCP
+    segment; `progress` is called as the file is read (`netlab.capture.pcapfile.Progress`).
     """
     hints = RoleHints(ports=frozenset(server_ports))
-    collected, broken = collect_into(directory, pcap, hints=hints)
+    collected, broken = collect_into(directory, pcap, hints=hints, tally=tally, progress=progress)
     netlab = program_text(privileged=False)
     run = RunInfo(
         title=f"netlab report: {pcap.name}",

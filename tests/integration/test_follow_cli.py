@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from netlab.capture.pcapfile import read_packets
 from netlab.cli.app import app
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -119,7 +120,7 @@ def test_unknown_format_is_a_usage_error() -> None:
     assert code == 2 and "unknown format" in err
 
 
-def test_truncated_capture_prints_everything_readable_then_one_line_error(tmp_path: Path) -> None:
+def test_truncated_capture_prints_everything_readable_then_the_summary_and_one_line_error(tmp_path: Path) -> None:
     whole = (DATA / "chat_ipv4.pcap").read_bytes()
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(whole[: len(whole) - 60])  # inside the last record: all data was read
@@ -132,8 +133,13 @@ def test_truncated_capture_prints_everything_readable_then_one_line_error(tmp_pa
     assert result.stdout == b"NICK alice\r\nwelcome alice\r\nhello\tworld \x01\xff\r\nbye\n"
     err = result.stderr.decode()
     assert "Traceback" not in err
-    assert err.startswith("netlab: ") and "truncated packet record" in err and "at byte offset" in err
-    assert len(err.strip().splitlines()) == 1
+    summary, error = err.strip().splitlines()  # was: the error line alone, no summary
+    assert summary.startswith("netlab follow: 1 of 1 stream(s), 9 packets")
+    records = list(read_packets(DATA / "chat_ipv4.pcap"))
+    offset = 24 + sum(16 + len(frame) for _lt, _ts, frame, _orig in records[:-1])  # the last record's start
+    assert error.startswith(f"netlab: {cut}: truncated packet record")
+    assert f" at byte offset {offset}: frame " in error
+    assert f"frame {len(records)} is cut short" in error
 
 
 def test_help_explains_formats() -> None:

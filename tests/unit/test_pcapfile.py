@@ -257,3 +257,41 @@ def test_a_raw_ip_pcap_is_not_read_as_ethernet(tmp_path: Path) -> None:
     got = [fields for batch in read_segments(path).field_batches() for fields in batch]
     assert got == [decode_fields(101, packet, 1, got[0][1], True, len(packet))]
     assert got[0][2].ip == "8.0.69.1" and got[0][8] == payload and got[0][10] is True
+
+
+def test_a_tally_keeps_the_damage_and_counts_frames(tmp_path: Path) -> None:
+    from netlab.capture.undecoded import FrameTally
+
+    whole = (DATA / "chat_ipv4.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole[:-30])
+    tally = FrameTally()
+    segments = list(read_segments(cut, tally=tally))  # no exception: the tally keeps it
+    assert len(segments) == 9 and tally.frames == 9 and tally.linktypes == {1}
+    assert isinstance(tally.damage, PcapReadError) and tally.damage.frame == 10
+    with pytest.raises(PcapReadError, match="frame 10 is cut short"):  # without a tally: raised, as before
+        list(read_segments(cut))
+
+
+def test_gzip_cut_short_yields_every_record_before_the_cut(tmp_path: Path) -> None:
+    whole = (DATA / "chat_ipv4.pcap").read_bytes()
+    path = tmp_path / "cut.pcap.gz"
+    path.write_bytes(gzip.compress(whole)[:-40])
+    got = []
+    with pytest.raises(PcapReadError, match="compressed file ends") as info:
+        for record in read_packets(path):
+            got.append(record)
+    assert got == list(read_packets(DATA / "chat_ipv4.pcap"))[: len(got)] and len(got) >= 5
+    assert info.value.frame == len(got) + 1
+
+
+def test_a_pcap_of_an_unsupported_link_type_is_refused_before_reading(tmp_path: Path) -> None:
+    from netlab.errors import UnsupportedLinkType
+
+    data = bytearray((DATA / "chat_ipv4.pcap").read_bytes())
+    struct.pack_into("<I", data, 20, 195)
+    path = tmp_path / "zigbee.pcap"
+    path.write_bytes(bytes(data))
+    assert len(list(read_packets(path))) == 10  # the records themselves are readable
+    with pytest.raises(UnsupportedLinkType, match=r"link type 195 \(IEEE 802.15.4 with FCS\) is not supported"):
+        next(iter(read_segments(path)))
