@@ -439,16 +439,18 @@ def _llc(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
     """IEEE 802.2 LLC: DSAP, SSAP, control. Datagrams travel in unnumbered-information frames
     (control 0x03): SNAP (SAPs 0xAA) adds an OUI and an ethertype, looked up in `ETHERTYPES` for
     the OUIs that mean "an ethertype follows" (0 and Cisco's 0x0000F8); SAP 0x06 is IPv4 itself."""
-    if off + 3 > end or buf[off + 2] != _LLC_UI:
-        return None
+    if off + 3 > end:
+        return give_up(ctx, CUT_SHORT)
     dsap, ssap = buf[off], buf[off + 1]  # both commands: a response (SSAP low bit) is no datagram
+    if buf[off + 2] != _LLC_UI:
+        return not_tcp(ctx, "802.3 LLC frame")
     if dsap == _SAP_SNAP and ssap == _SAP_SNAP:
         if buf[off + 3 : off + 6] not in _SNAP_ETHERTYPE_OUIS:
-            return None
+            return not_tcp(ctx, f"802.2 SNAP (OUI {buf[off + 3 : off + 6].hex()})")
         return _by_ethertype(_u16(buf, off + 6)[0], buf, off + 8, end, ctx)
     if dsap == _SAP_IP and ssap == _SAP_IP:
         return _ipv4(buf, off + 3, end, ctx)
-    return None
+    return not_tcp(ctx, "802.3 LLC frame")
 
 
 def _ppp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:

@@ -130,7 +130,7 @@ def test_no_summary_means_no_counts(tmp_path: Path) -> None:
 
 def test_a_capture_of_an_unsupported_link_type_is_an_error_naming_it(tmp_path: Path) -> None:
     path = _pcap(tmp_path / "zigbee.pcap", [b"\x41\x88" + b"\0" * 20] * 3, linktype=195)
-    message = f"netlab: {path}: link type 195 (IEEE 802.15.4 with FCS) is not supported"
+    message = f"netlab: {path}: link type 195 (IEEE 802.15.4 Wireless PAN) is not supported"
     result = _fast("follow", "-r", str(path))
     assert (result.returncode, result.stdout) == (1, b"")
     assert result.stderr.decode().startswith(message)
@@ -147,7 +147,7 @@ def test_pcapng_with_one_supported_interface_counts_the_others_frames(tmp_path: 
     result = _fast("follow", "-r", str(path), "-f", "raw")
     assert (result.returncode, result.stdout) == (0, CHAT)
     assert result.stderr.decode().splitlines()[1] == (
-        "netlab follow: 4 frames of link type 147 (user-defined (DLT_USER0)) not decoded"
+        "netlab follow: 4 frames of link type 147 (USER 0) not decoded"
     )
 
 
@@ -156,7 +156,7 @@ def test_pcapng_whose_interfaces_are_all_unsupported_is_an_error(tmp_path: Path)
     result = _fast("follow", "-r", str(path))
     assert result.returncode == 1
     assert result.stderr.decode().splitlines()[-1] == (
-        f"netlab: {path}: link type 147 (user-defined (DLT_USER0)), link type 195 (IEEE 802.15.4 with FCS) "
+        f"netlab: {path}: link type 147 (USER 0), link type 195 (IEEE 802.15.4 Wireless PAN) "
         "are not supported; netlab decodes the link types in docs/link-layers.md"
     )
 

@@ -293,5 +293,5 @@ def test_a_pcap_of_an_unsupported_link_type_is_refused_before_reading(tmp_path: 
     path = tmp_path / "zigbee.pcap"
     path.write_bytes(bytes(data))
     assert len(list(read_packets(path))) == 10  # the records themselves are readable
-    with pytest.raises(UnsupportedLinkType, match=r"link type 195 \(IEEE 802.15.4 with FCS\) is not supported"):
+    with pytest.raises(UnsupportedLinkType, match=r"link type 195 \(IEEE 802.15.4 Wireless PAN\) is not supported"):
         next(iter(read_segments(path)))

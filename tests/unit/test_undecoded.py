@@ -72,7 +72,7 @@ def test_frames_that_cannot_be_decoded_say_why() -> None:
 
 def test_a_link_type_without_a_decoder_is_named_by_number_and_name() -> None:
     assert 195 not in LINK_LAYERS
-    assert _reason(195, b"\0" * 30) == {(LINK_TYPE, "link type 195 (IEEE 802.15.4 with FCS)"): 1}
+    assert _reason(195, b"\0" * 30) == {(LINK_TYPE, "link type 195 (IEEE 802.15.4 Wireless PAN)"): 1}
     assert linktype_label(65000) == "link type 65000"
     assert all(linktype_label(n).startswith(f"link type {n} (") for n in LINKTYPE_NAMES)
 
