@@ -38,7 +38,8 @@ def _four_streams(tmp_path: Path) -> Path:
     from netlab.capture.writer import PcapWriter
 
     path = tmp_path / "four.pcap"
-    packets = [p for name in ("port_reuse_new_server_isn", "vlan_two_connections") for p in read_packets(DATA / f"{name}.pcap")]
+    names = ("port_reuse_new_server_isn", "vlan_two_connections")
+    packets = [p for name in names for p in read_packets(DATA / f"{name}.pcap")]
     linktypes = {p[0] for p in packets}
     assert len(linktypes) == 1
     with PcapWriter(path, linktypes.pop()) as writer:

@@ -146,9 +146,7 @@ def test_pcapng_with_one_supported_interface_counts_the_others_frames(tmp_path: 
     path = _pcapng(tmp_path / "two.pcapng", packets, (1, 147))
     result = _fast("follow", "-r", str(path), "-f", "raw")
     assert (result.returncode, result.stdout) == (0, CHAT)
-    assert result.stderr.decode().splitlines()[1] == (
-        "netlab follow: 4 frames of link type 147 (USER 0) not decoded"
-    )
+    assert result.stderr.decode().splitlines()[1] == ("netlab follow: 4 frames of link type 147 (USER 0) not decoded")
 
 
 def test_pcapng_whose_interfaces_are_all_unsupported_is_an_error(tmp_path: Path) -> None:
