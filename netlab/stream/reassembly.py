@@ -23,10 +23,10 @@ direction; beyond it the lowest hole becomes a gap).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from netlab.packets import ACK, FIN, RST, SYN, Endpoint, Segment, SegmentFields
-from netlab.stream.analysis import FrameAnalysis
+from netlab.stream.analysis import ConnectionAnalysis, FrameAnalysis
 from netlab.stream.connection import Connection
 from netlab.stream.events import (
     Closed,
@@ -78,6 +78,9 @@ class Reassembler:
         roles: decides who is the server of a connection whose handshake was not captured
             (`netlab.stream.roles`); it learns from every connection opened.
         packets: also emit a `Packet` event for every captured segment (ladder diagrams).
+        analysis: makes each connection's analyser, given its stream number and whether its SYN
+            reuses the 4-tuple of an earlier connection with another initial sequence number
+            (Wireshark's "reused ports"); default: a plain `ConnectionAnalysis`.
 
     Not thread-safe: one reassembler belongs to one pipeline.
     """
@@ -90,6 +93,7 @@ class Reassembler:
         max_buffer: int = DEFAULT_MAX_BUFFER,
         roles: RoleJudge | None = None,
         packets: bool = False,
+        analysis: Callable[[int, bool], ConnectionAnalysis] | None = None,
     ) -> None:
         if vlans not in VLAN_MODES:
             raise ValueError(f"vlans must be one of {', '.join(VLAN_MODES)}, not {vlans!r}")
@@ -101,6 +105,7 @@ class Reassembler:
         self._strict = prefer_good_checksum  # the same, at hand for `_quick`
         self.roles = roles if roles is not None else RoleJudge()
         self.packets = packets
+        self._analysis = analysis
         self._conns: dict[tuple[object, ...], _Entry] = {}
         self._all: dict[int, Connection] = {}  # stream number -> connection not yet finished, in order
         self._keys: dict[int, tuple[tuple[object, ...], ...]] = {}  # stream number -> its dict keys
@@ -279,6 +284,7 @@ class Reassembler:
         return conn.closed and conn.state.handshake
 
     def _open(self, seg: Segment, key: tuple[object, ...], old: _Entry | None, events: list[Event]) -> _Entry:
+        reused = old is not None and old[1].base_seq is not None and seg.seq != old[1].base_seq
         if old is not None:
             self._finish(old[0], CloseReason.REUSED, events)
             del self._all[old[0].stream]
@@ -287,6 +293,8 @@ class Reassembler:
             self._sweep(events)
         client, server, reason = self._roles(seg)
         conn = Connection(self._next_stream, client, server, seg.ts)
+        if self._analysis is not None:
+            conn.analysis = self._analysis(conn.stream, reused)
         self._next_stream += 1
         forward = seg.src == client and seg.dst == server
         here: _Entry = (conn, conn.c2s, conn.s2c) if forward else (conn, conn.s2c, conn.c2s)
