@@ -148,9 +148,7 @@ def table(total: Agreement) -> str:
     ]
     for flag in FLAGS:
         tp, fp, fn = total.true_pos[flag], total.false_pos[flag], total.false_neg[flag]
-        lines.append(
-            f"| `{flag}` | {tp} | {fp} | {fn} | {total.precision(flag):.3f} | {total.recall(flag):.3f} |"
-        )
+        lines.append(f"| `{flag}` | {tp} | {fp} | {fn} | {total.precision(flag):.3f} | {total.recall(flag):.3f} |")
     rtt = total.rtt_equal / total.rtt_both if total.rtt_both else 1.0
     bif = total.bif_equal / total.bif_both if total.bif_both else 1.0
     lines += [

@@ -241,9 +241,9 @@ def _retransmissions(events: list[tuple[float, str, bool, float]], start: float)
     if timeout:
         waits = sorted(e[3] for e in timeout)
         sentences.append(
-            f"{_times(len(timeout), 'segment was', 'segments were')} resent without duplicate ACKs asking for it "
-            f"(a timeout), {_ms(waits[len(waits) // 2])} after the sender's latest new data (median), "
-            f"first at {timeout[0][0] - start:.3f} s."
+            f"{_times(len(timeout), 'segment was', 'segments were')} resent with no run of duplicate ACKs "
+            f"asking for it (a retransmission timeout), {_ms(waits[len(waits) // 2])} after the sender's latest "
+            f"new data (median), first at {timeout[0][0] - start:.3f} s."
         )
     if spurious:
         sentences.append(
