@@ -128,6 +128,8 @@ class SideFacts:
         "bytes",
         "retransmitted_bytes",
         "state",
+        "saw_data",
+        "saw_ack",
         "zero_window_since",
         "zero_window_time",
         "zero_windows",
@@ -142,6 +144,8 @@ class SideFacts:
         self.bytes = 0  # payload bytes on the wire
         self.retransmitted_bytes = 0
         self.state = INACTIVE  # Zeek's endpoint state
+        self.saw_data = False  # Zeek's "d" and "a" letters given already
+        self.saw_ack = False
         self.zero_window_since: float | None = None  # this side advertises a zero window since then
         self.zero_window_time = 0.0
         self.zero_windows = 0
@@ -201,15 +205,16 @@ class ExpertAnalysis(ConnectionAnalysis):
         seglen: int,
         wscale: int | None = None,
     ) -> FrameAnalysis:
-        """`ConnectionAnalysis.observe`, then the measurements and facts of the segment."""
+        """`ConnectionAnalysis.observe`, then the measurements and facts of the segment.
+
+        Written for the common segment (a few attribute checks, no call) since it runs for every
+        segment `netlab analyze` reads; the rare work is in `_control`, `_acknowledge`, `_in_flight`,
+        `_zero_window` and `_flagged`.
+        """
         verdict = ConnectionAnalysis.observe(self, forward, frame, ts, seq, ack, flags, window, seglen, wscale)
         fwd, rev = (self.client, self.server) if forward else (self.server, self.client)
-        if flags & SYN and fwd.base_set and seq != fwd.base_seq:  # a new ISN on the same 4-tuple
-            self._reused = True
-            fwd.base_set = False
-        if not fwd.base_set:
-            fwd.base_seq = seq if flags & SYN else (seq - 1) & SEQ_MASK
-            fwd.base_set = True
+        if flags & _CONTROL or fwd.state < PARTIAL:
+            self._control(forward, fwd, rev, seq, flags)
         if flags & ACK:
             if not rev.base_set:
                 rev.base_seq = (ack - 1) & SEQ_MASK
@@ -219,79 +224,95 @@ class ExpertAnalysis(ConnectionAnalysis):
             self.first_ts = ts
         self.last_ts = ts
         fwd.packets += 1
-        if verdict is not ORDINARY and AnalysisFlag.LOST_SEGMENT in verdict.flags:
-            fwd.valid_bif = False
         if seglen or flags & _SYN_FIN:
-            end = (seq + seglen + (1 if flags & _SYN_FIN else 0)) & SEQ_MASK
             if len(fwd.unacked) < MAX_UNACKED:
-                fwd.unacked.append([seq, end, frame, ts])
-        acked_frame, rtt = _acknowledge(rev.unacked, ack, ts) if rev.unacked else (None, None)
-        if rtt is not None:
-            self.rtts.append(rtt)
-        in_flight = _in_flight(fwd) if seglen and fwd.valid_bif and fwd.unacked else None
+                fwd.unacked.append([seq, (seq + seglen + (1 if flags & _SYN_FIN else 0)) & SEQ_MASK, frame, ts])
+        unacked = rev.unacked
+        acked_frame = rtt = None
+        if unacked:
+            first = unacked[0]
+            if len(unacked) == 1 and first[1] == ack:  # one segment outstanding, acknowledged exactly
+                unacked.clear()
+                acked_frame, rtt = int(first[2]), (ts - first[3]) or None
+            else:
+                acked_frame, rtt = _acknowledge(unacked, ack, ts)
+            if rtt is not None:
+                self.rtts.append(rtt)
+        lost = verdict is not ORDINARY and AnalysisFlag.LOST_SEGMENT in verdict.flags
+        if lost:
+            fwd.valid_bif = False  # until the other side ACKs again
+        in_flight = None
         if seglen:
             fwd.bytes += seglen
-        self._facts(forward, fwd, rev, verdict, ts, flags, window, seglen)
-        reused = self._reused
-        if verdict is not ORDINARY or reused or self.keep_frames:
-            self._reused = False
-            scale = (self._fwd if forward else self._rev).win_scale
-            self.frames.append(
-                FrameResult(
-                    frame,
-                    self.stream,
-                    ts,
-                    Direction.C2S if forward else Direction.S2C,
-                    flag_names(verdict.flags, reused),
-                    (seq - fwd.base_seq) & SEQ_MASK,
-                    (seq + seglen + (1 if flags & _SYN_FIN else 0) - fwd.base_seq) & SEQ_MASK,
-                    (ack - rev.base_seq) & SEQ_MASK if flags & ACK and rev.base_set else 0,
-                    seglen,
-                    window << scale if scale > 0 and not flags & SYN else window,
-                    flags,
-                    rtt,
-                    acked_frame,
-                    in_flight,
-                    verdict.dup_ack_of,
-                    verdict.dup_ack_count,
-                )
-            )
-        return verdict
-
-    # -- facts for the summary and the story ----------------------------------------------------
-
-    def _facts(
-        self,
-        forward: bool,
-        fwd: SideFacts,
-        rev: SideFacts,
-        verdict: FrameAnalysis,
-        ts: float,
-        flags: int,
-        window: int,
-        seglen: int,
-    ) -> None:
-        """Zeek's history and endpoint states, zero-window and window-full periods, story events."""
-        if flags & _CONTROL or fwd.state in (INACTIVE, SYN_SENT, SYN_ACK_SENT):
-            self._letter(forward, _zeek_transition(fwd, rev, flags))
-        if seglen:
-            self._letter(forward, "d")
-        elif not flags & _CONTROL and flags & ACK:
+            if not fwd.saw_data:
+                fwd.saw_data = True
+                self._letter(forward, "d")
+            mine = fwd.unacked
+            if len(mine) == 1 and fwd.valid_bif:  # the common case of `_in_flight`
+                span = int(mine[0][1] - mine[0][0]) & SEQ_MASK
+                in_flight = span if 0 < span < _BIF_LIMIT else None
+            elif mine and fwd.valid_bif:
+                in_flight = _in_flight(fwd)
+        elif flags & ACK and not fwd.saw_ack and not flags & _CONTROL:
+            fwd.saw_ack = True
             self._letter(forward, "a")
-        if window == 0 and not flags & _CONTROL:
-            if fwd.zero_window_since is None:
-                fwd.zero_window_since = ts
-                fwd.zero_windows += 1
-                self._letter(forward, "w")
-        elif fwd.zero_window_since is not None and window:
-            fwd.zero_window_time += ts - fwd.zero_window_since
-            fwd.zero_window_since = None
+        if not window or fwd.zero_window_since is not None:
+            self._zero_window(forward, fwd, ts, flags, window)
         full = self._window_full_at
         if full is not None and full[0] is not forward:  # the receiver answered a full window
             self.window_full_time += ts - full[1]
             self._window_full_at = None
         if verdict is not ORDINARY:
             self._flagged(forward, fwd, verdict, ts, seglen)
+        elif not self.keep_frames and not self._reused:
+            return verdict
+        reused = self._reused
+        self._reused = False
+        scale = (self._fwd if forward else self._rev).win_scale
+        self.frames.append(
+            FrameResult(
+                frame,
+                self.stream,
+                ts,
+                Direction.C2S if forward else Direction.S2C,
+                flag_names(verdict.flags, reused),
+                (seq - fwd.base_seq) & SEQ_MASK,
+                (seq + seglen + (1 if flags & _SYN_FIN else 0) - fwd.base_seq) & SEQ_MASK,
+                (ack - rev.base_seq) & SEQ_MASK if flags & ACK and rev.base_set else 0,
+                seglen,
+                window << scale if scale > 0 and not flags & SYN else window,
+                flags,
+                rtt,
+                acked_frame,
+                in_flight,
+                verdict.dup_ack_of,
+                verdict.dup_ack_count,
+            )
+        )
+        return verdict
+
+    # -- facts for the summary and the story ----------------------------------------------------
+
+    def _control(self, forward: bool, fwd: SideFacts, rev: SideFacts, seq: int, flags: int) -> None:
+        """A SYN, FIN or RST, or a side still opening: relative-sequence base, reused ports, Zeek's state."""
+        if flags & SYN and fwd.base_set and seq != fwd.base_seq:  # a new ISN on the same 4-tuple
+            self._reused = True
+            fwd.base_set = False
+        if not fwd.base_set:
+            fwd.base_seq = seq if flags & SYN else (seq - 1) & SEQ_MASK
+            fwd.base_set = True
+        self._letter(forward, _zeek_transition(fwd, rev, flags))
+
+    def _zero_window(self, forward: bool, fwd: SideFacts, ts: float, flags: int, window: int) -> None:
+        """A zero window advertised (Zeek's "w"), or the end of one."""
+        if not window:
+            if fwd.zero_window_since is None and not flags & _CONTROL:
+                fwd.zero_window_since = ts
+                fwd.zero_windows += 1
+                self._letter(forward, "w")
+        elif fwd.zero_window_since is not None:
+            fwd.zero_window_time += ts - fwd.zero_window_since
+            fwd.zero_window_since = None
 
     def _letter(self, forward: bool, letter: str) -> None:
         """Add Zeek's history `letter` (upper case for the client) unless that direction showed it."""
