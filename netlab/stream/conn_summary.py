@@ -55,6 +55,10 @@ class ConnectionSummary:
         flag_counts: (flag name, frames) for every `tcp.analysis.*` flag set at least once.
         zero_window_time: seconds during which a side advertised a zero window (both sides).
         window_full_time: seconds from each window-full segment to the receiver's next segment.
+        lost_on_wire: sequence gaps (Wireshark's "previous segment not captured") the sender later
+            resent into: lost on the way.
+        lost_in_capture: gaps the receiver acknowledged with nothing resent into them: the capture
+            missed them (a capture drop), the network did not lose them.
         conn_state, history: Zeek's conn.log fields.
         story: a few sentences telling what happened, from the facts above.
     """
@@ -81,6 +85,8 @@ class ConnectionSummary:
     flag_counts: tuple[tuple[str, int], ...]
     zero_window_time: float
     window_full_time: float
+    lost_on_wire: int
+    lost_in_capture: int
     conn_state: str
     history: str
     story: tuple[str, ...]
@@ -155,11 +161,14 @@ def summarize(analysis: ExpertAnalysis, client: Endpoint, server: Endpoint) -> C
         flag_counts=tuple(sorted(counts.items())),
         zero_window_time=c.zero_window_time + s.zero_window_time,
         window_full_time=analysis.window_full_time,
+        lost_on_wire=c.lost_on_wire + s.lost_on_wire,
+        lost_in_capture=c.lost_in_capture + s.lost_in_capture,
         conn_state=conn_state(c.state, s.state, c.bytes, s.bytes, analysis.history),
         history=analysis.history,
         story=(),
     )
-    return dataclasses.replace(summary, story=tell_story(summary, analysis.events, c, s))
+    story = tell_story(summary, analysis.events, c, s, analysis.synack_choice)
+    return dataclasses.replace(summary, story=story)
 
 
 def _ms(seconds: float) -> str:
@@ -178,10 +187,12 @@ def tell_story(
     events: list[tuple[float, str, bool, float]],
     client: SideFacts,
     server: SideFacts,
+    choice: tuple[int, int, int | None] | None = None,
 ) -> tuple[str, ...]:
     """A few sentences on what happened to the connection, each built from counted facts.
 
-    `events` are the `ExpertAnalysis.events`: (time, kind, sent by the client, detail).
+    `events` are the `ExpertAnalysis.events`: (time, kind, sent by the client, detail); `choice`
+    its `synack_choice` (two SYN-ACKs with different ISNs: the first, the second, the acknowledged).
     """
     start = summary.first_ts
     sentences = [_opening(summary)]
@@ -191,9 +202,21 @@ def tell_story(
             f"{_times(len(lost), 'segment')} arrived after a gap in the sequence numbers (previous segment not "
             f"captured), first at {lost[0][0] - start:.3f} s."
         )
+    if summary.lost_on_wire:
+        sentences.append(
+            f"{_times(summary.lost_on_wire, 'gap was', 'gaps were')} lost on the way: the sender resent them."
+        )
+    if summary.lost_in_capture:
+        sentences.append(
+            f"{_times(summary.lost_in_capture, 'gap was', 'gaps were')} missing only from the capture: the receiver "
+            "acknowledged the bytes and nobody resent them (a capture drop, not a network loss; Wireshark "
+            "counts them as lost segments all the same)."
+        )
     acked_lost = sum(1 for e in events if e[1] == "ack_lost_segment")
     if acked_lost:
         sentences.append(f"{_times(acked_lost, 'ACK')} acknowledged data the capture never saw.")
+    if choice is not None:
+        sentences.append(_two_synacks(choice))
     sentences.extend(_retransmissions(events, start))
     ooo = sum(1 for e in events if e[1] == "out_of_order")
     if ooo:
@@ -210,6 +233,22 @@ def tell_story(
         )
     sentences.extend(_ending(summary))
     return tuple(sentences)
+
+
+def _two_synacks(choice: tuple[int, int, int | None]) -> str:
+    first, second, acked = choice
+    if acked is None:
+        which = "the client acknowledged neither"
+    else:
+        other = second if acked == first else first
+        which = (
+            f"the client acknowledged frame {acked}'s, so frame {other} was not the server's answer (stale or forged)"
+        )
+    return (
+        f"Two SYN-ACKs with different initial sequence numbers answered the SYN (frames {first} and {second}); "
+        f"{which}. (Wireshark keeps the first ISN: it calls frame {second} reused ports and the server's later "
+        "segments retransmissions.)"
+    )
 
 
 def _opening(summary: ConnectionSummary) -> str:

@@ -128,6 +128,10 @@ class SideFacts:
         "bytes",
         "retransmitted_bytes",
         "state",
+        "synack_frame",
+        "holes",
+        "lost_on_wire",
+        "lost_in_capture",
         "saw_data",
         "saw_ack",
         "zero_window_since",
@@ -144,6 +148,10 @@ class SideFacts:
         self.bytes = 0  # payload bytes on the wire
         self.retransmitted_bytes = 0
         self.state = INACTIVE  # Zeek's endpoint state
+        self.holes: list[tuple[int, int]] = []  # (start, end) of sequence gaps not resolved yet
+        self.lost_on_wire = 0  # gaps the sender filled by resending: lost on the way
+        self.lost_in_capture = 0  # gaps the receiver acknowledged with nothing resent: missed by the capture
+        self.synack_frame = 0  # the SYN-ACK this side's relative sequence numbers start from
         self.saw_data = False  # Zeek's "d" and "a" letters given already
         self.saw_ack = False
         self.zero_window_since: float | None = None  # this side advertises a zero window since then
@@ -172,6 +180,8 @@ class ExpertAnalysis(ConnectionAnalysis):
         "last_ts",
         "history",
         "window_full_time",
+        "synack_choice",
+        "_pending_synack",
         "_reused",
         "_window_full_at",
     )
@@ -190,6 +200,9 @@ class ExpertAnalysis(ConnectionAnalysis):
         self.last_ts = 0.0
         self.history = ""  # Zeek's history letters: upper case for the client, each once per direction
         self.window_full_time = 0.0  # seconds from each window-full segment to the receiver's next segment
+        # two SYN-ACKs with different ISNs: (first frame, second frame, the frame the client acknowledged)
+        self.synack_choice: tuple[int, int, int | None] | None = None
+        self._pending_synack: tuple[int, int, object, int, int] | None = None  # old frame, ISN, state; new
         self._reused = reused
         self._window_full_at: tuple[bool, float] | None = None  # (sender is the client, since)
 
@@ -211,10 +224,13 @@ class ExpertAnalysis(ConnectionAnalysis):
         segment `netlab analyze` reads; the rare work is in `_control`, `_acknowledge`, `_in_flight`,
         `_zero_window` and `_flagged`.
         """
-        verdict = ConnectionAnalysis.observe(self, forward, frame, ts, seq, ack, flags, window, seglen, wscale)
         fwd, rev = (self.client, self.server) if forward else (self.server, self.client)
+        if flags & SYN and flags & ACK and fwd.synack_frame and seq != fwd.base_seq and not fwd.saw_data:
+            self._second_synack(forward, fwd, frame, seq)
+        highest = (self._fwd if forward else self._rev).nextseq
+        verdict = ConnectionAnalysis.observe(self, forward, frame, ts, seq, ack, flags, window, seglen, wscale)
         if flags & _CONTROL or fwd.state < PARTIAL:
-            self._control(forward, fwd, rev, seq, flags)
+            self._control(forward, fwd, rev, frame, seq, ack, flags)
         if flags & ACK:
             if not rev.base_set:
                 rev.base_seq = (ack - 1) & SEQ_MASK
@@ -238,9 +254,13 @@ class ExpertAnalysis(ConnectionAnalysis):
                 acked_frame, rtt = _acknowledge(unacked, ack, ts)
             if rtt is not None:
                 self.rtts.append(rtt)
-        lost = verdict is not ORDINARY and AnalysisFlag.LOST_SEGMENT in verdict.flags
-        if lost:
+        if verdict is not ORDINARY and AnalysisFlag.LOST_SEGMENT in verdict.flags:
             fwd.valid_bif = False  # until the other side ACKs again
+            fwd.holes.append((highest, seq))
+        elif fwd.holes and seglen:
+            _resend_into(fwd, seq)
+        if rev.holes and flags & ACK:
+            _acknowledge_holes(rev, ack)
         in_flight = None
         if seglen:
             fwd.bytes += seglen
@@ -293,7 +313,9 @@ class ExpertAnalysis(ConnectionAnalysis):
 
     # -- facts for the summary and the story ----------------------------------------------------
 
-    def _control(self, forward: bool, fwd: SideFacts, rev: SideFacts, seq: int, flags: int) -> None:
+    def _control(
+        self, forward: bool, fwd: SideFacts, rev: SideFacts, frame: int, seq: int, ack: int, flags: int
+    ) -> None:
         """A SYN, FIN or RST, or a side still opening: relative-sequence base, reused ports, Zeek's state."""
         if flags & SYN and fwd.base_set and seq != fwd.base_seq:  # a new ISN on the same 4-tuple
             self._reused = True
@@ -301,7 +323,38 @@ class ExpertAnalysis(ConnectionAnalysis):
         if not fwd.base_set:
             fwd.base_seq = seq if flags & SYN else (seq - 1) & SEQ_MASK
             fwd.base_set = True
+            if flags & SYN and flags & ACK:
+                fwd.synack_frame = frame
+        if self._pending_synack is not None and forward and flags & ACK and not flags & SYN:
+            self._choose_synack(ack)
         self._letter(forward, _zeek_transition(fwd, rev, flags))
+
+    def _second_synack(self, forward: bool, fwd: SideFacts, frame: int, seq: int) -> None:
+        """A SYN-ACK with another ISN than the first one, before any data: a new start for its direction.
+
+        Wireshark (4.0) keeps the first ISN and calls this one reused ports, and everything the
+        server sends after it retransmissions. netlab starts the direction afresh, and when the
+        client acknowledges the first ISN after all, goes back to it (`_choose_synack`).
+        """
+        old_state = self.swap_direction(forward)
+        self._pending_synack = (fwd.synack_frame, fwd.base_seq, old_state, frame, seq)
+        fwd.unacked = [entry for entry in fwd.unacked if entry[2] != fwd.synack_frame]
+        fwd.base_set = False  # the new ISN becomes the base: no "reused ports"
+        fwd.synack_frame = 0
+
+    def _choose_synack(self, ack: int) -> None:
+        """The client's first ACK after two SYN-ACKs says which one was the server's."""
+        assert self._pending_synack is not None
+        old_frame, old_isn, old_state, new_frame, _new_isn = self._pending_synack
+        self._pending_synack = None
+        acked = None
+        if (ack - 1) & SEQ_MASK == old_isn:  # the first one after all: back to it
+            self.swap_direction(False, old_state)
+            self.server.base_seq = old_isn
+            acked = old_frame
+        elif (ack - 1) & SEQ_MASK == self.server.base_seq:
+            acked = new_frame
+        self.synack_choice = (old_frame, new_frame, acked)
 
     def _zero_window(self, forward: bool, fwd: SideFacts, ts: float, flags: int, window: int) -> None:
         """A zero window advertised (Zeek's "w"), or the end of one."""
@@ -381,6 +434,22 @@ def _acknowledge(unacked: list[list[float]], ack: int, ts: float) -> tuple[int |
         return None, None
     rtt = ts - acked[3]
     return int(acked[2]), (rtt if rtt else None)
+
+
+def _resend_into(side: SideFacts, seq: int) -> None:
+    """A segment starting inside a gap of its sender's: the gap was lost on the way and is being resent."""
+    for hole in side.holes:
+        if (seq - hole[0]) & SEQ_MASK < (hole[1] - hole[0]) & SEQ_MASK:
+            side.holes.remove(hole)
+            side.lost_on_wire += 1
+            return
+
+
+def _acknowledge_holes(side: SideFacts, ack: int) -> None:
+    """An ACK covering gaps of the other side's that nothing was resent into: the capture missed them."""
+    kept = [hole for hole in side.holes if 0 < (hole[1] - ack) & SEQ_MASK < HALF]
+    side.lost_in_capture += len(side.holes) - len(kept)
+    side.holes = kept
 
 
 def _in_flight(side: SideFacts) -> int | None:
