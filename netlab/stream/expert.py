@@ -202,7 +202,8 @@ class ExpertAnalysis(ConnectionAnalysis):
         self.window_full_time = 0.0  # seconds from each window-full segment to the receiver's next segment
         # two SYN-ACKs with different ISNs: (first frame, second frame, the frame the client acknowledged)
         self.synack_choice: tuple[int, int, int | None] | None = None
-        self._pending_synack: tuple[int, int, object, int, int] | None = None  # old frame, ISN, state; new
+        # the SYN-ACK sender (True: the client), and the first SYN-ACK's frame, ISN and state; the second's frame
+        self._pending_synack: tuple[bool, int, int, object, int] | None = None
         self._reused = reused
         self._window_full_at: tuple[bool, float] | None = None  # (sender is the client, since)
 
@@ -325,34 +326,36 @@ class ExpertAnalysis(ConnectionAnalysis):
             fwd.base_set = True
             if flags & SYN and flags & ACK:
                 fwd.synack_frame = frame
-        if self._pending_synack is not None and forward and flags & ACK and not flags & SYN:
+        pending = self._pending_synack
+        if pending is not None and forward is not pending[0] and flags & ACK and not flags & SYN:
             self._choose_synack(ack)
         self._letter(forward, _zeek_transition(fwd, rev, flags))
 
     def _second_synack(self, forward: bool, fwd: SideFacts, frame: int, seq: int) -> None:
         """A SYN-ACK with another ISN than the first one, before any data: a new start for its direction.
 
-        Wireshark (4.0) keeps the first ISN and calls this one reused ports, and everything the
-        server sends after it retransmissions. netlab starts the direction afresh, and when the
-        client acknowledges the first ISN after all, goes back to it (`_choose_synack`).
+        Wireshark (4.0) keeps the first ISN and calls this one reused ports, and everything its
+        sender sends after it retransmissions. netlab starts the direction afresh, and when the
+        other side acknowledges the first ISN after all, goes back to it (`_choose_synack`).
         """
         old_state = self.swap_direction(forward)
-        self._pending_synack = (fwd.synack_frame, fwd.base_seq, old_state, frame, seq)
+        self._pending_synack = (forward, fwd.synack_frame, fwd.base_seq, old_state, frame)
         fwd.unacked = [entry for entry in fwd.unacked if entry[2] != fwd.synack_frame]
         fwd.base_set = False  # the new ISN becomes the base: no "reused ports"
         fwd.synack_frame = 0
 
     def _choose_synack(self, ack: int) -> None:
-        """The client's first ACK after two SYN-ACKs says which one was the server's."""
+        """The other side's first ACK after two SYN-ACKs says which one was the real answer."""
         assert self._pending_synack is not None
-        old_frame, old_isn, old_state, new_frame, _new_isn = self._pending_synack
+        forward, old_frame, old_isn, old_state, new_frame = self._pending_synack
         self._pending_synack = None
+        sender = self.client if forward else self.server
         acked = None
         if (ack - 1) & SEQ_MASK == old_isn:  # the first one after all: back to it
-            self.swap_direction(False, old_state)
-            self.server.base_seq = old_isn
+            self.swap_direction(forward, old_state)
+            sender.base_seq = old_isn
             acked = old_frame
-        elif (ack - 1) & SEQ_MASK == self.server.base_seq:
+        elif (ack - 1) & SEQ_MASK == sender.base_seq:
             acked = new_frame
         self.synack_choice = (old_frame, new_frame, acked)
 

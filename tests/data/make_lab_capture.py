@@ -23,7 +23,17 @@ HERE = Path(__file__).resolve().parent
 LAB_ARGS = ("lab", "--hosts", "4", "--loss", "5", "--reorder", "10", "--seed", "7")
 MORE = {
     "lab_hosts3_loss5_lossy.pcap": ("lab", "--hosts", "3", "--loss", "5", "--seed", "3"),
-    "lab_hosts4_loss10_reorder20_lossy.pcap": ("lab", "--hosts", "4", "--loss", "10", "--reorder", "20", "--seed", "11"),
+    "lab_hosts4_loss10_reorder20_lossy.pcap": (
+        "lab",
+        "--hosts",
+        "4",
+        "--loss",
+        "10",
+        "--reorder",
+        "20",
+        "--seed",
+        "11",
+    ),
 }
 
 

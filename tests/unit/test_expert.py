@@ -292,3 +292,27 @@ def test_flagged_frames_are_the_same_with_or_without_every_frame_kept(specs, isn
     flagged = analyze(segments)
     assert [f for f in every.frames if f.flags] == [f for f in flagged.frames]
     assert every.summaries == flagged.summaries
+
+
+def _two_synacks(acked_isn: int) -> AnalysisResult:
+    """SYN, a SYN-ACK with ISN 5000, one with ISN 9000, then the client's ACK of `acked_isn` and data."""
+    wire = Wire()
+    wire.send(True, 0, 0, SYN)
+    wire.send(False, 0, 1, SYN | ACK)
+    wire.isn[False] = 9000
+    wire.send(False, 0, 1, SYN | ACK)
+    wire.isn[False] = acked_isn
+    wire.send(True, 1, 1)
+    wire.send(False, 1, 1, ACK | PSH, 10)
+    wire.send(True, 1, 11)
+    return wire.result()
+
+
+def test_two_synacks_the_acknowledged_one_is_the_connection() -> None:
+    """Whichever SYN-ACK the client acknowledges, the server's data after it is ordinary (Wireshark
+    keeps the first ISN and flags the rest; docs/wireshark-differences.md)."""
+    for isn, frame in ((9000, 3), (5000, 2)):
+        result = _two_synacks(isn)
+        assert [f for f in result.frames if f.flags] == []
+        story = " ".join(result.summaries[0].story)
+        assert f"acknowledged frame {frame}'s" in story
