@@ -316,3 +316,29 @@ def test_two_synacks_the_acknowledged_one_is_the_connection() -> None:
         assert [f for f in result.frames if f.flags] == []
         story = " ".join(result.summaries[0].story)
         assert f"acknowledged frame {frame}'s" in story
+
+
+@settings(max_examples=200, deadline=None)
+@given(_segments, st.integers(0, M), st.integers(0, M))
+def test_analyze_flags_what_follow_counts(specs, isn_c, isn_s) -> None:  # type: ignore[no-untyped-def]
+    """The expert analysis adds measurements, never changes a flag `follow` counts (the reassembler's
+    own analysis), except after a second SYN-ACK with another ISN, where netlab knows better."""
+    from netlab.stream.events import Packet
+    from netlab.stream.expert import flag_names
+    from netlab.stream.reassembly import Reassembler
+
+    segments = _wire(specs, isn_c, isn_s)
+    first_isn: dict[tuple[object, ...], int] = {}
+    until = len(segments) + 1  # compare the frames before a second SYN-ACK with another ISN
+    for seg in segments:
+        if seg.flags & (SYN | ACK) == SYN | ACK:
+            if first_isn.setdefault((seg.src, seg.dst), seg.seq) != seg.seq:
+                until = seg.frame
+                break
+    plain = {
+        e.frame: flag_names(e.analysis.flags)
+        for e in Reassembler(packets=True).feed_all(segments)
+        if isinstance(e, Packet) and e.analysis.flags
+    }
+    ours = {f.frame: tuple(n for n in f.flags if n != "reused_ports") for f in analyze(segments, vlans="auto").frames}
+    assert {k: v for k, v in ours.items() if v and k < until} == {k: v for k, v in plain.items() if k < until}
