@@ -342,3 +342,33 @@ def test_analyze_flags_what_follow_counts(specs, isn_c, isn_s) -> None:  # type:
     }
     ours = {f.frame: tuple(n for n in f.flags if n != "reused_ports") for f in analyze(segments, vlans="auto").frames}
     assert {k: v for k, v in ours.items() if v and k < until} == {k: v for k, v in plain.items() if k < until}
+
+
+def test_window_full_and_zero_window_periods_are_told() -> None:
+    t = 100.0
+    frames = [
+        (True, 0, 0, SYN, 0, 65535, -1),
+        (False, 0, 1, SYN | ACK, 0, 100, -1),
+        (True, 1, 1, ACK, 0, 65535, None),
+        (True, 1, 1, ACK | PSH, 100, 65535, None),  # fills the server's 100-byte window
+        (False, 1, 101, ACK, 0, 0, None),  # 0.05 s later: zero window
+        (False, 1, 101, ACK, 0, 1000, None),  # 0.2 s later: open again (window update)
+    ]
+    segments = []
+    for i, (forward, seq, ack, flags, length, window, wscale) in enumerate(frames):
+        t += 0.05 if i != 5 else 0.2
+        src, dst = (CLIENT, SERVER) if forward else (SERVER, CLIENT)
+        seq_abs = (1000 if forward else 5000) + seq
+        ack_abs = ((5000 if forward else 1000) + ack) if flags & ACK else 0
+        segments.append(
+            Segment(i + 1, t, src, dst, seq_abs, ack_abs, flags, window, b"z" * length, length, True, (), wscale)
+        )
+    result = analyze(segments)
+    flags = {f.frame: f.flags for f in result.frames}
+    assert flags[4] == ("window_full",) and flags[5] == ("zero_window",) and flags[6] == ("window_update",)
+    summary = result.summaries[0]
+    assert abs(summary.zero_window_time - 0.2) < 1e-9 and abs(summary.window_full_time - 0.05) < 1e-9
+    assert "W" not in summary.history and "w" in summary.history
+    story = " ".join(summary.story)
+    assert "window was full 1 time, for 50 ms in all" in story
+    assert "zero window 1 time, for 200 ms in all" in story
