@@ -31,6 +31,11 @@ def main() -> None:
 
         if run_quietly(lambda: run_follow(sys.argv[2:])):
             return
+    elif sys.argv[1:2] == ["analyze"]:
+        from netlab.cli.analyze_run import run_fast as run_analyze
+
+        if run_quietly(lambda: run_analyze(sys.argv[2:])):
+            return
     from netlab.cli.app import main as typer_main
 
     typer_main()

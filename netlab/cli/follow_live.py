@@ -157,9 +157,12 @@ class _StopOnSignal:
             signal.signal(sig, handler)
 
 
-def run_live(options: LiveOptions, follow_segments: Callable[..., None], **follow_kwargs: Any) -> None:
+def run_live(
+    options: LiveOptions, follow_segments: Callable[..., object], *, command: str = "follow", **follow_kwargs: Any
+) -> None:
     """Capture per `options` and follow what arrives; `follow_segments(segments, **follow_kwargs)`
-    is the same pipeline `--read` uses. Returns normally on Ctrl-C/SIGTERM/--duration/--count/--until-idle.
+    is the same pipeline `--read` uses (`netlab analyze` passes its own, and `command="analyze"` for
+    the ready line). Returns normally on Ctrl-C/SIGTERM/--duration/--count/--until-idle.
 
     Raises:
         CapturePermissionError, FilterUnavailable, CaptureError: the capture cannot start.
@@ -172,7 +175,7 @@ def run_live(options: LiveOptions, follow_segments: Callable[..., None], **follo
     run.start()
     try:
         with _StopOnSignal(run):  # before the ready line: a signal right after it must stop cleanly
-            typer.echo(f"netlab follow: {run.describe()}", err=True)
+            typer.echo(f"netlab {command}: {run.describe()}", err=True)
             follow_segments(run.segments(), **follow_kwargs)
     finally:
         report = run.close()

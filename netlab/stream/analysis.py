@@ -231,6 +231,23 @@ class ConnectionAnalysis:
         """The connection's initial RTT in seconds (`tcp.analysis.initial_rtt`), None until known."""
         return self._first_rtt
 
+    def swap_direction(self, forward: bool, state: object | None = None) -> object:
+        """Replace what one direction showed with `state` (a fresh start when None); return the old state.
+
+        For an analysis that knows better than Wireshark which segments belong to the connection
+        (`netlab.stream.expert`: a second SYN-ACK with another ISN); the plain analysis never calls it.
+        `state` must be a value this method returned.
+        """
+        old = self._fwd if forward else self._rev
+        new = state if isinstance(state, _Direction) else _Direction()
+        if state is None:
+            new.win_scale = old.win_scale
+        if forward:
+            self._fwd = new
+        else:
+            self._rev = new
+        return old
+
     def feed(self, forward: bool, seg: Segment) -> FrameAnalysis:
         """Analyse the next segment of the connection and return how Wireshark would flag it."""
         return self.observe(

@@ -33,11 +33,11 @@ direction; beyond it the lowest hole becomes a gap).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from netlab.packets import ACK, FIN, QUOTED, RST, SYN, Endpoint, Segment, SegmentFields
-from netlab.stream.analysis import FrameAnalysis
+from netlab.stream.analysis import ConnectionAnalysis, FrameAnalysis
 from netlab.stream.connection import Connection
 from netlab.stream.events import (
     Closed,
@@ -107,6 +107,9 @@ class Reassembler:
         roles: decides who is the server of a connection whose handshake was not captured
             (`netlab.stream.roles`); it learns from every connection opened.
         packets: also emit a `Packet` event for every captured segment (ladder diagrams).
+        analysis: makes each connection's analyser, given its stream number and whether its SYN
+            reuses the 4-tuple of an earlier connection with another initial sequence number
+            (Wireshark's "reused ports"); default: a plain `ConnectionAnalysis`.
 
     Not thread-safe: one reassembler belongs to one pipeline.
     """
@@ -119,6 +122,7 @@ class Reassembler:
         max_buffer: int = DEFAULT_MAX_BUFFER,
         roles: RoleJudge | None = None,
         packets: bool = False,
+        analysis: Callable[[int, bool], ConnectionAnalysis] | None = None,
     ) -> None:
         if vlans not in VLAN_MODES:
             raise ValueError(f"vlans must be one of {', '.join(VLAN_MODES)}, not {vlans!r}")
@@ -130,6 +134,7 @@ class Reassembler:
         self._strict = prefer_good_checksum  # the same, at hand for `_quick`
         self.roles = roles if roles is not None else RoleJudge()
         self.packets = packets
+        self._analysis = analysis
         self._conns: dict[tuple[object, ...], _Entry] = {}
         self._all: dict[int, Connection] = {}  # stream number -> connection not yet finished, in order
         self._keys: dict[int, tuple[tuple[object, ...], ...]] = {}  # stream number -> its dict keys
@@ -338,6 +343,7 @@ class Reassembler:
     def _open(
         self, seg: Segment, key: tuple[object, ...], old: _Entry | None, events: list[Event], number: int | None = None
     ) -> _Entry:
+        reused = old is not None and old[1].base_seq is not None and seg.seq != old[1].base_seq
         if old is not None:
             self._finish(old[0], CloseReason.REUSED, events)
             del self._all[old[0].stream]
@@ -356,6 +362,8 @@ class Reassembler:
             self.unused.pop(number, None)
         client, server, reason = self._roles(seg)
         conn = Connection(number, client, server, seg.ts)
+        if self._analysis is not None:
+            conn.analysis = self._analysis(conn.stream, reused)
         forward = seg.src == client and seg.dst == server
         here: _Entry = (conn, conn.c2s, conn.s2c) if forward else (conn, conn.s2c, conn.c2s)
         back: _Entry = (conn, here[2], here[1])

@@ -1,0 +1,194 @@
+"""`netlab analyze`: its options (declared once), and its run for any segment source (thin edge).
+
+`OPTIONS` are the options for a capture file; the typer command (`netlab.cli.analyze`) adds the
+live-capture ones of `follow` (`netlab.cli.follow_live.LIVE_OPTIONS`), and the console entry point's
+fast path reads `OPTIONS` with `netlab.cli.fastparse` when `--read` is given. `run_analyze` analyses
+the segments (`netlab.stream.expert_run.analyze`), writes text or JSON Lines to stdout and one
+summary line to stderr, and returns the `AnalysisResult` (for callers that draw from it).
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netlab.cli.fastparse import Declined, Option
+from netlab.cli.fastparse import parse as parse_options
+from netlab.cli.follow_run import VlanChoice, canonical_ip, few_collections, missing_streams, role_judge
+from netlab.errors import NoSuchStream
+
+if TYPE_CHECKING:
+    from netlab.packets import Segment
+    from netlab.stream.expert_run import AnalysisResult
+    from netlab.stream.roles import RoleJudge
+
+
+class AnalyzeFormat(enum.StrEnum):
+    """--format values of `netlab analyze`."""
+
+    text = "text"
+    json = "json"
+
+
+OPTIONS: dict[str, Option] = {
+    "read": Option(
+        ("--read", "-r"),
+        Path,
+        metavar="FILE",
+        help="pcap or pcapng file to read (gzip is fine); without it, capture live.",
+    ),
+    "stream": Option(
+        ("--stream", "-s"),
+        int,
+        many=True,
+        low=0,
+        help="Only this stream (Wireshark's tcp.stream number); repeatable.",
+    ),
+    "port": Option(
+        ("--port", "-p"),
+        int,
+        many=True,
+        low=0,
+        high=65535,
+        help="Only streams with this port at either end; repeatable.",
+    ),
+    "host": Option(("--host",), many=True, help="Only streams with this IP address at either end; repeatable."),
+    "fmt": Option(
+        ("--format", "-f"),
+        AnalyzeFormat,
+        default="text",
+        help="text: per connection its story, then its flagged frames; json: JSON Lines, one object per "
+        "flagged frame, then one summary per connection.",
+    ),
+    "vlans": Option(
+        ("--vlans",),
+        VlanChoice,
+        default="merge",
+        help="One 4-tuple on several VLANs: merge (the default here: one stream, as Wireshark's tcp.stream), "
+        "auto (follow's default: copies merged, different connections apart) or split.",
+    ),
+    "summary": Option(
+        ("--summary",),
+        bool,
+        off=("--no-summary",),
+        default=True,
+        help="Print one line of totals on stderr at the end.",
+    ),
+}
+
+
+def parse(args: list[str]) -> dict[str, Any]:
+    """The options of `netlab analyze --read FILE ...` for the fast path.
+
+    Raises:
+        Declined: no --read, or anything the typer command should see.
+    """
+    values = parse_options(args, OPTIONS)
+    if not values["read"]:
+        raise Declined("no --read: a live capture")
+    for text in values["host"] or []:
+        try:
+            canonical_ip(text)
+        except ValueError as error:
+            raise Declined(str(error)) from None
+    return values
+
+
+def run_analyze(
+    segments: Iterable[Segment],
+    *,
+    fmt: str,
+    streams: list[int],
+    ports: list[int],
+    hosts: list[str],
+    vlans: VlanChoice,
+    summary: bool,
+    roles: RoleJudge | None = None,
+    live: bool = False,
+    keep_frames: bool = False,
+) -> AnalysisResult:
+    """Analyse `segments`, write the result to stdout (text or JSON Lines) and a line of totals to stderr.
+
+    Raises:
+        NoSuchStream: after the output, when the selection names streams the capture lacks.
+        NetlabError: after the output, the error that cut the source short (a damaged file).
+    """
+    from netlab.render.analysis import render_jsonl, render_text
+    from netlab.stream.expert_run import analyze
+    from netlab.stream.pipeline import FollowSummary, StreamFilter
+
+    selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(map(canonical_ip, hosts)))
+    with few_collections():
+        result = analyze(segments, selection=selection, keep_frames=keep_frames, vlans=vlans.value, roles=roles)
+    render = render_jsonl if fmt == AnalyzeFormat.json else render_text
+    write = sys.stdout.write
+    for part in render(result):
+        write(part)
+    sys.stdout.flush()
+    if summary:
+        sys.stderr.write(summary_line(result) + "\n")
+        sys.stderr.flush()
+    if result.failure is not None:
+        raise result.failure
+    missing = missing_streams(selection, FollowSummary(result.streams, len(result.summaries)), matches=not live)
+    if missing:
+        raise NoSuchStream(missing)
+    return result
+
+
+def summary_line(result: AnalysisResult) -> str:
+    """The stderr line: streams analysed, flagged frames, retransmissions and losses."""
+    flagged = sum(1 for frame in result.frames if frame.flags)
+    retransmissions = sum(s.count("retransmission") for s in result.summaries)
+    lost = sum(s.count("lost_segment") for s in result.summaries)
+    line = (
+        f"netlab analyze: {len(result.summaries)} of {result.streams} stream(s), {flagged} flagged frame(s), "
+        f"{retransmissions} retransmission(s), {lost} lost segment(s)"
+    )
+    return line + (" (interrupted)" if result.interrupted else "")
+
+
+def analyze_file(path: Path, options: dict[str, Any], *, keep_frames: bool = False) -> AnalysisResult:
+    """`netlab analyze --read FILE` with the parsed `options` (both the fast path and typer's)."""
+    from netlab.capture.pcapfile import read_segments
+
+    ports = options["port"] or []
+    return run_analyze(
+        read_segments(path),
+        roles=role_judge(ports, capture_file=path),
+        ports=ports,
+        keep_frames=keep_frames,
+        **analysis_options(options),
+    )
+
+
+def analysis_options(options: dict[str, Any]) -> dict[str, Any]:
+    """`run_analyze`'s keyword arguments (except the source's) for the parsed options."""
+    return {
+        "fmt": str(AnalyzeFormat(options["fmt"])),
+        "streams": options["stream"] or [],
+        "hosts": options["host"] or [],
+        "vlans": VlanChoice(options["vlans"]),
+        "summary": options["summary"],
+    }
+
+
+def run_fast(args: list[str]) -> bool:
+    """Run `netlab analyze ARGS` without typer when the fast parser takes them (False: declined)."""
+    from netlab.cli.exits import exit_status_for
+    from netlab.errors import NetlabError
+
+    try:
+        options = parse(args)
+    except Declined:
+        return False
+    try:
+        analyze_file(Path(options["read"]), options)
+    except NetlabError as error:
+        sys.stderr.write(f"netlab: {error}\n")
+        sys.stderr.flush()
+        sys.exit(int(exit_status_for(error)))
+    return True
