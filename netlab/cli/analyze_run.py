@@ -133,7 +133,8 @@ def run_analyze(
         sys.stderr.flush()
     if result.failure is not None:
         raise result.failure
-    missing = missing_streams(selection, FollowSummary(result.streams, len(result.summaries)), matches=not live)
+    seen = FollowSummary(result.streams, len(result.summaries), unused=result.unused)
+    missing = missing_streams(selection, seen, matches=not live)
     if missing:
         raise NoSuchStream(missing)
     return result
@@ -145,10 +146,13 @@ def summary_line(result: AnalysisResult) -> str:
     retransmissions = sum(s.count("retransmission") for s in result.summaries)
     lost = sum(s.count("lost_segment") for s in result.summaries)
     line = (
-        f"netlab analyze: {len(result.summaries)} of {result.streams} stream(s), {flagged} flagged frame(s), "
+        f"netlab analyze: {len(result.summaries)} of {result.connections} stream(s), {flagged} flagged frame(s), "
         f"{retransmissions} retransmission(s), {lost} lost segment(s)"
     )
-    return line + (" (interrupted)" if result.interrupted else "")
+    line += " (interrupted)" if result.interrupted else ""
+    for number, what in sorted(result.unused.items()):
+        line += f"\nnetlab analyze: stream {number} (as Wireshark numbers it) is not a connection: {what}"
+    return line
 
 
 def analyze_file(path: Path, options: dict[str, Any], *, keep_frames: bool = False) -> AnalysisResult:

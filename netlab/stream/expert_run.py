@@ -9,8 +9,8 @@ connections and the flagged frames, not the capture's size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from netlab.errors import NetlabError
 from netlab.packets import Endpoint, Segment
@@ -33,7 +33,8 @@ class AnalysisResult:
     Attributes:
         frames: the flagged frames (every frame with `keep_frames`), by frame number.
         summaries: one per selected connection, by stream number.
-        streams: how many streams the capture has (selected or not).
+        streams: how many stream numbers the capture has (selected or not), as Wireshark numbers them.
+        unused: the numbers among them that are no connection, and what they were (`Reassembler.unused`).
         interrupted: the source was interrupted (Ctrl-C); what was read is analysed.
         failure: the error that ended the source early (a damaged file), after what was read.
     """
@@ -43,6 +44,12 @@ class AnalysisResult:
     streams: int
     interrupted: bool = False
     failure: NetlabError | None = None
+    unused: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def connections(self) -> int:
+        """Streams that are connections (`streams` counts the `unused` numbers too)."""
+        return self.streams - len(self.unused)
 
 
 class _Collector:
@@ -125,6 +132,7 @@ def analyze(
         reassembler.streams,
         interrupted,
         failure,
+        dict(reassembler.unused),
     )
 
 

@@ -247,7 +247,7 @@ def test_any_segments_give_consistent_results(specs, isn_c, isn_s) -> None:  # t
     segments = _wire(specs, isn_c, isn_s)
     result = analyze(segments, keep_frames=True)
     assert [f.frame for f in result.frames] == [s.frame for s in segments]
-    assert len(result.summaries) == result.streams
+    assert len(result.summaries) == result.connections
     packets = sum(s.packets_c2s + s.packets_s2c for s in result.summaries)
     assert packets == len(segments)
     assert sum(s.bytes_c2s + s.bytes_s2c for s in result.summaries) == sum(s.wire_len for s in segments)
