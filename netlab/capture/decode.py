@@ -4,7 +4,9 @@
 QinQ tags and PPPoE), Linux cooked capture (SLL, SLL2), BSD loopback (DLT_NULL / DLT_LOOP),
 raw IP (DLT 101, 12, 14, 228, 229), NFLOG, MPLS, and tunnels (VXLAN, GRE with IP, Ethernet or
 ERSPAN inside, IP-in-IP, IPv6-in-IPv4), and returns the TCP segment in it, or None for anything
-else. Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments of TCP segments are
+else. Asked for them (`decode_all`, or a `datagrams` list for `decode_layers`), it also collects the
+UDP datagrams of a frame, as `Datagram`s, in the order met (a tunnel's outer datagram before what
+it carries). Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments of TCP segments are
 reassembled as Wireshark does: the segment comes out of the frame that completed it. The
 payload is bounded by the IP length (Ethernet padding is not payload) and by what the capture
 kept (`Segment.wire_len` says what the wire carried).
@@ -32,9 +34,10 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from netlab.capture.ipfrag import Defragmenter
-from netlab.packets import NO_WINDOW_SCALE, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
+from netlab.packets import NO_WINDOW_SCALE, Datagram, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0
@@ -52,6 +55,7 @@ LINKTYPE_LINUX_SLL2 = 276
 ETH_IPV4 = 0x0800
 ETH_IPV6 = 0x86DD
 IPPROTO_TCP = 6
+IPPROTO_UDP = 17
 _SYN = int(TcpFlag.SYN)
 _MAX_TUNNELS = 3  # encapsulations followed at most (a malformed frame could nest forever)
 _IPV6_EXT_HEADERS = frozenset({0, 43, 60})  # hop-by-hop, routing, destination options
@@ -62,6 +66,7 @@ _u16 = struct.Struct("!H").unpack_from
 _u32be = struct.Struct("!I").unpack_from
 _tlv_le = struct.Struct("<HH").unpack_from
 _tcp_head = struct.Struct("!HHIIBBHH").unpack_from
+_udp_head = struct.Struct("!HHHH").unpack_from
 
 # Ethernet + IPv4 (no options) + TCP in one unpack, from offset 12: ethertype, version/IHL and TOS
 # as one word, total length, fragment field, TTL and protocol as one word, the 12 bytes src ip/dst
@@ -83,11 +88,21 @@ class FrameContext:
         src, dst: the raw addresses of the innermost IP header (set by the IP layers).
         checkable: that IP header's packet lies wholly within the frame's wire length, so its
             transport checksum means something.
+        datagrams: where the UDP layer appends each datagram it meets (None: UDP not asked for,
+            only tunnels in UDP are followed). The list may be the caller's batch.
     """
 
-    __slots__ = ("number", "ts", "verify", "defrag", "vlan", "depth", "src", "dst", "checkable")
+    __slots__ = ("number", "ts", "verify", "defrag", "vlan", "depth", "src", "dst", "checkable", "datagrams")
 
-    def __init__(self, number: int, ts: float, verify: bool, defrag: Defragmenter | None) -> None:
+    def __init__(
+        self,
+        number: int,
+        ts: float,
+        verify: bool,
+        defrag: Defragmenter | None,
+        datagrams: list[Any] | None = None,
+    ) -> None:
+        self.datagrams = datagrams
         self.number = number
         self.ts = ts
         self.verify = verify
@@ -248,13 +263,34 @@ def decode_fields(
     verify: bool,
     orig_len: int | None,
     defrag: Defragmenter | None = None,
+    datagrams: list[Any] | None = None,
 ) -> SegmentFields | None:
-    """`decode` as a `SegmentFields` tuple (positional arguments only, for capture loops)."""
+    """`decode` as a `SegmentFields` tuple (positional arguments only, for capture loops); UDP
+    datagrams are appended to `datagrams` when given (see `decode_layers`)."""
     if linktype == LINKTYPE_ETHERNET:
         fields = ethernet_ipv4_tcp(frame, 0, len(frame), orig_len, number, ts, verify)
         if fields is not None:
             return fields
-    return decode_layers(linktype, frame, number, ts, verify, orig_len, defrag)
+    return decode_layers(linktype, frame, number, ts, verify, orig_len, defrag, datagrams)
+
+
+def decode_all(
+    linktype: int,
+    frame: bytes,
+    number: int,
+    ts: float,
+    *,
+    verify: bool = True,
+    orig_len: int | None = None,
+    defrag: Defragmenter | None = None,
+) -> list[Segment | Datagram]:
+    """Everything `follow` can use in one frame, in the order met: its UDP datagrams (a tunnel's
+    outer datagram first) and its TCP segment. Arguments as `decode`; never raises on malformed input."""
+    found: list[Segment | Datagram] = []
+    fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag, found)
+    if fields is not None:
+        found.append(Segment(*fields))
+    return found
 
 
 def decode_ethernet_ipv4(frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None) -> Segment | None:
@@ -271,15 +307,17 @@ def decode_layers(
     verify: bool,
     orig_len: int | None,
     defrag: Defragmenter | None = None,
+    datagrams: list[Any] | None = None,
 ) -> SegmentFields | None:
     """`decode_fields` without the fast path: the link layer's function from `LINK_LAYERS`, and
-    the layers inside it, each from its table. None for an unknown link type or a malformed frame."""
+    the layers inside it, each from its table. None for an unknown link type or a malformed frame.
+    Given `datagrams`, each UDP datagram met is appended to it as a `Datagram` (see `FrameContext`)."""
     link = LINK_LAYERS.get(linktype)
     if link is None:
         return None
     end = len(frame) if orig_len is None else max(orig_len, len(frame))
     try:
-        return link(frame, 0, end, FrameContext(number, ts, verify, defrag))
+        return link(frame, 0, end, FrameContext(number, ts, verify, defrag, datagrams))
     except (struct.error, IndexError):  # a header cut short
         return None
 
@@ -501,9 +539,38 @@ def _erspan_3(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentField
 
 
 def _udp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:
-    """UDP: encapsulations on their registered destination ports (`UDP_PORTS`)."""
+    """UDP: encapsulations on their registered destination ports (`UDP_PORTS`); the datagram itself
+    goes to `ctx.datagrams` when the caller collects them (every UDP header counts, a tunnel's too,
+    as Wireshark numbers its `udp.stream`s)."""
+    if ctx.datagrams is not None:
+        _collect_datagram(buf, off, end, ctx)
     layer = UDP_PORTS.get(_u16(buf, off + 2)[0])
     return None if layer is None else layer(buf, off + 8, end, ctx)
+
+
+def _collect_datagram(buf: bytes, off: int, end: int, ctx: FrameContext) -> None:
+    """Append the UDP datagram at `buf[off]` to `ctx.datagrams` (nothing for a malformed length)."""
+    sport, dport, length, cksum = _udp_head(buf, off)
+    if length >= 8:  # 0 in IPv6 jumbograms (RFC 2675): the IP length bounds it
+        end = min(end, off + length)
+    wire_len = end - off - 8
+    if wire_len < 0:
+        return
+    ok: bool | None = None
+    if ctx.checkable and len(buf) >= end and (cksum or len(ctx.src) == 16):
+        ok = checksum_ok(ctx.src + ctx.dst + buf[off:end], IPPROTO_UDP, end - off)
+    ctx.datagrams.append(  # type: ignore[union-attr]
+        Datagram(
+            ctx.number,
+            ctx.ts,
+            _endpoint(ctx.src, sport),
+            _endpoint(ctx.dst, dport),
+            buf[off + 8 : end],
+            wire_len,
+            ok,
+            ctx.vlan,
+        )
+    )
 
 
 def _vxlan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:

@@ -13,12 +13,12 @@ import gzip
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from netlab.capture.decode import LINKTYPE_ETHERNET, decode_fields, decode_layers, ethernet_ipv4_tcp
 from netlab.capture.ipfrag import Defragmenter
 from netlab.errors import PcapReadError
-from netlab.packets import Segment, SegmentFields
+from netlab.packets import Datagram, Segment, SegmentFields
 
 PacketRecord = tuple[int, float, bytes, int]
 """(linktype, ts in seconds, captured frame bytes, original length on the wire)."""
@@ -214,14 +214,15 @@ def _packet(block_type: int, body: bytes, endian: str, interfaces: list[_Interfa
     return iface.linktype, ts, body[20 : 20 + cap_len], orig_len
 
 
-def read_segments(path: str | Path, *, verify: bool = True) -> SegmentReader:
+def read_segments(path: str | Path, *, verify: bool = True, udp: bool = False) -> SegmentReader:
     """The TCP segments of a capture file, numbered like Wireshark's frames (1-based).
 
     Returns a `SegmentReader`: iterate it for `Segment`s (the file is opened on iteration).
-    Non-TCP packets are skipped (but counted in frame numbers). Iteration raises
-    `PcapReadError` as `read_packets` does, after yielding every readable segment.
+    Non-TCP packets are skipped (but counted in frame numbers). With `udp`, the UDP datagrams come
+    too, as `Datagram`s in the same batches, in capture order. Iteration raises `PcapReadError` as
+    `read_packets` does, after yielding every readable segment.
     """
-    return SegmentReader(Path(path), verify)
+    return SegmentReader(Path(path), verify, udp)
 
 
 class SegmentReader:
@@ -229,19 +230,23 @@ class SegmentReader:
 
     Iterating gives `Segment`s. `field_batches()` gives the same segments as lists of
     `SegmentFields` tuples, one list per read block: the cheap form `follow` feeds to
-    `Reassembler.feed_batch`. Every iteration reads the file afresh.
+    `Reassembler.feed_batch`. With `udp`, the batches also hold the capture's UDP datagrams
+    (`Datagram` objects, each where its frame lies); iterating gives the segments only. Every
+    iteration reads the file afresh.
     """
 
-    __slots__ = ("path", "verify")
+    __slots__ = ("path", "verify", "udp")
 
-    def __init__(self, path: Path, verify: bool = True) -> None:
+    def __init__(self, path: Path, verify: bool = True, udp: bool = False) -> None:
         self.path = path
         self.verify = verify
+        self.udp = udp
 
     def __iter__(self) -> Iterator[Segment]:
         for batch in self.field_batches():
             for fields in batch:
-                yield Segment(*fields)
+                if type(fields) is not Datagram:
+                    yield Segment(*fields)
 
     def field_batches(self) -> Iterator[list[SegmentFields]]:
         """Yield the segments as lists of `SegmentFields`, in capture order.
@@ -249,13 +254,13 @@ class SegmentReader:
         Raises:
             PcapReadError: as `read_packets`, after the batch holding every readable segment.
         """
-        path, verify = self.path, self.verify
+        path, verify, udp = self.path, self.verify, self.udp
         defrag = Defragmenter()  # IP fragments are collected across the whole capture
         with _open(path) as file:
             reader = _Reader(str(path), file)
             try:
                 if reader.ensure(24) and reader.buf[:4] in _PCAP_MAGICS:
-                    yield from _pcap_batches(reader, *_PCAP_MAGICS[reader.buf[:4]], verify, defrag)
+                    yield from _pcap_batches(reader, *_PCAP_MAGICS[reader.buf[:4]], verify, defrag, udp)
                     return
             except (OSError, EOFError, gzip.BadGzipFile) as err:
                 raise reader.error(f"read failed ({err})") from None
@@ -264,12 +269,12 @@ class SegmentReader:
         try:
             for linktype, ts, frame, orig_len in read_packets(path):
                 number += 1
-                fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag)
+                fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag, batch if udp else None)
                 if fields is not None:
                     batch.append(fields)
-                    if len(batch) >= _BATCH:
-                        yield batch
-                        batch = []
+                if len(batch) >= _BATCH:
+                    yield batch
+                    batch = []
         except PcapReadError:
             if batch:
                 yield batch
@@ -279,7 +284,7 @@ class SegmentReader:
 
 
 def _pcap_batches(
-    reader: _Reader, endian: str, units: int, verify: bool, defrag: Defragmenter
+    reader: _Reader, endian: str, units: int, verify: bool, defrag: Defragmenter, udp: bool = False
 ) -> Iterator[list[SegmentFields]]:
     """`_read_pcap` and `decode` fused, one list of segments per read block: the hot path of `follow --read`."""
     linktype = struct.unpack_from(endian + "I", reader.buf, 20)[0] & 0xFFFF
@@ -289,7 +294,7 @@ def _pcap_batches(
     while True:
         batch: list[SegmentFields] = []
         reader.pos, number = _decode_block(
-            reader.buf, reader.pos, record, units, verify, linktype, number, batch, defrag
+            reader.buf, reader.pos, record, units, verify, linktype, number, batch, defrag, batch if udp else None
         )
         if batch:
             yield batch
@@ -323,11 +328,13 @@ def _decode_block(
     number: int,
     batch: list[SegmentFields],
     defrag: Defragmenter,
+    datagrams: list[Any] | None = None,
 ) -> tuple[int, int]:
     """Decode every whole record of `buf` from `pos` into `batch`; returns the next position and frame number.
 
     On Ethernet the commonest frame is decoded in place by `ethernet_ipv4_tcp` (no copy of the
-    frame); anything else goes through the layer functions (`decode_layers`).
+    frame); anything else goes through the layer functions (`decode_layers`), which append UDP
+    datagrams to `datagrams` when given (the batch itself, so they keep their place).
     """
     fast = ethernet_ipv4_tcp if linktype == LINKTYPE_ETHERNET else _no_fast_path
     stop = len(buf)
@@ -343,7 +350,7 @@ def _decode_block(
         ts = ts_sec + ts_frac / units
         fields = fast(buf, frame, incl_len, orig_len, number, ts, verify)
         if fields is None:
-            fields = decode_layers(linktype, buf[frame:pos], number, ts, verify, orig_len, defrag)
+            fields = decode_layers(linktype, buf[frame:pos], number, ts, verify, orig_len, defrag, datagrams)
             if fields is None:
                 continue
         append(fields)
