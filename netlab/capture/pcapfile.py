@@ -245,8 +245,15 @@ class SegmentReader:
     def __iter__(self) -> Iterator[Segment]:
         for batch in self.field_batches():
             for fields in batch:
-                if type(fields) is not Datagram:
+                if isinstance(fields, tuple):  # not a `Datagram`
                     yield Segment(*fields)
+
+    def udp_datagrams(self) -> Iterator[Datagram]:
+        """The capture's UDP datagrams alone, in capture order (read afresh, whatever `udp` says)."""
+        for batch in SegmentReader(self.path, self.verify, udp=True).field_batches():
+            for item in batch:
+                if type(item) is Datagram:  # type: ignore[comparison-overlap]
+                    yield item  # type: ignore[misc]
 
     def field_batches(self) -> Iterator[list[SegmentFields]]:
         """Yield the segments as lists of `SegmentFields`, in capture order.

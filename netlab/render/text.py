@@ -3,7 +3,8 @@
 Per stream a header with both endpoints and which is the client; then each turn (a run of data
 in one direction) under a label with its direction and time; gaps in place as
 `[N bytes missing in capture file]`. A UDP conversation says so in its header ("udp stream N",
-with a note that datagrams are not sequenced) and shows each datagram as a turn of its own. Bytes are decoded as UTF-8; undecodable bytes and control
+with a note that datagrams are not sequenced) and shows each datagram as a turn of its own.
+Bytes are decoded as UTF-8; undecodable bytes and control
 characters other than newline and tab are shown as escapes (`\\x00`), never dropped.
 """
 

@@ -119,9 +119,7 @@ class ConversationTracker:
             offset = conv.bytes_s2c
             conv.bytes_s2c += size
         if captured:
-            events.append(
-                Data(conv.stream, direction, datagram.ts, datagram.frame, src, dst, datagram.payload, offset)
-            )
+            events.append(Data(conv.stream, direction, datagram.ts, datagram.frame, src, dst, datagram.payload, offset))
         if size > captured:
             conv.not_captured += size - captured
             events.append(
