@@ -251,9 +251,8 @@ class SegmentReader:
     def udp_datagrams(self) -> Iterator[Datagram]:
         """The capture's UDP datagrams alone, in capture order (read afresh, whatever `udp` says)."""
         for batch in SegmentReader(self.path, self.verify, udp=True).field_batches():
-            for item in batch:
-                if type(item) is Datagram:  # type: ignore[comparison-overlap]
-                    yield item  # type: ignore[misc]
+            items: list[Any] = batch  # segments' fields and datagrams
+            yield from (item for item in items if type(item) is Datagram)
 
     def field_batches(self) -> Iterator[list[SegmentFields]]:
         """Yield the segments as lists of `SegmentFields`, in capture order.
