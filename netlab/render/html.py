@@ -185,11 +185,12 @@ def render_dialogues(
     return page(title, "\n".join(parts))
 
 
-def conversation_html(dialogue: Dialogue, *, max_bytes: int | None = None) -> str:
-    """One UDP conversation as an `<article>`: heading, the UDP note, its datagrams as turns."""
+def conversation_html(dialogue: Dialogue, *, max_bytes: int | None = None, level: int = 2) -> str:
+    """One UDP conversation as an `<article>`: heading (`<h2>`, or the `level` given), the UDP note,
+    its datagrams as turns."""
     return (
-        f'<article class="connection" id="udp-stream-{dialogue.stream}">'
-        f"<h2>udp stream {dialogue.stream}: {escape(str(dialogue.client))} → {escape(str(dialogue.server))}</h2>"
+        f'<article class="connection" id="udp-stream-{dialogue.stream}"><h{level}>'
+        f"udp stream {dialogue.stream}: {escape(str(dialogue.client))} → {escape(str(dialogue.server))}</h{level}>"
         f'<p class="note roles">{escape(UDP_NOTE)}</p>'
         f"{dialogue_html(dialogue.items, max_bytes=max_bytes)}</article>"
     )

@@ -73,7 +73,7 @@ def _conversations_section(report: Report) -> str:
     parts.append(table_html(CONVERSATION_HEADERS, rows, css_class="stats", numeric=CONVERSATION_NUMERIC))
     parts.append(f'<p class="note">{_prose(CONVERSATION_DEFINITIONS)}</p>')
     parts += [
-        conversation_html(conv.dialogue, max_bytes=MAX_DIALOGUE_BYTES)
+        conversation_html(conv.dialogue, max_bytes=MAX_DIALOGUE_BYTES, level=3)
         for conv in report.drawn_conversations
         if conv.dialogue
     ]
