@@ -243,8 +243,8 @@ def run_follow(
 def _stream_range(count: int, what: str = "TCP stream") -> str:
     if count == 0:
         return f"the capture has no {what}"
-    plural = "streams" if what == "TCP stream" else "UDP conversations"
-    return f"the capture has {what} 0" if count == 1 else f"the capture has {plural} 0–{count - 1}"
+    one, many = ("stream", "streams") if what == "TCP stream" else (what, what + "s")
+    return f"the capture has {one} 0" if count == 1 else f"the capture has {many} 0–{count - 1}"
 
 
 def missing_streams(

@@ -7,6 +7,7 @@ fragmented datagrams, a snap length that cuts datagrams) is compared in every mo
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -129,3 +130,28 @@ def test_tcp_only_by_default() -> None:
     assert result.stdout == b""
     assert "0 of 0 stream(s)" in result.stderr.decode()
     assert "UDP" not in result.stderr.decode()
+
+
+@pytest.mark.parametrize("fmt", ["text", "hex", "raw", "json", "chat", "html"])
+@pytest.mark.parametrize("proto", ["udp", "all"])
+def test_every_format_follows_udp(fmt: str, proto: str) -> None:
+    result = _netlab(DATA / "udp_chat.pcap", "--proto", proto, "-f", fmt)
+    assert result.returncode == 0, result.stderr
+    expected = {"hex": b"d0 bf d1 80", "json": "привет".encode().hex().encode()}.get(fmt, "привет, bob 👋".encode())
+    if fmt == "json":
+        payloads = [json.loads(line).get("data", "") for line in result.stdout.splitlines()]
+        assert any("привет".encode() in base64.b64decode(p) for p in payloads)
+    else:
+        assert expected in result.stdout
+    if fmt == "html":
+        assert result.stdout.count(b"<!DOCTYPE html>") == 1  # both protocols on one page
+        assert result.stdout.count(b'id="udp-stream-') == 4
+        assert (b'id="stream-0"' in result.stdout) is (proto == "all")
+    if fmt == "json":
+        protos = {json.loads(line)["proto"] for line in result.stdout.splitlines()}
+        assert protos == ({"udp"} if proto == "udp" else {"tcp", "udp"})
+
+
+def test_one_direction_of_udp() -> None:
+    result = _netlab(DATA / "udp_chat.pcap", "--udp", "-s", "0", "-f", "raw", "-d", "c2s")
+    assert result.stdout == "JOIN alice\nпривет, bob 👋\nbye\n".encode()
