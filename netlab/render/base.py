@@ -155,10 +155,30 @@ register_format(
     "JSON Lines: one object per event; data chunks carry stream, src, dst, ts and base64 data",
     directions=True,
 )
-register_format("tshark-ascii", "netlab.render.tshark", "TsharkAscii", "identical to `tshark -q -z follow,tcp,ascii,N`")
-register_format("tshark-hex", "netlab.render.tshark", "TsharkHex", "identical to `tshark -q -z follow,tcp,hex,N`")
-register_format("tshark-raw", "netlab.render.tshark", "TsharkRaw", "identical to `tshark -q -z follow,tcp,raw,N`")
-register_format("tshark-yaml", "netlab.render.tshark", "TsharkYaml", "identical to `tshark -q -z follow,tcp,yaml,N`")
+register_format(
+    "tshark-ascii",
+    "netlab.render.tshark",
+    "TsharkAscii",
+    "identical to `tshark -q -z follow,tcp,ascii,N` (with --udp: follow,udp)",
+)
+register_format(
+    "tshark-hex",
+    "netlab.render.tshark",
+    "TsharkHex",
+    "identical to `tshark -q -z follow,tcp,hex,N` (with --udp: follow,udp)",
+)
+register_format(
+    "tshark-raw",
+    "netlab.render.tshark",
+    "TsharkRaw",
+    "identical to `tshark -q -z follow,tcp,raw,N` (with --udp: follow,udp)",
+)
+register_format(
+    "tshark-yaml",
+    "netlab.render.tshark",
+    "TsharkYaml",
+    "identical to `tshark -q -z follow,tcp,yaml,N` (with --udp: follow,udp)",
+)
 register_format(
     "chat",
     "netlab.render.chat",
