@@ -50,7 +50,7 @@ tr.group-start td {{ border-top: 2px solid #8c959f; }}
 .note {{ color: #555; font-style: italic; }}
 .warn {{ color: #8a4b00; }}
 figure.ladder-figure {{ margin: .5rem 0 1.5rem; overflow-x: auto; }}
-article.connection {{ margin-bottom: 2rem; }}
+article.connection, article.conversation {{ margin-bottom: 2rem; }}
 nav ul {{ columns: 2; }}
 """
 
@@ -189,7 +189,7 @@ def conversation_html(dialogue: Dialogue, *, max_bytes: int | None = None, level
     """One UDP conversation as an `<article>`: heading (`<h2>`, or the `level` given), the UDP note,
     its datagrams as turns."""
     return (
-        f'<article class="connection" id="udp-stream-{dialogue.stream}"><h{level}>'
+        f'<article class="conversation" id="udp-stream-{dialogue.stream}"><h{level}>'
         f"udp stream {dialogue.stream}: {escape(str(dialogue.client))} → {escape(str(dialogue.server))}</h{level}>"
         f'<p class="note roles">{escape(UDP_NOTE)}</p>'
         f"{dialogue_html(dialogue.items, max_bytes=max_bytes)}</article>"

@@ -155,3 +155,35 @@ def test_every_format_follows_udp(fmt: str, proto: str) -> None:
 def test_one_direction_of_udp() -> None:
     result = _netlab(DATA / "udp_chat.pcap", "--udp", "-s", "0", "-f", "raw", "-d", "c2s")
     assert result.stdout == "JOIN alice\nпривет, bob 👋\nbye\n".encode()
+
+
+def test_report_shows_each_conversation_with_tsharks_counts(tmp_path: Path) -> None:
+    path = DATA / "udp_chat.pcap"
+    result = subprocess.run(
+        [sys.executable, "-m", "netlab", "report", "--read", str(path), "--out", str(tmp_path)],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "## UDP conversations" in markdown and "15 UDP datagrams in 4 conversations" in markdown
+    fields = subprocess.run(
+        ["tshark", "-n", "-r", str(path), "-Y", "udp", "-T", "fields", "-e", "udp.stream", "-e", "udp.length"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    per_stream: dict[int, list[int]] = {}
+    for line in fields.splitlines():
+        stream, length = line.split("\t")
+        per_stream.setdefault(int(stream), []).append(int(length) - 8)
+    for stream, lengths in per_stream.items():
+        udp_section = markdown.split("## UDP conversations", 1)[1]
+        row = next(r for r in udp_section.splitlines() if r.startswith(f"| {stream} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert int(cells[2]) + int(cells[3]) == len(lengths)  # datagrams both ways
+        assert int(cells[4]) + int(cells[5]) == sum(lengths)  # payload bytes both ways
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html.count('<article class="conversation"') == 4
+    assert "привет, bob 👋" in (tmp_path / "dialogue.txt").read_text(encoding="utf-8")
