@@ -34,6 +34,9 @@ class Renderer(Protocol):
 
     A renderer may also define `on_data(event: Data)`, returning what `on_event` returns for a
     `Data` event; `follow` then calls it for each data chunk (`json` does: it is the hot path).
+    When TCP and UDP are followed together (`--proto all`), each protocol's events go to a renderer
+    of their own (each numbers its streams from 0); a format whose output is one document defines
+    `companion()`, returning the renderer for the UDP events that adds them to its own output (`html`).
     """
 
     binary: bool
