@@ -186,3 +186,25 @@ def test_report_shows_each_conversation_with_tsharks_counts(tmp_path: Path) -> N
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert html.count('<article class="conversation"') == 4
     assert "привет, bob 👋" in (tmp_path / "dialogue.txt").read_text(encoding="utf-8")
+
+
+def test_vlans_merge_is_tsharks_numbering_and_auto_keeps_vlans_apart(tmp_path: Path) -> None:
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Dot1Q, Ether
+    from scapy.packet import Raw
+    from scapy.utils import wrpcap
+
+    ether = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    ask = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=1000, dport=2000) / Raw(b"one")
+    answer = IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=2000, dport=1000) / Raw(b"two")
+    later = IP(src="10.0.0.3", dst="10.0.0.2") / UDP(sport=1001, dport=2000) / Raw(b"three")
+    path = tmp_path / "vlans.pcap"
+    frames = [ether / Dot1Q(vlan=v) / p for p in (ask, answer) for v in (10, 20)] + [ether / Dot1Q(vlan=10) / later]
+    wrpcap(str(path), frames)
+    assert _tshark_streams(path) == [0, 1]  # Wireshark: one conversation for both VLANs
+    for mode in MODES:
+        merged = _netlab(path, "--udp", "--vlans", "merge", "-f", f"tshark-{mode}").stdout
+        assert merged == _tshark(path, mode, 0) + _tshark(path, mode, 1)
+    split = _netlab(path, "--udp", "-f", "json").stdout.decode()
+    opened = [json.loads(line) for line in split.splitlines() if '"opened"' in line]
+    assert [(o["stream"], o.get("vlan")) for o in opened] == [(0, [10]), (1, [20]), (2, [10])]
