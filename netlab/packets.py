@@ -1,4 +1,5 @@
-"""Packet-level value types (pure): `Endpoint`, `Segment` and its tuple form `SegmentFields`, TCP flag bits.
+"""Packet-level value types (pure): `Endpoint`, `Segment` and its tuple form `SegmentFields`, `Datagram`,
+TCP flag bits.
 
 Shared by the decoder and capture sources (`netlab.capture`), the reassembler and analyser
 (`netlab.stream`) and `netlab sockets`; wire-neutral, so they live beside those packages, not in one.
@@ -93,6 +94,37 @@ class Segment:
     checksum_ok: bool | None = None
     vlan: tuple[int, ...] = ()
     wscale: int | None = None
+
+    @property
+    def missing(self) -> int:
+        """Payload bytes the capture did not keep (snap length)."""
+        return self.wire_len - len(self.payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Datagram:
+    """One captured UDP datagram, decoded from a frame (or from the IP fragments it completed).
+
+    Attributes:
+        frame: 1-based frame number in the capture (the frame that completed it, when fragmented).
+        ts: capture time stamp, seconds since the epoch.
+        src, dst: sender and receiver.
+        payload: the UDP payload bytes that were captured.
+        wire_len: the payload length on the wire (from the UDP and IP headers); larger than
+            `len(payload)` when the capture's snap length cut the frame short.
+        checksum_ok: True/False when the UDP checksum could be verified, None when it could not
+            (frame truncated), was not checked, or the sender sent none (0 over IPv4).
+        vlan: the 802.1Q tags the frame carried, outermost first.
+    """
+
+    frame: int
+    ts: float
+    src: Endpoint
+    dst: Endpoint
+    payload: bytes
+    wire_len: int
+    checksum_ok: bool | None = None
+    vlan: tuple[int, ...] = ()
 
     @property
     def missing(self) -> int:

@@ -7,7 +7,9 @@ raw IP (DLT 101, 12, 14, 228, 229), NFLOG, MPLS, IPv6 extension headers and IPse
 Geneve, GTP-U and Teredo on their UDP ports), and returns the TCP segment in it, or None for
 anything else. Given a `Defragmenter` (one per capture), IPv4 and IPv6 fragments are reassembled
 whatever they carry (TCP, UDP, a tunnel), as Wireshark does: what they carry is decoded from the
-frame that completed the datagram. The
+frame that completed the datagram. Asked for them (`decode_all`, or a `datagrams` list for
+`decode_layers`), it also collects the UDP datagrams of a frame, as `Datagram`s, in the order met
+(a tunnel's outer datagram before what it carries). The
 payload is bounded by the IP length (Ethernet padding is not payload) and by what the capture
 kept (`Segment.wire_len` says what the wire carried).
 
@@ -44,6 +46,7 @@ import socket
 import struct
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.undecoded import (
@@ -58,7 +61,7 @@ from netlab.capture.undecoded import (
     ip_protocol_reason,
     ppp_protocol_reason,
 )
-from netlab.packets import NO_WINDOW_SCALE, QUOTED, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
+from netlab.packets import NO_WINDOW_SCALE, QUOTED, Datagram, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0
@@ -119,6 +122,7 @@ _u32le = struct.Struct("<I").unpack_from
 _tlv_le = struct.Struct("<HH").unpack_from
 _udp_head = struct.Struct("!HHH").unpack_from
 _tcp_head = struct.Struct("!HHIIBBHH").unpack_from
+_udp_head = struct.Struct("!HHHH").unpack_from
 
 # Ethernet + IPv4 (no options) + TCP in one unpack, from offset 12: ethertype, version/IHL and TOS
 # as one word, total length, fragment field, TTL and protocol as one word, the 12 bytes src ip/dst
@@ -142,11 +146,33 @@ class FrameContext:
             transport checksum means something.
         undecoded: why the frame gives no TCP segment (`netlab.capture.undecoded.Reason`), set by
             the layer that gives up (None: no layer named a reason).
+        datagrams: where the UDP layer appends each datagram it meets (None: UDP not asked for,
+            only tunnels in UDP are followed). The list may be the caller's batch.
     """
 
-    __slots__ = ("number", "ts", "verify", "defrag", "vlan", "depth", "src", "dst", "checkable", "undecoded")
+    __slots__ = (
+        "number",
+        "ts",
+        "verify",
+        "defrag",
+        "vlan",
+        "depth",
+        "src",
+        "dst",
+        "checkable",
+        "undecoded",
+        "datagrams",
+    )
 
-    def __init__(self, number: int, ts: float, verify: bool, defrag: Defragmenter | None) -> None:
+    def __init__(
+        self,
+        number: int,
+        ts: float,
+        verify: bool,
+        defrag: Defragmenter | None,
+        datagrams: list[Any] | None = None,
+    ) -> None:
+        self.datagrams = datagrams
         self.number = number
         self.ts = ts
         self.verify = verify
@@ -329,13 +355,35 @@ def decode_fields(
     orig_len: int | None,
     defrag: Defragmenter | None = None,
     undecoded: Counter[Reason] | None = None,
+    datagrams: list[Any] | None = None,
 ) -> SegmentFields | None:
-    """`decode` as a `SegmentFields` tuple (positional arguments only, for capture loops)."""
+    """`decode` as a `SegmentFields` tuple (positional arguments only, for capture loops); UDP
+    datagrams are appended to `datagrams` when given (see `decode_layers`)."""
     if linktype == LINKTYPE_ETHERNET:
         fields = ethernet_ipv4_tcp(frame, 0, len(frame), orig_len, number, ts, verify)
         if fields is not None:
             return fields
-    return decode_layers(linktype, frame, number, ts, verify, orig_len, defrag, undecoded)
+    return decode_layers(linktype, frame, number, ts, verify, orig_len, defrag, undecoded, datagrams)
+
+
+def decode_all(
+    linktype: int,
+    frame: bytes,
+    number: int,
+    ts: float,
+    *,
+    verify: bool = True,
+    orig_len: int | None = None,
+    defrag: Defragmenter | None = None,
+    undecoded: Counter[Reason] | None = None,
+) -> list[Segment | Datagram]:
+    """Everything `follow` can use in one frame, in the order met: its UDP datagrams (a tunnel's
+    outer datagram first) and its TCP segment. Arguments as `decode`; never raises on malformed input."""
+    found: list[Segment | Datagram] = []
+    fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag, undecoded, found)
+    if fields is not None:
+        found.append(Segment(*fields))
+    return found
 
 
 def decode_ethernet_ipv4(frame: bytes, number: int, ts: float, verify: bool, orig_len: int | None) -> Segment | None:
@@ -353,24 +401,29 @@ def decode_layers(
     orig_len: int | None,
     defrag: Defragmenter | None = None,
     undecoded: Counter[Reason] | None = None,
+    datagrams: list[Any] | None = None,
 ) -> SegmentFields | None:
     """`decode_fields` without the fast path: the link layer's function from `LINK_LAYERS`, and
     the layers inside it, each from its table. None for an unknown link type or a malformed frame;
-    then, given `undecoded`, the reason is counted there (a fragment held for reassembly is not)."""
+    then, given `undecoded`, the reason is counted there (not for a fragment held for reassembly,
+    nor for a frame whose UDP datagram went to `datagrams`). Given `datagrams`, each UDP datagram
+    met is appended to it as a `Datagram` (see `FrameContext`)."""
     link = LINK_LAYERS.get(linktype)
     if link is None:
         if undecoded is not None:
             undecoded[LINK_TYPE, linktype_label(linktype)] += 1
         return None
     end = len(frame) if orig_len is None else max(orig_len, len(frame))
-    ctx = FrameContext(number, ts, verify, defrag)
+    ctx = FrameContext(number, ts, verify, defrag, datagrams)
+    met = 0 if datagrams is None else len(datagrams)
     try:
         fields = link(frame, 0, end, ctx)
     except (struct.error, IndexError):  # a header cut short
         ctx.undecoded = CUT_SHORT
         fields = None
     if fields is None and undecoded is not None and ctx.undecoded is not HELD:
-        undecoded[ctx.undecoded or MALFORMED] += 1
+        if datagrams is None or len(datagrams) == met:  # else: followed as UDP
+            undecoded[ctx.undecoded or MALFORMED] += 1
     return fields
 
 
@@ -882,6 +935,8 @@ def _udp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
     sport, dport, length = _udp_head(buf, off)
     if length >= 8:  # 0 in an IPv6 jumbogram: the IP length decides
         end = min(end, off + length)
+    if ctx.datagrams is not None:  # every UDP header counts, a tunnel's too, as in Wireshark's udp.stream
+        _collect_datagram(buf, off, end, ctx)
     low, high = (sport, dport) if sport <= dport else (dport, sport)
     layer = UDP_PORTS.get(low)
     if layer is not None:
@@ -893,6 +948,31 @@ def _udp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
     if layer is not None:
         return layer(buf, off + 8, end, ctx)
     return not_tcp(ctx, "UDP")  # not a tunnel: a plain UDP datagram
+
+
+def _collect_datagram(buf: bytes, off: int, end: int, ctx: FrameContext) -> None:
+    """Append the UDP datagram at `buf[off]` to `ctx.datagrams` (nothing for a malformed length)."""
+    sport, dport, length, cksum = _udp_head(buf, off)
+    if length >= 8:  # 0 in IPv6 jumbograms (RFC 2675): the IP length bounds it
+        end = min(end, off + length)
+    wire_len = end - off - 8
+    if wire_len < 0:
+        return
+    ok: bool | None = None
+    if ctx.checkable and len(buf) >= end and (cksum or len(ctx.src) == 16):
+        ok = checksum_ok(ctx.src + ctx.dst + buf[off:end], IPPROTO_UDP, end - off)
+    ctx.datagrams.append(  # type: ignore[union-attr]
+        Datagram(
+            ctx.number,
+            ctx.ts,
+            _endpoint(ctx.src, sport),
+            _endpoint(ctx.dst, dport),
+            buf[off + 8 : end],
+            wire_len,
+            ok,
+            ctx.vlan,
+        )
+    )
 
 
 def _vxlan(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | None:

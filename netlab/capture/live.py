@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netlab.capture.bpf import DEFAULT_SNAPLEN
-from netlab.capture.decode import decode
+from netlab.capture.decode import decode, decode_all
 from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.sources import LiveCapture, choose_interface, default_backend, open_live, resolve
 from netlab.capture.undecoded import FrameTally
 from netlab.capture.writer import PcapWriter
 from netlab.errors import CaptureError
-from netlab.packets import Segment
+from netlab.packets import Datagram, Segment
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class LiveOptions:
     duration: float | None = None
     count: int | None = None
     until_idle: float | None = None
+    protocols: tuple[str, ...] = ("tcp",)  # "tcp", "udp" or both: what `segments()` yields
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ class LiveFollow:
             raw_filter=o.raw_filter,
             snaplen=o.snaplen,
             backend=o.backend or default_backend(),
+            protocols=o.protocols,
         )
         if not self.capture.started.wait(30):
             self.capture.close()
@@ -148,28 +150,52 @@ class LiveFollow:
             self._progress.stopped_by = reason
             self.capture.stop()
 
-    def segments(self) -> Iterator[Segment]:
-        """Decoded TCP segments of the captured frames, in capture order, until the run ends."""
+    def segments(self) -> Iterator[Segment | Datagram]:
+        """Decoded TCP segments (and, when asked for, UDP datagrams) of the captured frames, in
+        capture order, until the run ends."""
         capture = self.capture
         assert capture is not None, "start() first"
         ports, hosts = set(self.options.ports), self._addresses
         writer, linktype, limit = self.writer, capture.linktype, self.options.count
+        tcp, udp = "tcp" in self.options.protocols, "udp" in self.options.protocols
         progress = self._progress
         number = 0
         defrag = Defragmenter()
         undecoded = self.tally.undecoded
         for frame in capture:
-            segment = decode(
-                linktype, frame.data, number + 1, frame.ts, orig_len=frame.orig_len, defrag=defrag, undecoded=undecoded
-            )
-            if segment is None or not _matches(segment, ports, hosts):
+            found: list[Segment | Datagram]
+            if udp:
+                found = decode_all(
+                    linktype,
+                    frame.data,
+                    number + 1,
+                    frame.ts,
+                    orig_len=frame.orig_len,
+                    defrag=defrag,
+                    undecoded=undecoded,
+                )
+                if not tcp:
+                    found = [item for item in found if type(item) is Datagram]
+            else:
+                segment = decode(
+                    linktype,
+                    frame.data,
+                    number + 1,
+                    frame.ts,
+                    orig_len=frame.orig_len,
+                    defrag=defrag,
+                    undecoded=undecoded,
+                )
+                found = [] if segment is None else [segment]
+            found = [item for item in found if _matches(item, ports, hosts)]
+            if not found:
                 continue  # slipped past the kernel filter (no libpcap, or before it was attached)
             number += 1
             progress.frames = number
             progress.last_frame = time.monotonic()
             if writer is not None:
                 writer.write(frame.ts, frame.data, frame.orig_len)
-            yield segment
+            yield from found
             if limit is not None and number >= limit:
                 self.stop("count")
                 return
@@ -223,7 +249,7 @@ class LiveFollow:
         )
 
 
-def _matches(segment: Segment, ports: set[int], hosts: set[str]) -> bool:
+def _matches(segment: Segment | Datagram, ports: set[int], hosts: set[str]) -> bool:
     if ports and segment.src.port not in ports and segment.dst.port not in ports:
         return False
     return not hosts or segment.src.ip in hosts or segment.dst.ip in hosts

@@ -21,7 +21,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from netlab.capture.decode import (
     LINK_LAYERS,
@@ -34,7 +34,7 @@ from netlab.capture.decode import (
 from netlab.capture.ipfrag import Defragmenter
 from netlab.capture.undecoded import FrameTally, Reason
 from netlab.errors import PcapReadError, UnsupportedLinkType
-from netlab.packets import Segment, SegmentFields
+from netlab.packets import Datagram, Segment, SegmentFields
 
 PacketRecord = tuple[int, float, bytes, int]
 """(linktype, ts in seconds, captured frame bytes, original length on the wire)."""
@@ -341,12 +341,18 @@ def _packet(block_type: int, body: bytes, endian: str, interfaces: list[_Interfa
 
 
 def read_segments(
-    path: str | Path, *, verify: bool = True, tally: FrameTally | None = None, progress: Progress | None = None
+    path: str | Path,
+    *,
+    verify: bool = True,
+    tally: FrameTally | None = None,
+    progress: Progress | None = None,
+    udp: bool = False,
 ) -> SegmentReader:
     """The TCP segments of a capture file, numbered like Wireshark's frames (1-based).
 
     Returns a `SegmentReader`: iterate it for `Segment`s (the file is opened on iteration).
-    Non-TCP packets are skipped (but counted in frame numbers, and by reason in `tally`).
+    Non-TCP packets are skipped (but counted in frame numbers, and by reason in `tally`). With
+    `udp`, the UDP datagrams come too, as `Datagram`s in the same batches, in capture order.
     Iteration raises `PcapReadError` as `read_packets` does, after yielding every readable
     segment; with a `tally`, the error is kept in `tally.damage` and iteration ends normally.
     `progress` is called after each read block (see `Progress`).
@@ -355,7 +361,7 @@ def read_segments(
         UnsupportedLinkType: no link type of the file has a decoder (before anything is yielded
             for a pcap file; at the end for a pcapng file, whose interfaces come as it is read).
     """
-    return SegmentReader(Path(path), verify, tally, progress)
+    return SegmentReader(Path(path), verify, tally, progress, udp)
 
 
 class SegmentReader:
@@ -363,23 +369,38 @@ class SegmentReader:
 
     Iterating gives `Segment`s. `field_batches()` gives the same segments as lists of
     `SegmentFields` tuples, one list per read block: the cheap form `follow` feeds to
-    `Reassembler.feed_batch`. Every iteration reads the file afresh.
+    `Reassembler.feed_batch`. With `udp`, the batches also hold the capture's UDP datagrams
+    (`Datagram` objects, each where its frame lies); iterating gives the segments only. Every
+    iteration reads the file afresh.
     """
 
-    __slots__ = ("path", "verify", "tally", "progress")
+    __slots__ = ("path", "verify", "tally", "progress", "udp")
 
     def __init__(
-        self, path: Path, verify: bool = True, tally: FrameTally | None = None, progress: Progress | None = None
+        self,
+        path: Path,
+        verify: bool = True,
+        tally: FrameTally | None = None,
+        progress: Progress | None = None,
+        udp: bool = False,
     ) -> None:
         self.path = path
         self.verify = verify
         self.tally = tally
         self.progress = progress
+        self.udp = udp
 
     def __iter__(self) -> Iterator[Segment]:
         for batch in self.field_batches():
             for fields in batch:
-                yield Segment(*fields)
+                if isinstance(fields, tuple):  # not a `Datagram`
+                    yield Segment(*fields)
+
+    def udp_datagrams(self) -> Iterator[Datagram]:
+        """The capture's UDP datagrams alone, in capture order (read afresh, whatever `udp` says)."""
+        for batch in SegmentReader(self.path, self.verify, udp=True).field_batches():
+            items: list[Any] = batch  # segments' fields and datagrams
+            yield from (item for item in items if type(item) is Datagram)
 
     def field_batches(self) -> Iterator[list[SegmentFields]]:
         """Yield the segments as lists of `SegmentFields`, in capture order.
@@ -399,17 +420,19 @@ class SegmentReader:
         check_linktypes(self.path, tally.linktypes)
 
     def _batches(self, tally: FrameTally) -> Iterator[list[SegmentFields]]:
-        path, verify, progress = self.path, self.verify, self.progress
+        path, verify, progress, udp = self.path, self.verify, self.progress, self.udp
         defrag = Defragmenter()  # IP fragments are collected across the whole capture
         with _open(path) as file:
             reader = _Reader(str(path), file)
             try:
                 if reader.ensure(24) and reader.buf[:4] in _PCAP_MAGICS:
-                    yield from _pcap_batches(reader, *_PCAP_MAGICS[reader.buf[:4]], verify, defrag, tally, progress)
+                    yield from _pcap_batches(
+                        reader, *_PCAP_MAGICS[reader.buf[:4]], verify, defrag, tally, progress, udp
+                    )
                     return
             except _READ_ERRORS as err:
                 raise reader.error(f"read failed ({err})") from None
-        yield from _record_batches(path, verify, defrag, tally, progress)
+        yield from _record_batches(path, verify, defrag, tally, progress, udp)
 
 
 def check_linktypes(path: Path, linktypes: set[int]) -> None:
@@ -423,7 +446,7 @@ def check_linktypes(path: Path, linktypes: set[int]) -> None:
 
 
 def _record_batches(
-    path: Path, verify: bool, defrag: Defragmenter, tally: FrameTally, progress: Progress | None
+    path: Path, verify: bool, defrag: Defragmenter, tally: FrameTally, progress: Progress | None, udp: bool = False
 ) -> Iterator[list[SegmentFields]]:
     """The general path (pcapng): `read_packets` and `decode_fields`, one list per `_BATCH` segments."""
     batch: list[SegmentFields] = []
@@ -434,13 +457,15 @@ def _record_batches(
         try:
             for linktype, ts, frame, orig_len in _records(reader, tally.linktypes):
                 number += 1
-                fields = decode_fields(linktype, frame, number, ts, verify, orig_len, defrag, undecoded)
+                fields = decode_fields(
+                    linktype, frame, number, ts, verify, orig_len, defrag, undecoded, batch if udp else None
+                )
                 if fields is not None:
                     batch.append(fields)
-                    if len(batch) >= _BATCH:
-                        tally.frames = number
-                        yield batch
-                        batch = []
+                if len(batch) >= _BATCH:
+                    tally.frames = number
+                    yield batch
+                    batch = []
                 if progress is not None and not number % _BATCH:
                     progress(reader.done(), reader.size, number)
         except PcapReadError:
@@ -461,6 +486,7 @@ def _pcap_batches(
     defrag: Defragmenter,
     tally: FrameTally,
     progress: Progress | None,
+    udp: bool = False,
 ) -> Iterator[list[SegmentFields]]:
     """`_read_pcap` and `decode` fused, one list of segments per read block: the hot path of `follow --read`."""
     linktype = _pcap_linktype(reader, endian)
@@ -472,7 +498,17 @@ def _pcap_batches(
     while True:
         batch: list[SegmentFields] = []
         reader.pos, number = _decode_block(
-            reader.buf, reader.pos, record, units, verify, linktype, number, batch, defrag, undecoded
+            reader.buf,
+            reader.pos,
+            record,
+            units,
+            verify,
+            linktype,
+            number,
+            batch,
+            defrag,
+            undecoded,
+            batch if udp else None,
         )
         tally.frames = number
         if batch:
@@ -509,12 +545,14 @@ def _decode_block(
     batch: list[SegmentFields],
     defrag: Defragmenter,
     undecoded: Counter[Reason],
+    datagrams: list[Any] | None = None,
 ) -> tuple[int, int]:
     """Decode every whole record of `buf` from `pos` into `batch`; returns the next position and frame number.
 
     On Ethernet the commonest frame is decoded in place by `ethernet_ipv4_tcp` (no copy of the
     frame); anything else goes through the layer functions (`decode_layers`), which count the
-    frames that give no segment in `undecoded`.
+    frames that give no segment in `undecoded` and append UDP datagrams to `datagrams` when given
+    (the batch itself, so they keep their place).
     """
     fast = ethernet_ipv4_tcp if linktype == LINKTYPE_ETHERNET else _no_fast_path
     stop = len(buf)
@@ -530,7 +568,7 @@ def _decode_block(
         ts = ts_sec + ts_frac / units
         fields = fast(buf, frame, incl_len, orig_len, number, ts, verify)
         if fields is None:
-            fields = decode_layers(linktype, buf[frame:pos], number, ts, verify, orig_len, defrag, undecoded)
+            fields = decode_layers(linktype, buf[frame:pos], number, ts, verify, orig_len, defrag, undecoded, datagrams)
             if fields is None:
                 continue
         append(fields)

@@ -297,13 +297,21 @@ def _local_addresses() -> dict[ipaddress.IPv4Address | ipaddress.IPv6Address, st
 # ------------------------------------------------------------------------------------------- filters
 
 
-def filter_expression(ports: Sequence[int], hosts: Sequence[str], raw: str | None) -> str:
-    """The tcpdump expression for the options: `tcp port P and host H and (RAW)`; '' for everything."""
+def filter_expression(
+    ports: Sequence[int], hosts: Sequence[str], raw: str | None, protocols: Sequence[str] = ("tcp",)
+) -> str:
+    """The tcpdump expression for the options: `tcp port P and host H and (RAW)`; '' for everything.
+
+    `protocols` ("tcp", "udp" or both) names what the ports belong to.
+    """
     parts = []
-    if len(ports) == 1:
-        parts.append(f"tcp port {ports[0]}")
+    proto = protocols[0] if len(protocols) == 1 else "(" + " or ".join(protocols) + ")"
+    if len(ports) == 1 and len(protocols) == 1:
+        parts.append(f"{proto} port {ports[0]}")
+    elif len(ports) == 1:
+        parts.append(f"{proto} and port {ports[0]}")
     elif ports:
-        parts.append("tcp and (" + " or ".join(f"port {port}" for port in ports) + ")")
+        parts.append(f"{proto} and (" + " or ".join(f"port {port}" for port in ports) + ")")
     if hosts:
         parts.append(
             " or ".join(f"host {host}" for host in hosts)
@@ -316,7 +324,12 @@ def filter_expression(ports: Sequence[int], hosts: Sequence[str], raw: str | Non
 
 
 def build_program(
-    linktype: int, ports: Sequence[int], hosts: Sequence[str], raw: str | None, snaplen: int
+    linktype: int,
+    ports: Sequence[int],
+    hosts: Sequence[str],
+    raw: str | None,
+    snaplen: int,
+    protocols: Sequence[str] = ("tcp",),
 ) -> tuple[bpf.BpfProgram, str]:
     """The kernel filter for the options, and how it was built (for the user).
 
@@ -326,7 +339,7 @@ def build_program(
     Raises:
         FilterUnavailable: a raw `--filter` was given and libpcap is missing, or it does not compile.
     """
-    expression = filter_expression(ports, hosts, raw)
+    expression = filter_expression(ports, hosts, raw, protocols)
     if not expression:
         return bpf.accept_all(snaplen), "no filter"
     if bpf.libpcap_available():
@@ -336,7 +349,7 @@ def build_program(
             "libpcap is not installed, so --filter cannot be compiled "
             "(apt-get install libpcap0.8, or use --port/--host instead)"
         )
-    if linktype == LINKTYPE_ETHERNET and len(ports) == 1:
+    if linktype == LINKTYPE_ETHERNET and len(ports) == 1 and tuple(protocols) == ("tcp",):
         log.warning("libpcap is not installed: using a built-in kernel filter for 'tcp port %d'", ports[0])
         return bpf.port_filter(ports[0], snaplen), f"built-in kernel filter 'tcp port {ports[0]}' (no libpcap)"
     log.warning("libpcap is not installed: capturing everything on the interface and filtering in user space")
@@ -375,10 +388,12 @@ def open_live(
     raw_filter: str | None = None,
     snaplen: int = bpf.DEFAULT_SNAPLEN,
     backend: str | None = None,
+    protocols: Sequence[str] = ("tcp",),
 ) -> LiveCapture:
     """Start capturing on `iface` the TCP frames of `ports` and `hosts` (`port`/`host`: one of each).
 
-    `raw_filter` is a tcpdump expression and-ed to the rest; see the module docstring.
+    `raw_filter` is a tcpdump expression and-ed to the rest; see the module docstring. `protocols`
+    ("tcp", "udp" or both) says which protocol's `ports` are captured.
 
     Returns a `LiveCapture`; wait on its `started` event before sending traffic.
 
@@ -394,9 +409,9 @@ def open_live(
     if name == "tcpdump":
         from netlab.capture.live_tcpdump import TcpdumpCapture
 
-        expression = filter_expression(ports, hosts, raw_filter)
+        expression = filter_expression(ports, hosts, raw_filter, protocols)
         return TcpdumpCapture(iface, linktype, expression, snaplen, inbound_only=is_loopback(iface))
-    program, how = build_program(linktype, ports, hosts, raw_filter, snaplen)
+    program, how = build_program(linktype, ports, hosts, raw_filter, snaplen, protocols)
     log.info("capture filter: %s", how)
     if name == "afpacket":
         from netlab.capture.live_afpacket import AfPacketCapture

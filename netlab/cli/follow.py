@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import typer
 
-from netlab.cli.follow_fast import OPTIONS, follow_file, misuse, pipeline_options
+from netlab.cli.follow_fast import OPTIONS, follow_file, misuse, pipeline_options, proto_of
 from netlab.cli.follow_live import LIVE_OPTIONS, live_options, run_live
 from netlab.cli.follow_run import role_judge, run_follow
 from netlab.cli.guard import run_guarded
@@ -25,8 +26,9 @@ def _command_help() -> str:
     formats = "\n\n".join(f"  {name}: {format_info(name).description}" for name in format_names())
     return (
         "Follow TCP streams, from a capture file (--read) or live: every stream's dialogue in order, "
-        "numbered like Wireshark's tcp.stream, gaps shown where bytes are missing. The dialogue goes "
-        "to stdout, a summary to stderr.\n\nFormats (--format):\n\n" + formats
+        "numbered like Wireshark's tcp.stream, gaps shown where bytes are missing. With --proto udp (or "
+        "--udp), UDP conversations instead, numbered like udp.stream, one turn per datagram; --proto all "
+        "follows both. The dialogue goes to stdout, a summary to stderr.\n\nFormats (--format):\n\n" + formats
     )
 
 
@@ -46,6 +48,8 @@ def register(app: typer.Typer) -> None:
         direction, color = options["direction"], options["color"]
         _refuse(misuse(options["fmt"], direction.value, color.value, []))
         live = live_options(read, port, host, *(options[name] for name in LIVE_OPTIONS))
+        if live is not None:
+            live = dataclasses.replace(live, protocols=proto_of(options).protocols)
         if live is None:  # a live capture resolves host names itself (run_live)
             _refuse(misuse(options["fmt"], direction.value, color.value, host))
 

@@ -27,7 +27,7 @@ from netlab.cli.choices import ColorChoice
 from netlab.cli.exits import exit_status_for
 from netlab.cli.fastparse import Declined, Option
 from netlab.cli.fastparse import parse as parse_options
-from netlab.cli.follow_run import DirectionChoice, VlanChoice, canonical_ip, role_judge, run_follow
+from netlab.cli.follow_run import DirectionChoice, ProtoChoice, VlanChoice, canonical_ip, role_judge, run_follow
 from netlab.errors import NetlabError
 from netlab.render.base import format_names, option_conflict
 
@@ -63,6 +63,14 @@ OPTIONS: dict[str, Option] = {
         help="Only streams with this port at either end; repeatable.",
     ),
     "host": Option(("--host",), many=True, help="Only streams with this IP address at either end; repeatable."),
+    "proto": Option(
+        ("--proto",),
+        ProtoChoice,
+        default="tcp",
+        help="What to follow: tcp streams, udp conversations (Wireshark's Follow UDP Stream: one per address/port"
+        " pair, numbered like udp.stream, each datagram one turn, the first sender as client), or all of both.",
+    ),
+    "udp": Option(("--udp",), bool, help="Same as --proto udp (with --proto all: still all)."),
     "direction": Option(
         ("--direction", "-d"),
         DirectionChoice,
@@ -156,7 +164,14 @@ def pipeline_options(options: dict[str, Any]) -> dict[str, Any]:
         "color": ColorChoice(options["color"]),
         "vlans": VlanChoice.split if options["split_vlans"] else VlanChoice(options["vlans"]),
         "summary": options["summary"],
+        "proto": proto_of(options),
     }
+
+
+def proto_of(options: dict[str, Any]) -> ProtoChoice:
+    """--proto, with --udp as its shorthand (`--udp --proto all` is still all)."""
+    proto = ProtoChoice(options["proto"])
+    return ProtoChoice.udp if options["udp"] and proto is ProtoChoice.tcp else proto
 
 
 def follow_file(path: Path, options: dict[str, Any]) -> None:
@@ -169,7 +184,7 @@ def follow_file(path: Path, options: dict[str, Any]) -> None:
     tally = FrameTally()
     progress = read_progress(str(path))
     run_follow(
-        read_segments(path, tally=tally, progress=progress),
+        read_segments(path, tally=tally, progress=progress, udp=proto_of(options) is not ProtoChoice.tcp),
         roles=role_judge(ports, capture_file=path),
         batch=True,
         ports=ports,

@@ -36,6 +36,19 @@ class DirectionChoice(enum.StrEnum):
     s2c = "s2c"
 
 
+class ProtoChoice(enum.StrEnum):
+    """--proto values: TCP streams, UDP conversations, or both."""
+
+    tcp = "tcp"
+    udp = "udp"
+    all = "all"
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """The protocols followed: ("tcp",), ("udp",) or ("tcp", "udp")."""
+        return ("tcp", "udp") if self is ProtoChoice.all else (self.value,)
+
+
 class VlanChoice(enum.Enum):
     """--vlans values (see `netlab.stream.vlan_copies`)."""
 
@@ -93,6 +106,21 @@ def role_judge(ports: Iterable[int], *, capture_file: Path | None = None, live: 
 
     hints = RoleHints(ports=frozenset(ports), listening=listening, ephemeral=ephemeral)
     return RoleJudge(hints, lookahead)
+
+
+def udp_summary_line(summary: FollowSummary) -> str:
+    """The stderr summary of the UDP conversations (`FollowSummary.udp` of a run that followed UDP)."""
+    t = summary.totals
+    line = (
+        f"netlab follow: {summary.shown} of {summary.streams} UDP conversation(s), {t.packets} datagrams, "
+        f"{t.bytes_c2s} bytes client→server, {t.bytes_s2c} bytes server→client "
+        "(datagrams are not sequenced: loss and reordering cannot be seen)"
+    )
+    if t.not_captured_bytes:
+        line += f", {t.not_captured_bytes} bytes cut by the snap length"
+    if summary.interrupted:
+        line += " (interrupted)"
+    return line
 
 
 def summary_line(summary: FollowSummary) -> str:
@@ -154,11 +182,14 @@ def run_follow(
     live: bool = False,
     tally: FrameTally | None = None,
     progress: ReadProgress | None = None,
+    proto: ProtoChoice = ProtoChoice.tcp,
 ) -> None:
     """Build the pipeline for any segment source and write to stdout (summary to stderr).
 
     `roles` decides who is the server of a connection whose handshake was not captured (see
     `role_judge`). `hosts` must be addresses (`canonical_ip` raises ValueError otherwise: check them first).
+    `proto` says what to follow: TCP streams, UDP conversations (the source must yield `Datagram`s
+    too), or both, each protocol through its own renderer of the same format.
 
     `tally` (the source's `FrameTally`) adds the frames that gave no segment to the summary, by
     reason; a file cut short, kept there, is raised after the summary. `progress` is the read's
@@ -175,6 +206,7 @@ def run_follow(
     long loop) lets the garbage collector run less often meanwhile.
     """
     from netlab.render import RenderOptions, format_info, make_renderer
+    from netlab.stream.conversations import ConversationTracker
     from netlab.stream.events import Direction
     from netlab.stream.pipeline import StreamFilter, follow
     from netlab.stream.reassembly import Reassembler
@@ -189,51 +221,78 @@ def run_follow(
     sink = sys.stdout.buffer if renderer.binary else sys.stdout
     write: Callable[[str | bytes], object] = sink.write  # type: ignore[assignment]
     selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(map(canonical_ip, hosts)))
+    tcp, udp = proto is not ProtoChoice.udp, proto is not ProtoChoice.tcp
+    udp_renderer = None
+    if tcp and udp:  # each protocol numbers its streams from 0: one renderer each (or the page's second part)
+        companion = getattr(renderer, "companion", None)
+        udp_renderer = companion() if companion is not None else make_renderer(fmt, options)
     reassembler = Reassembler(vlans=vlans.value, roles=roles, packets=getattr(renderer, "wants_packets", False))
     if progress is not None:
         progress.streams = lambda: reassembler.streams
     try:
         with few_collections() if batch else contextlib.nullcontext():
-            result = follow(segments, renderer, write, selection=selection, reassembler=reassembler)
+            result = follow(
+                segments,
+                renderer,
+                write,
+                selection=selection,
+                reassembler=reassembler,
+                conversations=ConversationTracker(vlans=vlans.value) if udp else None,
+                udp_renderer=udp_renderer,
+                tcp=tcp,
+            )
     finally:  # what was read is shown, even when the capture turns out to be damaged
         if progress is not None:
             progress.close()
         sys.stdout.flush()
     if summary:
-        _say(summary_line(result))
+        if tcp:
+            _say(summary_line(result))
+        if result.udp is not None:
+            _say(udp_summary_line(result.udp))
         for line in tally.lines() if tally is not None else ():
             _say(f"netlab follow: {line}")
     if tally is not None and tally.damage is not None:
         raise tally.damage
-    missing = missing_streams(selection, result, matches=not live)
+    missing = missing_streams(selection, result, matches=not live, proto=proto)
     if missing:
         raise NoSuchStream(missing)
 
 
-def _stream_range(count: int) -> str:
+def _stream_range(count: int, what: str = "TCP stream") -> str:
     if count == 0:
-        return "the capture has no TCP stream"
-    return "the capture has stream 0" if count == 1 else f"the capture has streams 0–{count - 1}"
+        return f"the capture has no {what}"
+    one, many = ("stream", "streams") if what == "TCP stream" else (what, what + "s")
+    return f"the capture has {one} 0" if count == 1 else f"the capture has {many} 0–{count - 1}"
 
 
-def missing_streams(selection: StreamFilter, result: FollowSummary, *, matches: bool = True) -> str:
+def missing_streams(
+    selection: StreamFilter, result: FollowSummary, *, matches: bool = True, proto: ProtoChoice = ProtoChoice.tcp
+) -> str:
     """What the selection asked for that the capture lacks, in one line ('' when nothing is missing).
 
     A `--stream N` beyond the capture's streams is missing even when other streams were shown; with
     `matches`, a selection no stream matched is missing too (not for a live capture, whose `--port` and
-    `--host` are its capture filter: a quiet port is no data problem).
+    `--host` are its capture filter: a quiet port is no data problem). With `proto` udp or all, the UDP
+    conversations count too (`--stream N` is missing when neither protocol has an N).
     """
-    absent = sorted(n for n in selection.streams if n >= result.streams or n in result.unused)
+    parts = [(result, "TCP stream")] if proto is not ProtoChoice.udp else []
+    if proto is not ProtoChoice.tcp and result.udp is not None:
+        parts.append((result.udp, "UDP conversation"))
+    ranges = "; ".join(_stream_range(part.streams, what) for part, what in parts)
+    count = max((part.streams for part, _ in parts), default=0)
+    unused = result.unused if proto is ProtoChoice.tcp else {}  # (with UDP, N may be a conversation)
+    absent = sorted(n for n in selection.streams if n >= count or n in unused)
     if absent:
-        explained = [f"stream {n} is not a connection ({result.unused[n]})" for n in absent if n in result.unused]
+        explained = [f"stream {n} is not a connection ({unused[n]})" for n in absent if n in unused]
         if explained:
             return "; ".join(explained)
-        return f"no stream {', '.join(map(str, absent))}; {_stream_range(result.streams)}"
-    if result.shown or selection.everything or not matches:
+        return f"no stream {', '.join(map(str, absent))}; {ranges}"
+    if any(part.shown for part, _ in parts) or selection.everything or not matches:
         return ""
     asked = [f"--stream {n}" for n in sorted(selection.streams)]
     asked += [f"--port {p}" for p in sorted(selection.ports)] + [f"--host {h}" for h in sorted(selection.hosts)]
-    return f"no stream matches {' '.join(asked)}; {_stream_range(result.streams)}"
+    return f"no stream matches {' '.join(asked)}; {ranges}"
 
 
 def _say(line: str) -> None:

@@ -34,6 +34,9 @@ class Renderer(Protocol):
 
     A renderer may also define `on_data(event: Data)`, returning what `on_event` returns for a
     `Data` event; `follow` then calls it for each data chunk (`json` does: it is the hot path).
+    When TCP and UDP are followed together (`--proto all`), each protocol's events go to a renderer
+    of their own (each numbers its streams from 0); a format whose output is one document defines
+    `companion()`, returning the renderer for the UDP events that adds them to its own output (`html`).
     """
 
     binary: bool
@@ -155,10 +158,30 @@ register_format(
     "JSON Lines: one object per event; data chunks carry stream, src, dst, ts and base64 data",
     directions=True,
 )
-register_format("tshark-ascii", "netlab.render.tshark", "TsharkAscii", "identical to `tshark -q -z follow,tcp,ascii,N`")
-register_format("tshark-hex", "netlab.render.tshark", "TsharkHex", "identical to `tshark -q -z follow,tcp,hex,N`")
-register_format("tshark-raw", "netlab.render.tshark", "TsharkRaw", "identical to `tshark -q -z follow,tcp,raw,N`")
-register_format("tshark-yaml", "netlab.render.tshark", "TsharkYaml", "identical to `tshark -q -z follow,tcp,yaml,N`")
+register_format(
+    "tshark-ascii",
+    "netlab.render.tshark",
+    "TsharkAscii",
+    "identical to `tshark -q -z follow,tcp,ascii,N` (with --udp: follow,udp)",
+)
+register_format(
+    "tshark-hex",
+    "netlab.render.tshark",
+    "TsharkHex",
+    "identical to `tshark -q -z follow,tcp,hex,N` (with --udp: follow,udp)",
+)
+register_format(
+    "tshark-raw",
+    "netlab.render.tshark",
+    "TsharkRaw",
+    "identical to `tshark -q -z follow,tcp,raw,N` (with --udp: follow,udp)",
+)
+register_format(
+    "tshark-yaml",
+    "netlab.render.tshark",
+    "TsharkYaml",
+    "identical to `tshark -q -z follow,tcp,yaml,N` (with --udp: follow,udp)",
+)
 register_format(
     "chat",
     "netlab.render.chat",

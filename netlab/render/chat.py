@@ -58,6 +58,7 @@ from netlab.stream.events import (
     Event,
     Gap,
     Opened,
+    Transport,
 )
 
 #: Events a stream may hold while undecided; past this it is not netlab's (a netlab handshake is a few).
@@ -87,6 +88,11 @@ class _Stream:
         self.fins: set[Direction] = set()
         self.prefix = f"#{self.stream} {self.client} "  # before each of its lines
         self.timer: float | None = None  # the renderer's current timer for this stream
+        if opened.proto is Transport.UDP:  # netlab's protocol runs over TCP: a datagram chat is plain
+            self.prefix = f"#{self.stream}/udp {self.client} "
+            self.decoder = PlainStream(datagrams=True)
+            self.backlog = []
+            self.deadline = None
 
     def hold(self) -> Key | None:
         if self.decoder is None:

@@ -79,16 +79,19 @@ class _Framer:
 
 
 class PlainStream:
-    """Lines of one stream shown as they went, without any protocol's rules. Not thread-safe."""
+    """Lines of one stream shown as they went, without any protocol's rules. Not thread-safe.
 
-    def __init__(self) -> None:
+    `datagrams`: a UDP conversation, which has no connection to open or close (no such line is shown).
+    """
+
+    def __init__(self, *, datagrams: bool = False) -> None:
         self.nick: str | None = None
         self._framers = {Direction.C2S: _Framer(), Direction.S2C: _Framer()}
         self._asked_nick = False  # the server's first bytes were the bare NICK, the client has not answered
         self._heard = {Direction.C2S: False, Direction.S2C: False}
         self._answered = False  # a SYN-ACK was seen
         self._fins: set[Direction] = set()  # the directions that sent a FIN
-        self._ended = False  # the end of the connection was shown (both FINs, or a RST)
+        self._ended = datagrams  # the end of the connection was shown (both FINs, or a RST), or has none
 
     @property
     def client_name(self) -> str:

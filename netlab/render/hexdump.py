@@ -35,9 +35,10 @@ class HexRenderer(TextRenderer):
             if self._direction is not None and event.direction is not self._direction:
                 return ""
             out = ""
-            if self._turn != (event.stream, event.direction):
+            turn = self._turn_key(event)
+            if self._turn != turn:
                 out = self._close_line() + self._label(event)
-                self._turn = (event.stream, event.direction)
+                self._turn = turn
             key = (event.stream, event.direction)
             indent = "    " if event.direction is Direction.S2C else ""
             if isinstance(event, Data):

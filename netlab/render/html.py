@@ -15,7 +15,7 @@ from html import escape
 
 from netlab.render.ladder import render_ladder
 from netlab.stream.dialogue import Dialogue, DialogueItem, Turn, build_dialogues
-from netlab.stream.events import Direction, Event, Gap
+from netlab.stream.events import Direction, Event, Gap, Transport
 from netlab.stream.roles import explain_roles
 
 C2S_COLOUR = "#c0392b"
@@ -50,7 +50,7 @@ tr.group-start td {{ border-top: 2px solid #8c959f; }}
 .note {{ color: #555; font-style: italic; }}
 .warn {{ color: #8a4b00; }}
 figure.ladder-figure {{ margin: .5rem 0 1.5rem; overflow-x: auto; }}
-article.connection {{ margin-bottom: 2rem; }}
+article.connection, article.conversation {{ margin-bottom: 2rem; }}
 nav ul {{ columns: 2; }}
 """
 
@@ -152,10 +152,25 @@ def page(title: str, body: str) -> str:
     )
 
 
-def render_dialogues(dialogues: Sequence[Dialogue], events: Sequence[Event], title: str = "Follow TCP Stream") -> str:
-    """A page with each stream's dialogue and ladder diagram (`events`: the same events, all streams)."""
+UDP_NOTE = (
+    "UDP conversation (Wireshark's Follow UDP Stream): the client is the end that sent the first datagram; "
+    "each datagram is one turn; datagrams are not sequenced, so loss and reordering cannot be seen."
+)
+
+
+def render_dialogues(
+    dialogues: Sequence[Dialogue],
+    events: Sequence[Event],
+    title: str = "Follow TCP Stream",
+    conversations: Sequence[Dialogue] = (),
+) -> str:
+    """A page with each stream's dialogue and ladder diagram (`events`: the same events, all streams),
+    then each UDP conversation's dialogue (`conversations`, if any: no ladder, datagrams have no sequence)."""
     parts = [f"<h1>{escape(title)}</h1>", legend_html()]
     for dialogue in dialogues:
+        if dialogue.proto is Transport.UDP:
+            parts.append(conversation_html(dialogue))
+            continue
         mine = [e for e in events if e.stream == dialogue.stream]
         parts.append(f'<article class="connection" id="stream-{dialogue.stream}">')
         parts.append(
@@ -166,7 +181,19 @@ def render_dialogues(dialogues: Sequence[Dialogue], events: Sequence[Event], tit
         parts.append(dialogue_html(dialogue.items))
         parts.append(f'<figure class="ladder-figure">{render_ladder(mine)}</figure>')
         parts.append("</article>")
+    parts.extend(conversation_html(dialogue) for dialogue in conversations)
     return page(title, "\n".join(parts))
+
+
+def conversation_html(dialogue: Dialogue, *, max_bytes: int | None = None, level: int = 2) -> str:
+    """One UDP conversation as an `<article>`: heading (`<h2>`, or the `level` given), the UDP note,
+    its datagrams as turns."""
+    return (
+        f'<article class="conversation" id="udp-stream-{dialogue.stream}"><h{level}>'
+        f"udp stream {dialogue.stream}: {escape(str(dialogue.client))} → {escape(str(dialogue.server))}</h{level}>"
+        f'<p class="note roles">{escape(UDP_NOTE)}</p>'
+        f"{dialogue_html(dialogue.items, max_bytes=max_bytes)}</article>"
+    )
 
 
 class HtmlRenderer:
@@ -181,6 +208,14 @@ class HtmlRenderer:
 
     def __init__(self, options: object = None) -> None:
         self._events: list[Event] = []
+        self._second: HtmlRenderer | None = None
+
+    def companion(self) -> HtmlRenderer:
+        """The renderer for the other protocol's events when both are followed: its streams go on this
+        page (after this one's), and its own `end` gives nothing."""
+        self._second = HtmlRenderer()
+        self._second._second = self._second  # marks it as a part of another page
+        return self._second
 
     def begin(self) -> str:
         """Nothing before the page."""
@@ -193,4 +228,7 @@ class HtmlRenderer:
 
     def end(self) -> str:
         """The whole page."""
-        return render_dialogues(build_dialogues(self._events), self._events)
+        if self._second is self:
+            return ""
+        second = [] if self._second is None else build_dialogues(self._second._events)
+        return render_dialogues(build_dialogues(self._events), self._events, conversations=second)

@@ -1,4 +1,5 @@
-"""tshark-compatible renderers: output identical to `tshark -q -z follow,tcp,MODE,N` (pure).
+"""tshark-compatible renderers: output identical to `tshark -q -z follow,tcp,MODE,N` (pure), and for
+UDP conversations to `tshark -q -z follow,udp,MODE,N`.
 
 One block per stream, in stream order, written at the end (tshark too prints after reading the
 whole capture). "Node 0" is the sender of the stream's first packet, as in tshark. Missing bytes
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 
 from netlab.packets import Endpoint
 from netlab.render.base import RenderOptions
-from netlab.stream.events import Data, Direction, Event, Gap, GapReason, Opened
+from netlab.stream.events import Data, Direction, Event, Gap, GapReason, Opened, Transport
 
 SEPARATOR = "=" * 67 + "\n"
 _TABS = ("", "\t")
@@ -35,6 +36,7 @@ class _Stream:
     node1: Endpoint
     first: Direction
     records: list[_Record] = field(default_factory=list)
+    proto: Transport = Transport.TCP
 
 
 def _node(endpoint: Endpoint) -> str:
@@ -61,7 +63,7 @@ class _TsharkBase:
         if isinstance(event, Opened):
             first = event.first_sender
             node0, node1 = (event.client, event.server) if first is Direction.C2S else (event.server, event.client)
-            self._streams[event.stream] = _Stream(event.stream, node0, node1, first)
+            self._streams[event.stream] = _Stream(event.stream, node0, node1, first, proto=event.proto)
             return ""
         if isinstance(event, Data | Gap):
             stream = self._streams.get(event.stream)
@@ -81,7 +83,8 @@ class _TsharkBase:
 
     def header(self, stream: _Stream) -> str:
         return (
-            f"\n{SEPARATOR}Follow: tcp,{self.mode}\nFilter: tcp.stream eq {stream.number}\n"
+            f"\n{SEPARATOR}Follow: {stream.proto.value},{self.mode}\n"
+            f"Filter: {stream.proto.value}.stream eq {stream.number}\n"
             f"Node 0: {_node(stream.node0)}\nNode 1: {_node(stream.node1)}\n"
         )
 

@@ -20,7 +20,7 @@ from netlab.capture.undecoded import FrameTally
 from netlab.chat.protocol import GREETING
 from netlab.chat.wire import nick_problem
 from netlab.errors import PcapReadError
-from netlab.packets import Endpoint, Segment
+from netlab.packets import Datagram, Endpoint, Segment
 from netlab.render import RenderOptions, make_renderer
 from netlab.report.model import (
     MAX_CONNECTIONS_DRAWN,
@@ -31,9 +31,10 @@ from netlab.report.model import (
     RunInfo,
 )
 from netlab.sockets.model import SocketRow
+from netlab.stream.conversations import ConversationTracker
 from netlab.stream.dialogue import build_dialogues
-from netlab.stream.events import Closed, Data, Direction, Event, Opened, StreamStats
-from netlab.stream.pipeline import follow
+from netlab.stream.events import Closed, Data, Direction, Event, Opened, StreamStats, Transport
+from netlab.stream.pipeline import Renderer, follow
 from netlab.stream.reassembly import Reassembler
 from netlab.stream.roles import RoleHints, RoleJudge
 
@@ -101,7 +102,7 @@ def _ignore(piece: str | bytes) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Collected:
-    """The outcome of one pass over a capture."""
+    """The outcome of one pass over a capture (`conversations`: its UDP conversations, if any)."""
 
     connections: tuple[ConnectionView, ...]
     frames: int
@@ -109,10 +110,12 @@ class Collected:
     first_ts: float
     last_ts: float
     notes: tuple[str, ...]
+    conversations: tuple[ConnectionView, ...] = ()
+    udp_datagrams: int = 0
 
 
 def collect(
-    segments: Iterable[Segment],
+    segments: Iterable[Segment | Datagram],
     *,
     nicknames: Mapping[Endpoint, str] | None = None,
     dialogue_sink: TextSink | None = None,
@@ -123,7 +126,7 @@ def collect(
 
     Only the first `MAX_CONNECTIONS_DRAWN` connections (the ones a report draws) keep events;
     the others keep their statistics alone, so memory stays bounded on captures with many
-    connections.
+    connections. UDP `Datagram`s among `segments` become UDP conversations, kept the same way.
 
     `nicknames` maps a client endpoint to the label shown for its connection; without an entry
     the nickname is read from the netlab handshake when the capture holds it. The follow
@@ -131,41 +134,69 @@ def collect(
     `roles` decides who is the server where a handshake was not captured (`netlab.stream.roles`).
     """
     reassembler = Reassembler(roles=roles, packets=True)  # the ladder draws every captured segment
-    drawn = MAX_CONNECTIONS_DRAWN  # later connections are only counted: keep no events for them
     streams: dict[int, _Accumulator] = {}
-    count = 0
+    udp_streams: dict[int, _Accumulator] = {}
+    count = datagrams = 0
     first_ts = last_ts = 0.0
 
-    def take(events: list[Event]) -> None:
-        for event in events:
-            acc = streams.get(event.stream)
-            if acc is None:
-                acc = streams[event.stream] = _Accumulator(event.stream)
-            acc.add(event, cap if event.stream < drawn else 0)
+    def taker(kept: dict[int, _Accumulator]) -> Callable[[list[Event]], None]:
+        def take(events: list[Event]) -> None:
+            for event in events:
+                acc = kept.get(event.stream)
+                if acc is None:
+                    acc = kept[event.stream] = _Accumulator(event.stream)
+                acc.add(event, cap if event.stream < MAX_CONNECTIONS_DRAWN else 0)  # later ones: counted only
 
-    def counted() -> Iterator[Segment]:
-        nonlocal count, first_ts, last_ts
+        return take
+
+    def counted() -> Iterator[Segment | Datagram]:
+        nonlocal count, datagrams, first_ts, last_ts
         for segment in segments:
-            count += 1
+            if type(segment) is Datagram:
+                datagrams += 1
+            else:
+                count += 1
             first_ts = first_ts or segment.ts
             last_ts = segment.ts
             yield segment
 
+    renderer: Renderer = _SILENT
+    udp_renderer: Renderer = _SILENT
+    write: Callable[[str | bytes], object] = _ignore
     if dialogue_sink is not None:
-        renderer = make_renderer("text", RenderOptions())
-        summary = follow(
-            counted(), renderer, lambda piece: dialogue_sink(str(piece)), reassembler=reassembler, on_events=take
-        )
-    else:
-        summary = follow(counted(), _SILENT, _ignore, reassembler=reassembler, on_events=take)
+        renderer, udp_renderer = make_renderer("text", RenderOptions()), make_renderer("text", RenderOptions())
+        write = lambda piece: dialogue_sink(str(piece))  # noqa: E731
+    summary = follow(
+        counted(),  # type: ignore[arg-type]
+        renderer,
+        write,
+        reassembler=reassembler,
+        on_events=taker(streams),
+        conversations=ConversationTracker(),
+        udp_renderer=udp_renderer,
+        on_udp_events=taker(udp_streams),
+    )
     if summary.interrupted:  # `follow` stops quietly on Ctrl-C; a report is not made of half a capture
         raise KeyboardInterrupt
-    labels = nicknames or {}
+    views = _views(streams, nicknames or {})
+    notes = []
+    capped = sum(1 for v in views[:MAX_CONNECTIONS_DRAWN] if v.events_left_out)
+    if capped:
+        notes.append(
+            f"{capped} connection(s) had more than {cap} events; their dialogue and diagram in this report "
+            "stop there (statistics count everything; dialogue.txt has the whole transcript)"
+        )
+    conversations = _views(udp_streams, {})
+    return Collected(tuple(views), 0, count, first_ts, last_ts, tuple(notes), tuple(conversations), datagrams)
+
+
+def _views(streams: dict[int, _Accumulator], labels: Mapping[Endpoint, str]) -> list[ConnectionView]:
+    """What the report shows of each stream, in stream order."""
     views = []
     for stream in sorted(streams):
         acc = streams[stream]
         label = ""
-        if acc.opened is not None:
+        if acc.opened is not None and acc.opened.proto is Transport.TCP:
             label = labels.get(acc.opened.client, "") or guess_nickname(acc.first_s2c, acc.first_c2s)
         dialogues = build_dialogues(acc.events)
         views.append(
@@ -175,18 +206,11 @@ def collect(
                 tuple(acc.events),
                 acc.stats or StreamStats(),
                 label,
-                acc.left_out if stream < drawn else 0,
+                acc.left_out if stream < MAX_CONNECTIONS_DRAWN else 0,
                 dialogues[0] if dialogues else None,
             )
         )
-    notes = []
-    capped = sum(1 for v in views[:drawn] if v.events_left_out)
-    if capped:
-        notes.append(
-            f"{capped} connection(s) had more than {cap} events; their dialogue and diagram in this report "
-            "stop there (statistics count everything; dialogue.txt has the whole transcript)"
-        )
-    return Collected(tuple(views), 0, count, first_ts, last_ts, tuple(notes))
+    return views
 
 
 def read_capture(
@@ -211,7 +235,7 @@ def read_capture(
     """
     tally = tally if tally is not None else FrameTally()
     roles = RoleJudge(hints or RoleHints(), lambda: connection_ends(path))
-    segments = read_segments(path, tally=tally, progress=progress)
+    segments = read_segments(path, tally=tally, progress=progress, udp=True)
     collected = collect(segments, nicknames=nicknames, dialogue_sink=dialogue_sink, roles=roles)
     notes = collected.notes + tuple(tally.lines())
     broken = tally.damage
@@ -240,6 +264,8 @@ def build_report(
             collected.first_ts,
             collected.last_ts,
             tuple(collected.notes),
+            collected.udp_datagrams,
+            len(collected.conversations),
         )
         connections = tuple(collected.connections)
     return Report(
@@ -248,4 +274,5 @@ def build_report(
         connections=connections,
         sockets=None if sockets is None else tuple(sockets),
         sockets_note=sockets_note,
+        conversations=() if collected is None else collected.conversations,
     )

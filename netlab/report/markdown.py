@@ -6,7 +6,16 @@ import time
 from collections.abc import Iterable, Sequence
 
 from netlab.report.model import MAX_CONNECTIONS_DRAWN, MAX_DIALOGUE_BYTES, ConnectionView, Report
-from netlab.report.tables import STATS_DEFINITIONS, STATS_HEADERS, socket_table, stats_rows
+from netlab.report.tables import (
+    CONVERSATION_DEFINITIONS,
+    CONVERSATION_HEADERS,
+    STATS_DEFINITIONS,
+    STATS_HEADERS,
+    conversation_rows,
+    socket_table,
+    stats_rows,
+    udp_counts,
+)
 from netlab.sockets.table import group_rows, render_text
 from netlab.stream.dialogue import Turn
 from netlab.stream.events import Direction, Gap
@@ -66,7 +75,7 @@ def render_markdown(report: Report) -> str:
         cap = report.capture
         out += [
             f"Capture `{cap.path}`: {cap.frames} frames, {cap.tcp_segments} TCP segments, "
-            f"{cap.connections} connections.",
+            f"{cap.connections} connections{udp_counts(cap)}.",
             "",
         ]
         out += [f"- {note}" for note in cap.notes]
@@ -93,8 +102,25 @@ def render_markdown(report: Report) -> str:
             out += [f"({conn.events_left_out} more events not shown; see dialogue.txt)", ""]
     if len(report.connections) > MAX_CONNECTIONS_DRAWN:
         out += [f"({len(report.connections) - MAX_CONNECTIONS_DRAWN} more connections are in the statistics only)", ""]
+    out += _conversations(report)
     out += ["The HTML report (report.html) colours each direction and draws a ladder diagram per connection.", ""]
     return "\n".join(out)
+
+
+def _conversations(report: Report) -> list[str]:
+    """The UDP conversations section (nothing when the capture has none)."""
+    if not report.conversations:
+        return []
+    out = ["## UDP conversations", "", md_table(CONVERSATION_HEADERS, conversation_rows(report)), ""]
+    out += [CONVERSATION_DEFINITIONS, ""]
+    for conv in report.drawn_conversations:
+        out += [f"### {conv.title()}", "", fence(_dialogue_text(conv)), ""]
+        if conv.events_left_out:
+            out += [f"({conv.events_left_out} more events not shown; see dialogue.txt)", ""]
+    if len(report.conversations) > MAX_CONNECTIONS_DRAWN:
+        more = len(report.conversations) - MAX_CONNECTIONS_DRAWN
+        out += [f"({more} more conversations are in the table only)", ""]
+    return out
 
 
 def _dialogue_text(conn: ConnectionView, max_bytes: int = MAX_DIALOGUE_BYTES) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from netlab.packets import Endpoint
 from netlab.sockets.model import SocketRow
 from netlab.stream.dialogue import Dialogue
-from netlab.stream.events import Event, Opened, StreamStats
+from netlab.stream.events import Event, Opened, StreamStats, Transport
 from netlab.stream.roles import explain_roles
 
 #: Per connection, the most events kept for the dialogue and the ladder (the statistics count all).
@@ -53,7 +53,7 @@ class RunInfo:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionView:
-    """One TCP connection as the report shows it.
+    """One TCP connection (or UDP conversation, by its `Opened` event's `proto`) as the report shows it.
 
     Attributes:
         stream: the stream number (tcp.stream in Wireshark).
@@ -89,11 +89,16 @@ class ConnectionView:
             return ""
         return explain_roles(self.opened.roles_reason)
 
+    @property
+    def udp(self) -> bool:
+        """True for a UDP conversation."""
+        return self.opened is not None and self.opened.proto is Transport.UDP
+
     def title(self) -> str:
         """A heading such as 'stream 0: alice 127.0.0.1:40000 → 127.0.0.1:55555'."""
         who = f"{self.client_label} " if self.client_label else ""
         ends = f"{self.client} → {self.server}" if self.opened else "(ends unknown)"
-        return f"stream {self.stream}: {who}{ends}"
+        return f"{'udp stream' if self.udp else 'stream'} {self.stream}: {who}{ends}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,17 +112,29 @@ class CaptureSummary:
     first_ts: float = 0.0
     last_ts: float = 0.0
     notes: tuple[str, ...] = ()
+    udp_datagrams: int = 0
+    conversations: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Everything a report shows; `sockets` is None when there was no snapshot (`report --read`)."""
+    """Everything a report shows; `sockets` is None when there was no snapshot (`report --read`).
+
+    `conversations` are the capture's UDP conversations (Wireshark's Follow UDP Stream), shown after
+    the TCP connections when there are any.
+    """
 
     run: RunInfo
     capture: CaptureSummary | None
     connections: tuple[ConnectionView, ...]
     sockets: tuple[SocketRow, ...] | None = None
     sockets_note: str = ""
+    conversations: tuple[ConnectionView, ...] = ()
+
+    @property
+    def drawn_conversations(self) -> tuple[ConnectionView, ...]:
+        """The UDP conversations shown in full (their dialogue)."""
+        return self.conversations[:MAX_CONNECTIONS_DRAWN]
 
     @property
     def drawn(self) -> tuple[ConnectionView, ...]:

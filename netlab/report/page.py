@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from html import escape
 
-from netlab.render.html import dialogue_html, legend_html, page, table_html
+from netlab.render.html import conversation_html, dialogue_html, legend_html, page, table_html
 from netlab.render.ladder import render_ladder
 from netlab.report.model import (
     MAX_CONNECTIONS_DRAWN,
@@ -14,7 +14,18 @@ from netlab.report.model import (
     ConnectionView,
     Report,
 )
-from netlab.report.tables import STATS_DEFINITIONS, STATS_HEADERS, STATS_NUMERIC, socket_table, stats_rows
+from netlab.report.tables import (
+    CONVERSATION_DEFINITIONS,
+    CONVERSATION_HEADERS,
+    CONVERSATION_NUMERIC,
+    STATS_DEFINITIONS,
+    STATS_HEADERS,
+    STATS_NUMERIC,
+    conversation_rows,
+    socket_table,
+    stats_rows,
+    udp_counts,
+)
 
 
 def _prose(text: str) -> str:
@@ -51,7 +62,26 @@ def render_html(report: Report) -> str:
         more = len(report.connections) - MAX_CONNECTIONS_DRAWN
         parts.append(f'<p class="note">{more} more connections appear in the statistics only.</p>')
     parts.append("</section>")
+    if report.conversations:
+        parts.append(_conversations_section(report))
     return page(run.title, "\n".join(parts))
+
+
+def _conversations_section(report: Report) -> str:
+    parts = ['<section id="udp"><h2>UDP conversations</h2>']
+    rows = conversation_rows(report)
+    parts.append(table_html(CONVERSATION_HEADERS, rows, css_class="stats", numeric=CONVERSATION_NUMERIC))
+    parts.append(f'<p class="note">{_prose(CONVERSATION_DEFINITIONS)}</p>')
+    parts += [
+        conversation_html(conv.dialogue, max_bytes=MAX_DIALOGUE_BYTES, level=3)
+        for conv in report.drawn_conversations
+        if conv.dialogue
+    ]
+    if len(report.conversations) > MAX_CONNECTIONS_DRAWN:
+        more = len(report.conversations) - MAX_CONNECTIONS_DRAWN
+        parts.append(f'<p class="note">{more} more conversations appear in the table only.</p>')
+    parts.append("</section>")
+    return "\n".join(parts)
 
 
 def _contents(report: Report) -> str:
@@ -60,6 +90,8 @@ def _contents(report: Report) -> str:
         items.append('<li><a href="#sockets">Sockets</a></li>')
     items.append('<li><a href="#statistics">Statistics</a></li>')
     items += [f'<li><a href="#stream-{c.stream}">{escape(c.title())}</a></li>' for c in report.drawn]
+    if report.conversations:
+        items.append('<li><a href="#udp">UDP conversations</a></li>')
     return f"<nav><ul>{''.join(items)}</ul></nav>"
 
 
@@ -102,7 +134,7 @@ def _stats_section(report: Report) -> str:
         cap = report.capture
         parts.append(
             f"<p>Capture <code>{escape(cap.path)}</code>: {cap.frames} frames, {cap.tcp_segments} TCP segments, "
-            f"{cap.connections} connections.</p>"
+            f"{cap.connections} connections{escape(udp_counts(cap))}.</p>"
         )
         parts += [f'<p class="note">{_prose(note)}</p>' for note in cap.notes]
     if report.connections:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from netlab.report.model import ConnectionView, Report
+from netlab.report.model import CaptureSummary, ConnectionView, Report
 from netlab.sockets.model import SocketRow
 from netlab.sockets.table import COLUMNS, NUMERIC, group_rows, row_cells
 from netlab.stream.events import StreamStats
@@ -67,6 +67,55 @@ def stats_rows(report: Report) -> list[tuple[str, ...]]:
     if len(report.connections) != 1:
         rows.append(stats_cells("total", f"{len(report.connections)} connections", report.totals))
     return rows
+
+
+CONVERSATION_HEADERS = (
+    "udp stream",
+    "client",
+    "datagrams c→s",
+    "datagrams s→c",
+    "bytes c→s",
+    "bytes s→c",
+    "duration (s)",
+)
+CONVERSATION_NUMERIC = frozenset(CONVERSATION_HEADERS[2:])
+CONVERSATION_DEFINITIONS = (
+    "UDP conversations are numbered as Wireshark's `udp.stream` (Follow UDP Stream): one per address/port pair, "
+    "the client is the end that sent the first datagram, each datagram is one turn. Datagrams are not sequenced: "
+    "loss, retransmission and reordering cannot be seen, so none is counted."
+)
+
+
+def udp_counts(capture: CaptureSummary) -> str:
+    """ ", N UDP datagrams in M conversations" for the capture line ('' without UDP)."""
+    if not capture.udp_datagrams:
+        return ""
+    return f", {capture.udp_datagrams} UDP datagrams in {capture.conversations} conversations"
+
+
+def conversation_rows(report: Report) -> list[tuple[str, ...]]:
+    """A row per UDP conversation (at most `MAX_STATS_ROWS`, then one row counting the rest), then the total."""
+    convs = report.conversations
+    rows = [_conversation_cells(str(c.stream), connection_who(c), c.stats) for c in convs[:MAX_STATS_ROWS]]
+    if len(convs) > MAX_STATS_ROWS:
+        more = len(convs) - MAX_STATS_ROWS
+        rows.append(("…", f"{more} more conversations (in the total)", *[""] * (len(CONVERSATION_HEADERS) - 2)))
+    if len(convs) != 1:
+        total = sum((c.stats for c in convs), StreamStats())
+        rows.append(_conversation_cells("total", f"{len(convs)} conversations", total))
+    return rows
+
+
+def _conversation_cells(label: str, who: str, stats: StreamStats) -> tuple[str, ...]:
+    return (
+        label,
+        who,
+        str(stats.packets_c2s),
+        str(stats.packets_s2c),
+        str(stats.bytes_c2s),
+        str(stats.bytes_s2c),
+        f"{max(0.0, stats.duration):.3f}",
+    )
 
 
 def socket_table(rows: Sequence[SocketRow]) -> tuple[tuple[str, ...], list[tuple[str, ...]], list[int], frozenset[str]]:

@@ -7,11 +7,18 @@ Reassemble a pcap in three lines::
     dialogues = build_dialogues(Reassembler().feed_all(read_segments("capture.pcap")))
 
 `Reassembler` is the sans-IO core (`feed(segment) -> events`, `flush() -> events`);
-`build_dialogues(events)` groups events into per-stream turns with statistics.
+`build_dialogues(events)` groups events into per-stream turns with statistics. UDP conversations
+(Follow UDP Stream) come the same way from `ConversationTracker`::
+
+    from netlab.stream import ConversationTracker
+    tracker = ConversationTracker()
+    events = [e for d in read_segments("capture.pcap").udp_datagrams() for e in tracker.feed(d)]
+    dialogues = build_dialogues(events + tracker.flush())
 """
 
 from __future__ import annotations
 
+from netlab.stream.conversations import ConversationTracker
 from netlab.stream.dialogue import Dialogue, Turn, build_dialogues
 from netlab.stream.events import (
     Closed,
@@ -27,6 +34,7 @@ from netlab.stream.events import (
     NoticeKind,
     Opened,
     StreamStats,
+    Transport,
 )
 from netlab.stream.pipeline import FollowSummary, StreamFilter, follow
 from netlab.stream.reassembly import Reassembler
@@ -36,6 +44,7 @@ __all__ = [
     "Closed",
     "Control",
     "ControlKind",
+    "ConversationTracker",
     "Data",
     "Dialogue",
     "Direction",
@@ -49,6 +58,7 @@ __all__ = [
     "Reassembler",
     "StreamFilter",
     "StreamStats",
+    "Transport",
     "Turn",
     "build_dialogues",
     "follow",

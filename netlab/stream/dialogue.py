@@ -1,7 +1,8 @@
 """Events grouped per stream into a `Dialogue` of turns, gaps and control packets (pure).
 
 A *turn* is a run of in-order bytes in one direction; it makes no claim to be an application
-message. Dialogues, ladder diagrams and statistics are all drawn from the same event list.
+message. In a UDP conversation each datagram is a turn of its own.
+Dialogues, ladder diagrams and statistics are all drawn from the same event list.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from netlab.stream.events import (
     Notice,
     Opened,
     StreamStats,
+    Transport,
 )
 from netlab.stream.roles import RoleReason
 
@@ -56,6 +58,7 @@ class Dialogue:
     stats: StreamStats
     close_reason: CloseReason
     vlan: tuple[int, ...] = ()
+    proto: Transport = Transport.TCP
 
     @property
     def roles_guessed(self) -> bool:
@@ -100,7 +103,9 @@ class _Builder:
 
     def add(self, event: Event) -> None:
         if isinstance(event, Data):
-            if self.pending and self.pending[-1].direction is not event.direction:
+            if self.pending and (
+                self.pending[-1].direction is not event.direction or self.opened.proto is Transport.UDP
+            ):
                 self.flush_turn()
             self.pending.append(event)
         elif isinstance(event, Gap | Control):
@@ -123,6 +128,7 @@ class _Builder:
             closed.stats,
             closed.reason,
             o.vlan,
+            o.proto,
         )
 
 

@@ -1,8 +1,9 @@
 """The events the reassembler emits (frozen, slotted value objects; pure).
 
-Every event names its `stream` (Wireshark's `tcp.stream` number), the capture time `ts` and
-the `frame` (1-based) that caused it, so transcripts, ladder diagrams and statistics can all be
-drawn from one event list.
+Every event names its `stream` (Wireshark's `tcp.stream` number, or for a UDP conversation its
+`udp.stream` number), the capture time `ts` and the `frame` (1-based) that caused it, so
+transcripts, ladder diagrams and statistics can all be drawn from one event list. The `Opened`
+event says which protocol a stream is (`Transport`); one event list holds one protocol's streams.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ class Direction(enum.Enum):
     def reverse(self) -> Direction:
         """The other direction."""
         return Direction.S2C if self is Direction.C2S else Direction.C2S
+
+
+class Transport(enum.Enum):
+    """The protocol of a stream: a TCP connection, or a UDP conversation (Wireshark's "Follow UDP Stream")."""
+
+    TCP = "tcp"
+    UDP = "udp"
 
 
 class ControlKind(enum.Enum):
@@ -124,7 +132,8 @@ class Opened:
 
     `client` sent the SYN. Without a SYN in the capture the roles are inferred from other
     evidence (`netlab.stream.roles`): `roles_reason` names the rule that decided, and
-    `roles_guessed` is True.
+    `roles_guessed` is True. For a UDP conversation (`proto`), the client is the end that sent the
+    first datagram (`RoleReason.FIRST_SENDER`, as Wireshark takes it).
     """
 
     stream: int
@@ -135,6 +144,7 @@ class Opened:
     roles_reason: RoleReason
     vlan: tuple[int, ...] = ()
     first_sender: Direction = Direction.C2S  # who sent the first packet (tshark's "Node 0")
+    proto: Transport = Transport.TCP
 
     @property
     def roles_guessed(self) -> bool:

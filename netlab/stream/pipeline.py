@@ -1,5 +1,8 @@
 """`follow`: segments → reassembler → selection → renderer → a write callable (pure core).
 
+With UDP asked for, datagrams go to a `ConversationTracker` beside the reassembler, and each
+protocol's events to its own renderer (or to the one renderer when only UDP is followed).
+
 The CLI plugs in a segment source (a pcap file today, a live capture tomorrow) and a writer; the
 loop, the stream selection, the summary and the "flush, then re-raise" error policy live here
 so every source behaves the same.
@@ -12,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from netlab.errors import NetlabError
-from netlab.packets import Endpoint, Segment, SegmentFields
+from netlab.packets import Datagram, Endpoint, Segment, SegmentFields
+from netlab.stream.conversations import ConversationTracker
 from netlab.stream.events import Closed, Data, Event, Opened, StreamStats
 from netlab.stream.reassembly import Reassembler
 
@@ -71,12 +75,17 @@ class StreamFilter:
 
 @dataclass(frozen=True, slots=True)
 class FollowSummary:
-    """What `follow` saw: streams opened, streams shown, and the shown streams' totals."""
+    """What `follow` saw: streams opened, streams shown, and the shown streams' totals.
+
+    For a run that followed UDP too, `udp` is the same summary of its UDP conversations (the other
+    fields count TCP streams only).
+    """
 
     streams: int = 0
     shown: int = 0
     totals: StreamStats = StreamStats()
     interrupted: bool = False
+    udp: FollowSummary | None = None
     unused: Mapping[int, str] = field(default_factory=dict)
     """Stream numbers Wireshark gives to something that is not a connection (`Reassembler.unused`)."""
 
@@ -84,6 +93,60 @@ class FollowSummary:
     def connections(self) -> int:
         """Streams that are connections (`streams` counts Wireshark's numbers, `unused` ones too)."""
         return self.streams - len(self.unused)
+
+
+class _Lane:
+    """One protocol's share of a `follow` run: its renderer, its selection and its totals."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        selection: StreamFilter,
+        on_events: Callable[[list[Event]], object] | None,
+    ) -> None:
+        self.renderer = renderer
+        self.selection = selection
+        self.on_events = on_events
+        self.shown: set[int] = set()
+        self.closed = 0  # streams shown to the end, and their statistics added up
+        self.totals = StreamStats()
+        self.render = self.render_all if selection.everything and on_events is None else self.render_selected
+
+    def render_all(self, events: Iterable[Event], parts: list[str | bytes]) -> None:
+        """The hot path: every event shown, nobody else watching."""
+        on_event = self.renderer.on_event
+        on_data: Callable[[Data], str | bytes] = getattr(self.renderer, "on_data", on_event)
+        append = parts.append
+        for event in events:
+            if type(event) is Data:
+                append(on_data(event))
+                continue
+            out = on_event(event)
+            if out:
+                append(out)
+            if type(event) is Closed:
+                self.closed += 1
+                self.totals += event.stats
+
+    def render_selected(self, events: Iterable[Event], parts: list[str | bytes]) -> None:
+        selection, shown, on_event = self.selection, self.shown, self.renderer.on_event
+        everything = selection.everything
+        seen: list[Event] = []
+        for event in events:
+            if not everything:
+                if type(event) is Opened and selection.matches(event):
+                    shown.add(event.stream)
+                if event.stream not in shown:
+                    continue
+            out = on_event(event)
+            if out:
+                parts.append(out)
+            if type(event) is Closed:
+                self.closed += 1
+                self.totals += event.stats
+            seen.append(event)
+        if seen and self.on_events is not None:
+            self.on_events(seen)
 
 
 def _feeding(
@@ -99,6 +162,47 @@ def _feeding(
     return segments, feed_one
 
 
+def _mixed_feeding(
+    segments: Iterable[Segment | Datagram],
+    reassembler: Reassembler,
+    conversations: ConversationTracker,
+    tcp: _Lane | None,
+    udp: _Lane,
+) -> tuple[Iterable[list[Any]], Callable[[list[Any], list[tuple[_Lane, Iterator[Event]]]], None]]:
+    """Batches holding TCP segments (or their fields) and UDP `Datagram`s, and the function that feeds
+    one batch: each run of one protocol goes to its tracker, its events to the run list with their lane."""
+    if isinstance(segments, FieldBatchSource):
+        batches: Iterable[list[Any]] = segments.field_batches()
+        feed_tcp: Callable[[list[Any], list[Event]], None] = reassembler.feed_batch
+    else:
+        batches = ([item] for item in segments)
+
+        def feed_tcp(items: list[Any], events: list[Event]) -> None:
+            for segment in items:
+                events.extend(reassembler.feed(segment))
+
+    feed_udp = conversations.feed_into
+
+    def feed(batch: list[Any], runs: list[tuple[_Lane, Iterator[Event]]]) -> None:
+        start, count = 0, len(batch)
+        while start < count:
+            udp_run = type(batch[start]) is Datagram
+            stop = start + 1
+            while stop < count and (type(batch[stop]) is Datagram) is udp_run:
+                stop += 1
+            events: list[Event] = []
+            if udp_run:
+                runs.append((udp, iter(events)))  # a list iterator also sees what is appended after
+                for datagram in batch[start:stop]:
+                    feed_udp(datagram, events)
+            elif tcp is not None:
+                runs.append((tcp, iter(events)))
+                feed_tcp(batch[start:stop], events)
+            start = stop
+
+    return batches, feed
+
+
 def follow(
     segments: Iterable[Segment],
     renderer: Renderer,
@@ -107,6 +211,10 @@ def follow(
     selection: StreamFilter | None = None,
     reassembler: Reassembler | None = None,
     on_events: Callable[[list[Event]], object] | None = None,
+    conversations: ConversationTracker | None = None,
+    udp_renderer: Renderer | None = None,
+    on_udp_events: Callable[[list[Event]], object] | None = None,
+    tcp: bool = True,
 ) -> FollowSummary:
     """Reassemble `segments`, render the selected streams' events and pass the output to `write`.
 
@@ -114,86 +222,77 @@ def follow(
     summary says `interrupted`. A `NetlabError` from the source (e.g. a truncated pcap) is re-raised
     after everything read so far has been flushed and rendered. `on_events` (optional) sees every
     selected event too, e.g. to build statistics or a ladder diagram from the same list.
+
+    UDP: given `conversations`, the source also yields `Datagram`s (in the same batches), which
+    that tracker turns into conversation events, rendered by `udp_renderer` (by default `renderer`:
+    give another one when both protocols are followed, since each numbers its streams from 0) and
+    seen by `on_udp_events`; `tcp=False` leaves the TCP segments out. The selection applies to both.
     """
     selection = selection or StreamFilter()
     reassembler = reassembler or Reassembler()
-    shown: set[int] = set()
-    closed = 0  # streams shown to the end, and their statistics added up
-    totals = StreamStats()
-    everything = selection.everything
-    on_event = renderer.on_event
-    on_data: Callable[[Data], str | bytes] = getattr(renderer, "on_data", on_event)
+    tcp_lane = _Lane(renderer, selection, on_events) if tcp else None
+    udp_lane = None
+    if conversations is not None:
+        udp_lane = _Lane(udp_renderer or renderer, selection, on_udp_events)
+    lanes = [lane for lane in (tcp_lane, udp_lane) if lane is not None]
+    renderers = list(dict.fromkeys(lane.renderer for lane in lanes))
 
-    def render_all(events: Iterable[Event], parts: list[str | bytes]) -> None:
-        """The hot path: every event shown, nobody else watching."""
-        nonlocal closed, totals
-        append = parts.append
-        for event in events:
-            if type(event) is Data:
-                append(on_data(event))
-                continue
-            out = on_event(event)
-            if out:
-                append(out)
-            if type(event) is Closed:
-                closed += 1
-                totals += event.stats
+    def emit(runs: list[tuple[_Lane, Iterator[Event]]]) -> None:
+        """Render the runs' events, taken one at a time, and write their output in one piece.
 
-    def render_selected(events: Iterable[Event], parts: list[str | bytes]) -> None:
-        nonlocal closed, totals
-        seen: list[Event] = []
-        for event in events:
-            if not everything:
-                if type(event) is Opened and selection.matches(event):
-                    shown.add(event.stream)
-                if event.stream not in shown:
-                    continue
-            out = on_event(event)
-            if out:
-                parts.append(out)
-            if type(event) is Closed:
-                closed += 1
-                totals += event.stats
-            seen.append(event)
-        if seen and on_events is not None:
-            on_events(seen)
-
-    render = render_all if everything and on_events is None else render_selected
-
-    def emit(events: Iterable[Event]) -> None:
-        """Render the selected events, taken one at a time, and write their output in one piece.
-
-        After an interruption, what was rendered is still written and `events` holds the rest.
+        After an interruption, what was rendered is still written and each run's iterator holds the rest.
         """
         parts: list[str | bytes] = []
         try:
-            render(events, parts)
+            for lane, events in runs:
+                lane.render(events, parts)
         finally:
             if parts:
                 write("".join(parts) if isinstance(parts[0], str) else b"".join(parts))  # type: ignore[arg-type]
 
-    start = renderer.begin()
-    if start:
-        write(start)
+    for each in renderers:
+        start = each.begin()
+        if start:
+            write(start)
     interrupted = False
     failure: NetlabError | None = None
-    unrendered: Iterator[Event] = iter(())  # what was fed but not yet rendered
+    unrendered: list[tuple[_Lane, Iterator[Event]]] = []  # what was fed but not yet rendered
     try:
-        batches, feed = _feeding(segments, reassembler)
-        for batch in batches:
-            events: list[Event] = []
-            unrendered = iter(events)  # a list iterator also sees what `feed` appends after
-            feed(batch, events)
-            emit(unrendered)
+        if udp_lane is None:
+            assert tcp_lane is not None
+            batches, feed = _feeding(segments, reassembler)
+            for batch in batches:
+                events: list[Event] = []
+                unrendered = [(tcp_lane, iter(events))]  # a list iterator also sees what `feed` appends after
+                feed(batch, events)
+                emit(unrendered)
+        else:
+            assert conversations is not None
+            mixed, feed_mixed = _mixed_feeding(segments, reassembler, conversations, tcp_lane, udp_lane)
+            for batch in mixed:
+                unrendered = []
+                feed_mixed(batch, unrendered)
+                emit(unrendered)
     except KeyboardInterrupt:
         interrupted = True
     except NetlabError as err:
         failure = err
     emit(unrendered)  # after an interruption: the events of the batch not rendered yet
-    emit(reassembler.flush())
-    end = renderer.end()
-    if end:
-        write(end)
+    if tcp_lane is not None:
+        emit([(tcp_lane, iter(reassembler.flush()))])
+    if udp_lane is not None and conversations is not None:
+        emit([(udp_lane, iter(conversations.flush()))])
+    for each in renderers:
+        end = each.end()
+        if end:
+            write(end)
     if failure is not None:
         raise failure
-    return FollowSummary(reassembler.streams, closed, totals, interrupted, dict(reassembler.unused))
+    udp_summary = None
+    if udp_lane is not None and conversations is not None:
+        udp_summary = FollowSummary(conversations.streams, udp_lane.closed, udp_lane.totals, interrupted)
+    if tcp_lane is None:
+        return FollowSummary(interrupted=interrupted, udp=udp_summary)
+    return FollowSummary(
+        reassembler.streams, tcp_lane.closed, tcp_lane.totals, interrupted, udp_summary, dict(reassembler.unused)
+    )

@@ -48,11 +48,12 @@ class RoleReason(enum.Enum):
     FAN_IN = "fan-in"
     PORT_RANGE = "port-range"
     LOWER_PORT = "lower-port"
+    FIRST_SENDER = "first-sender"  # a UDP conversation: no handshake, the first sender is the client
 
     @property
     def guessed(self) -> bool:
-        """True unless the connection's own handshake was seen."""
-        return self is not RoleReason.SYN
+        """True unless the connection's own handshake was seen (or, for UDP, by definition)."""
+        return self is not RoleReason.SYN and self is not RoleReason.FIRST_SENDER
 
 
 ROLE_EXPLANATIONS: dict[RoleReason, str] = {
@@ -64,6 +65,7 @@ ROLE_EXPLANATIONS: dict[RoleReason, str] = {
     RoleReason.FAN_IN: "no SYN seen: the server is the end shared by several connections (fan-in)",
     RoleReason.PORT_RANGE: "no SYN seen: the server is the end whose port is not an ephemeral (client) port",
     RoleReason.LOWER_PORT: "no SYN seen and no other evidence: roles guessed, lower port taken as server",
+    RoleReason.FIRST_SENDER: "UDP: the client is the end that sent the first datagram, as in Wireshark",
 }
 
 

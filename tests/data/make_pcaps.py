@@ -10,6 +10,7 @@ import struct
 import zlib
 from pathlib import Path
 
+from scapy.layers.dns import DNS, DNSQR, DNSRR  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.layers.inet import ICMP, IP, TCP, UDP, fragment  # noqa: TID253 (a standalone generator script, not netlab)
 from scapy.layers.inet6 import (  # noqa: TID253 (a standalone generator script, not netlab)
     ICMPv6DestUnreach,
@@ -122,6 +123,11 @@ def main() -> None:
     _write("wrap.pcap", [_eth() / p for p in _chat(IP, "10.0.0.1", "10.0.0.2", isn_c=2**32 - 5, isn_s=2**32 - 1)])
     _write("fragments_ipv4.pcap", _fragmented_v4())
     _write("fragments_ipv6.pcap", _fragmented_v6())
+    _write("udp_dns.pcap", _dns())
+    _write("udp_chat.pcap", _udp_chat())
+    _write("udp_fragments.pcap", _udp_fragmented())
+    _write("udp_snaplen.pcap", [_eth() / p for p in _udp_chat_packets()], snaplen=50)
+    _truncate(HERE / "udp_snaplen.pcap", 50)
     _corner_cases()
     link_layers()
     _tunnels(v4)
@@ -359,6 +365,88 @@ def _fragment_outer6(packets: list[Packet]) -> list[Packet]:
             more = lo + 1448 < len(body)
             frag = IPv6ExtHdrFragment(nh=pkt[IPv6].nh, offset=lo // 8, m=int(more), id=500 + n)
             out.append(_eth() / IPv6(src=pkt[IPv6].src, dst=pkt[IPv6].dst) / frag / Raw(chunk))
+    return out
+
+
+def _dns() -> list[Packet]:
+    """DNS over UDP: queries and answers on several source ports (one conversation each), a query
+    repeated on the same port, a query nobody answers, one over IPv6, and an empty datagram."""
+    out: list[Packet] = []
+    names = ("example.com", "netlab.test", "xn--80ak6aa92e.com")
+    for n, name in enumerate(names):
+        client = IP(src="10.0.0.1", dst="10.0.0.53") / UDP(sport=40000 + n, dport=53)
+        server = IP(src="10.0.0.53", dst="10.0.0.1") / UDP(sport=53, dport=40000 + n)
+        out.append(_eth() / client / DNS(id=n + 1, rd=1, qd=DNSQR(qname=name)))
+        if n == 1:
+            out.append(_eth() / client / DNS(id=n + 1, rd=1, qd=DNSQR(qname=name, qtype="AAAA")))
+        answer = DNSRR(rrname=name, rdata=f"192.0.2.{n + 1}", ttl=300)
+        out.append(_eth() / server / DNS(id=n + 1, qr=1, ra=1, qd=DNSQR(qname=name), an=answer))
+    lost = IP(src="10.0.0.1", dst="10.0.0.54") / UDP(sport=40010, dport=53)
+    out.append(_eth() / lost / DNS(id=9, rd=1, qd=DNSQR(qname="unanswered.test")))
+    v6c = IPv6(src="fd00::1", dst="fd00::53") / UDP(sport=40020, dport=53)
+    v6s = IPv6(src="fd00::53", dst="fd00::1") / UDP(sport=53, dport=40020)
+    out.append(_eth() / v6c / DNS(id=10, rd=1, qd=DNSQR(qname="example.com", qtype="AAAA")))
+    out.append(_eth() / v6s / DNS(id=10, qr=1, qd=DNSQR(qname="example.com", qtype="AAAA")))
+    out.append(_eth() / IP(src="10.0.0.1", dst="10.0.0.53") / UDP(sport=40000, dport=53))  # empty
+    return out
+
+
+UDP_CHAT = (
+    ("10.0.0.11", 50001, b"JOIN alice\n"),
+    ("10.0.0.12", 50002, b"JOIN bob\n"),
+    ("10.0.0.11", 50001, "привет, bob 👋\n".encode()),
+    ("10.0.0.12", 50002, b"hi \x00\x01\xff binary\r\n"),
+    ("10.0.0.13", 50003, b"JOIN carol"),
+    ("10.0.0.11", 50001, b"bye\n"),
+)
+
+
+def _udp_chat_packets() -> list[Packet]:
+    """A UDP chat (Kurose-Ross style): clients send lines to a server on 9999, which relays each
+    line to the other clients; carol's line has no newline."""
+    server = "10.0.0.10"
+    members: dict[str, int] = {}
+    out: list[Packet] = []
+    for ip, port, line in UDP_CHAT:
+        members[ip] = port
+        out.append(IP(src=ip, dst=server) / UDP(sport=port, dport=9999) / Raw(line))
+        for other, other_port in members.items():
+            if other != ip:
+                out.append(IP(src=server, dst=other) / UDP(sport=9999, dport=other_port) / Raw(b"> " + line))
+    return out
+
+
+def _udp_chat() -> list[Packet]:
+    """The UDP chat, with a TCP chat running beside it (for --proto all) and a second UDP server."""
+    tcp = _chat(IP, "10.0.0.1", "10.0.0.2")
+    udp = _udp_chat_packets()
+    mixed: list[Packet] = []
+    for i in range(max(len(tcp), len(udp))):
+        mixed += [p for p in (udp[i : i + 1] + tcp[i : i + 1])]
+    mixed.append(IP(src="10.0.0.11", dst="10.0.0.20") / UDP(sport=50001, dport=7) / Raw(b"echo?"))
+    mixed.append(IP(src="10.0.0.20", dst="10.0.0.11") / UDP(sport=7, dport=50001) / Raw(b"echo?"))
+    return [_eth() / p for p in mixed]
+
+
+def _udp_fragmented() -> list[Packet]:
+    """UDP datagrams larger than one frame, as IPv4 fragments (one set out of order) and IPv6
+    fragments, between small unfragmented datagrams of other conversations."""
+    out: list[Packet] = []
+    big = bytes(range(256)) * 12
+    small = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=6000, dport=6001) / Raw(b"small before")
+    out.append(_eth() / small)
+    for n, payload in enumerate((big, b"answer " * 400)):
+        src, dst = ("10.0.0.1", "10.0.0.2") if n == 0 else ("10.0.0.2", "10.0.0.1")
+        ports = (5000, 5001) if n == 0 else (5001, 5000)
+        pkt = IP(src=src, dst=dst, id=300 + n) / UDP(sport=ports[0], dport=ports[1]) / Raw(payload)
+        frags = fragment(pkt, fragsize=1400)
+        if n == 1:
+            frags.reverse()
+        out += [_eth() / f for f in frags]
+    v6 = IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrFragment(id=400) / UDP(sport=5002, dport=5003) / Raw(big)
+    out += [_eth() / f for f in fragment6(v6, 1280)]
+    after = IP(src="10.0.0.3", dst="10.0.0.2") / UDP(sport=6002, dport=6001) / Raw(b"small after")
+    out.append(_eth() / after)
     return out
 
 

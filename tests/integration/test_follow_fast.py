@@ -97,6 +97,7 @@ TOKENS = [
     *("x.pcap", "5", "0", "65535", "65536", "-1", "1.5", "abc", "", " 7", "08", "1_0", "-", "a=b"),
     *("text", "json", "hex", "tshark-ascii", "nope", "both", "c2s", "S2C", "auto", "always", "split"),
     *("merge", "10.0.0.1", "[::1]", "::1", "-r x", "--iface"),
+    *("--proto", "--udp", "--proto=all", "udp", "tcp", "all", "UDP", "--udp=1"),
 ]
 
 
@@ -136,6 +137,11 @@ TAKEN = [
     ["-r", "{chat_ipv4}", "-r", "{wrap}", "--format", "chat"],
     ["-r", "{missing}"],
     ["-r", "{truncated}", "-f", "json"],
+    ["-r", "{udp_chat}", "--udp", "-f", "json"],
+    ["-r", "{udp_chat}", "--proto", "all", "-f", "tshark-yaml"],
+    ["-r", "{udp_dns}", "--proto=udp", "-p", "53", "-s", "4", "-f", "hex"],
+    ["-r", "{udp_dns}", "--udp", "-s", "9"],
+    ["-r", "{udp_chat}", "--udp", "--proto", "all", "-f", "chat"],
 ]
 
 

@@ -15,7 +15,10 @@ import pytest
 from netlab.cli import follow_fast
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-CAPTURES = sorted(p.name for p in DATA.glob("*.pcap*"))
+# Captures without TCP (tshark prints an empty block for tcp.stream 0 there): test_follow_udp.py
+# compares them with tshark's follow,udp instead.
+NO_TCP = {"udp_dns.pcap", "udp_fragments.pcap", "udp_snaplen.pcap"}
+CAPTURES = sorted(p.name for p in DATA.glob("*.pcap*") if p.name not in NO_TCP)
 MODES = ("ascii", "hex", "raw", "yaml")
 
 pytestmark = pytest.mark.tshark

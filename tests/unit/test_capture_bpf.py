@@ -72,3 +72,23 @@ def test_filter_expression_combines_options() -> None:
 def test_every_combined_expression_compiles() -> None:
     expression = sources.filter_expression([5, 6], ["10.0.0.1", "::1"], "not port 22")
     assert bpf.snaplen_of(bpf.compile_filter(expression, 1)) == 262_144
+
+
+def test_udp_ports_are_captured_when_udp_is_followed() -> None:
+    assert sources.filter_expression([53], [], None, ("udp",)) == "udp port 53"
+    assert sources.filter_expression([53], [], None, ("tcp", "udp")) == "(tcp or udp) and port 53"
+    assert sources.filter_expression([5, 6], [], None, ("udp",)) == "udp and (port 5 or port 6)"
+
+
+def test_without_libpcap_udp_is_not_given_the_tcp_port_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bpf, "LIBPCAP_NAMES", ("libpcap-not-here.so.9",))
+    program, how = sources.build_program(1, [53], [], None, 262_144, ("udp",))
+    assert program == bpf.accept_all()
+    assert "user space" in how
+
+
+@needs_libpcap
+def test_udp_expressions_compile() -> None:
+    for protocols in (("udp",), ("tcp", "udp")):
+        for ports in ([53], [53, 5353]):
+            bpf.compile_filter(sources.filter_expression(ports, ["::1"], None, protocols), 1)

@@ -36,12 +36,13 @@ from netlab.stream.roles import RoleReason
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
-def _record(event: Event) -> dict[str, Any]:
+def _record(event: Event, proto: str = "tcp") -> dict[str, Any]:
     """The record of the schema (the renderer's module docstring), built the plain way."""
     head: dict[str, Any] = {"schema_version": 1}
     if isinstance(event, Data):
         return head | {
             "stream": event.stream,
+            "proto": proto,
             "src": str(event.src),
             "dst": str(event.dst),
             "direction": event.direction.value,
@@ -51,7 +52,7 @@ def _record(event: Event) -> dict[str, Any]:
         }
     ts = round(event.ts, 6)
     if isinstance(event, Opened):
-        record = head | {"event": "opened", "stream": event.stream, "ts": ts, "frame": event.frame}
+        record = head | {"event": "opened", "stream": event.stream, "proto": proto, "ts": ts, "frame": event.frame}
         record |= {
             "client": str(event.client),
             "server": str(event.server),
@@ -63,6 +64,7 @@ def _record(event: Event) -> dict[str, Any]:
         return head | {
             "event": "gap",
             "stream": event.stream,
+            "proto": proto,
             "direction": event.direction.value,
             "ts": ts,
             "frame": event.frame,
@@ -75,6 +77,7 @@ def _record(event: Event) -> dict[str, Any]:
             "event": "control",
             "kind": event.kind.value,
             "stream": event.stream,
+            "proto": proto,
             "direction": event.direction.value,
             "ts": ts,
             "frame": event.frame,
@@ -86,6 +89,7 @@ def _record(event: Event) -> dict[str, Any]:
             "event": "notice",
             "kind": event.kind.value,
             "stream": event.stream,
+            "proto": proto,
             "direction": event.direction.value,
             "ts": ts,
             "frame": event.frame,
@@ -95,6 +99,7 @@ def _record(event: Event) -> dict[str, Any]:
     return head | {
         "event": "closed",
         "stream": event.stream,
+        "proto": proto,
         "ts": ts,
         "frame": event.frame,
         "reason": event.reason.value,
@@ -129,3 +134,16 @@ def test_odd_values_too() -> None:
     renderer = make_renderer("json", RenderOptions())
     for event in events:
         assert renderer.on_event(event) == json.dumps(_record(event), separators=(",", ":")) + "\n"
+
+
+def test_udp_conversations_say_so_on_every_line() -> None:
+    from netlab.stream.conversations import ConversationTracker
+
+    tracker = ConversationTracker()
+    events = [e for d in read_segments(DATA / "udp_dns.pcap", udp=True).udp_datagrams() for e in tracker.feed(d)]
+    events += tracker.flush()
+    renderer = make_renderer("json", RenderOptions())
+    lines = [renderer.on_event(event) for event in events]
+    assert len(lines) > 4
+    for event, line in zip(events, lines, strict=True):
+        assert line == json.dumps(_record(event, "udp"), separators=(",", ":")) + "\n"
