@@ -120,7 +120,6 @@ _u32be = struct.Struct("!I").unpack_from
 _u16le = struct.Struct("<H").unpack_from
 _u32le = struct.Struct("<I").unpack_from
 _tlv_le = struct.Struct("<HH").unpack_from
-_udp_head = struct.Struct("!HHH").unpack_from
 _tcp_head = struct.Struct("!HHIIBBHH").unpack_from
 _udp_head = struct.Struct("!HHHH").unpack_from
 
@@ -932,7 +931,7 @@ def _udp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
     lower of the two ports is tried first, and the higher one when the lower port's decoder
     rejects the header (returns before `enter_tunnel`, as GTP-U does for anything but GTPv1).
     The UDP length bounds what the datagram carries."""
-    sport, dport, length = _udp_head(buf, off)
+    sport, dport, length, _cksum = _udp_head(buf, off)
     if length >= 8:  # 0 in an IPv6 jumbogram: the IP length decides
         end = min(end, off + length)
     if ctx.datagrams is not None:  # every UDP header counts, a tunnel's too, as in Wireshark's udp.stream

@@ -396,6 +396,13 @@ class SegmentReader:
                 if isinstance(fields, tuple):  # not a `Datagram`
                     yield Segment(*fields)
 
+    def with_datagrams(self) -> Iterator[Segment | Datagram]:
+        """`Segment`s and (read with `udp`) `Datagram`s, in capture order."""
+        for batch in self.field_batches():
+            items: list[Any] = batch  # segments' fields and datagrams
+            for item in items:
+                yield Segment(*item) if isinstance(item, tuple) else item
+
     def udp_datagrams(self) -> Iterator[Datagram]:
         """The capture's UDP datagrams alone, in capture order (read afresh, whatever `udp` says)."""
         for batch in SegmentReader(self.path, self.verify, udp=True).field_batches():

@@ -235,7 +235,7 @@ def read_capture(
     """
     tally = tally if tally is not None else FrameTally()
     roles = RoleJudge(hints or RoleHints(), lambda: connection_ends(path))
-    segments = read_segments(path, tally=tally, progress=progress, udp=True)
+    segments = read_segments(path, tally=tally, progress=progress, udp=True).with_datagrams()
     collected = collect(segments, nicknames=nicknames, dialogue_sink=dialogue_sink, roles=roles)
     notes = collected.notes + tuple(tally.lines())
     broken = tally.damage

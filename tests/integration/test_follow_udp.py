@@ -128,7 +128,9 @@ def test_tcp_only_by_default() -> None:
     result = _netlab(DATA / "udp_dns.pcap")
     assert result.stdout == b""
     assert "0 of 0 stream(s)" in result.stderr.decode()
-    assert "UDP" not in result.stderr.decode()
+    err = result.stderr.decode()
+    assert "conversation" not in err  # UDP is not followed: its frames are only counted as not TCP
+    assert "frames not TCP: UDP 11" in err
 
 
 @pytest.mark.parametrize("fmt", ["text", "hex", "raw", "json", "chat", "html"])

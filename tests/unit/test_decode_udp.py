@@ -101,7 +101,7 @@ def test_a_tunnels_outer_datagram_comes_before_what_it_carries() -> None:
 
 def test_datagrams_land_in_the_callers_list_in_order() -> None:
     batch: list[object] = ["earlier"]
-    assert decode_layers(LINKTYPE_RAW, ipv4_udp(b"1"), 1, 0.0, True, None, None, batch) is None
+    assert decode_layers(LINKTYPE_RAW, ipv4_udp(b"1"), 1, 0.0, True, None, None, None, batch) is None
     assert batch[0] == "earlier" and isinstance(batch[1], Datagram)
 
 
