@@ -21,6 +21,7 @@ from netlab.capture.prescan import connection_ends
 from netlab.chat.protocol import GREETING
 from netlab.chat.wire import nick_problem
 from netlab.errors import PcapReadError
+from netlab.graphs.streams import MAX_GRAPH_SEGMENTS, SegmentKeeper
 from netlab.packets import Endpoint, Segment
 from netlab.render import RenderOptions, make_renderer
 from netlab.report.model import (
@@ -32,8 +33,9 @@ from netlab.report.model import (
     RunInfo,
 )
 from netlab.sockets.model import SocketRow
+from netlab.stream.analysis import AnalysisFlag
 from netlab.stream.dialogue import build_dialogues
-from netlab.stream.events import Closed, Data, Direction, Event, Opened, StreamStats
+from netlab.stream.events import Closed, Data, Direction, Event, Opened, Packet, StreamStats
 from netlab.stream.pipeline import follow
 from netlab.stream.reassembly import Reassembler
 from netlab.stream.roles import RoleHints, RoleJudge
@@ -52,9 +54,13 @@ class _Accumulator:
     stats: StreamStats | None = None
     first_c2s: bytes = b""
     first_s2c: bytes = b""
+    flags: dict[AnalysisFlag, int] = field(default_factory=dict)
 
     def add(self, event: Event, cap: int) -> None:
-        if isinstance(event, Opened):
+        if type(event) is Packet:
+            if event.analysis.flags:
+                self.count_flags(event)
+        elif isinstance(event, Opened):
             self.opened = event
         elif isinstance(event, Closed):
             self.stats = event.stats
@@ -67,6 +73,19 @@ class _Accumulator:
             self.events.append(event)
         else:
             self.left_out += 1
+
+    def count_flags(self, packet: Packet) -> None:
+        """Count the packet's TCP analysis flags (``retransmission`` as tshark's filter matches it)."""
+        verdict = packet.analysis
+        flags = set(verdict.flags)
+        if verdict.is_retransmission:
+            flags.add(AnalysisFlag.RETRANSMISSION)
+        for flag in flags:
+            self.flags[flag] = self.flags.get(flag, 0) + 1
+
+    def flag_counts(self) -> tuple[tuple[AnalysisFlag, int], ...]:
+        """The counts, in `AnalysisFlag`'s order."""
+        return tuple((flag, self.flags[flag]) for flag in AnalysisFlag if flag in self.flags)
 
 
 def guess_nickname(first_s2c: bytes, first_c2s: bytes) -> str:
@@ -119,6 +138,7 @@ def collect(
     dialogue_sink: TextSink | None = None,
     cap: int = MAX_EVENTS_PER_CONNECTION,
     roles: RoleJudge | None = None,
+    graph_segments: int = MAX_GRAPH_SEGMENTS,
 ) -> Collected:
     """Reassemble `segments` and keep, per connection, its first `cap` events and its statistics.
 
@@ -130,12 +150,16 @@ def collect(
     the nickname is read from the netlab handshake when the capture holds it. The follow
     transcript (the `text` format of `netlab follow`) is passed to `dialogue_sink` piece by piece.
     `roles` decides who is the server where a handshake was not captured (`netlab.stream.roles`).
+    The drawn connections also keep their first `graph_segments` segments, without payload, for
+    their graphs, and every connection counts its TCP analysis flags.
     """
     reassembler = Reassembler(roles=roles, packets=True)  # the ladder draws every captured segment
     drawn = MAX_CONNECTIONS_DRAWN  # later connections are only counted: keep no events for them
     streams: dict[int, _Accumulator] = {}
+    keeper = SegmentKeeper(lambda stream: stream < drawn, graph_segments)  # the graphs' segments
     count = 0
     first_ts = last_ts = 0.0
+    current: Segment | None = None  # the segment being fed: its `Packet` event pairs with it
 
     def take(events: list[Event]) -> None:
         for event in events:
@@ -143,14 +167,18 @@ def collect(
             if acc is None:
                 acc = streams[event.stream] = _Accumulator(event.stream)
             acc.add(event, cap if event.stream < drawn else 0)
+            if type(event) is Packet and current is not None:
+                keeper.keep(event, current)
 
     def counted() -> Iterator[Segment]:
-        nonlocal count, first_ts, last_ts
+        nonlocal count, first_ts, last_ts, current
         for segment in segments:
             count += 1
             first_ts = first_ts or segment.ts
             last_ts = segment.ts
+            current = segment
             yield segment
+        current = None
 
     if dialogue_sink is not None:
         renderer = make_renderer("text", RenderOptions())
@@ -178,6 +206,9 @@ def collect(
                 label,
                 acc.left_out if stream < drawn else 0,
                 dialogues[0] if dialogues else None,
+                flag_counts=acc.flag_counts(),
+                segments=tuple(keeper.segments.get(stream, ())),
+                segments_left_out=keeper.left_out.get(stream, 0),
             )
         )
     notes = []

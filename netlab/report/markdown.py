@@ -6,7 +6,15 @@ import time
 from collections.abc import Iterable, Sequence
 
 from netlab.report.model import MAX_CONNECTIONS_DRAWN, MAX_DIALOGUE_BYTES, ConnectionView, Report
-from netlab.report.tables import STATS_DEFINITIONS, STATS_HEADERS, socket_table, stats_rows
+from netlab.report.tables import (
+    FLAG_DEFINITIONS,
+    FLAG_HEADERS,
+    STATS_DEFINITIONS,
+    STATS_HEADERS,
+    flag_rows,
+    socket_table,
+    stats_rows,
+)
 from netlab.sockets.table import group_rows, render_text
 from netlab.stream.dialogue import Turn
 from netlab.stream.events import Direction, Gap
@@ -84,17 +92,39 @@ def render_markdown(report: Report) -> str:
             "In each dialogue, `→` marks a line the client sent to the server, `←` one the server sent to the client.",
             "",
         ]
+    if report.graphs_note:
+        out += [report.graphs_note, ""]
     for conn in report.drawn:
         out += [f"### {conn.title()}", ""]
         if conn.roles_note():
             out += [f"Roles: {conn.roles_note()}.", ""]
+        if conn.story:
+            out += [conn.story, ""]
+        out += _analysis(conn)
         out += [fence(_dialogue_text(conn)), ""]
         if conn.events_left_out:
             out += [f"({conn.events_left_out} more events not shown; see dialogue.txt)", ""]
+        out += _graphs(conn)
     if len(report.connections) > MAX_CONNECTIONS_DRAWN:
         out += [f"({len(report.connections) - MAX_CONNECTIONS_DRAWN} more connections are in the statistics only)", ""]
     out += ["The HTML report (report.html) colours each direction and draws a ladder diagram per connection.", ""]
     return "\n".join(out)
+
+
+def _analysis(conn: ConnectionView) -> list[str]:
+    """The connection's TCP analysis flag counts, as a table (or one line when nothing was flagged)."""
+    rows = flag_rows(conn)
+    if not rows:
+        return ["TCP analysis: Wireshark would flag no frame of this connection.", ""]
+    return [md_table(FLAG_HEADERS, rows), "", FLAG_DEFINITIONS, ""]
+
+
+def _graphs(conn: ConnectionView) -> list[str]:
+    """Links to the connection's graphs (SVG files beside report.md), shown inline where Markdown shows images."""
+    out = [f"![{graph.title}]({graph.file})" for graph in conn.graphs]
+    if conn.graphs:
+        out.append("")
+    return out
 
 
 def _dialogue_text(conn: ConnectionView, max_bytes: int = MAX_DIALOGUE_BYTES) -> str:

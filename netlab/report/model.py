@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netlab.packets import Endpoint
+from netlab.packets import Endpoint, Segment
 from netlab.sockets.model import SocketRow
+from netlab.stream.analysis import AnalysisFlag
 from netlab.stream.dialogue import Dialogue
 from netlab.stream.events import Event, Opened, StreamStats
 from netlab.stream.roles import explain_roles
@@ -18,6 +19,25 @@ MAX_DIALOGUE_BYTES = 64 * 1024
 MAX_CONNECTIONS_DRAWN = 40
 #: The most arrows in one ladder diagram.
 MAX_LADDER_ROWS = 160
+#: By default (`GraphPolicy.AUTO`), graphs are drawn for this many connections (the first ones).
+AUTO_GRAPHED_CONNECTIONS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """One graph of a connection, drawn (`netlab.report.figures`).
+
+    Attributes:
+        kind: ``seq``, ``rtt``, ``throughput`` or ``window`` (`netlab.graphs.series.GRAPH_KINDS`).
+        title: what it shows, for a caption or a link.
+        svg: the SVG markup to inline in HTML.
+        file: the SVG file's name, beside report.md.
+    """
+
+    kind: str
+    title: str
+    svg: str
+    file: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +83,15 @@ class ConnectionView:
         client_label: who the client is (a nickname), or "".
         events_left_out: events not kept because of the cap.
         dialogue: the kept events grouped into turns (`netlab.stream.build_dialogues`).
+        flag_counts: per TCP analysis flag, the frames Wireshark flags with it (flags never set are
+            left out); ``retransmission`` counts as `tshark -Y tcp.analysis.retransmission` does,
+            fast and spurious ones included.
+        segments: the captured segments (payload dropped) the graphs are drawn from, at most
+            `netlab.graphs.streams.MAX_GRAPH_SEGMENTS` (see `segments_left_out`).
+        segments_left_out: segments beyond that cap.
+        rtt_samples: ``(capture time, RTT seconds)`` pairs for the RTT graph (empty: none drawn).
+        story: the connection's behaviour told in a few sentences, or None (nothing shown).
+        graphs: its graphs, once drawn.
     """
 
     stream: int
@@ -72,6 +101,12 @@ class ConnectionView:
     client_label: str = ""
     events_left_out: int = 0
     dialogue: Dialogue | None = None
+    flag_counts: tuple[tuple[AnalysisFlag, int], ...] = ()
+    segments: tuple[Segment, ...] = ()
+    segments_left_out: int = 0
+    rtt_samples: tuple[tuple[float, float], ...] = ()
+    story: str | None = None
+    graphs: tuple[Graph, ...] = ()
 
     @property
     def client(self) -> Endpoint | None:
@@ -111,13 +146,17 @@ class CaptureSummary:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Everything a report shows; `sockets` is None when there was no snapshot (`report --read`)."""
+    """Everything a report shows; `sockets` is None when there was no snapshot (`report --read`).
+
+    `graphs_note` says which connections have no graphs and why ("" when each drawn one has them).
+    """
 
     run: RunInfo
     capture: CaptureSummary | None
     connections: tuple[ConnectionView, ...]
     sockets: tuple[SocketRow, ...] | None = None
     sockets_note: str = ""
+    graphs_note: str = ""
 
     @property
     def drawn(self) -> tuple[ConnectionView, ...]:

@@ -12,6 +12,7 @@ from netlab.errors import LabError, PcapReadError
 from netlab.invocation import program_text
 from netlab.packets import Endpoint
 from netlab.report.build import Collected, build_report, read_capture
+from netlab.report.figures import GraphPolicy, add_graphs
 from netlab.report.markdown import render_markdown
 from netlab.report.model import Command, Report, RunInfo
 from netlab.report.page import render_html
@@ -65,12 +66,15 @@ def collect_into(
         raise LabError(f"cannot write {dialogue}: {error.strerror}") from None
 
 
-def write_report(report: Report, directory: Path) -> ReportFiles:
+def write_report(report: Report, directory: Path, graphs: GraphPolicy = GraphPolicy.AUTO) -> ReportFiles:
     """Write report.md and report.html into `directory` (dialogue.txt is written by `collect_into`).
 
-    Without a capture there is no dialogue.txt, and `ReportFiles.dialogue` is None.
+    The connections' graphs are drawn as `graphs` says, one SVG file each beside report.md
+    (`netlab.report.figures`). Without a capture there is no dialogue.txt, and
+    `ReportFiles.dialogue` is None.
     """
     prepare_directory(directory)
+    report = add_graphs(report, directory, graphs)
     dialogue = directory / "dialogue.txt"
     files = ReportFiles(
         directory, dialogue if dialogue.exists() else None, directory / "report.md", directory / "report.html"
@@ -81,11 +85,12 @@ def write_report(report: Report, directory: Path) -> ReportFiles:
 
 
 def report_from_pcap(
-    pcap: Path, directory: Path, server_ports: Iterable[int] = ()
+    pcap: Path, directory: Path, server_ports: Iterable[int] = (), graphs: GraphPolicy = GraphPolicy.AUTO
 ) -> tuple[ReportFiles, Report, PcapReadError | None]:
     """`netlab report --read`: a report from any capture, without the sockets section.
 
-    `server_ports`: the ports the user named as the servers' (``--port``). Returns the files, the
+    `server_ports`: the ports the user named as the servers' (``--port``); `graphs`: which
+    connections get graphs (``--graphs``/``--no-graphs``). Returns the files, the
     report, and the error that cut a truncated or damaged capture short (the report then covers
     everything before it, and says so), or None.
     """
@@ -111,4 +116,4 @@ def report_from_pcap(
         notes=("The sockets section is omitted: a capture file does not show the sockets.",),
     )
     report = build_report(run, collected, capture_path=str(pcap))
-    return write_report(report, directory), report, broken
+    return write_report(report, directory, graphs), report, broken
