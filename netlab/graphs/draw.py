@@ -109,10 +109,22 @@ def svg_text(data: GraphData, css_class: str = "graph") -> str:
     return inline_svg(render(data, "svg"), css_class)
 
 
-def inline_svg(content: bytes, css_class: str = "graph") -> str:
-    """An SVG file's bytes (from `render`) as markup to inline in HTML: the prolog and DOCTYPE cut off."""
+def inline_svg(content: bytes, css_class: str = "graph", id_prefix: str = "") -> str:
+    """An SVG file's bytes (from `render`) as markup to inline in HTML.
+
+    The prolog and DOCTYPE are cut off, `css_class` goes on the root element, and every element id
+    (matplotlib names them ``figure_1``, ``axes_1``... in every graph) and each reference to one
+    gets `id_prefix` (default: one made from the content), so that graphs inlined in one page keep
+    their ids apart.
+    """
     text = content.decode("utf-8")
     text = text[text.index("<svg") :]
+    prefix = id_prefix or f"g{hashlib.sha256(content).hexdigest()[:8]}-"
+    text = (
+        text.replace(' id="', f' id="{prefix}')
+        .replace("url(#", f"url(#{prefix}")
+        .replace('href="#', f'href="#{prefix}')
+    )
     return re.sub(r"<svg\b", f'<svg class="{css_class}" role="img"', text, count=1)
 
 

@@ -72,7 +72,9 @@ def _draw_connection(conn: ConnectionView, directory: Path) -> tuple[Graph, ...]
             path.write_bytes(content)
         except OSError as error:
             raise LabError(f"cannot write {path}: {error.strerror}") from None
-        graphs.append(Graph(kind, data.title, inline_svg(content, f"graph graph-{kind}"), name))
+        graphs.append(
+            Graph(kind, data.title, inline_svg(content, f"graph graph-{kind}", f"s{conn.stream}-{kind}-"), name)
+        )
     log.debug("stream %d: %d graphs drawn", conn.stream, len(graphs))
     return tuple(graphs)
 
