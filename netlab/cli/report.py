@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
                 "--graphs/--no-graphs",
                 help="Draw each connection's TCP graphs (time-sequence, throughput, window) into the report: "
                 "--graphs for every connection the report draws, --no-graphs for none "
-                "(default: the first 10 connections).",
+                "(default: the first 6 connections).",
                 show_default=False,
             ),
         ] = None,

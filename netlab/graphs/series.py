@@ -18,8 +18,8 @@ order), these functions compute what each graph plots; `netlab.graphs.draw` draw
 
 Conventions. Times are seconds since `origin`: the connection's first captured segment unless
 given. Sequence and ACK numbers are relative to the direction's initial sequence number, as
-Wireshark shows them (and as the reassembler's `Packet` events carry them): the SYN is 0 and the
-first data byte 1; without a captured SYN the first segment seen starts at 1. They are computed
+Wireshark shows them: the SYN is 0 and the first data byte 1; without a captured SYN, as in
+Wireshark, the first ACK of the other side (or else the direction's first segment) reads as 1. They are computed
 modulo 2**32 through `netlab.stream.seq`, so a capture that wraps gives a continuous graph.
 
 Window scale (RFC 7323): a window is scaled by the shift its sender's SYN announced, only when
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from netlab.packets import ACK, FIN, NO_WINDOW_SCALE, RST, SYN, Endpoint, Segment
 from netlab.stream.analysis import AnalysisFlag, ConnectionAnalysis, FrameAnalysis
-from netlab.stream.seq import seq_diff
+from netlab.stream.seq import seq_add, seq_diff
 
 __all__ = [
     "GRAPH_KINDS",
@@ -227,13 +227,18 @@ def _walk(segments: Sequence[Segment], first: Endpoint) -> tuple[list[_Step], di
     for seg in segments:
         forward = seg.src == first
         own, other = sides[forward], sides[not forward]
-        if own.base is None:
-            own.base = seg.seq if seg.flags & SYN else (seg.seq - 1) & 0xFFFFFFFF
         if seg.flags & SYN:
+            own.base = seg.seq
             own.syn_seen = True
             own.syn_scale = seg.wscale
+        elif own.base is None:
+            own.base = seq_add(seg.seq, -1)
+        ack: int | None = None
+        if seg.flags & ACK:
+            if other.base is None:  # as Wireshark: an ACK tells where the other side starts
+                other.base = seq_add(seg.ack, -1)
+            ack = seq_diff(seg.ack, other.base)
         seq = seq_diff(seg.seq, own.base)
-        ack = seq_diff(seg.ack, other.base) if seg.flags & ACK and other.base is not None else None
         steps.append(_Step(seg, forward, seq, ack, analysis.feed(forward, seg)))
     return steps, sides
 

@@ -20,7 +20,7 @@ MAX_CONNECTIONS_DRAWN = 40
 #: The most arrows in one ladder diagram.
 MAX_LADDER_ROWS = 160
 #: By default (`GraphPolicy.AUTO`), graphs are drawn for this many connections (the first ones).
-AUTO_GRAPHED_CONNECTIONS = 10
+AUTO_GRAPHED_CONNECTIONS = 6
 
 
 @dataclass(frozen=True, slots=True)

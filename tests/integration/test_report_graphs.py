@@ -9,9 +9,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conformance_kit import KIT
 from typer.testing import CliRunner
 
+from netlab.capture.pcapfile import read_segments
 from netlab.cli.app import app
+from netlab.graphs.draw import render
+from netlab.graphs.series import GRAPH_KINDS, graph_data
+from netlab.graphs.streams import segments_by_stream
 from netlab.report.model import AUTO_GRAPHED_CONNECTIONS
 
 LOSSY = Path(__file__).resolve().parents[1] / "data" / "lab_hosts4_lossy.pcap"
@@ -28,6 +33,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 KINDS = ("seq", "throughput", "window")
+PCAPS = sorted((KIT / "pcaps").glob("*.pcap*")) if (KIT / "pcaps").is_dir() else []
 
 
 def many_connections_pcap(path: Path, connections: int, lines: int = 3) -> Path:
@@ -168,3 +174,21 @@ def test_the_lossy_report_with_its_graphs_renders_in_chromium(lossy_report: Path
     assert max(count for count, _ in colours) < 0.97 * total, "the screenshot is one colour"
     red = sum(n for n, c in colours if all(abs(a - b) < 30 for a, b in zip(c, (0xC6, 0x28, 0x28), strict=True)))
     assert red > 100, "no retransmission marks (red crosses) were drawn"
+
+
+@pytest.mark.skipif(not PCAPS, reason="../shared/conformance/pcaps is not there")
+def test_every_conformance_connection_can_be_graphed() -> None:
+    """Every connection of the public corpus gives every graph's data; the first of each capture is drawn."""
+    drawn = 0
+    for pcap in PCAPS:
+        streams = segments_by_stream(read_segments(pcap))
+        for stream, segments in streams.items():
+            for kind in GRAPH_KINDS:
+                data = graph_data(kind, segments, [(s.ts, 0.001) for s in segments[:3]])
+                assert data.kind == kind, (pcap.name, stream)
+        if streams:
+            first = streams[min(streams)]
+            for kind in KINDS:
+                assert render(graph_data(kind, first), "svg").startswith(b"<?xml"), pcap.name
+            drawn += 1
+    assert drawn > 50

@@ -264,13 +264,17 @@ def test_bytes_in_flight_is_the_highest_sequence_sent_minus_the_highest_ack(conv
         base: dict[Endpoint, int] = {}
         highest, acked = 0, None
         for seg in segments:
-            base.setdefault(seg.src, seg.seq if seg.flags & SYN else (seg.seq - 1) & M)
+            if seg.flags & SYN:
+                base[seg.src] = seg.seq
+            base.setdefault(seg.src, (seg.seq - 1) & M)
+            if seg.flags & ACK:
+                base.setdefault(seg.dst, (seg.ack - 1) & M)
             if seg.src == sender:
                 span = seg.wire_len + (1 if seg.flags & (SYN | FIN) else 0)
                 highest = max(highest, ((seg.seq - base[sender]) & M) + span)
                 if seg.wire_len and acked is not None:
                     expected.append(max(0, highest - acked))
-            elif seg.flags & ACK and sender in base:
+            elif seg.flags & ACK:
                 ack = (seg.ack - base[sender]) & M
                 acked = ack if acked is None else max(acked, ack)
         assert list(win.bytes_in_flight.y) == expected
