@@ -64,7 +64,8 @@ def timed(tree: Path, capture: Path, mode: list[str]) -> tuple[float, float]:
         env = {**os.environ, "PYTHONPATH": str(tree)}
         before = os.times()
         start = before.elapsed
-        subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
+        # cwd=tree: `python -m` puts the working directory ahead of PYTHONPATH
+        subprocess.run(command, env=env, cwd=tree, check=True, capture_output=True, timeout=600)
         after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     return cpu, after.elapsed - start
@@ -77,7 +78,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--baseline", type=Path)
     args = parser.parse_args()
-    captures = args.capture or [
+    captures = [c.resolve() for c in args.capture] or [
         ROOT / "tests" / "data" / "lab_hosts4_lossy.pcap",
         many_connections(CACHE / f"report-{args.connections}-connections.pcap", args.connections),
     ]
