@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
                 "--graphs/--no-graphs",
                 help="Draw each connection's TCP graphs (time-sequence, throughput, window) into the report: "
                 "--graphs for every connection the report draws, --no-graphs for none "
-                "(default: the first 6 connections).",
+                "(default: graphs when the capture has at most 6 connections).",
                 show_default=False,
             ),
         ] = None,
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         """
 
         def body() -> None:
-            from netlab.report.figures import GraphPolicy
+            from netlab.report.model import GraphPolicy
             from netlab.report.write import report_from_pcap
 
             if not read.exists():

@@ -139,6 +139,7 @@ def collect(
     cap: int = MAX_EVENTS_PER_CONNECTION,
     roles: RoleJudge | None = None,
     graph_segments: int = MAX_GRAPH_SEGMENTS,
+    graph_connections: int = MAX_CONNECTIONS_DRAWN,
 ) -> Collected:
     """Reassemble `segments` and keep, per connection, its first `cap` events and its statistics.
 
@@ -150,13 +151,14 @@ def collect(
     the nickname is read from the netlab handshake when the capture holds it. The follow
     transcript (the `text` format of `netlab follow`) is passed to `dialogue_sink` piece by piece.
     `roles` decides who is the server where a handshake was not captured (`netlab.stream.roles`).
-    The drawn connections also keep their first `graph_segments` segments, without payload, for
-    their graphs, and every connection counts its TCP analysis flags.
+    The first `graph_connections` connections also keep their first `graph_segments` segments,
+    without payload, for their graphs, and every connection counts its TCP analysis flags.
     """
     reassembler = Reassembler(roles=roles, packets=True)  # the ladder draws every captured segment
     drawn = MAX_CONNECTIONS_DRAWN  # later connections are only counted: keep no events for them
     streams: dict[int, _Accumulator] = {}
-    keeper = SegmentKeeper(lambda stream: stream < drawn, graph_segments)  # the graphs' segments
+    graphed = min(drawn, graph_connections)
+    keeper = SegmentKeeper(lambda stream: stream < graphed, graph_segments)  # the graphs' segments
     count = 0
     first_ts = last_ts = 0.0
     current: Segment | None = None  # the segment being fed: its `Packet` event pairs with it
@@ -227,11 +229,13 @@ def read_capture(
     nicknames: Mapping[Endpoint, str] | None = None,
     dialogue_sink: TextSink | None = None,
     hints: RoleHints | None = None,
+    graph_connections: int = MAX_CONNECTIONS_DRAWN,
 ) -> tuple[Collected, PcapReadError | None]:
     """`collect` over a capture file; a truncated/corrupt tail is returned, not raised.
 
     Roles of connections without a captured handshake are decided from `hints` and from the
-    file's other connections (read ahead when needed).
+    file's other connections (read ahead when needed). `graph_connections`: how many connections
+    (the first ones) keep their segments for graphs.
 
     Raises:
         PcapReadError: the file is missing or not a capture at all (nothing readable).
@@ -254,7 +258,9 @@ def read_capture(
             broken = error
 
     roles = RoleJudge(hints or RoleHints(), lambda: connection_ends(path))
-    collected = collect(segments(), nicknames=nicknames, dialogue_sink=dialogue_sink, roles=roles)
+    collected = collect(
+        segments(), nicknames=nicknames, dialogue_sink=dialogue_sink, roles=roles, graph_connections=graph_connections
+    )
     notes = collected.notes
     if broken is not None:
         notes += (f"the capture ends early: {broken}",)

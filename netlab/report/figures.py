@@ -4,31 +4,23 @@ Each connection drawn in the report gets its time-sequence, throughput and windo
 RTT graph when it has RTT samples), from the segments `netlab.report.build.collect` kept for it:
 one SVG file per graph beside report.md (``stream-N-seq.svg``...), which report.md links to, and
 the same SVG inlined in report.html. Drawing costs time (a tenth of a second or so per graph), so
-how many connections get graphs is a choice (`GraphPolicy`).
+whether connections get graphs is a choice (`GraphPolicy`): by default, only when the report has
+few connections (a student's lab), where they cost about a second.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from dataclasses import replace
 from pathlib import Path
 
 from netlab.errors import LabError
-from netlab.report.model import AUTO_GRAPHED_CONNECTIONS, ConnectionView, Graph, Report
+from netlab.report.model import AUTO_GRAPHED_CONNECTIONS, ConnectionView, Graph, GraphPolicy, Report
 
 log = logging.getLogger(__name__)
 
 #: The graphs a report draws per connection, in order (``rtt`` only with RTT samples).
 REPORT_GRAPHS = ("seq", "throughput", "window", "rtt")
-
-
-class GraphPolicy(enum.Enum):
-    """Which connections get graphs: the first `AUTO_GRAPHED_CONNECTIONS`, every drawn one, or none."""
-
-    AUTO = "auto"
-    ALL = "all"
-    NONE = "none"
 
 
 def add_graphs(report: Report, directory: Path, policy: GraphPolicy = GraphPolicy.AUTO) -> Report:
@@ -40,17 +32,17 @@ def add_graphs(report: Report, directory: Path, policy: GraphPolicy = GraphPolic
     if policy is GraphPolicy.NONE or not report.drawn:
         note = "Graphs were not drawn (`--no-graphs`)." if report.drawn else ""
         return replace(report, graphs_note=note)
-    limit = len(report.drawn) if policy is GraphPolicy.ALL else AUTO_GRAPHED_CONNECTIONS
-    connections = list(report.connections)
-    for index, conn in enumerate(report.drawn[:limit]):
-        connections[index] = replace(conn, graphs=_draw_connection(conn, directory))
-    note = ""
-    if len(report.drawn) > limit:
+    if policy is GraphPolicy.AUTO and len(report.connections) > AUTO_GRAPHED_CONNECTIONS:
         note = (
-            f"Graphs are drawn for the first {limit} connections only, to keep the report quick; "
-            f"`netlab report --graphs` draws them for all {len(report.drawn)} drawn connections."
+            f"Graphs are drawn by default only for captures of at most {AUTO_GRAPHED_CONNECTIONS} connections, "
+            f"to keep the report quick; `netlab report --graphs` draws them for the {len(report.drawn)} "
+            "connections this report shows."
         )
-    return replace(report, connections=tuple(connections), graphs_note=note)
+        return replace(report, graphs_note=note)
+    connections = list(report.connections)
+    for index, conn in enumerate(report.drawn[: policy.connections]):
+        connections[index] = replace(conn, graphs=_draw_connection(conn, directory))
+    return replace(report, connections=tuple(connections))
 
 
 def _draw_connection(conn: ConnectionView, directory: Path) -> tuple[Graph, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from netlab.packets import Endpoint, Segment
@@ -19,8 +20,24 @@ MAX_DIALOGUE_BYTES = 64 * 1024
 MAX_CONNECTIONS_DRAWN = 40
 #: The most arrows in one ladder diagram.
 MAX_LADDER_ROWS = 160
-#: By default (`GraphPolicy.AUTO`), graphs are drawn for this many connections (the first ones).
+#: By default (`GraphPolicy.AUTO`), graphs are drawn when a report has at most this many connections.
 AUTO_GRAPHED_CONNECTIONS = 6
+
+
+class GraphPolicy(enum.Enum):
+    """Which connections get graphs: AUTO every one when there are at most `AUTO_GRAPHED_CONNECTIONS`
+    (else none), ALL every connection the report draws, NONE none."""
+
+    AUTO = "auto"
+    ALL = "all"
+    NONE = "none"
+
+    @property
+    def connections(self) -> int:
+        """How many connections (the first ones, by stream number) may get graphs: those keep their segments."""
+        if self is GraphPolicy.NONE:
+            return 0
+        return AUTO_GRAPHED_CONNECTIONS if self is GraphPolicy.AUTO else MAX_CONNECTIONS_DRAWN
 
 
 @dataclass(frozen=True, slots=True)

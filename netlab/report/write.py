@@ -12,9 +12,9 @@ from netlab.errors import LabError, PcapReadError
 from netlab.invocation import program_text
 from netlab.packets import Endpoint
 from netlab.report.build import Collected, build_report, read_capture
-from netlab.report.figures import GraphPolicy, add_graphs
+from netlab.report.figures import add_graphs
 from netlab.report.markdown import render_markdown
-from netlab.report.model import Command, Report, RunInfo
+from netlab.report.model import Command, GraphPolicy, Report, RunInfo
 from netlab.report.page import render_html
 from netlab.stream.roles import RoleHints
 
@@ -51,17 +51,21 @@ def collect_into(
     pcap: Path,
     nicknames: Mapping[Endpoint, str] | None = None,
     hints: RoleHints | None = None,
+    graphs: GraphPolicy = GraphPolicy.AUTO,
 ) -> tuple[Collected, PcapReadError | None]:
     """Read `pcap`, streaming its follow transcript into `directory/dialogue.txt`.
 
     `hints`: what is known about the servers (`netlab.stream.roles`), for connections whose
-    handshake was not captured.
+    handshake was not captured; `graphs`: which connections will get graphs (only they keep
+    their segments).
     """
     prepare_directory(directory)
     dialogue = directory / "dialogue.txt"
     try:
         with dialogue.open("w", encoding="utf-8") as sink:
-            return read_capture(pcap, nicknames=nicknames, dialogue_sink=sink.write, hints=hints)
+            return read_capture(
+                pcap, nicknames=nicknames, dialogue_sink=sink.write, hints=hints, graph_connections=graphs.connections
+            )
     except OSError as error:
         raise LabError(f"cannot write {dialogue}: {error.strerror}") from None
 
@@ -95,7 +99,7 @@ def report_from_pcap(
     everything before it, and says so), or None.
     """
     hints = RoleHints(ports=frozenset(server_ports))
-    collected, broken = collect_into(directory, pcap, hints=hints)
+    collected, broken = collect_into(directory, pcap, hints=hints, graphs=graphs)
     netlab = program_text(privileged=False)
     run = RunInfo(
         title=f"netlab report: {pcap.name}",

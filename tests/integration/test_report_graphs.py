@@ -134,17 +134,20 @@ def test_no_graphs_draws_none_and_says_so(tmp_path: Path) -> None:
     assert "--no-graphs" in html and "tcp.analysis.retransmission" in html  # the flag counts stay
 
 
-def test_by_default_only_the_first_connections_get_graphs(tmp_path: Path) -> None:
-    pcap = many_connections_pcap(tmp_path / "many.pcap", AUTO_GRAPHED_CONNECTIONS + 2)
+def test_by_default_only_a_capture_of_few_connections_gets_graphs(tmp_path: Path) -> None:
+    few = many_connections_pcap(tmp_path / "few.pcap", AUTO_GRAPHED_CONNECTIONS)
+    result = CliRunner().invoke(app, ["report", "--read", str(few), "--out", str(tmp_path / "few")])
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "few").glob("stream-*-seq.svg"))) == AUTO_GRAPHED_CONNECTIONS
+    pcap = many_connections_pcap(tmp_path / "many.pcap", AUTO_GRAPHED_CONNECTIONS + 1)
     out = tmp_path / "many"
     result = CliRunner().invoke(app, ["report", "--read", str(pcap), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    seq_files = sorted(out.glob("stream-*-seq.svg"))
-    assert len(seq_files) == AUTO_GRAPHED_CONNECTIONS
-    assert f"first {AUTO_GRAPHED_CONNECTIONS} connections" in (out / "report.md").read_text(encoding="utf-8")
+    assert not list(out.glob("*.svg"))
+    assert f"at most {AUTO_GRAPHED_CONNECTIONS} connections" in (out / "report.md").read_text(encoding="utf-8")
     result = CliRunner().invoke(app, ["report", "--read", str(pcap), "--out", str(out), "--graphs"])
     assert result.exit_code == 0, result.output
-    assert len(list(out.glob("stream-*-seq.svg"))) == AUTO_GRAPHED_CONNECTIONS + 2
+    assert len(list(out.glob("stream-*-seq.svg"))) == AUTO_GRAPHED_CONNECTIONS + 1
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")

@@ -239,7 +239,8 @@ def test_the_story_and_the_flag_counts_are_shown_escaped_and_nothing_without_a_s
 def test_graphs_are_drawn_into_the_directory_inlined_as_valid_svg_and_linked(tmp_path: object) -> None:
     from pathlib import Path
 
-    from netlab.report.figures import GraphPolicy, add_graphs
+    from netlab.report.figures import add_graphs
+    from netlab.report.model import GraphPolicy
 
     directory = Path(str(tmp_path))
     report = build_report(_run(), collect(_chat(retransmit=True)), capture_path="c.pcap")
