@@ -117,6 +117,8 @@ def test_each_connection_has_its_graphs_as_files_linked_from_markdown_and_inline
     assert len(re.findall(r'<svg class="graph graph-seq"', html)) == 3
     assert len(re.findall(r'<svg class="graph ', html)) == 9
     assert "<script" not in html.lower() and "<?xml" not in html
+    assert not re.findall(r"url\((?!#)", html), "an SVG refers to something outside the page"
+    assert not re.findall(r'href="(?!#)', html.split("<svg", 1)[1]), "a graph links outside the page"
     ids = re.findall(r' id="([^"]+)"', html)
     assert len(ids) == len(set(ids)), "an element id appears twice in the page"
     seq = html[html.index('id="stream-1-seq"') :]
