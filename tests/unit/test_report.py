@@ -253,3 +253,9 @@ def test_graphs_are_drawn_into_the_directory_inlined_as_valid_svg_and_linked(tmp
     for svg in re.findall(r'<svg class="graph.*?</svg>', html, re.S):
         ET.fromstring(svg)
     assert "![Time-sequence graph (tcptrace), stream 0](stream-0-seq.svg)" in render_markdown(drawn)
+    # RTT samples (the analysis's per-frame ack_rtt, filled in by whoever has them) add the RTT graph
+    from dataclasses import replace
+
+    conn = report.connections[0]
+    timed = replace(report, connections=(replace(conn, rtt_samples=((conn.segments[2].ts, 0.001),)),))
+    assert [g.kind for g in add_graphs(timed, directory).connections[0].graphs][-1] == "rtt"
