@@ -36,7 +36,7 @@ _LEGEND_WIDTH = 2.2  # inches kept free on the right for the legends (outside th
 _DPI = 100
 # Above this many points a series is rasterised inside the SVG (an embedded image instead of one
 # element per point), so that a long connection does not make a multi-megabyte page.
-_RASTER_ABOVE = 3000
+_RASTER_ABOVE = 800
 _TIME_LABEL = "time since the connection's first segment (s)"
 _STYLE: dict[str, Any] = {
     "font.size": 8,
@@ -134,6 +134,7 @@ def render(data: GraphData, fmt: str) -> bytes:
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     salt = hashlib.sha256(f"{data.kind}\0{data.title}".encode()).hexdigest()[:16]
     settings: Any = {**_STYLE, "svg.hashsalt": salt}
@@ -144,7 +145,7 @@ def render(data: GraphData, fmt: str) -> bytes:
         FigureCanvasAgg(figure)
         # Fixed margins in inches (a layout engine measures every label first: about half the time).
         figure.subplots_adjust(
-            left=0.9 / _PANEL_SIZE[0],
+            left=1.05 / _PANEL_SIZE[0],
             right=1 - _LEGEND_WIDTH / _PANEL_SIZE[0],
             top=1 - 0.55 / height,
             bottom=0.5 / height,
@@ -153,11 +154,18 @@ def render(data: GraphData, fmt: str) -> bytes:
         axes = figure.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
         figure.suptitle(data.title, fontsize=9, y=1 - 0.08 / height, va="top")
         _DRAWERS[data.kind](data, list(axes))
+        for ax in axes:  # 3,500,000 rather than 3.5 with "1e6" over the panel's title
+            ax.yaxis.set_major_formatter(FuncFormatter(_plain))
         axes[-1].set_xlabel(_TIME_LABEL)
         out = io.BytesIO()
         metadata: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
         figure.savefig(out, format=fmt, metadata=metadata, dpi=_DPI)
     return out.getvalue()
+
+
+def _plain(value: float, _position: object) -> str:
+    """A tick label: whole numbers with thousands separators, small fractions as they are."""
+    return f"{value:,.0f}" if value == int(value) or abs(value) >= 100 else f"{value:g}"
 
 
 def _panel_count(data: GraphData) -> int:
@@ -193,8 +201,9 @@ def _seq_panel(ax: Any, seq: TimeSequence) -> None:
     The window's edge is often far above the bytes sent (64 KiB against a few lines of chat); the
     axis then stops a little above the data and the legend says how far above the edge is.
     """
+    raster = _raster(seq.segments + len(seq.acks))
     if seq.acks:
-        ax.step(seq.acks.x, seq.acks.y, where="post", color="#555555", linewidth=1, label="ACK")
+        ax.step(seq.acks.x, seq.acks.y, where="post", color="#555555", linewidth=1, label="ACK", rasterized=raster)
     top = max((*seq.data.high, *seq.retransmissions.high, *seq.out_of_order.high, *seq.acks.y), default=0)
     bottom = min((*seq.data.low, *seq.retransmissions.low, *seq.out_of_order.low, *seq.acks.y), default=0)
     if seq.window:
@@ -206,10 +215,18 @@ def _seq_panel(ax: Any, seq: TimeSequence) -> None:
             ahead = min(w - a for w, a in zip(seq.window.y, seq.acks.y, strict=True))
             label += f"\nabove the plot: ≥ {ahead:,.0f} bytes\nbeyond the ACK"
             ax.set_ylim(bottom - 0.05 * span, top + 0.15 * span)
-        ax.step(seq.window.x, seq.window.y, where="post", color="#2e7d32", linestyle="--", linewidth=1, label=label)
+        ax.step(
+            seq.window.x,
+            seq.window.y,
+            where="post",
+            color="#2e7d32",
+            linestyle="--",
+            linewidth=1,
+            label=label,
+            rasterized=raster,
+        )
     bars = seq.data
     if bars:
-        raster = _raster(len(bars))
         ax.vlines(
             bars.x,
             bars.low,
@@ -285,6 +302,7 @@ def _throughput_line(ax: Any, put: Throughput, colour: str, marker: str, style: 
             linestyle=":",
             linewidth=1.4,
             label=f"goodput from {put.sender}\n(no retransmissions)",
+            rasterized=_raster(len(put.goodput)),
         )
     return True
 
@@ -299,6 +317,7 @@ def _draw_window(data: GraphData, axes: list[Any]) -> None:
 def _window_panel(ax: Any, win: WindowSeries) -> None:
     """The advertised window and the bytes in flight; on a log scale when they are far apart."""
     scale = "scaled" if win.window_scale is not None else "unscaled: scale unknown"
+    raster = _raster(len(win.receive_window) + len(win.bytes_in_flight))
     if win.receive_window:
         ax.step(
             win.receive_window.x,
@@ -308,6 +327,7 @@ def _window_panel(ax: Any, win: WindowSeries) -> None:
             linestyle="--",
             linewidth=1.2,
             label=f"window advertised\nby {win.receiver}\n({scale})",
+            rasterized=raster,
         )
     if win.bytes_in_flight:
         ax.plot(
@@ -319,15 +339,12 @@ def _window_panel(ax: Any, win: WindowSeries) -> None:
             linestyle="none",
             linewidth=0.8,
             label=f"bytes in flight\nfrom {win.sender}",
-            rasterized=_raster(len(win.bytes_in_flight)),
+            rasterized=raster,
         )
     ax.set_title(f"{win.sender} → {win.receiver}", loc="left")
     flight = max(win.bytes_in_flight.y, default=0)
     if flight and max(win.receive_window.y, default=0) > 8 * flight:
-        from matplotlib.ticker import FuncFormatter
-
         ax.set_yscale("symlog", linthresh=10)
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
         ax.set_ylabel("bytes (log scale)")
     else:
         ax.set_ylabel("bytes")
