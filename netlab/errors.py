@@ -106,3 +106,7 @@ def os_reason(error: OSError) -> str:
     if error.errno:
         return os.strerror(error.errno)
     return error.strerror or str(error) or type(error).__name__
+
+
+class GraphError(NetlabError):
+    """A graph could not be drawn or written (unknown kind or file format, a file that cannot be written)."""

@@ -106,6 +106,15 @@ def register(app: typer.Typer) -> None:
             "reports"
         ),
         name: Annotated[str | None, typer.Option("--name", help="Run name (default lab-YYYYmmdd-HHMMSS).")] = None,
+        graphs: Annotated[
+            bool | None,
+            typer.Option(
+                "--graphs/--no-graphs",
+                help="Draw each connection's TCP graphs into the report: --graphs for every connection, "
+                "--no-graphs for none (default: graphs when there are at most 6 connections).",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
         """Run the whole networks lab in one command and write a report a teacher can open.
 
@@ -142,6 +151,7 @@ def register(app: typer.Typer) -> None:
         def body() -> None:
             from netlab.lab.impair import Impairment
             from netlab.lab.run import LabConfig, LabRun
+            from netlab.report.model import GraphPolicy
 
             config = LabConfig(
                 clients=clients,
@@ -155,6 +165,7 @@ def register(app: typer.Typer) -> None:
                 captures_dir=captures,
                 reports_dir=reports,
                 run_name=name,
+                graphs=GraphPolicy.AUTO if graphs is None else GraphPolicy.ALL if graphs else GraphPolicy.NONE,
             )
             if hosts:
                 from netlab.lab.netns import require_root

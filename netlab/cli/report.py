@@ -53,17 +53,29 @@ def register(app: typer.Typer) -> None:
                 "whose handshake the capture does not hold.",
             ),
         ] = None,
+        graphs: Annotated[
+            bool | None,
+            typer.Option(
+                "--graphs/--no-graphs",
+                help="Draw each connection's TCP graphs (time-sequence, throughput, window) into the report: "
+                "--graphs for every connection the report draws, --no-graphs for none "
+                "(default: graphs when the capture has at most 6 connections).",
+                show_default=False,
+            ),
+        ] = None,
     ) -> None:
-        """Build the lab report from a capture: each TCP connection's dialogue, ladder diagram and statistics.
+        """Build the lab report from a capture: each TCP connection's dialogue, ladder diagram, statistics and graphs.
 
         Writes DIR/dialogue.txt (the `netlab follow` transcript), DIR/report.md and DIR/report.html
-        (one self-contained page: open it in any browser). The sockets section of `netlab lab`'s
-        report is left out, since a capture does not show sockets. Prints the paths on stdout.
+        (one self-contained page: open it in any browser), and the graphs as DIR/stream-N-KIND.svg.
+        The sockets section of `netlab lab`'s report is left out, since a capture does not show
+        sockets. Prints the paths on stdout.
         """
 
         def body() -> None:
             from netlab.capture.undecoded import FrameTally
             from netlab.cli.progress import read_progress
+            from netlab.report.model import GraphPolicy
             from netlab.report.write import report_from_pcap
 
             if not read.exists():
@@ -72,9 +84,12 @@ def register(app: typer.Typer) -> None:
                 raise PcapReadError(f"{read} is a directory; give a .pcap or .pcapng file")
             directory = out or default_out(read)
             typer.echo(f"netlab: reading {read} ...", err=True)
+            policy = GraphPolicy.AUTO if graphs is None else GraphPolicy.ALL if graphs else GraphPolicy.NONE
             tally, progress = FrameTally(), read_progress(str(read))
             try:
-                files, built, broken = report_from_pcap(read, directory, port or [], tally=tally, progress=progress)
+                files, built, broken = report_from_pcap(
+                    read, directory, port or [], policy, tally=tally, progress=progress
+                )
             finally:
                 if progress is not None:
                     progress.close()

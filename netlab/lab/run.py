@@ -34,7 +34,7 @@ from netlab.lab.script import Script, StepKind, default_script, parse_script
 from netlab.lab.verify import check_sent, expected_bytes
 from netlab.packets import Endpoint
 from netlab.report.build import build_report
-from netlab.report.model import Command, Report, RunInfo
+from netlab.report.model import Command, GraphPolicy, Report, RunInfo
 from netlab.report.write import ReportFiles, collect_into, write_report
 from netlab.sockets.model import ChatClient as RegistryClient
 from netlab.sockets.model import ServerScope, ServerStatus, SocketRow, parse_endpoint, parse_status
@@ -68,6 +68,7 @@ class LabConfig:
     run_name: str | None = None
     step_timeout: float = 10.0
     capture_backend: str | None = None
+    graphs: GraphPolicy = GraphPolicy.AUTO
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,7 +419,7 @@ class LabRun:
         if self.pcap is not None and self.pcap.exists():
             self.progress("reading the capture and writing the report ...")
             server = RoleHints(recorded=frozenset({Endpoint(*self.address)}))  # this run's own server
-            collected, broken = collect_into(directory, self.pcap, self._nicknames(), server)
+            collected, broken = collect_into(directory, self.pcap, self._nicknames(), server, graphs=self.config.graphs)
             if broken is not None:
                 self.problems.append(f"the capture ends early: {broken}")
                 self.check_failed = True
@@ -433,7 +434,7 @@ class LabRun:
             sockets=self.sockets if self.sockets is not None else [],
             sockets_note=self.sockets_note,
         )
-        files = write_report(report, directory)
+        files = write_report(report, directory, self.config.graphs)
         live = tuple(p for p in self.participants if p is not None)
         return LabResult(
             self.name,

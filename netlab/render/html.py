@@ -50,6 +50,9 @@ tr.group-start td {{ border-top: 2px solid #8c959f; }}
 .note {{ color: #555; font-style: italic; }}
 .warn {{ color: #8a4b00; }}
 figure.ladder-figure {{ margin: .5rem 0 1.5rem; overflow-x: auto; }}
+figure.graph-figure {{ margin: .5rem 0 1.5rem; }}
+figure.graph-figure svg {{ max-width: 100%; height: auto; }}
+p.story {{ border-left: 3px solid #8c959f; padding-left: .6rem; }}
 article.connection, article.conversation {{ margin-bottom: 2rem; }}
 nav ul {{ columns: 2; }}
 """

@@ -20,6 +20,7 @@ from netlab.capture.undecoded import FrameTally
 from netlab.chat.protocol import GREETING
 from netlab.chat.wire import nick_problem
 from netlab.errors import PcapReadError
+from netlab.graphs.streams import MAX_GRAPH_SEGMENTS, SegmentKeeper
 from netlab.packets import Datagram, Endpoint, Segment
 from netlab.render import RenderOptions, make_renderer
 from netlab.report.model import (
@@ -31,9 +32,10 @@ from netlab.report.model import (
     RunInfo,
 )
 from netlab.sockets.model import SocketRow
+from netlab.stream.analysis import AnalysisFlag
 from netlab.stream.conversations import ConversationTracker
 from netlab.stream.dialogue import build_dialogues
-from netlab.stream.events import Closed, Data, Direction, Event, Opened, StreamStats, Transport
+from netlab.stream.events import Closed, Data, Direction, Event, Opened, Packet, StreamStats, Transport
 from netlab.stream.pipeline import Renderer, follow
 from netlab.stream.reassembly import Reassembler
 from netlab.stream.roles import RoleHints, RoleJudge
@@ -52,9 +54,13 @@ class _Accumulator:
     stats: StreamStats | None = None
     first_c2s: bytes = b""
     first_s2c: bytes = b""
+    flags: dict[AnalysisFlag, int] = field(default_factory=dict)
 
     def add(self, event: Event, cap: int) -> None:
-        if isinstance(event, Opened):
+        if type(event) is Packet:
+            if event.analysis.flags:
+                self.count_flags(event)
+        elif isinstance(event, Opened):
             self.opened = event
         elif isinstance(event, Closed):
             self.stats = event.stats
@@ -67,6 +73,19 @@ class _Accumulator:
             self.events.append(event)
         else:
             self.left_out += 1
+
+    def count_flags(self, packet: Packet) -> None:
+        """Count the packet's TCP analysis flags (``retransmission`` as tshark's filter matches it)."""
+        verdict = packet.analysis
+        flags = set(verdict.flags)
+        if verdict.is_retransmission:
+            flags.add(AnalysisFlag.RETRANSMISSION)
+        for flag in flags:
+            self.flags[flag] = self.flags.get(flag, 0) + 1
+
+    def flag_counts(self) -> tuple[tuple[AnalysisFlag, int], ...]:
+        """The counts, in `AnalysisFlag`'s order."""
+        return tuple((flag, self.flags[flag]) for flag in AnalysisFlag if flag in self.flags)
 
 
 def guess_nickname(first_s2c: bytes, first_c2s: bytes) -> str:
@@ -121,6 +140,8 @@ def collect(
     dialogue_sink: TextSink | None = None,
     cap: int = MAX_EVENTS_PER_CONNECTION,
     roles: RoleJudge | None = None,
+    graph_segments: int = MAX_GRAPH_SEGMENTS,
+    graph_connections: int = MAX_CONNECTIONS_DRAWN,
 ) -> Collected:
     """Reassemble `segments` and keep, per connection, its first `cap` events and its statistics.
 
@@ -132,33 +153,44 @@ def collect(
     the nickname is read from the netlab handshake when the capture holds it. The follow
     transcript (the `text` format of `netlab follow`) is passed to `dialogue_sink` piece by piece.
     `roles` decides who is the server where a handshake was not captured (`netlab.stream.roles`).
+    The first `graph_connections` connections also keep their first `graph_segments` segments,
+    without payload, for their graphs, and every connection counts its TCP analysis flags.
     """
     reassembler = Reassembler(roles=roles, packets=True)  # the ladder draws every captured segment
+    drawn = MAX_CONNECTIONS_DRAWN  # later connections are only counted: keep no events for them
     streams: dict[int, _Accumulator] = {}
     udp_streams: dict[int, _Accumulator] = {}
+    graphed = min(drawn, graph_connections)
+    keeper = SegmentKeeper(lambda stream: stream < graphed, graph_segments)  # the graphs' segments
     count = datagrams = 0
     first_ts = last_ts = 0.0
+    current: Segment | None = None  # the segment being fed: its `Packet` event pairs with it
 
-    def taker(kept: dict[int, _Accumulator]) -> Callable[[list[Event]], None]:
+    def taker(kept: dict[int, _Accumulator], graphs: bool) -> Callable[[list[Event]], None]:
         def take(events: list[Event]) -> None:
             for event in events:
                 acc = kept.get(event.stream)
                 if acc is None:
                     acc = kept[event.stream] = _Accumulator(event.stream)
-                acc.add(event, cap if event.stream < MAX_CONNECTIONS_DRAWN else 0)  # later ones: counted only
+                acc.add(event, cap if event.stream < drawn else 0)  # later ones: counted only
+                if graphs and type(event) is Packet and current is not None:
+                    keeper.keep(event, current)
 
         return take
 
     def counted() -> Iterator[Segment | Datagram]:
-        nonlocal count, datagrams, first_ts, last_ts
+        nonlocal count, datagrams, first_ts, last_ts, current
         for segment in segments:
             if type(segment) is Datagram:
                 datagrams += 1
+                current = None
             else:
                 count += 1
+                current = segment  # type: ignore[assignment]
             first_ts = first_ts or segment.ts
             last_ts = segment.ts
             yield segment
+        current = None
 
     renderer: Renderer = _SILENT
     udp_renderer: Renderer = _SILENT
@@ -171,27 +203,29 @@ def collect(
         renderer,
         write,
         reassembler=reassembler,
-        on_events=taker(streams),
+        on_events=taker(streams, True),
         conversations=ConversationTracker(),
         udp_renderer=udp_renderer,
-        on_udp_events=taker(udp_streams),
+        on_udp_events=taker(udp_streams, False),
     )
     if summary.interrupted:  # `follow` stops quietly on Ctrl-C; a report is not made of half a capture
         raise KeyboardInterrupt
-    views = _views(streams, nicknames or {})
+    views = _views(streams, nicknames or {}, keeper)
     notes = []
-    capped = sum(1 for v in views[:MAX_CONNECTIONS_DRAWN] if v.events_left_out)
+    capped = sum(1 for v in views[:drawn] if v.events_left_out)
     if capped:
         notes.append(
             f"{capped} connection(s) had more than {cap} events; their dialogue and diagram in this report "
             "stop there (statistics count everything; dialogue.txt has the whole transcript)"
         )
-    conversations = _views(udp_streams, {})
+    conversations = _views(udp_streams, {}, None)
     return Collected(tuple(views), 0, count, first_ts, last_ts, tuple(notes), tuple(conversations), datagrams)
 
 
-def _views(streams: dict[int, _Accumulator], labels: Mapping[Endpoint, str]) -> list[ConnectionView]:
-    """What the report shows of each stream, in stream order."""
+def _views(
+    streams: dict[int, _Accumulator], labels: Mapping[Endpoint, str], keeper: SegmentKeeper | None
+) -> list[ConnectionView]:
+    """What the report shows of each stream, in stream order (`keeper`: the TCP graphs' segments)."""
     views = []
     for stream in sorted(streams):
         acc = streams[stream]
@@ -208,6 +242,9 @@ def _views(streams: dict[int, _Accumulator], labels: Mapping[Endpoint, str]) -> 
                 label,
                 acc.left_out if stream < MAX_CONNECTIONS_DRAWN else 0,
                 dialogues[0] if dialogues else None,
+                flag_counts=acc.flag_counts() if keeper is not None else (),
+                segments=tuple(keeper.segments.get(stream, ())) if keeper is not None else (),
+                segments_left_out=keeper.left_out.get(stream, 0) if keeper is not None else 0,
             )
         )
     return views
@@ -221,13 +258,15 @@ def read_capture(
     hints: RoleHints | None = None,
     tally: FrameTally | None = None,
     progress: Progress | None = None,
+    graph_connections: int = MAX_CONNECTIONS_DRAWN,
 ) -> tuple[Collected, PcapReadError | None]:
     """`collect` over a capture file; a truncated/corrupt tail is returned, not raised.
 
     Roles of connections without a captured handshake are decided from `hints` and from the
     file's other connections (read ahead when needed). `tally` (given or not) counts the frames
-    that gave no TCP segment, and the report's notes name them; `progress` is called after each
-    read block (`netlab.capture.pcapfile.Progress`).
+    that gave no TCP segment or UDP datagram, and the report's notes name them; `progress` is
+    called after each read block (`netlab.capture.pcapfile.Progress`). `graph_connections`: how
+    many connections (the first ones) keep their segments for graphs.
 
     Raises:
         PcapReadError: the file is missing or not a capture at all (nothing readable).
@@ -236,7 +275,9 @@ def read_capture(
     tally = tally if tally is not None else FrameTally()
     roles = RoleJudge(hints or RoleHints(), lambda: connection_ends(path))
     segments = read_segments(path, tally=tally, progress=progress, udp=True).with_datagrams()
-    collected = collect(segments, nicknames=nicknames, dialogue_sink=dialogue_sink, roles=roles)
+    collected = collect(
+        segments, nicknames=nicknames, dialogue_sink=dialogue_sink, roles=roles, graph_connections=graph_connections
+    )
     notes = collected.notes + tuple(tally.lines())
     broken = tally.damage
     if broken is not None:

@@ -9,9 +9,12 @@ from netlab.report.model import MAX_CONNECTIONS_DRAWN, MAX_DIALOGUE_BYTES, Conne
 from netlab.report.tables import (
     CONVERSATION_DEFINITIONS,
     CONVERSATION_HEADERS,
+    FLAG_DEFINITIONS,
+    FLAG_HEADERS,
     STATS_DEFINITIONS,
     STATS_HEADERS,
     conversation_rows,
+    flag_rows,
     socket_table,
     stats_rows,
     udp_counts,
@@ -93,13 +96,19 @@ def render_markdown(report: Report) -> str:
             "In each dialogue, `→` marks a line the client sent to the server, `←` one the server sent to the client.",
             "",
         ]
+    if report.graphs_note:
+        out += [report.graphs_note, ""]
     for conn in report.drawn:
         out += [f"### {conn.title()}", ""]
         if conn.roles_note():
             out += [f"Roles: {conn.roles_note()}.", ""]
+        if conn.story:
+            out += [conn.story, ""]
+        out += _analysis(conn)
         out += [fence(_dialogue_text(conn)), ""]
         if conn.events_left_out:
             out += [f"({conn.events_left_out} more events not shown; see dialogue.txt)", ""]
+        out += _graphs(conn)
     if len(report.connections) > MAX_CONNECTIONS_DRAWN:
         out += [f"({len(report.connections) - MAX_CONNECTIONS_DRAWN} more connections are in the statistics only)", ""]
     out += _conversations(report)
@@ -120,6 +129,22 @@ def _conversations(report: Report) -> list[str]:
     if len(report.conversations) > MAX_CONNECTIONS_DRAWN:
         more = len(report.conversations) - MAX_CONNECTIONS_DRAWN
         out += [f"({more} more conversations are in the table only)", ""]
+    return out
+
+
+def _analysis(conn: ConnectionView) -> list[str]:
+    """The connection's TCP analysis flag counts, as a table (or one line when nothing was flagged)."""
+    rows = flag_rows(conn)
+    if not rows:
+        return ["TCP analysis: Wireshark would flag no frame of this connection.", ""]
+    return [md_table(FLAG_HEADERS, rows), "", FLAG_DEFINITIONS, ""]
+
+
+def _graphs(conn: ConnectionView) -> list[str]:
+    """Links to the connection's graphs (SVG files beside report.md), shown inline where Markdown shows images."""
+    out = [f"![{graph.title}]({graph.file})" for graph in conn.graphs]
+    if conn.graphs:
+        out.append("")
     return out
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
-from netlab.packets import Endpoint
+from netlab.packets import Endpoint, Segment
 from netlab.sockets.model import SocketRow
+from netlab.stream.analysis import AnalysisFlag
 from netlab.stream.dialogue import Dialogue
 from netlab.stream.events import Event, Opened, StreamStats, Transport
 from netlab.stream.roles import explain_roles
@@ -18,6 +20,41 @@ MAX_DIALOGUE_BYTES = 64 * 1024
 MAX_CONNECTIONS_DRAWN = 40
 #: The most arrows in one ladder diagram.
 MAX_LADDER_ROWS = 160
+#: By default (`GraphPolicy.AUTO`), graphs are drawn when a report has at most this many connections.
+AUTO_GRAPHED_CONNECTIONS = 6
+
+
+class GraphPolicy(enum.Enum):
+    """Which connections get graphs: AUTO every one when there are at most `AUTO_GRAPHED_CONNECTIONS`
+    (else none), ALL every connection the report draws, NONE none."""
+
+    AUTO = "auto"
+    ALL = "all"
+    NONE = "none"
+
+    @property
+    def connections(self) -> int:
+        """How many connections (the first ones, by stream number) may get graphs: those keep their segments."""
+        if self is GraphPolicy.NONE:
+            return 0
+        return AUTO_GRAPHED_CONNECTIONS if self is GraphPolicy.AUTO else MAX_CONNECTIONS_DRAWN
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """One graph of a connection, drawn (`netlab.report.figures`).
+
+    Attributes:
+        kind: ``seq``, ``rtt``, ``throughput`` or ``window`` (`netlab.graphs.series.GRAPH_KINDS`).
+        title: what it shows, for a caption or a link.
+        svg: the SVG markup to inline in HTML.
+        file: the SVG file's name, beside report.md.
+    """
+
+    kind: str
+    title: str
+    svg: str
+    file: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +100,15 @@ class ConnectionView:
         client_label: who the client is (a nickname), or "".
         events_left_out: events not kept because of the cap.
         dialogue: the kept events grouped into turns (`netlab.stream.build_dialogues`).
+        flag_counts: per TCP analysis flag, the frames Wireshark flags with it (flags never set are
+            left out); ``retransmission`` counts as `tshark -Y tcp.analysis.retransmission` does,
+            fast and spurious ones included.
+        segments: the captured segments (payload dropped) the graphs are drawn from, at most
+            `netlab.graphs.streams.MAX_GRAPH_SEGMENTS` (see `segments_left_out`).
+        segments_left_out: segments beyond that cap.
+        rtt_samples: ``(capture time, RTT seconds)`` pairs for the RTT graph (empty: none drawn).
+        story: the connection's behaviour told in a few sentences, or None (nothing shown).
+        graphs: its graphs, once drawn.
     """
 
     stream: int
@@ -72,6 +118,12 @@ class ConnectionView:
     client_label: str = ""
     events_left_out: int = 0
     dialogue: Dialogue | None = None
+    flag_counts: tuple[tuple[AnalysisFlag, int], ...] = ()
+    segments: tuple[Segment, ...] = ()
+    segments_left_out: int = 0
+    rtt_samples: tuple[tuple[float, float], ...] = ()
+    story: str | None = None
+    graphs: tuple[Graph, ...] = ()
 
     @property
     def client(self) -> Endpoint | None:
@@ -122,6 +174,7 @@ class Report:
 
     `conversations` are the capture's UDP conversations (Wireshark's Follow UDP Stream), shown after
     the TCP connections when there are any.
+    `graphs_note` says which connections have no graphs and why ("" when each drawn one has them).
     """
 
     run: RunInfo
@@ -130,6 +183,7 @@ class Report:
     sockets: tuple[SocketRow, ...] | None = None
     sockets_note: str = ""
     conversations: tuple[ConnectionView, ...] = ()
+    graphs_note: str = ""
 
     @property
     def drawn_conversations(self) -> tuple[ConnectionView, ...]:

@@ -12,16 +12,20 @@ from netlab.report.model import (
     MAX_DIALOGUE_BYTES,
     MAX_LADDER_ROWS,
     ConnectionView,
+    Graph,
     Report,
 )
 from netlab.report.tables import (
     CONVERSATION_DEFINITIONS,
     CONVERSATION_HEADERS,
     CONVERSATION_NUMERIC,
+    FLAG_DEFINITIONS,
+    FLAG_HEADERS,
     STATS_DEFINITIONS,
     STATS_HEADERS,
     STATS_NUMERIC,
     conversation_rows,
+    flag_rows,
     socket_table,
     stats_rows,
     udp_counts,
@@ -56,6 +60,8 @@ def render_html(report: Report) -> str:
     parts.append(legend_html())
     if not report.connections and report.capture is not None:
         parts.append('<p class="note">The capture holds no TCP connection.</p>')
+    if report.graphs_note:
+        parts.append(f'<p class="note">{_prose(report.graphs_note)}</p>')
     for conn in report.drawn:
         parts.append(_connection(conn))
     if len(report.connections) > MAX_CONNECTIONS_DRAWN:
@@ -154,6 +160,9 @@ def _connection(conn: ConnectionView) -> str:
     ]
     if conn.roles_note():
         parts.append(f'<p class="note roles">Roles: {escape(conn.roles_note())}.</p>')
+    if conn.story:
+        parts.append(f'<p class="story">{escape(conn.story)}</p>')
+    parts.append(_analysis(conn))
     parts.append(dialogue_html(conn.dialogue.items if conn.dialogue else (), max_bytes=MAX_DIALOGUE_BYTES))
     if conn.events_left_out:
         parts.append(
@@ -167,5 +176,37 @@ def _connection(conn: ConnectionView) -> str:
         "number (#N, as in Wireshark) and Wireshark's marks ([TCP Retransmission], [TCP Dup ACK]...; "
         "orange); dashed arrows are what the capture does not hold.</figcaption></figure>"
     )
+    parts += [_graph(graph, conn) for graph in conn.graphs]
     parts.append("</article>")
     return "\n".join(parts)
+
+
+def _analysis(conn: ConnectionView) -> str:
+    """The TCP analysis flag counts of one connection."""
+    rows = flag_rows(conn)
+    if not rows:
+        return '<p class="note analysis">TCP analysis: Wireshark would flag no frame of this connection.</p>'
+    table = table_html(FLAG_HEADERS, rows, css_class="flags", numeric=frozenset({"frames"}))
+    return f'{table}\n<p class="note">{_prose(FLAG_DEFINITIONS)}</p>'
+
+
+_GRAPH_CAPTIONS = {
+    "seq": "each segment is a vertical bar from its first to its last sequence number at its capture time "
+    "(black); retransmissions are red bars marked ×, out-of-order segments purple bars marked ▲; the solid "
+    "grey steps are the receiver's ACKs, the dashed green steps the right edge of its receive window.",
+    "throughput": "payload bits per second each way, averaged over a moving window (solid/dashed: the two "
+    "directions; dotted: goodput, the same without retransmitted segments).",
+    "window": "the receive window the other end advertised (dashed green) and the bytes in flight, sent but "
+    "not yet acknowledged (black dots), per direction.",
+    "rtt": "round-trip-time samples: for each ACK, the time since the data it acknowledges was sent.",
+}
+
+
+def _graph(graph: Graph, conn: ConnectionView) -> str:
+    caption = f"{escape(graph.title)}: {escape(_GRAPH_CAPTIONS.get(graph.kind, ''))}"
+    if graph.kind == "seq" and conn.segments_left_out:
+        caption += f" The graph stops after {len(conn.segments)} segments ({conn.segments_left_out} more not drawn)."
+    return (
+        f'<figure class="graph-figure" id="stream-{conn.stream}-{graph.kind}">{graph.svg}'
+        f'<figcaption class="note">{caption}</figcaption></figure>'
+    )

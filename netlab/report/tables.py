@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from netlab.render.ladder import ANALYSIS_LABELS
 from netlab.report.model import CaptureSummary, ConnectionView, Report
 from netlab.sockets.model import SocketRow
 from netlab.sockets.table import COLUMNS, NUMERIC, group_rows, row_cells
+from netlab.stream.analysis import AnalysisFlag
 from netlab.stream.events import StreamStats
 
 STATS_HEADERS = (
@@ -126,3 +128,23 @@ def socket_table(rows: Sequence[SocketRow]) -> tuple[tuple[str, ...], list[tuple
         starts.append(len(cells))
         cells.extend(row_cells(row) for row in group.rows)
     return COLUMNS, cells, starts, NUMERIC
+
+
+FLAG_HEADERS = ("flag", "Wireshark's Info column", "frames")
+FLAG_DEFINITIONS = (
+    "Frames flagged by TCP analysis with Wireshark's definitions: `tshark -Y tcp.analysis.<flag>` lists the "
+    "same frames of this stream (`tcp.analysis.retransmission` includes fast and spurious retransmissions)."
+)
+
+
+def flag_rows(conn: ConnectionView) -> list[tuple[str, str, str]]:
+    """One row per TCP analysis flag the connection's frames carry: field name, Info-column mark, count."""
+    return [(f"tcp.analysis.{flag.value}", _info_mark(flag), str(count)) for flag, count in conn.flag_counts]
+
+
+def _info_mark(flag: AnalysisFlag) -> str:
+    """How Wireshark's Info column marks a frame with `flag` (``[TCP Dup ACK N#k]`` for duplicate ACKs)."""
+    if flag is AnalysisFlag.DUPLICATE_ACK:
+        return "[TCP Dup ACK N#k]"
+    label = ANALYSIS_LABELS.get(flag)
+    return f"[{label}]" if label else ""

@@ -3,6 +3,7 @@ nothing left behind."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,7 +86,16 @@ def test_lossy_hosts_retransmit_yet_the_transcript_is_byte_exact(tmp_path: Path)
     md = (tmp_path / "lossy" / "report.md").read_text(encoding="utf-8")
     total = next(line for line in md.splitlines() if line.startswith("| total |"))
     assert int(total.split("|")[7]) > 0, "the report's statistics count no retransmission"
-    assert "retransmission" in (tmp_path / "lossy" / "report.html").read_text(encoding="utf-8")
+    html = (tmp_path / "lossy" / "report.html").read_text(encoding="utf-8")
+    assert "retransmission" in html
+    # per connection, the flag counts and the time-sequence graph's marks show the same retransmissions
+    counted = re.findall(r"^\| tcp\.analysis\.retransmission \| .* \| (\d+) \|$", md, flags=re.M)
+    assert sum(map(int, counted)) == int(total.split("|")[7])
+    figures = re.findall(r'<figure class="graph-figure" id="stream-\d+-seq">(.*?)</figure>', html, flags=re.S)
+    assert len(figures) == 2 and all('<svg class="graph graph-seq"' in f for f in figures)
+    marks = [int(n) for f in figures for n in re.findall(r"retransmission \((\d+)\)", f)]
+    assert sum(marks) == int(total.split("|")[7])
+    assert len(list((tmp_path / "lossy").glob("stream-*-seq.svg"))) == 2
     assert "| server | alice |" in md and "| client | alice |" in md
     assert "| check | the capture holds every byte each of the 2 participants sent" in md
 

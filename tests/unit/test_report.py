@@ -211,3 +211,51 @@ def test_collect_passes_ctrl_c_on_after_following_the_pipeline() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         collect(interrupted())
+
+
+def test_collect_counts_the_flags_and_keeps_the_segments_for_the_graphs_without_payload() -> None:
+    from netlab.stream.analysis import AnalysisFlag
+
+    collected = collect(_chat(retransmit=True))
+    (conn,) = collected.connections
+    assert dict(conn.flag_counts)[AnalysisFlag.RETRANSMISSION] == conn.stats.retransmissions == 1
+    assert [s.frame for s in conn.segments] == list(range(1, 12))
+    assert all(s.payload == b"" for s in conn.segments) and sum(s.wire_len for s in conn.segments) > 0
+    assert conn.story is None and conn.graphs == ()
+
+
+def test_the_story_and_the_flag_counts_are_shown_escaped_and_nothing_without_a_story() -> None:
+    from dataclasses import replace
+
+    report = build_report(_run(), collect(_chat(retransmit=True)), capture_path="c.pcap")
+    html, md = render_html(report), render_markdown(report)
+    assert 'class="story"' not in html
+    assert "tcp.analysis.retransmission" in html and "| tcp.analysis.retransmission | [TCP Retransmission] | 1 |" in md
+    told = replace(report, connections=(replace(report.connections[0], story="1 segment <was> lost at 0.8 s."),))
+    assert '<p class="story">1 segment &lt;was&gt; lost at 0.8 s.</p>' in render_html(told)
+    assert "1 segment <was> lost at 0.8 s." in render_markdown(told)
+
+
+def test_graphs_are_drawn_into_the_directory_inlined_as_valid_svg_and_linked(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from netlab.report.figures import add_graphs
+    from netlab.report.model import GraphPolicy
+
+    directory = Path(str(tmp_path))
+    report = build_report(_run(), collect(_chat(retransmit=True)), capture_path="c.pcap")
+    assert add_graphs(report, directory, GraphPolicy.NONE).connections[0].graphs == ()
+    drawn = add_graphs(report, directory, GraphPolicy.AUTO)
+    graphs = drawn.connections[0].graphs
+    assert [g.kind for g in graphs] == ["seq", "throughput", "window"]
+    assert sorted(p.name for p in directory.glob("*.svg")) == sorted(g.file for g in graphs)
+    html = render_html(drawn)
+    for svg in re.findall(r'<svg class="graph.*?</svg>', html, re.S):
+        ET.fromstring(svg)
+    assert "![Time-sequence graph (tcptrace), stream 0](stream-0-seq.svg)" in render_markdown(drawn)
+    # RTT samples (the analysis's per-frame ack_rtt, filled in by whoever has them) add the RTT graph
+    from dataclasses import replace
+
+    conn = report.connections[0]
+    timed = replace(report, connections=(replace(conn, rtt_samples=((conn.segments[2].ts, 0.001),)),))
+    assert [g.kind for g in add_graphs(timed, directory).connections[0].graphs][-1] == "rtt"

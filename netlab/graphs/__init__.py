@@ -1,0 +1,1 @@
+"""TCP stream graphs: the data (`series`, pure) and the drawing (`draw`, matplotlib, imported lazily)."""
