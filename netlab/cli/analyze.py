@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from netlab.cli.analyze_run import OPTIONS, analysis_options, analyze_file, run_analyze
+from netlab.cli.analyze_run import GRAPH_USAGE, OPTIONS, analysis_options, analyze_file, graph_misuse, run_analyze
 from netlab.cli.follow_live import LIVE_OPTIONS, live_options, run_live
 from netlab.cli.follow_run import canonical_ip, role_judge
 from netlab.cli.guard import run_guarded
@@ -29,6 +29,8 @@ def register(app: typer.Typer) -> None:
     def analyze_command(**options: Any) -> None:
         """TCP expert analysis of a capture file, or live (without --read)."""
         read, port, host = options["read"], options["port"] or [], options["host"] or []
+        if graph_misuse(options):
+            raise typer.BadParameter(GRAPH_USAGE, param_hint="--graph")
         live = live_options(read, port, host, *(options[name] for name in LIVE_OPTIONS))
         if live is None:
             for text in host:

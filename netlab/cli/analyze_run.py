@@ -33,6 +33,18 @@ class AnalyzeFormat(enum.StrEnum):
     json = "json"
 
 
+class GraphKind(enum.StrEnum):
+    """--graph values of `netlab analyze` (`netlab.graphs.series.GRAPH_KINDS`)."""
+
+    seq = "seq"
+    rtt = "rtt"
+    throughput = "throughput"
+    window = "window"
+
+
+GRAPH_USAGE = "--graph needs --read FILE, one --stream N and --out FILE.svg (or .png)"
+
+
 OPTIONS: dict[str, Option] = {
     "read": Option(
         ("--read", "-r"),
@@ -70,6 +82,18 @@ OPTIONS: dict[str, Option] = {
         help="One 4-tuple on several VLANs: merge (the default here: one stream, as Wireshark's tcp.stream), "
         "auto (follow's default: copies merged, different connections apart) or split.",
     ),
+    "graph": Option(
+        ("--graph",),
+        GraphKind,
+        help="Also draw one graph of the --stream: seq (time-sequence, tcptrace style), rtt (ack_rtt samples), "
+        "throughput, or window (receive window and bytes in flight); needs --out.",
+    ),
+    "out": Option(
+        ("--out", "-o"),
+        Path,
+        metavar="FILE",
+        help="Where --graph draws: FILE.svg or FILE.png.",
+    ),
     "summary": Option(
         ("--summary",),
         bool,
@@ -89,6 +113,8 @@ def parse(args: list[str]) -> dict[str, Any]:
     values = parse_options(args, OPTIONS)
     if not values["read"]:
         raise Declined("no --read: a live capture")
+    if graph_misuse(values):
+        raise Declined(GRAPH_USAGE)
     for text in values["host"] or []:
         try:
             canonical_ip(text)
@@ -155,18 +181,45 @@ def summary_line(result: AnalysisResult) -> str:
     return line
 
 
+def graph_misuse(options: dict[str, Any]) -> bool:
+    """True when --graph or --out is given without the rest it needs (`GRAPH_USAGE`)."""
+    if not options["graph"] and not options["out"]:
+        return False
+    return not (options["graph"] and options["out"] and options["read"] and len(options["stream"] or []) == 1)
+
+
 def analyze_file(path: Path, options: dict[str, Any], *, keep_frames: bool = False) -> AnalysisResult:
-    """`netlab analyze --read FILE` with the parsed `options` (both the fast path and typer's)."""
+    """`netlab analyze --read FILE` with the parsed `options` (both the fast path and typer's);
+    with --graph, also draws that graph of the one --stream into --out."""
     from netlab.capture.pcapfile import read_segments
 
     ports = options["port"] or []
-    return run_analyze(
+    graph = options["graph"]
+    result = run_analyze(
         read_segments(path),
         roles=role_judge(ports, capture_file=path),
         ports=ports,
-        keep_frames=keep_frames,
+        keep_frames=keep_frames or bool(graph),
         **analysis_options(options),
     )
+    if graph:
+        draw_graph(path, GraphKind(graph), options["stream"][0], Path(options["out"]), result)
+    return result
+
+
+def draw_graph(path: Path, kind: GraphKind, stream: int, out: Path, result: AnalysisResult) -> None:
+    """Draw graph `kind` of `stream` of the capture `path` into `out`, with the analysis' RTT samples
+    and bytes in flight (`result`, analysed with every frame kept)."""
+    from netlab.capture.pcapfile import read_segments
+    from netlab.graphs.draw import write_graph
+    from netlab.graphs.streams import segments_by_stream
+
+    frames = [frame for frame in result.frames if frame.stream == stream]
+    rtts = [(frame.ts, frame.ack_rtt) for frame in frames if frame.ack_rtt is not None]
+    in_flight = {frame.frame: frame.bytes_in_flight for frame in frames if frame.bytes_in_flight is not None}
+    segments = segments_by_stream(read_segments(path), [stream]).get(stream, [])
+    write_graph(str(kind), segments, rtts, out, in_flight=in_flight)
+    sys.stderr.write(f"netlab analyze: {kind} graph of stream {stream} written to {out}\n")
 
 
 def analysis_options(options: dict[str, Any]) -> dict[str, Any]:

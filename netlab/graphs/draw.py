@@ -364,9 +364,8 @@ def _draw_rtt(data: GraphData, axes: list[Any]) -> None:
             [y * 1000 for y in samples.y],
             color="black",
             marker="o",
-            markersize=3,
-            linestyle="-",
-            linewidth=0.8,
+            markersize=4,
+            linestyle="none",  # separate samples (as Wireshark's RTT graph): a line would invent values between them
             label="RTT sample: ACK time −\ntime of the data it ACKs",
             rasterized=_raster(len(samples)),
         )

@@ -32,10 +32,12 @@ from netlab.report.model import (
     RunInfo,
 )
 from netlab.sockets.model import SocketRow
-from netlab.stream.analysis import AnalysisFlag
+from netlab.stream.analysis import AnalysisFlag, ConnectionAnalysis
+from netlab.stream.conn_summary import summarize
 from netlab.stream.conversations import ConversationTracker
 from netlab.stream.dialogue import build_dialogues
 from netlab.stream.events import Closed, Data, Direction, Event, Opened, Packet, StreamStats, Transport
+from netlab.stream.expert import ExpertAnalysis
 from netlab.stream.pipeline import Renderer, follow
 from netlab.stream.reassembly import Reassembler
 from netlab.stream.roles import RoleHints, RoleJudge
@@ -156,8 +158,17 @@ def collect(
     The first `graph_connections` connections also keep their first `graph_segments` segments,
     without payload, for their graphs, and every connection counts its TCP analysis flags.
     """
-    reassembler = Reassembler(roles=roles, packets=True)  # the ladder draws every captured segment
     drawn = MAX_CONNECTIONS_DRAWN  # later connections are only counted: keep no events for them
+    experts: dict[int, ExpertAnalysis] = {}  # the drawn connections' analysis: RTTs and their story
+
+    def analyser(stream: int, reused: bool) -> ConnectionAnalysis:
+        if stream >= drawn:
+            return ConnectionAnalysis()
+        expert = experts[stream] = ExpertAnalysis(stream, reused=reused)
+        return expert
+
+    # the ladder draws every captured segment (`packets`)
+    reassembler = Reassembler(roles=roles, packets=True, analysis=analyser)
     streams: dict[int, _Accumulator] = {}
     udp_streams: dict[int, _Accumulator] = {}
     graphed = min(drawn, graph_connections)
@@ -210,7 +221,7 @@ def collect(
     )
     if summary.interrupted:  # `follow` stops quietly on Ctrl-C; a report is not made of half a capture
         raise KeyboardInterrupt
-    views = _views(streams, nicknames or {}, keeper)
+    views = [_with_story(view, experts.get(view.stream)) for view in _views(streams, nicknames or {}, keeper)]
     notes = []
     capped = sum(1 for v in views[:drawn] if v.events_left_out)
     if capped:
@@ -248,6 +259,15 @@ def _views(
             )
         )
     return views
+
+
+def _with_story(view: ConnectionView, expert: ExpertAnalysis | None) -> ConnectionView:
+    """`view` with its RTT samples and its story (`netlab analyze`'s), when it was analysed."""
+    if expert is None or view.opened is None:
+        return view
+    summary = summarize(expert, view.opened.client, view.opened.server)
+    story = " ".join(summary.story)
+    return replace(view, rtt_samples=tuple(zip(expert.rtt_times, expert.rtts, strict=True)), story=story)
 
 
 def read_capture(

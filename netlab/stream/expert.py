@@ -175,6 +175,7 @@ class ExpertAnalysis(ConnectionAnalysis):
         "client",
         "server",
         "rtts",
+        "rtt_times",
         "events",
         "first_ts",
         "last_ts",
@@ -194,6 +195,7 @@ class ExpertAnalysis(ConnectionAnalysis):
         self.client = SideFacts()  # the forward direction (client→server)
         self.server = SideFacts()
         self.rtts: list[float] = []  # every ack_rtt sample, in capture order
+        self.rtt_times: list[float] = []  # ...and the time of the ACK that gave it (the RTT graph)
         # (ts, kind, direction is c2s, detail): the events the story tells, in capture order
         self.events: list[tuple[float, str, bool, float]] = []
         self.first_ts: float | None = None
@@ -255,6 +257,7 @@ class ExpertAnalysis(ConnectionAnalysis):
                 acked_frame, rtt = _acknowledge(unacked, ack, ts)
             if rtt is not None:
                 self.rtts.append(rtt)
+                self.rtt_times.append(ts)
         if verdict is not ORDINARY and AnalysisFlag.LOST_SEGMENT in verdict.flags:
             fwd.valid_bif = False  # until the other side ACKs again
             fwd.holes.append((highest, seq))

@@ -107,3 +107,36 @@ def test_the_fast_path_writes_what_typer_writes(args: list[str]) -> None:
     )
     code, out, err = analyze(*args)
     assert (fast.returncode, fast.stdout, fast.stderr) == (code, out, err)
+
+
+@pytest.mark.parametrize("kind", ["seq", "rtt", "throughput", "window"])
+def test_graph_draws_one_streams_graph(kind: str, tmp_path: Path) -> None:
+    out = tmp_path / f"stream1-{kind}.svg"
+    code, _, err = analyze("--read", str(LOSSY), "--stream", "1", "--graph", kind, "--out", str(out))
+    assert code == 0, err
+    svg = out.read_text(encoding="utf-8")
+    assert svg.lstrip().startswith(("<?xml", "<svg")) and "</svg>" in svg
+    assert f"{kind} graph of stream 1 written to {out}" in err
+    if kind == "rtt":
+        assert "no RTT samples" not in svg  # the analysis' ack_rtt samples reach the graph
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--graph", "seq", "--out", "x.svg"],  # no --stream
+        ["--stream", "0", "--stream", "1", "--graph", "seq", "--out", "x.svg"],  # two
+        ["--stream", "1", "--graph", "seq"],  # no --out
+        ["--stream", "1", "--out", "x.svg"],  # no --graph
+    ],
+)
+def test_graph_misuse_is_a_usage_error(args: list[str]) -> None:
+    for run in (analyze, _subprocess):  # typer, and the fast path of the console script
+        code, out, err = run("--read", str(LOSSY), *args)
+        assert code == 2 and out == "" and "--graph needs" in err
+
+
+def _subprocess(*args: str) -> tuple[int, str, str]:
+    command = [sys.executable, "-m", "netlab", "analyze", *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=os.environ | ENV)
+    return done.returncode, done.stdout, done.stderr

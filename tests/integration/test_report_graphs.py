@@ -115,7 +115,7 @@ def test_each_connection_has_its_graphs_as_files_linked_from_markdown_and_inline
             assert (lossy_report / name).read_bytes().startswith(b"<?xml")
             assert f"]({name})" in markdown
     assert len(re.findall(r'<svg class="graph graph-seq"', html)) == 3
-    assert len(re.findall(r'<svg class="graph ', html)) == 9
+    assert len(re.findall(r'<svg class="graph ', html)) == 12  # 3 connections: seq, throughput, window, rtt
     assert "<script" not in html.lower() and "<?xml" not in html
     assert not re.findall(r"url\((?!#)", html), "an SVG refers to something outside the page"
     assert not re.findall(r'href="(?!#)', html.split("<svg", 1)[1]), "a graph links outside the page"
@@ -162,7 +162,7 @@ def test_the_lossy_report_with_its_graphs_renders_in_chromium(lossy_report: Path
         [CHROMIUM, *CHROMIUM_FLAGS, *profile, "--dump-dom", url], capture_output=True, text=True, timeout=90, check=True
     ).stdout
     assert len(re.findall(r'<svg[^>]*class="graph graph-seq"', dom)) == 3
-    assert len(re.findall(r'<svg[^>]*class="graph ', dom)) == 9
+    assert len(re.findall(r'<svg[^>]*class="graph ', dom)) == 12
     assert len(re.findall(r'<table class="flags"', dom)) >= 2
     shot = tmp_path / "report.png"
     subprocess.run(

@@ -221,15 +221,18 @@ def test_collect_counts_the_flags_and_keeps_the_segments_for_the_graphs_without_
     assert dict(conn.flag_counts)[AnalysisFlag.RETRANSMISSION] == conn.stats.retransmissions == 1
     assert [s.frame for s in conn.segments] == list(range(1, 12))
     assert all(s.payload == b"" for s in conn.segments) and sum(s.wire_len for s in conn.segments) > 0
-    assert conn.story is None and conn.graphs == ()
+    assert conn.graphs == () and conn.rtt_samples  # graphs are drawn later (`add_graphs`)
+    assert conn.story is not None and "retransmi" in conn.story and "(Zeek: " in conn.story  # analyze's story
 
 
 def test_the_story_and_the_flag_counts_are_shown_escaped_and_nothing_without_a_story() -> None:
     from dataclasses import replace
 
     report = build_report(_run(), collect(_chat(retransmit=True)), capture_path="c.pcap")
+    untold = replace(report, connections=(replace(report.connections[0], story=None),))
+    assert 'class="story"' not in render_html(untold)
     html, md = render_html(report), render_markdown(report)
-    assert 'class="story"' not in html
+    assert '<p class="story">' in html
     assert "tcp.analysis.retransmission" in html and "| tcp.analysis.retransmission | [TCP Retransmission] | 1 |" in md
     told = replace(report, connections=(replace(report.connections[0], story="1 segment <was> lost at 0.8 s."),))
     assert '<p class="story">1 segment &lt;was&gt; lost at 0.8 s.</p>' in render_html(told)
@@ -247,7 +250,7 @@ def test_graphs_are_drawn_into_the_directory_inlined_as_valid_svg_and_linked(tmp
     assert add_graphs(report, directory, GraphPolicy.NONE).connections[0].graphs == ()
     drawn = add_graphs(report, directory, GraphPolicy.AUTO)
     graphs = drawn.connections[0].graphs
-    assert [g.kind for g in graphs] == ["seq", "throughput", "window"]
+    assert [g.kind for g in graphs] == ["seq", "throughput", "window", "rtt"]  # rtt: analyze's ack_rtt samples
     assert sorted(p.name for p in directory.glob("*.svg")) == sorted(g.file for g in graphs)
     html = render_html(drawn)
     for svg in re.findall(r'<svg class="graph.*?</svg>', html, re.S):
