@@ -78,7 +78,7 @@ def broadcast(data, sender=None):
         targets = [(c, box) for c, box in clients.items() if c is not sender]
     for conn, box in targets:
         if not box.put(data):
-            print("too slow, disconnecting", conn.getpeername(), flush=True)
+            print("a client is too slow: disconnecting it", flush=True)
             kick(conn)
 
 
