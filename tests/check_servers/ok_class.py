@@ -103,7 +103,7 @@ class ChatServer:
                 self.clients.append(client)
             joined = True
             writer.start()
-            print(f"{client.address} is {client.name!r}", flush=True)
+            print(f"{client.name!r} joined from {client.address}", flush=True)
             client.queue(b"Welcome, " + client.name + b". Say something!\n")
             self.broadcast(client.name + b" joined\n", client)
             prefix = f"{client.address} >>> ".encode()
