@@ -68,9 +68,10 @@ def main():
         readable, writable, _ = select.select([server, *peers], writers, [])
         for sock in readable:
             if sock is server:
-                conn, _ = server.accept()
+                conn, address = server.accept()
                 conn.setblocking(False)
                 peers[conn] = Peer(conn)
+                print(f"a client joined from {address}", flush=True)
                 continue
             peer = peers.get(sock)
             if peer is None:

@@ -129,9 +129,9 @@ def handle(conn, address):
     # not a `finally`: a RuntimeError from broadcast() ends this thread without any of this
     if name is not None:
         broadcast(name + b" left!\n", conn)
-        print(f"{name.decode(errors='replace')} left", flush=True)
     outbox.close()  # the next broadcast removes us from the list
     if name is not None:
+        print(f"{name.decode(errors='replace')} left", flush=True)
         writer_thread.join(5)
     conn.close()
 
