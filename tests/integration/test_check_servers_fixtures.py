@@ -167,9 +167,13 @@ def slow_consumer_stalls(chat: Chat) -> bool:
     count = 4000
 
     def read() -> None:
+        """Collect until all lines are in, or nothing came for 1.5 s (a stall), or 10 s passed."""
         deadline = time.monotonic() + 10
         while bob.got.count(b"x\n") < count and not bob.eof and time.monotonic() < deadline:
-            bob.read_until(b"\x00", timeout=0.5)  # a marker that never comes: just collect
+            size = len(bob.got)
+            bob.read_until(b"\x00", timeout=1.5)  # a marker that never comes: just collect
+            if len(bob.got) == size:
+                return
 
     reader = threading.Thread(target=read)
     reader.start()
