@@ -36,10 +36,6 @@ ALL_CHECKS = (
     "silent-client", "slow-consumer", "connect-close", "clean-disconnect", "utf8-nick", "abrupt-disconnect",
     "bad-bytes", "load", "restart",
 )  # fmt: skip
-TEXT_CHECKS = (
-    "connect", "broadcast", "sender-echo", "split-line", "coalesced-lines", "utf8-split", "utf8-nick",
-    "clean-disconnect",
-)  # fmt: skip
 
 
 def _check_command_exists() -> bool:
@@ -75,6 +71,7 @@ class Case:
     options: tuple[str, ...] = ()
     cause: dict[str, tuple[str, ...]] = field(default_factory=dict)
     first_bytes: bytes = b""
+    slow: bool = False  # more than ~8 s with the grader of issue 15 (marked `slow`: `-m "not slow"` skips it)
 
     def expected(self, check: str) -> str:
         if check in self.fail:
@@ -94,14 +91,15 @@ def _case(server: str, only: tuple[str, ...] | str, fail: str = "", warn: str = 
 
 
 CORRECT = [
-    # the tutorial handshake gets the whole grading: every check passes (a healthy server, --clients kept small)
-    _case("ok_nick.py", ALL_CHECKS, options=("--clients", "30")),
-    _case("ok_name_token.py", TEXT_CHECKS),
-    _case("ok_prompt.py", TEXT_CHECKS),
-    _case("ok_raw.py", TEXT_CHECKS),
-    _case("ok_prefix_port.py", TEXT_CHECKS),
-    _case("ok_first_line_name.py", TEXT_CHECKS),
-    _case("ok_class.py", (*TEXT_CHECKS, "long-line", "bad-bytes", "abrupt-disconnect")),
+    # the tutorial handshake gets the whole grading: every check passes (a healthy server, --clients kept small);
+    # the others, the checks where their protocol matters (handshake, prefix, framing, departure notice)
+    _case("ok_nick.py", ALL_CHECKS, options=("--clients", "20"), slow=True),
+    _case("ok_name_token.py", "connect broadcast"),
+    _case("ok_prompt.py", "connect broadcast"),
+    _case("ok_first_line_name.py", "connect broadcast split-line"),
+    _case("ok_raw.py", "broadcast clean-disconnect"),
+    _case("ok_prefix_port.py", "broadcast split-line"),
+    _case("ok_class.py", "connect broadcast bad-bytes"),
 ]
 UNRECOGNISED = [
     # every check: the dialect-free ones pass, every other one is skipped with a reason, none fails
@@ -114,29 +112,28 @@ UNRECOGNISED = [
     ),
     _case(
         "ok_length_prefixed.py",
-        "connect broadcast coalesced-lines connect-close clean-disconnect many-clients",
-        skip="connect broadcast coalesced-lines",
+        "broadcast connect-close many-clients",
+        skip="broadcast",
         options=("--clients", "20"),
         first_bytes=b"\x00\x00\x00\x05HELLO",
     ),
 ]
 BUGGY = [
-    _case("bug_relay_per_recv.py", "broadcast split-line", fail="split-line"),
-    _case("bug_per_chunk_prefix.py", "broadcast split-line", fail="split-line"),
-    _case("bug_decode_per_chunk.py", "broadcast utf8-split", fail="utf8-split"),
-    _case("bug_ascii_only.py", "broadcast utf8-split", fail="utf8-split"),
-    _case("bug_global_lock_send.py", "slow-consumer", fail="slow-consumer"),
-    _case("bug_blocking_send.py", "slow-consumer", fail="slow-consumer"),
-    _case("bug_sender_echo.py", "broadcast sender-echo split-line", warn="sender-echo"),
-    _case("bug_handshake_in_accept.py", "connect silent-client", fail="silent-client"),
-    _case("bug_dies_on_connect_close.py", "broadcast connect-close", fail="connect-close"),
-    # the next four break the server for everybody once anyone has left: only their own checks are run
+    _case("bug_relay_per_recv.py", "split-line", fail="split-line"),
+    _case("bug_per_chunk_prefix.py", "split-line", fail="split-line"),
+    _case("bug_decode_per_chunk.py", "utf8-split", fail="utf8-split"),
+    _case("bug_ascii_only.py", "utf8-split", fail="utf8-split"),
+    _case("bug_global_lock_send.py", "slow-consumer", fail="slow-consumer", slow=True),
+    _case("bug_blocking_send.py", "slow-consumer", fail="slow-consumer", slow=True),
+    _case("bug_sender_echo.py", "sender-echo broadcast", warn="sender-echo"),
+    _case("bug_handshake_in_accept.py", "silent-client", fail="silent-client", slow=True),
+    _case("bug_dies_on_connect_close.py", "connect-close", fail="connect-close"),
     _case("bug_dies_on_reset.py", "abrupt-disconnect", fail="abrupt-disconnect"),
     _case("bug_busy_empty_recv.py", "clean-disconnect", fail="clean-disconnect"),
-    _case("bug_list_mutated.py", "clean-disconnect abrupt-disconnect", fail="clean-disconnect abrupt-disconnect"),
-    _case("bug_dead_socket.py", "clean-disconnect abrupt-disconnect", fail="clean-disconnect abrupt-disconnect"),
-    _case("bug_cap_busywait.py", "connect many-clients", fail="many-clients", options=("--clients", "20")),
-    _case("bug_cap_hangs.py", "connect many-clients", fail="many-clients", options=("--clients", "20")),
+    _case("bug_list_mutated.py", "clean-disconnect", fail="clean-disconnect"),
+    _case("bug_dead_socket.py", "clean-disconnect", fail="clean-disconnect"),
+    _case("bug_cap_busywait.py", "many-clients", fail="many-clients", options=("--clients", "20"), slow=True),
+    _case("bug_cap_hangs.py", "many-clients", fail="many-clients", options=("--clients", "20"), slow=True),
     _case("bug_restart_no_reuseaddr.py", "restart", fail="restart", cause={"restart": ("reuse",)}),
     _case("bug_restart_nondaemon.py", "restart", fail="restart", cause={"restart": ("daemon", "thread")}),
 ]
@@ -237,7 +234,13 @@ def assert_left_nothing_behind(port: int) -> None:
 
 
 @requires_check
-@pytest.mark.parametrize("case", [*CORRECT, *UNRECOGNISED, *BUGGY], ids=lambda case: case.server)
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(case, id=case.server, marks=[pytest.mark.slow] if case.slow else [])
+        for case in (*CORRECT, *UNRECOGNISED, *BUGGY)
+    ],
+)
 def test_check_gives_exactly_the_expected_verdicts(case: Case) -> None:
     graded, port = grade(case.server, case.only, case.options)
     assert_schema(graded)
