@@ -36,6 +36,7 @@ def stop(signum, frame):
     global stopping
     stopping = True
 
+
 clients = {}  # socket -> Outbox
 clients_lock = threading.Lock()
 
