@@ -330,7 +330,9 @@ def test_auto_on_a_silent_tutorial_server_adds_no_newline() -> None:
     assert server.nicks == [b"quiet"]
 
 
-def test_auto_on_a_raw_relay_sends_the_user_lines_only() -> None:
+def test_auto_on_a_silent_relay_introduces_itself_then_sends_the_user_lines() -> None:
+    """A server that sends nothing may take the first line as the name (issue 15): the nickname goes first,
+    as a line, and every line ends in a newline."""
     server = StudentServer(tutorial=False)
     proxy = proxied(server.address)
     try:
@@ -339,7 +341,7 @@ def test_auto_on_a_raw_relay_sends_the_user_lines_only() -> None:
     finally:
         proxy.close()
         server.close()
-    assert record.bytes(C2S) == b"first"
+    assert record.bytes(C2S) == b"raw\nfirst\n"
     assert record.client_eof == "fin"
 
 
