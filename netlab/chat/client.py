@@ -290,4 +290,3 @@ def detection_text(session: ClientSession) -> str:
     if session.dialect is Dialect.NETLAB:
         how += "; its answer to the bare nickname was a netlab welcome"
     return f"{text}: {how}"
-

@@ -47,7 +47,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from netlab.chat.detect import Greeting, Handshake, classify_greeting
+from netlab.chat.detect import Greeting, Handshake, classify_greeting, final_greeting
 from netlab.chat.dialects import DIALECT_HELP as DIALECT_HELP
 from netlab.chat.dialects import Dialect as Dialect
 from netlab.chat.protocol import GREETING, LineFramer, decode_line
@@ -230,7 +230,7 @@ class ClientSession:
         """The wait of the current phase ran out. Raises `ChatClientError` when that ends the handshake."""
         if self.phase is Phase.GREETING:
             if self.requested is Dialect.AUTO:
-                return self._detected(classify_greeting(bytes(self._buffer), quiet=True))
+                return self._detected(final_greeting(bytes(self._buffer)))
             if self._buffer:
                 return self._greeted()
             raise ChatClientError(
@@ -249,7 +249,7 @@ class ClientSession:
             if not self._buffer:
                 raise ChatClientError("the server closed the connection without a word")
             if self.requested is Dialect.AUTO:
-                events = self._detected(classify_greeting(bytes(self._buffer), quiet=True))
+                events = self._detected(final_greeting(bytes(self._buffer)))
             else:
                 events = self._greeted()
         elif self.phase is Phase.REPLY:

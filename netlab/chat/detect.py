@@ -152,6 +152,13 @@ def classify_greeting(data: bytes, *, quiet: bool) -> Greeting | None:
     return Greeting(Handshake.NONE, last, ends_line, data, "the server's greeting asks for nothing: no handshake")
 
 
+def final_greeting(data: bytes) -> Greeting:
+    """The greeting in `data` once the server fell quiet or closed (`classify_greeting` with ``quiet``)."""
+    greeting = classify_greeting(data, quiet=True)
+    assert greeting is not None  # quiet: always decided
+    return greeting
+
+
 def is_prompt(line: str, ends_line: bool) -> bool:
     """Whether `line` (the last line the server sent before waiting) asks for input.
 
