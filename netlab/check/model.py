@@ -12,6 +12,8 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from netlab.check import ids
+
 SCHEMA_VERSION = 1
 QUOTE_BYTES = 512  # bytes quoted per exchange in the evidence (base64 and readable)
 
@@ -69,6 +71,7 @@ CHECKS: tuple[CheckSpec, ...] = (
     ),
 )
 CHECK_IDS: tuple[str, ...] = tuple(spec.id for spec in CHECKS)
+assert CHECK_IDS == ids.CHECK_IDS, "netlab/check/ids.py lists the checks in the order of CHECKS"
 SPECS: dict[str, CheckSpec] = {spec.id: spec for spec in CHECKS}
 
 

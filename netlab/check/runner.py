@@ -159,14 +159,15 @@ class Runner:
             if greeting is not None and greeting.handshake is Handshake.UNRECOGNISED:
                 profile.unrecognised = greeting.describe()
                 return profile
+            if greeting is not None and profile.name != Dialect.NETLAB.value:
+                # the kind is known: a greeting comes at once if at all, and no netlab welcome will answer
+                profile.waits = (0.5 if greeting.handshake is Handshake.NONE else 1.0, 0.3)
             profile.detection = (
                 greeting.describe() if greeting is not None else f"as asked with --dialect {profile.dialect.value}"
             )
-            self._learn_relay(probe_context, pool, first, profile)
-            if profile.dialect is Dialect.AUTO or (
-                self.options.dialect is Dialect.AUTO and profile.dialect is not Dialect.NETLAB
-            ):
+            if self.options.dialect is Dialect.AUTO and profile.dialect is not Dialect.NETLAB:
                 profile.dialect = Dialect.AUTO  # every probe detects again: tokens and prompts need it
+            self._learn_relay(probe_context, pool, first, profile)
             return profile
         finally:
             pool.close_all()

@@ -48,10 +48,12 @@ class Delivery:
     befores: tuple[str, ...]
     line_ends: tuple[bool, ...]
 
+    pieces: float = 0.0
+
     @property
     def lost(self) -> bool:
-        """Nothing of it arrived."""
-        return self.copies == 0 and self.tagged == 0
+        """Nothing (or next to nothing) of it arrived: not even pieces of it."""
+        return self.copies == 0 and self.tagged == 0 and self.pieces < 0.5
 
 
 def payload_text(tag: str, body: str) -> str:
@@ -87,7 +89,25 @@ def find_delivery(chunks: Sequence[Chunk], payload: str, tag: str) -> Delivery:
         if REPLACEMENT in data[line_start : line_end if line_end >= 0 else len(data)]:
             replaced = True
         at = data.find(start, at + 1)
-    return Delivery(len(befores), data.count(start), first_at, replaced, tuple(befores), tuple(ends))
+    return Delivery(
+        len(befores), data.count(start), first_at, replaced, tuple(befores), tuple(ends), _pieces(data, wanted)
+    )
+
+
+def _pieces(data: bytes, wanted: bytes, samples: int = 32) -> float:
+    """The share of `wanted` that arrived, in order, in pieces (a line relayed piece by piece, each with a
+    prefix, or mixed with other bytes, still shows most of it)."""
+    if not wanted:
+        return 0.0
+    if len(data) <= 20000 and len(wanted) <= 4096:
+        import difflib
+
+        blocks = difflib.SequenceMatcher(None, wanted, data, autojunk=False).get_matching_blocks()
+        return sum(block.size for block in blocks if block.size >= 2) / len(wanted)
+    starts = range(0, max(1, len(wanted) - 3), 4)
+    step = max(1, len(starts) // samples)
+    chosen = [wanted[i : i + 4] for i in starts[::step]]
+    return sum(1 for piece in chosen if piece in data) / len(chosen) if chosen else 0.0
 
 
 def _names(names: Sequence[str]) -> str:

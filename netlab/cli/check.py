@@ -25,7 +25,7 @@ class Format(enum.StrEnum):
 
 
 def _check_ids() -> str:
-    from netlab.check.model import CHECK_IDS
+    from netlab.check.ids import CHECK_IDS
 
     return ", ".join(CHECK_IDS)
 
