@@ -307,8 +307,8 @@ def check_silent_client(ctx: Context, pool: Pool) -> Found:
     time.sleep(0.3)
     start = ctx.clock()
     try:
-        first = ctx.join(pool, "w", timeout=5.0)
-        second = ctx.join(pool, "w", timeout=5.0)
+        first = ctx.join(pool, "w", timeout=3.0)
+        second = ctx.join(pool, "w", timeout=3.0)
     except ProbeError:
         return Found((silent_client_verdict(join_seconds=None, line_seconds=None)), pool.probes)
     joined = ctx.clock() - start
@@ -375,7 +375,9 @@ def check_load(ctx: Context, pool: Pool) -> Found:
     verdict, reason, notes = load_verdict(received, lines=LOAD_LINES, garbled=garbled, progressing=progressing)
     rate = counts[-1] / elapsed if elapsed else 0.0
     p99 = percentile(latencies, 0.99)
-    reason += f" ({rate:.0f} lines/s delivered" + (f", p99 {p99 * 1000:.0f} ms)" if p99 is not None else ")")
+    throttled = any("rate limiting" in note for note in notes)
+    latency = f", p99 {p99 * 1000:.0f} ms" if p99 is not None and not throttled else ""
+    reason += f" ({rate:.0f} lines/s delivered{latency})"
     return Found(
         (verdict, reason, notes),
         [senders[0], listeners[0]],
@@ -430,6 +432,7 @@ def check_slow_consumer(ctx: Context, pool: Pool) -> Found:
     longest = [0.0]
     sent_bytes = [0]
     pending: dict[str, float] = {}
+    order: dict[str, list[str]] = {s.nick: [] for s in senders}
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -439,6 +442,7 @@ def check_slow_consumer(ctx: Context, pool: Pool) -> Found:
             payload = payload_text(tag, "y" * SLOW_LINE)
             with lock:
                 pending[tag] = ctx.clock()
+                order[sender.nick].append(tag)
             try:
                 took = sender.send(sender.line(payload), timeout=SLOW_SECONDS)
             except OSError:
@@ -464,6 +468,14 @@ def check_slow_consumer(ctx: Context, pool: Pool) -> Found:
     with lock:
         tags = dict(pending)
     arrived = _arrival_times(stream, tags)
+    for sequence in order.values():  # a line whose tag arrived cut is there no later than the next one
+        later: float | None = None
+        for tag in reversed(sequence):
+            if tag in arrived:
+                later = arrived[tag] if later is None else min(arrived[tag], later)
+                arrived[tag] = later
+            elif later is not None:
+                arrived[tag] = later
     for tag, sent in tags.items():
         if tag in arrived:
             latencies.append(arrived[tag] - sent)
@@ -504,15 +516,21 @@ def _queued(server_port: int, client_port: int) -> int:
 
 
 def _arrival_times(chunks: list[Chunk], tags: dict[str, float]) -> dict[str, float]:
+    """When each tag's end mark (``TAGz``) first arrived in `chunks`."""
+    ends = {f"{tag}z".encode(): tag for tag in tags}
+    sizes = sorted({len(end) for end in ends})
     found: dict[str, float] = {}
     stream = bytearray()
     for chunk in chunks:
         before = len(stream)
         stream += chunk.data
-        window = bytes(stream[max(0, before - 64) :])
-        for tag in tags:
-            if tag not in found and f"{tag}z".encode() in window:
-                found[tag] = chunk.at
+        at = stream.find(b"q", max(0, before - 64))
+        while at >= 0:
+            for size in sizes:
+                tag = ends.get(bytes(stream[at : at + size]))
+                if tag is not None and tag not in found:
+                    found[tag] = chunk.at
+            at = stream.find(b"q", at + 1)
     return found
 
 

@@ -382,4 +382,12 @@ def captured_connections(path: Path, server_port: int, ports: Sequence[int]) -> 
         except NetlabError as error:
             log.warning("the capture could not be read whole: %s", error)
 
-    return {view.opened.client.port: view for view in collect(segments()).connections if view.opened is not None}
+    # Wireshark numbers streams in the order their first frame appears: number them as in the whole capture
+    firsts = sorted((frames[0], port) for port, frames in frames_by_port(path, server_port).items() if frames)
+    numbers = {port: index for index, (_, port) in enumerate(firsts)}
+    views = {}
+    for view in collect(segments()).connections:
+        if view.opened is not None:
+            port = view.opened.client.port
+            views[port] = replace(view, stream=numbers.get(port, view.stream))
+    return views

@@ -54,6 +54,7 @@ class StyledServer(RelayServer):
         return buffer.decode(errors="replace").strip()
 
     def close(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept thread
         self.listener.close()
         with self.lock:
             for client in self.clients:
