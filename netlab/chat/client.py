@@ -42,6 +42,7 @@ from netlab.chat.client_session import (
     ServerUnreachable,
     Settled,
 )
+from netlab.chat.detect import Handshake
 from netlab.chat.wire import Incoming
 
 __all__ = [
@@ -251,7 +252,11 @@ def _handshake(sock: socket.socket, session: ClientSession) -> tuple[list[Incomi
                 delivered.append(event.message)
             elif isinstance(event, Settled):
                 settled = True
-                log.info("%s", detection_text(session))
+                greeting = session.greeting
+                if greeting is not None and greeting.handshake is Handshake.UNRECOGNISED:
+                    log.warning("%s; relaying raw", greeting.describe())
+                else:
+                    log.info("%s", detection_text(session))
 
     carry_out(session.start())
     phase, deadline = None, 0.0
