@@ -23,7 +23,9 @@ Dialects (docs/protocol.md, "netlab join --dialect"):
     tutorial servers both accept (a netlab server takes a bare nickname after a short quiet period).
     A netlab welcome in the reply means netlab: the session then sends the ``\\n`` it left out,
     which completes its nickname line, and the netlab server switches to lines (it ends its welcome
-    line with the next thing it sends). Any other reply, or none, means tutorial;
+    line with the next thing it sends). Any other reply, or none, means tutorial, whose messages
+    ``nick: text`` then end in ``\\n`` (students' tutorial servers relay chunks or frame lines; the
+    newline suits both; ``--dialect tutorial`` sends the classic client's bare chunks);
   - a token followed by a newline is answered with ``nick\\n`` (tutorial, messages end in ``\\n``);
   - a prompt for a name ("Enter your name:") is answered with ``nick\\n``: raw, lines end in ``\\n``;
   - no greeting, or a banner that asks nothing: raw, introduced by ``nick\\n`` as a first line (a
@@ -341,6 +343,9 @@ class ClientSession:
             self.welcome = parse_server_line(decode_line(head))
             return [Send(b"\n"), *self._settle(Dialect.NETLAB, self.welcome), *self._absorb(newline + rest)]
         _raise_server_error(data, NickRejected)
+        # Students' tutorial servers relay chunks, or frame lines (then a message waits for its newline):
+        # "nick: text\n" suits both, so detected tutorial servers get newline-terminated messages.
+        self.terminator = b"\n"
         return [*self._settle(Dialect.TUTORIAL), *self._absorb(data)]
 
     def _welcome_lines(self, lines: list[str]) -> list[Event]:

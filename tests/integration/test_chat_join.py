@@ -310,14 +310,16 @@ def test_auto_on_a_tutorial_server_sends_the_bare_nickname_and_chunks_only() -> 
     finally:
         proxy.close()
         server.close()
-    assert record.bytes(C2S) == b"bobbob: hello"
-    assert [data for way, data in record.turns() if way == C2S] == [b"bob", b"bob: hello"]
+    # detected tutorial servers get newline-terminated messages (issue 15: servers that frame lines need it)
+    assert record.bytes(C2S) == b"bobbob: hello\n"
+    assert [data for way, data in record.turns() if way == C2S] == [b"bob", b"bob: hello\n"]
     assert record.client_eof == "fin"
     assert server.nicks == [b"bob"]
 
 
-def test_auto_on_a_silent_tutorial_server_adds_no_newline() -> None:
-    """A tutorial server that answers the nickname with nothing looks like no netlab server: no `\\n` goes."""
+def test_auto_on_a_silent_tutorial_server_adds_no_newline_to_the_nickname() -> None:
+    """A tutorial server that answers the nickname with nothing looks like no netlab server: no `\\n` completes
+    the nickname; messages end in one."""
     server = StudentServer(tutorial=True, announce=False)
     proxy = proxied(server.address)
     try:
@@ -326,7 +328,7 @@ def test_auto_on_a_silent_tutorial_server_adds_no_newline() -> None:
     finally:
         proxy.close()
         server.close()
-    assert record.bytes(C2S) == b"quietquiet: one"
+    assert record.bytes(C2S) == b"quietquiet: one\n"
     assert server.nicks == [b"quiet"]
 
 
