@@ -194,3 +194,23 @@ def test_text_output_and_skip(tmp_path: Path) -> None:
     assert "\x1b[" not in done.stdout
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert 'id="check-sender-echo"' in page and "own line back" in page
+
+
+def test_save_to_without_capture_rights_still_grades_then_exits_77(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    if shutil.which("setpriv") is None or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv to drop the capture capabilities")
+    without_caps = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
+    port = free_port()
+    done = subprocess.run(
+        [*without_caps, sys.executable, "-m", "netlab", "check", "--format", "json",
+         *student(port, "--greeting", "NAME"), "--only", "broadcast", "--save-to", str(tmp_path / "c.pcap")],
+        capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ},
+    )  # fmt: skip
+    assert done.returncode == 77, done.stderr
+    document = json.loads(done.stdout)
+    assert verdicts(document) == {"broadcast": "pass"}  # the checks still ran; the evidence quotes the clients
+    assert document["checks"][0]["evidence"]["received"] and document["capture"] is None
+    assert "no capture" in done.stderr
