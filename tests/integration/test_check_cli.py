@@ -214,3 +214,11 @@ def test_save_to_without_capture_rights_still_grades_then_exits_77(tmp_path: Pat
     assert verdicts(document) == {"broadcast": "pass"}  # the checks still ran; the evidence quotes the clients
     assert document["checks"][0]["evidence"]["received"] and document["capture"] is None
     assert "no capture" in done.stderr
+
+
+def test_the_run_timeout_skips_what_is_left() -> None:
+    port = free_port()
+    only = ["--only", "connect", "--only", "broadcast", "--only", "silent-client", "--only", "connect-close"]
+    code, document, _ = check(*student(port), *only, "--timeout", "1")
+    assert code == 0
+    assert verdicts(document)["connect-close"] == "skip" and "--timeout" in reasons(document)["connect-close"]
