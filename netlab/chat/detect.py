@@ -134,14 +134,15 @@ def classify_greeting(data: bytes, *, quiet: bool) -> Greeting | None:
         return Greeting(Handshake.UNRECOGNISED, "", False, data, f"unrecognised protocol: {kind}")
     text = data.decode("utf-8", errors="replace")
     first, newline, _ = text.partition("\n")
-    if newline and parse_server_line(first.rstrip("\r")).kind is MessageKind.ERROR:
-        return Greeting(Handshake.ERROR, first.strip(), True, data, f"the server refused us: {first.strip()}")
+    refusal = parse_server_line(first.rstrip("\r"))
+    if newline and refusal.kind is MessageKind.ERROR:
+        return Greeting(Handshake.ERROR, refusal.text, True, data, f"the server refused us: {refusal.text}")
     if not quiet:
         return None
     if not data.strip():
         return Greeting(Handshake.NONE, "", False, data, "the server sent nothing: no handshake")
-    if parse_server_line(first.rstrip("\r")).kind is MessageKind.ERROR:
-        return Greeting(Handshake.ERROR, first.strip(), False, data, f"the server refused us: {first.strip()}")
+    if refusal.kind is MessageKind.ERROR:
+        return Greeting(Handshake.ERROR, refusal.text, False, data, f"the server refused us: {refusal.text}")
     ends_line = text.endswith(("\n", "\r"))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     last = lines[-1]
