@@ -23,7 +23,14 @@ CONNECT_TIMEOUT = 2.0
 
 
 class ProbeError(Exception):
-    """A probe could not connect or finish its handshake (the message says which and why)."""
+    """A probe could not connect or finish its handshake (the message says which and why).
+
+    `timed_out`: the server said nothing in time (left hanging), as opposed to refusing or closing.
+    """
+
+    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 class Pool:
@@ -96,7 +103,9 @@ class Probe:
             sock.connect((self.host, self.port))
         except OSError as error:
             sock.close()
-            raise ProbeError(f"cannot connect: {error.strerror or type(error).__name__}") from None
+            raise ProbeError(
+                f"cannot connect: {error.strerror or type(error).__name__}", timed_out=isinstance(error, TimeoutError)
+            ) from None
         self.sock = sock
         self.local_port = sock.getsockname()[1]
 
@@ -128,7 +137,7 @@ class Probe:
                     deadline = time.monotonic() + (self.session.wait or 0.0)
                 now = time.monotonic()
                 if now >= end:
-                    raise ProbeError(f"no handshake within {timeout:g} s")
+                    raise ProbeError(f"no handshake within {timeout:g} s", timed_out=True)
                 if deadline - now <= 0:
                     carry_out(self.session.timeout())
                     continue

@@ -251,12 +251,23 @@ def long_line_verdict(delivery: Delivery, *, sender_refused: bool, health: Healt
 
 
 def many_clients_verdict(
-    *, clients: int, served: int, refused: int, hanging: int, cpu_percent: float | None, health: Health
+    *,
+    clients: int,
+    served: int,
+    refused: int,
+    hanging: int,
+    cpu_percent: float | None,
+    health: Health,
+    others: int = 0,
 ) -> Outcome:
-    """many-clients: every client served or explicitly refused; nobody left hanging; no busy wait."""
+    """many-clients: every client served or explicitly refused; nobody left hanging; no busy wait.
+
+    `others`: clients of the grader already connected besides the `clients` (they count towards a cap).
+    """
     notes: list[str] = []
     if refused:
-        notes.append(f"the server serves {served} clients at once and refuses the others (cap {served})")
+        cap = served + others
+        notes.append(f"the server serves {cap} clients at once and refuses the others (cap {cap})")
     problem = health.problem()
     if problem:
         return Verdict.FAIL, f"with {clients} clients at once, {problem}", tuple(notes)
