@@ -21,7 +21,7 @@ from netlab.chat.client_session import Dialect
 from netlab.chat.detect import Prefix
 from netlab.check.model import Verdict
 from netlab.check.probe import Pool, Probe, ProbeError
-from netlab.check.target import ExecTarget, Target
+from netlab.check.target import DidNotStart, ExecTarget, Target
 from netlab.check.verdicts import (
     Chunk,
     Health,
@@ -595,7 +595,6 @@ def check_many_clients(ctx: Context, pool: Pool) -> Found:
             else:
                 hanging += 1
         elif state == "connected":
-            time.sleep(0)
             if probe.closed:
                 refused += 1
             else:
@@ -782,7 +781,7 @@ def check_restart(ctx: Context, pool: Pool) -> Found:
     try:
         target.start()
         rebound, cause = True, ""
-    except Exception as error:  # noqa: BLE001 - DidNotStart; any failure to start is the verdict
+    except DidNotStart as error:
         tail = target.stderr_tail()
         rebound = False
         cause = "no SO_REUSEADDR?" if any("in use" in line for line in tail) else str(error)
