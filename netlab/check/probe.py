@@ -62,7 +62,7 @@ class Pool:
 
 
 class Probe:
-    """One grading client. Build it with `Pool`-aware `Probe.open`; `send` bytes, read `chunks`."""
+    """One grading client, owned by a `Pool`: `connect`, `handshake`, then `send` bytes and read `chunks`."""
 
     def __init__(
         self, pool: Pool, host: str, port: int, nick: str, dialect: Dialect, waits: tuple[float, float] | None = None
