@@ -141,6 +141,7 @@ class Runner:
         probe_context = Context(self.target, profile, 1, self.clock)
         try:
             first = probe_context.probe(pool, "ann")
+            first.session.reply_wait = 1.0  # a netlab welcome comes within its 0.2 s quiet period
             try:
                 first.connect(timeout=3.0)
             except ProbeError as error:
