@@ -18,7 +18,8 @@ from pathlib import Path
 
 from netlab.chat.client_session import Dialect
 from netlab.chat.detect import Handshake, excerpt, learn_prefix, unrecognised_framing
-from netlab.check.checks import DRIVERS, Context, Found, Profile
+from netlab.check.checks import DRIVERS
+from netlab.check.context import Context, Found, Profile
 from netlab.check.model import CHECKS, CheckResult, CheckSpec, Evidence, RunInfo, Verdict
 from netlab.check.probe import Pool, ProbeError
 from netlab.check.target import DidNotStart, ExecTarget, Target, listening_pids
