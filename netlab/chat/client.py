@@ -37,10 +37,12 @@ from netlab.chat.client_session import (
     Dialect,
     Event,
     NickRejected,
+    Phase,
     Send,
     ServerUnreachable,
     Settled,
 )
+from netlab.chat.detect import Handshake
 from netlab.chat.wire import Incoming
 
 __all__ = [
@@ -250,7 +252,11 @@ def _handshake(sock: socket.socket, session: ClientSession) -> tuple[list[Incomi
                 delivered.append(event.message)
             elif isinstance(event, Settled):
                 settled = True
-                log.debug("the server speaks the %s dialect", event.dialect.value)
+                greeting = session.greeting
+                if greeting is not None and greeting.handshake is Handshake.UNRECOGNISED:
+                    log.warning("%s; relaying raw", greeting.describe())
+                else:
+                    log.info("%s", detection_text(session))
 
     carry_out(session.start())
     phase, deadline = None, 0.0
@@ -272,4 +278,20 @@ def _handshake(sock: socket.socket, session: ClientSession) -> tuple[list[Incomi
             carry_out(session.eof())
             return delivered, True
         carry_out(session.receive(data))
+        if session.phase is Phase.GREETING:
+            phase = None  # auto: the greeting ends when the server falls quiet, counted from its last bytes
     return delivered, False
+
+
+def detection_text(session: ClientSession) -> str:
+    """Which dialect the session settled on, and from which bytes (shown by `netlab join -v`)."""
+    text = f"the server speaks the {session.dialect.value} dialect"
+    if session.requested is not Dialect.AUTO:
+        return f"{text} (as asked with --dialect)"
+    greeting = session.greeting
+    if greeting is None:
+        return text
+    how = greeting.describe()
+    if session.dialect is Dialect.NETLAB:
+        how += "; its answer to the bare nickname was a netlab welcome"
+    return f"{text}: {how}"

@@ -16,13 +16,24 @@ Dialects (docs/protocol.md, "netlab join --dialect"):
   chunks ``nick: text``, read chunks; leave by closing the connection (such servers drop a client
   when it closes; they know no command).
 * ``raw`` (a relay with no handshake): send and read bare chunks; leave by closing.
-* ``auto``: no greeting within `AUTO_WAIT` seconds, or a first chunk other than ``NICK``, means
-  raw. ``NICK`` is answered with the bare nickname, which both servers accept (a netlab server
-  takes a bare nickname after a short quiet period). A netlab welcome in the reply means netlab:
-  the session then sends the ``\\n`` it left out, which completes its nickname line, and the netlab
-  server switches to lines (it ends its welcome line with the next thing it sends). Any other reply, or
-  none, means tutorial. So nothing goes on the wire beyond the detected dialect's own handshake:
-  ``nick\\n`` for netlab (in two segments), ``nick`` for tutorial, nothing for raw.
+* ``auto``: the server's first bytes, once it falls quiet for `GREETING_QUIET` seconds (or nothing
+  within `AUTO_WAIT`), are classified by the detector `netlab.chat.detect.classify_greeting`:
+
+  - a bare token (``NICK``, ``NAME``, ...) is answered with the bare nickname, which netlab and
+    tutorial servers both accept (a netlab server takes a bare nickname after a short quiet period).
+    A netlab welcome in the reply means netlab: the session then sends the ``\\n`` it left out,
+    which completes its nickname line, and the netlab server switches to lines (it ends its welcome
+    line with the next thing it sends). Any other reply, or none, means tutorial, whose messages
+    ``nick: text`` then end in ``\\n`` (students' tutorial servers relay chunks or frame lines; the
+    newline suits both; ``--dialect tutorial`` sends the classic client's bare chunks);
+  - a token followed by a newline is answered with ``nick\\n`` (tutorial, messages end in ``\\n``);
+  - a prompt for a name ("Enter your name:") is answered with ``nick\\n``: raw, lines end in ``\\n``;
+  - no greeting, or a banner that asks nothing: raw, introduced by ``nick\\n`` as a first line (a
+    server that silently takes the first line as the name needs it; a relay shows it as a line);
+  - JSON, binary frames or ``#command`` orders: raw without a word from us (`greeting` says what it was).
+
+  So nothing goes on the wire beyond the detected handshake: ``nick\\n`` for netlab (in two
+  segments), ``nick`` for tutorial, ``nick\\n`` for a prompt or a silent server.
 
 The nickname follows the server: a netlab server's ``*** old is now known as new`` about our
 nickname (it is sent to the renamed client too) makes `nick` the new one; a refused change leaves
@@ -38,6 +49,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from netlab.chat.detect import Greeting, Handshake, classify_greeting, final_greeting
 from netlab.chat.dialects import DIALECT_HELP as DIALECT_HELP
 from netlab.chat.dialects import Dialect as Dialect
 from netlab.chat.protocol import GREETING, LineFramer, decode_line
@@ -53,6 +65,7 @@ from netlab.chat.wire import (
 from netlab.errors import NetlabError, RemoteProtocolError, Unreachable
 
 AUTO_WAIT = 1.0  # seconds to wait for a greeting before assuming a raw relay server
+GREETING_QUIET = 0.25  # auto: seconds of silence after the server's first bytes that end its greeting
 REPLY_WAIT = 2.0  # seconds to wait for the server's answer to our bare nickname (auto)
 CLIENT_MAX_LINE = 1 << 20  # a client reads what a server sends; only absurd lines are cut
 STOP_WORDS = frozenset({"/exit", "/quit", "exit", "выход"})
@@ -166,6 +179,10 @@ class ClientSession:
         self.greeting_wait = greeting_wait
         self.reply_wait = reply_wait
         self.left = False  # `leave` was called: nothing more is said
+        #: auto: what the detector made of the server's first bytes (None: not detected, or not auto)
+        self.greeting: Greeting | None = None
+        #: what ends each message we send: nothing (bare chunks) or a newline (line-minded servers)
+        self.terminator = b""
         self._buffer = bytearray()
         self._framer = LineFramer(max_line=CLIENT_MAX_LINE)
 
@@ -181,7 +198,9 @@ class ClientSession:
     def wait(self) -> float | None:
         """Seconds to wait for data in this phase before calling `timeout` (None: as long as it takes)."""
         if self.phase is Phase.GREETING:
-            return self.greeting_wait if self.requested is Dialect.AUTO else self.handshake_timeout
+            if self.requested is Dialect.AUTO:
+                return GREETING_QUIET if self._buffer else self.greeting_wait
+            return self.handshake_timeout
         if self.phase is Phase.REPLY:
             return self.reply_wait
         if self.phase is Phase.WELCOME:
@@ -194,6 +213,9 @@ class ClientSession:
             return self.eof()
         if self.phase is Phase.GREETING:
             self._buffer += data
+            if self.requested is Dialect.AUTO:
+                greeting = classify_greeting(bytes(self._buffer), quiet=False)
+                return [] if greeting is None else self._detected(greeting)
             if len(self._buffer) < len(GREETING) and GREETING.startswith(bytes(self._buffer)):
                 return []  # the greeting may still be on its way
             return self._greeted()
@@ -209,10 +231,10 @@ class ClientSession:
     def timeout(self) -> list[Event]:
         """The wait of the current phase ran out. Raises `ChatClientError` when that ends the handshake."""
         if self.phase is Phase.GREETING:
+            if self.requested is Dialect.AUTO:
+                return self._detected(final_greeting(bytes(self._buffer)))
             if self._buffer:
                 return self._greeted()
-            if self.requested is Dialect.AUTO:
-                return self._settle(Dialect.RAW)
             raise ChatClientError(
                 f"the server did not greet with NICK within {self.handshake_timeout:g} s; try --dialect raw"
             )
@@ -228,7 +250,10 @@ class ClientSession:
         if self.phase is Phase.GREETING:
             if not self._buffer:
                 raise ChatClientError("the server closed the connection without a word")
-            events = self._greeted()
+            if self.requested is Dialect.AUTO:
+                events = self._detected(final_greeting(bytes(self._buffer)))
+            else:
+                events = self._greeted()
         elif self.phase is Phase.REPLY:
             events = self._replied()
         elif self.phase is Phase.WELCOME:
@@ -253,8 +278,8 @@ class ClientSession:
         if self.dialect is Dialect.NETLAB:
             return [Send(b"".join(line.encode("utf-8") + b"\n" for line in lines))]
         if self.dialect is Dialect.TUTORIAL:
-            return [Send(f"{self.nick}: {line}".encode()) for line in lines]
-        return [Send(line.encode("utf-8")) for line in lines]
+            return [Send(f"{self.nick}: {line}".encode() + self.terminator) for line in lines]
+        return [Send(line.encode("utf-8") + self.terminator) for line in lines]
 
     def leave(self, reason: str = "") -> list[Send]:
         """What to send before closing: netlab's ``/quit [reason]``; nothing for tutorial and raw servers,
@@ -267,6 +292,26 @@ class ClientSession:
         return []
 
     # ------------------------------------------------------------------ the handshake
+
+    def _detected(self, greeting: Greeting) -> list[Event]:
+        """auto: act on what the detector made of the server's first bytes."""
+        self.greeting = greeting
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        kind = greeting.handshake
+        if kind is Handshake.ERROR:
+            raise ChatClientError(greeting.token)
+        if kind is Handshake.TOKEN and not greeting.newline:
+            self.phase = Phase.REPLY  # netlab or tutorial: the reply to the bare nickname tells
+            return [Send(greeting.answer(self.nick))]
+        if kind is Handshake.UNRECOGNISED:
+            return [*self._settle(Dialect.RAW), *self._absorb(data)]
+        self.terminator = b"\n"
+        banner = data.decode("utf-8", errors="replace").rstrip()
+        if kind is not Handshake.NONE:
+            banner = banner[: banner.rfind(greeting.token)] if greeting.token in banner else ""
+        dialect = Dialect.TUTORIAL if kind is Handshake.TOKEN else Dialect.RAW
+        return [Send(greeting.answer(self.nick)), *self._settle(dialect), *self._absorb(banner.encode())]
 
     def _greeted(self) -> list[Event]:
         data = bytes(self._buffer)
@@ -298,6 +343,9 @@ class ClientSession:
             self.welcome = parse_server_line(decode_line(head))
             return [Send(b"\n"), *self._settle(Dialect.NETLAB, self.welcome), *self._absorb(newline + rest)]
         _raise_server_error(data, NickRejected)
+        # Students' tutorial servers relay chunks, or frame lines (then a message waits for its newline):
+        # "nick: text\n" suits both, so detected tutorial servers get newline-terminated messages.
+        self.terminator = b"\n"
         return [*self._settle(Dialect.TUTORIAL), *self._absorb(data)]
 
     def _welcome_lines(self, lines: list[str]) -> list[Event]:

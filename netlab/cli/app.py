@@ -76,9 +76,9 @@ def _with_log_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _register_commands() -> None:
     """Add every command, each also taking -v / -q and ending its --help with the exit-status table."""
-    from netlab.cli import analyze, follow, join, lab, report, serve, sockets
+    from netlab.cli import analyze, check, follow, join, lab, report, serve, sockets
 
-    for module in (serve, join, sockets, follow, analyze, report, lab):
+    for module in (serve, join, sockets, follow, analyze, report, lab, check):
         module.register(app)
     for info in app.registered_commands:
         assert info.callback is not None

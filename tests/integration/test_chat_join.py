@@ -310,14 +310,16 @@ def test_auto_on_a_tutorial_server_sends_the_bare_nickname_and_chunks_only() -> 
     finally:
         proxy.close()
         server.close()
-    assert record.bytes(C2S) == b"bobbob: hello"
-    assert [data for way, data in record.turns() if way == C2S] == [b"bob", b"bob: hello"]
+    # detected tutorial servers get newline-terminated messages (issue 15: servers that frame lines need it)
+    assert record.bytes(C2S) == b"bobbob: hello\n"
+    assert [data for way, data in record.turns() if way == C2S] == [b"bob", b"bob: hello\n"]
     assert record.client_eof == "fin"
     assert server.nicks == [b"bob"]
 
 
-def test_auto_on_a_silent_tutorial_server_adds_no_newline() -> None:
-    """A tutorial server that answers the nickname with nothing looks like no netlab server: no `\\n` goes."""
+def test_auto_on_a_silent_tutorial_server_adds_no_newline_to_the_nickname() -> None:
+    """A tutorial server that answers the nickname with nothing looks like no netlab server: no `\\n` completes
+    the nickname; messages end in one."""
     server = StudentServer(tutorial=True, announce=False)
     proxy = proxied(server.address)
     try:
@@ -326,11 +328,13 @@ def test_auto_on_a_silent_tutorial_server_adds_no_newline() -> None:
     finally:
         proxy.close()
         server.close()
-    assert record.bytes(C2S) == b"quietquiet: one"
+    assert record.bytes(C2S) == b"quietquiet: one\n"
     assert server.nicks == [b"quiet"]
 
 
-def test_auto_on_a_raw_relay_sends_the_user_lines_only() -> None:
+def test_auto_on_a_silent_relay_introduces_itself_then_sends_the_user_lines() -> None:
+    """A server that sends nothing may take the first line as the name (issue 15): the nickname goes first,
+    as a line, and every line ends in a newline."""
     server = StudentServer(tutorial=False)
     proxy = proxied(server.address)
     try:
@@ -339,7 +343,7 @@ def test_auto_on_a_raw_relay_sends_the_user_lines_only() -> None:
     finally:
         proxy.close()
         server.close()
-    assert record.bytes(C2S) == b"first"
+    assert record.bytes(C2S) == b"raw\nfirst\n"
     assert record.client_eof == "fin"
 
 

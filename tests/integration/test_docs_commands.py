@@ -50,7 +50,7 @@ QUOTED = _quoted_commands() + _help_commands()
 
 def test_the_docs_quote_commands_of_every_kind() -> None:
     commands = {inv.args[0] for _, inv, _ in QUOTED if not inv.args[0].startswith("-")}
-    assert commands == {"serve", "join", "sockets", "follow", "analyze", "report", "lab"}
+    assert commands == {"serve", "join", "sockets", "follow", "analyze", "report", "lab", "check"}
     assert len(QUOTED) > 60
 
 

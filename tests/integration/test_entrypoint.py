@@ -13,7 +13,7 @@ def test_help_lists_every_command_without_importing_scapy() -> None:
         "from netlab.cli.app import app\n"
         "result = CliRunner().invoke(app, ['--help'])\n"
         "assert result.exit_code == 0, result.output\n"
-        "for name in ('serve', 'join', 'sockets', 'follow', 'report', 'lab'):\n"
+        "for name in ('serve', 'join', 'sockets', 'follow', 'report', 'lab', 'check'):\n"
         "    assert name in result.output, name\n"
         "assert not any(m.startswith('scapy') for m in sys.modules), 'scapy imported by --help'\n"
     )
@@ -24,7 +24,7 @@ def test_start_up_imports_only_the_command_modules() -> None:
     """Every command pays for `import netlab.cli.app`: library code is imported inside command bodies.
 
     What help texts and defaults need comes from tiny modules (the renderer registry, the chat limits, the
-    join dialects).
+    join dialects, the ids of `netlab check`'s checks).
     """
     code = (
         "import sys, netlab.cli.app\n"
@@ -36,6 +36,8 @@ def test_start_up_imports_only_the_command_modules() -> None:
         "netlab.chat",
         "netlab.chat.dialects",
         "netlab.chat.limits",
+        "netlab.check",
+        "netlab.check.ids",
         "netlab.errors",
         "netlab.render",
         "netlab.render.base",

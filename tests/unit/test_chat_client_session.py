@@ -34,6 +34,11 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
 
 
+def greet(session: cs.ClientSession, greeting: bytes = b"NICK") -> list[cs.Event]:
+    """auto: the server's greeting, then its quiet period (the greeting is decided when the server falls quiet)."""
+    return session.receive(greeting) + session.timeout()
+
+
 def active(dialect: cs.Dialect, nick: str = "alice") -> cs.ClientSession:
     session = cs.ClientSession(nick, dialect)
     if dialect is cs.Dialect.NETLAB:
@@ -72,7 +77,9 @@ def test_netlab_sends_the_nickname_line_and_settles_on_the_welcome() -> None:
 
 def test_auto_on_netlab_completes_its_nickname_line_after_the_welcome() -> None:
     session = cs.ClientSession("alice", cs.Dialect.AUTO)
-    assert session.receive(b"NICK") == [cs.Send(b"alice")]
+    assert session.receive(b"NICK") == []  # a greeting is decided once the server falls quiet
+    assert session.wait == cs.GREETING_QUIET
+    assert session.timeout() == [cs.Send(b"alice")]
     assert session.phase is cs.Phase.REPLY
     events = session.receive(WELCOME.encode())  # bare: the server holds the rest until it knows
     assert sends(events) == [b"\n"]
@@ -82,7 +89,7 @@ def test_auto_on_netlab_completes_its_nickname_line_after_the_welcome() -> None:
 
 def test_auto_waits_for_the_whole_welcome() -> None:
     session = cs.ClientSession("alice", cs.Dialect.AUTO)
-    session.receive(b"NICK")
+    greet(session)
     assert session.receive(WELCOME.encode()[:60]) == []
     assert sends(session.receive(WELCOME.encode()[60:])) == [b"\n"]
     assert session.welcome == wire.parse_server_line(WELCOME)
@@ -91,9 +98,9 @@ def test_auto_waits_for_the_whole_welcome() -> None:
 @given(cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12))
 @settings(max_examples=80)
 def test_auto_on_netlab_is_the_same_however_the_bytes_are_split(cuts: list[int]) -> None:
-    stream = b"NICK" + WELCOME.encode() + f"\n[{STAMP}] bob: one\n[{STAMP}] *** carol joined the chat\n".encode()
+    stream = WELCOME.encode() + f"\n[{STAMP}] bob: one\n[{STAMP}] *** carol joined the chat\n".encode()
     session = cs.ClientSession("alice", cs.Dialect.AUTO)
-    events = feed(session, split(stream, cuts))
+    events = greet(session) + feed(session, split(stream, cuts))
     assert sends(events) == [b"alice", b"\n"]
     assert session.welcome == wire.parse_server_line(WELCOME)
     assert delivered(events) == [f"[{STAMP}] bob: one", f"[{STAMP}] *** carol joined the chat"]
@@ -106,7 +113,7 @@ def test_auto_sends_nothing_but_the_bare_nickname_unless_it_sees_a_netlab_welcom
 ) -> None:
     """Whatever a tutorial server answers (or nothing), the client's bytes are the tutorial handshake."""
     session = cs.ClientSession("alice", cs.Dialect.AUTO)
-    events = session.receive(b"NICK")
+    events = greet(session)
     try:
         events += feed(session, split(reply, cuts))
         events += session.timeout()
@@ -120,7 +127,7 @@ def test_auto_sends_nothing_but_the_bare_nickname_unless_it_sees_a_netlab_welcom
 
 def test_auto_on_a_tutorial_server() -> None:
     session = cs.ClientSession("bob", cs.Dialect.AUTO)
-    assert session.receive(b"NICK") == [cs.Send(b"bob")]
+    assert greet(session) == [cs.Send(b"bob")]
     events = session.receive(b"bob joined!Connected to server!")
     assert sends(events) == []
     assert session.dialect is cs.Dialect.TUTORIAL
@@ -129,26 +136,30 @@ def test_auto_on_a_tutorial_server() -> None:
 
 def test_auto_on_a_silent_tutorial_server_and_on_a_raw_relay() -> None:
     silent = cs.ClientSession("bob", cs.Dialect.AUTO)
-    silent.receive(b"NICK")
+    greet(silent)
     assert silent.wait == cs.REPLY_WAIT
     assert silent.timeout() == [cs.Settled(cs.Dialect.TUTORIAL)]
     relay = cs.ClientSession("bob", cs.Dialect.AUTO)
     assert relay.wait == cs.AUTO_WAIT
-    assert relay.timeout() == [cs.Settled(cs.Dialect.RAW)]
+    # no greeting: a relay, or a server that silently takes the first line as the name: introduce ourselves
+    assert relay.timeout() == [cs.Send(b"bob\n"), cs.Settled(cs.Dialect.RAW)]
+    assert relay.say("hi") == [cs.Send(b"hi\n")]
     chatty = cs.ClientSession("bob", cs.Dialect.AUTO)
-    events = chatty.receive(b"\n[51234]: hello")
-    assert sends(events) == [] and chatty.dialect is cs.Dialect.RAW and delivered(events) == ["[51234]: hello"]
+    events = greet(chatty, b"Welcome to the relay\n[51234]: hello\n")
+    assert sends(events) == [b"bob\n"] and chatty.dialect is cs.Dialect.RAW
+    assert delivered(events) == ["Welcome to the relay", "[51234]: hello"]
 
 
 def test_a_greeting_split_in_two_is_still_a_greeting() -> None:
     session = cs.ClientSession("bob", cs.Dialect.AUTO)
     assert session.receive(b"NI") == []
-    assert session.receive(b"CK") == [cs.Send(b"bob")]
+    assert session.receive(b"CK") == []
+    assert session.timeout() == [cs.Send(b"bob")]
 
 
 def test_refusals_and_failures() -> None:
     taken = cs.ClientSession("bob", cs.Dialect.AUTO)
-    taken.receive(b"NICK")
+    greet(taken)
     with pytest.raises(cs.NickRejected, match="is taken"):
         taken.receive(f"[{STAMP}] !!! Nickname 'bob' is taken; reconnect with another nickname".encode())
     full = cs.ClientSession("bob", cs.Dialect.NETLAB)
@@ -245,6 +256,7 @@ def test_the_client_session_is_pure() -> None:
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert {name.split(".")[0] for name in imported} <= {"__future__", "enum", "dataclasses", "netlab"}
     assert {name for name in imported if name.startswith("netlab")} <= {
+        "netlab.chat.detect",
         "netlab.chat.dialects",
         "netlab.chat.protocol",
         "netlab.chat.wire",
