@@ -204,11 +204,9 @@ def test_save_to_without_capture_rights_still_grades_then_exits_77(tmp_path: Pat
         pytest.skip("needs root and setpriv to drop the capture capabilities")
     without_caps = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
     port = free_port()
-    done = subprocess.run(
-        [*without_caps, sys.executable, "-m", "netlab", "check", "--format", "json",
-         *student(port, "--greeting", "NAME"), "--only", "broadcast", "--save-to", str(tmp_path / "c.pcap")],
-        capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ},
-    )  # fmt: skip
+    command = [*without_caps, sys.executable, "-m", "netlab", "check", "--format", "json"]
+    command += [*student(port, "--greeting", "NAME"), "--only", "broadcast", "--save-to", str(tmp_path / "c.pcap")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ})
     assert done.returncode == 77, done.stderr
     document = json.loads(done.stdout)
     assert verdicts(document) == {"broadcast": "pass"}  # the checks still ran; the evidence quotes the clients

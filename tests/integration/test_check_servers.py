@@ -32,21 +32,26 @@ VERDICTS = {"pass", "fail", "warn", "skip"}
 # the checks that need no dialect: all an unrecognised protocol gets (issue 15)
 DIALECT_FREE = {"connect-close", "silent-client", "clean-disconnect", "many-clients", "restart"}
 ALL_CHECKS = (
-    "connect", "broadcast", "sender-echo", "split-line", "coalesced-lines", "utf8-split", "long-line", "many-clients",
-    "silent-client", "slow-consumer", "connect-close", "clean-disconnect", "utf8-nick", "abrupt-disconnect",
-    "bad-bytes", "load", "restart",
-)  # fmt: skip
+    "connect",
+    "broadcast",
+    "sender-echo",
+    "split-line",
+    "coalesced-lines",
+    "utf8-split",
+    "long-line",
+    "many-clients",
+    "silent-client",
+    "slow-consumer",
+    "connect-close",
+    "clean-disconnect",
+    "utf8-nick",
+    "abrupt-disconnect",
+    "bad-bytes",
+    "load",
+    "restart",
+)
 
 
-def _check_command_exists() -> bool:
-    """True once `netlab check` is registered in the CLI (the grader of issue 15)."""
-    from netlab.cli.app import app
-
-    names = {info.name or (info.callback.__name__ if info.callback else "") for info in app.registered_commands}
-    return "check" in names
-
-
-requires_check = pytest.mark.skipif(not _check_command_exists(), reason="netlab check not merged yet")
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -233,7 +238,6 @@ def assert_left_nothing_behind(port: int) -> None:
 # ------------------------------------------------------------------ netlab check
 
 
-@requires_check
 @pytest.mark.parametrize(
     "case",
     [
@@ -264,7 +268,6 @@ def test_check_gives_exactly_the_expected_verdicts(case: Case) -> None:
     assert_left_nothing_behind(port)
 
 
-@requires_check
 @pytest.mark.parametrize("server", NOT_STARTING)
 def test_a_server_that_does_not_start_is_reported_and_every_check_skips(server: str) -> None:
     """Exit 1, every check skipped, "did not start" said (the issue's words), a SyntaxError quoted from the
@@ -371,12 +374,9 @@ JOIN_SERVERS = [
     "ok_first_line_name.py",
     "ok_class.py",
 ]
-DETECTOR = pytest.mark.xfail(strict=False, reason="dialect detector (issue 15)")
 
 
-@pytest.mark.parametrize(
-    "student_server", [pytest.param(name, marks=DETECTOR, id=name) for name in JOIN_SERVERS], indirect=True
-)
+@pytest.mark.parametrize("student_server", [pytest.param(name, id=name) for name in JOIN_SERVERS], indirect=True)
 def test_join_auto_chats_both_ways_with_a_students_server(student_server: tuple[Process, int]) -> None:
     """Two piped `netlab join --dialect auto` clients: a line from each reaches the other."""
     server, port = student_server
