@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -241,6 +242,43 @@ def assert_left_nothing_behind(port: int) -> None:
 # ------------------------------------------------------------------ netlab check
 
 
+# Checks that measure no CPU time and no latency beyond a bound of a second or two: the cases that run
+# only these are graded three at a time (a grading mostly waits), to keep the suite's time down; the
+# others (slow-consumer, many-clients, load, silent-client, clean-disconnect's CPU, restart) run alone.
+QUICK_CHECKS = frozenset(
+    {
+        "connect",
+        "broadcast",
+        "sender-echo",
+        "split-line",
+        "coalesced-lines",
+        "utf8-split",
+        "bad-bytes",
+        "connect-close",
+        "abrupt-disconnect",
+    }
+)
+
+
+def _in_parallel(case: Case) -> bool:
+    return not case.slow and set(case.only) <= QUICK_CHECKS
+
+
+@pytest.fixture(scope="module")
+def graded_in_parallel() -> dict[str, tuple[Graded, int] | BaseException]:
+    """Each quick case's grading (or what it raised), three at a time."""
+    cases = [case for case in (*CORRECT, *UNRECOGNISED, *BUGGY) if _in_parallel(case)]
+
+    def run(case: Case) -> tuple[Graded, int] | BaseException:
+        try:
+            return grade(case.server, case.only, case.options)
+        except (AssertionError, OSError, subprocess.SubprocessError) as error:  # raised again in its own test
+            return error
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip((case.server for case in cases), pool.map(run, cases), strict=True))
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -248,8 +286,14 @@ def assert_left_nothing_behind(port: int) -> None:
         for case in (*CORRECT, *UNRECOGNISED, *BUGGY)
     ],
 )
-def test_check_gives_exactly_the_expected_verdicts(case: Case) -> None:
-    graded, port = grade(case.server, case.only, case.options)
+def test_check_gives_exactly_the_expected_verdicts(case: Case, request: pytest.FixtureRequest) -> None:
+    if _in_parallel(case):
+        outcome = request.getfixturevalue("graded_in_parallel")[case.server]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        graded, port = outcome
+    else:
+        graded, port = grade(case.server, case.only, case.options)
     assert_schema(graded)
     verdicts = graded.verdicts()
     assert set(case.only) <= set(verdicts), f"checks missing from the report: {set(case.only) - set(verdicts)}"
