@@ -391,10 +391,7 @@ class SegmentReader:
         self.udp = udp
 
     def __iter__(self) -> Iterator[Segment]:
-        for batch in self.field_batches():
-            for fields in batch:
-                if isinstance(fields, tuple):  # not a `Datagram`
-                    yield Segment(*fields)
+        return (item for item in self.with_datagrams() if type(item) is Segment)
 
     def with_datagrams(self) -> Iterator[Segment | Datagram]:
         """`Segment`s and (read with `udp`) `Datagram`s, in capture order."""
@@ -405,9 +402,8 @@ class SegmentReader:
 
     def udp_datagrams(self) -> Iterator[Datagram]:
         """The capture's UDP datagrams alone, in capture order (read afresh, whatever `udp` says)."""
-        for batch in SegmentReader(self.path, self.verify, udp=True).field_batches():
-            items: list[Any] = batch  # segments' fields and datagrams
-            yield from (item for item in items if type(item) is Datagram)
+        reader = SegmentReader(self.path, self.verify, udp=True)
+        return (item for item in reader.with_datagrams() if type(item) is Datagram)
 
     def field_batches(self) -> Iterator[list[SegmentFields]]:
         """Yield the segments as lists of `SegmentFields`, in capture order.
