@@ -55,6 +55,9 @@ ICMP or ICMPv6 error. Such a "segment" is not part of a connection (no payload, 
 only names a 4-tuple, which Wireshark numbers as a ``tcp.stream`` when the 4-tuple is new, so the
 reassembler reserves that number to keep the numbers of real connections equal to Wireshark's."""
 
+SackBlocks = tuple[tuple[int, int], ...]
+"""`Segment.sack`: SACK blocks as raw 32-bit ``(left edge, right edge)`` sequence numbers."""
+
 NO_WINDOW_SCALE = -1
 """`Segment.wscale` of a SYN that carried no window-scale option."""
 
@@ -79,6 +82,9 @@ class Segment:
         wscale: on a SYN, the window-scale shift its options announced (RFC 7323),
             `NO_WINDOW_SCALE` (-1) when it announced none; None when not known (not a SYN, or
             its options were not captured).
+        sack: the SACK blocks (RFC 2018) its options carried, as raw 32-bit ``(left, right)``
+            sequence numbers in option order; empty when it carried none (or its options were not
+            all captured).
     """
 
     frame: int
@@ -94,6 +100,7 @@ class Segment:
     checksum_ok: bool | None = None
     vlan: tuple[int, ...] = ()
     wscale: int | None = None
+    sack: SackBlocks = ()
 
     @property
     def missing(self) -> int:
@@ -133,7 +140,20 @@ class Datagram:
 
 
 SegmentFields = tuple[
-    int, float, Endpoint, Endpoint, int, int, int, int, bytes, int, bool | None, tuple[int, ...], int | None
+    int,
+    float,
+    Endpoint,
+    Endpoint,
+    int,
+    int,
+    int,
+    int,
+    bytes,
+    int,
+    bool | None,
+    tuple[int, ...],
+    int | None,
+    SackBlocks,
 ]
 """A `Segment`'s fields as a plain tuple, in declaration order: `Segment(*fields)` is the segment.
 
@@ -158,6 +178,7 @@ def segment_fields(
     checksum_ok: bool | None,
     vlan: tuple[int, ...],
     wscale: int | None,
+    sack: SackBlocks = (),
 ) -> SegmentFields:
     """The `SegmentFields` of a segment (the arguments are `Segment`'s fields, in its order)."""
-    return (frame, ts, src, dst, seq, ack, flags, window, payload, wire_len, checksum_ok, vlan, wscale)
+    return (frame, ts, src, dst, seq, ack, flags, window, payload, wire_len, checksum_ok, vlan, wscale, sack)

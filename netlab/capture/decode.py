@@ -61,7 +61,17 @@ from netlab.capture.undecoded import (
     ip_protocol_reason,
     ppp_protocol_reason,
 )
-from netlab.packets import NO_WINDOW_SCALE, QUOTED, Datagram, Endpoint, Segment, SegmentFields, TcpFlag, segment_fields
+from netlab.packets import (
+    NO_WINDOW_SCALE,
+    QUOTED,
+    Datagram,
+    Endpoint,
+    SackBlocks,
+    Segment,
+    SegmentFields,
+    TcpFlag,
+    segment_fields,
+)
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html).
 LINKTYPE_NULL = 0
@@ -114,6 +124,9 @@ _IPV6_EXT_HEADERS = _IPV6_OPTION_HEADERS | {_IPPROTO_AH}
 _GRE_CHECKSUM, _GRE_ROUTING, _GRE_KEY, _GRE_SEQUENCE = 0x8000, 0x4000, 0x2000, 0x1000
 _ERSPAN = 0x88BE  # ERSPAN type II, or type I when the GRE sequence bit is clear
 _TCP_OPTION_WSCALE = 3
+_TCP_OPTION_SACK = 5
+_TCP_OPTION_TIMESTAMPS = 8
+_SACK_EDGES = [struct.Struct(f"!{2 * n}I").unpack_from for n in range(5)]  # by block count, 0-4
 
 _u16 = struct.Struct("!H").unpack_from
 _u32be = struct.Struct("!I").unpack_from
@@ -276,6 +289,37 @@ def syn_window_scale(buf: bytes, off: int, end: int, captured: int) -> int | Non
     return NO_WINDOW_SCALE
 
 
+def sack_blocks(buf: bytes, off: int, end: int, captured: int) -> SackBlocks:
+    """The SACK blocks (RFC 2018) among a segment's TCP options at `buf[off:end]`.
+
+    Returns raw ``(left, right)`` sequence numbers in option order; empty when the options carry no
+    SACK option, were not all captured (`end` beyond `captured`), or are malformed before it. A SACK
+    option whose length is not 2 + 8n (n = 1 to 4) is malformed and ignored, as Wireshark does.
+    """
+    if end > captured:
+        return ()
+    while off < end:
+        kind = buf[off]
+        if kind == 0:
+            break
+        if kind == 1:
+            off += 1
+            continue
+        if off + 1 >= end:
+            break
+        size = buf[off + 1]
+        if size < 2 or off + size > end:
+            break
+        if kind == _TCP_OPTION_SACK:
+            count, rest = divmod(size - 2, 8)
+            if rest or not 0 < count <= 4:
+                return ()
+            edges = _SACK_EDGES[count](buf, off + 2)
+            return tuple(zip(edges[::2], edges[1::2], strict=True))
+        off += size
+    return ()
+
+
 def ethernet_ipv4_tcp(
     buf: bytes, off: int, caplen: int, orig_len: int | None, number: int, ts: float, verify: bool
 ) -> SegmentFields | None:
@@ -309,11 +353,16 @@ def ethernet_ipv4_tcp(
         # src, dst and the TCP segment are contiguous: one slice holds all their words
         ok = checksum_ok(buf[off + 26 : off + end], IPPROTO_TCP, total - 20)
     src, dst = _pairs.get(key) or endpoint_pair(key)
-    wscale = syn_window_scale(buf, off + 54, off + start, off + caplen) if flags & _SYN else None
+    wscale = sack = None
+    if flags & _SYN:
+        wscale = syn_window_scale(buf, off + 54, off + start, off + caplen)
+    elif hlen > 20 and (hlen != 32 or buf[off + 56] != _TCP_OPTION_TIMESTAMPS):
+        # (the commonest options, NOP NOP Timestamps, fill 12 bytes: no room for a SACK option)
+        sack = sack_blocks(buf, off + 54, off + start, off + caplen)
     payload = buf[off + start : off + (end if end <= caplen else caplen)]
     # `segment_fields`, written out: one Python call less for nearly every packet of a capture file
     # (tests check that this path and the layer functions give the same fields)
-    return (number, ts, src, dst, seq, ack, flags, window, payload, end - start, ok, (), wscale)
+    return (number, ts, src, dst, seq, ack, flags, window, payload, end - start, ok, (), wscale, sack or ())
 
 
 def decode(
@@ -1088,11 +1137,16 @@ def _tcp(buf: bytes, off: int, end: int, ctx: FrameContext) -> SegmentFields | N
     ok: bool | None = None
     if ctx.checkable and len(buf) >= end:
         ok = checksum_ok(ctx.src + ctx.dst + buf[off:end], IPPROTO_TCP, end - off)
-    wscale = syn_window_scale(buf, off + 20, off + hlen, len(buf)) if flags & _SYN else None
+    wscale: int | None = None
+    sack: SackBlocks = ()
+    if flags & _SYN:
+        wscale = syn_window_scale(buf, off + 20, off + hlen, len(buf))
+    elif hlen > 20:
+        sack = sack_blocks(buf, off + 20, off + hlen, len(buf))
     src, dst = _endpoint(ctx.src, sport), _endpoint(ctx.dst, dport)
     payload = buf[off + hlen : end]
     return segment_fields(
-        ctx.number, ctx.ts, src, dst, seq, ack, flags, window, payload, wire_len, ok, ctx.vlan, wscale
+        ctx.number, ctx.ts, src, dst, seq, ack, flags, window, payload, wire_len, ok, ctx.vlan, wscale, sack
     )
 
 

@@ -237,6 +237,23 @@ def _seq_panel(ax: Any, seq: TimeSequence) -> None:
             rasterized=raster,
         )
         ax.plot(bars.x, bars.high, linestyle="none", marker="_", markersize=5, color="black", rasterized=raster)
+    held = [
+        (x, max(low, bottom), min(high, top))
+        for x, low, high in zip(seq.sacks.x, seq.sacks.low, seq.sacks.high, strict=True)
+        if low < top and high > bottom  # a block outside the data sent is a receiver's junk: not drawn
+    ]
+    if held:
+        x, low, high = zip(*held, strict=True)
+        ax.vlines(
+            x,
+            low,
+            high,
+            color="#1565c0",
+            linewidth=4,
+            alpha=0.45,
+            label=f"SACK block ({len(held)}):\nthe receiver holds it",
+            rasterized=raster,
+        )
     marks = (
         (seq.retransmissions, "#c62828", "x", "retransmission"),
         (seq.out_of_order, "#6a1b9a", "^", "out-of-order"),

@@ -32,8 +32,10 @@ receiver has sent, at each segment with payload of the sender (Wireshark's
 ``tcp.analysis.bytes_in_flight`` is set on the same segments). A per-frame value computed
 elsewhere can be given instead (`window_series(in_flight=...)`).
 
-SACK blocks are not drawn: the decoder (`netlab.capture.decode`) keeps no TCP option but the
-window scale, so segments carry no SACK blocks.
+SACK blocks (RFC 2018, `Segment.sack`) the receiver reported are kept per ACK: at the ACK's time,
+each block from its left to its right edge in the sender's relative numbers (tcptrace draws them
+the same way), so a graph shows which bytes beyond a gap the receiver already held. D-SACK blocks
+(below the ACK: bytes received twice) are kept too; they mark duplicates.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class TimeSequence:
         acks: the receiver's acknowledgement numbers over time.
         window: the receive window's right edge: ACK + advertised window (scaled).
         window_scale: the receiver's window-scale shift, None when unknown (window unscaled).
+        sacks: the SACK blocks the receiver's ACKs carried: one bar per block, at the ACK's time,
+            from the block's left edge to its right edge; `frames` are the ACKs' frames.
     """
 
     sender: Endpoint
@@ -116,6 +120,7 @@ class TimeSequence:
     acks: Line
     window: Line
     window_scale: int | None
+    sacks: Bars = Bars()
 
     @property
     def segments(self) -> int:
@@ -301,6 +306,7 @@ def time_sequence(
     early: list[tuple[float, int, int, int]] = []
     acks: list[tuple[float, float]] = []
     edge: list[tuple[float, float]] = []
+    sacks: list[tuple[float, int, int, int]] = []
     for step in steps:
         seg = step.seg
         t = seg.ts - start
@@ -318,8 +324,22 @@ def time_sequence(
             acks.append((t, step.ack))
             scaled = seg.window if seg.flags & SYN else seg.window << (shift or 0)
             edge.append((t, step.ack + scaled))
+            base = seq_add(seg.ack, -step.ack)  # the sender's base, as this ACK reads
+            for left, right in seg.sack:
+                low, high = seq_diff(left, base), seq_diff(right, base)
+                if low < high:
+                    sacks.append((t, low, high, seg.frame))
     return TimeSequence(
-        sender, receiver, start, _bars(plain), _bars(again), _bars(early), _line(acks), _line(edge), shift
+        sender,
+        receiver,
+        start,
+        _bars(plain),
+        _bars(again),
+        _bars(early),
+        _line(acks),
+        _line(edge),
+        shift,
+        _bars(sacks),
     )
 
 

@@ -55,7 +55,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from netlab.packets import ACK, FIN, NO_WINDOW_SCALE, RST, SYN, Segment
+from netlab.packets import ACK, FIN, NO_WINDOW_SCALE, RST, SYN, SackBlocks, Segment
 from netlab.stream.seq import HALF as _HALF
 from netlab.stream.seq import SEQ_MASK, seq_add, seq_diff, seq_gt, seq_lt
 
@@ -251,7 +251,7 @@ class ConnectionAnalysis:
     def feed(self, forward: bool, seg: Segment) -> FrameAnalysis:
         """Analyse the next segment of the connection and return how Wireshark would flag it."""
         return self.observe(
-            forward, seg.frame, seg.ts, seg.seq, seg.ack, seg.flags, seg.window, seg.wire_len, seg.wscale
+            forward, seg.frame, seg.ts, seg.seq, seg.ack, seg.flags, seg.window, seg.wire_len, seg.wscale, seg.sack
         )
 
     def observe(
@@ -265,6 +265,7 @@ class ConnectionAnalysis:
         window: int,
         seglen: int,
         wscale: int | None = None,
+        sack: SackBlocks = (),
     ) -> FrameAnalysis:
         """`feed` with the segment's fields given one by one (for loops that hold no `Segment`).
 
@@ -272,6 +273,8 @@ class ConnectionAnalysis:
             seglen: the payload length on the wire (`Segment.wire_len`).
             wscale: on a SYN, the window-scale shift from its options, `NO_WINDOW_SCALE` when it
                 had none, None when not known.
+            sack: the segment's SACK blocks (`Segment.sack`). Wireshark's flags do not look at
+                them, so neither does this class; `netlab.stream.expert.ExpertAnalysis` does.
         """
         if forward:
             fwd, rev = self._fwd, self._rev

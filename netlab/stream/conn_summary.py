@@ -58,7 +58,10 @@ class ConnectionSummary:
         lost_on_wire: sequence gaps (Wireshark's "previous segment not captured") the sender later
             resent into: lost on the way.
         lost_in_capture: gaps the receiver acknowledged with nothing resent into them: the capture
-            missed them (a capture drop), the network did not lose them.
+            missed them (a capture drop), the network did not lose them. A gap the receiver
+            SACKed across (RFC 2018) counts here too: it had the bytes.
+        sack_blocks: SACK blocks the two sides reported (each block of each segment counted once;
+            D-SACK blocks, below the cumulative ACK, not counted).
         conn_state, history: Zeek's conn.log fields.
         story: a few sentences telling what happened, from the facts above.
     """
@@ -87,6 +90,7 @@ class ConnectionSummary:
     window_full_time: float
     lost_on_wire: int
     lost_in_capture: int
+    sack_blocks: int
     conn_state: str
     history: str
     story: tuple[str, ...]
@@ -163,6 +167,7 @@ def summarize(analysis: ExpertAnalysis, client: Endpoint, server: Endpoint) -> C
         window_full_time=analysis.window_full_time,
         lost_on_wire=c.lost_on_wire + s.lost_on_wire,
         lost_in_capture=c.lost_in_capture + s.lost_in_capture,
+        sack_blocks=c.sack_blocks + s.sack_blocks,
         conn_state=conn_state(c.state, s.state, c.bytes, s.bytes, analysis.history),
         history=analysis.history,
         story=(),
@@ -204,13 +209,19 @@ def tell_story(
         )
     if summary.lost_on_wire:
         sentences.append(
-            f"{_times(summary.lost_on_wire, 'gap was', 'gaps were')} lost on the way: the sender resent them."
+            f"{_times(summary.lost_on_wire, 'gap was', 'gaps were')} lost on the way: the sender resent "
+            f"{'it' if summary.lost_on_wire == 1 else 'them'}."
         )
     if summary.lost_in_capture:
         sentences.append(
             f"{_times(summary.lost_in_capture, 'gap was', 'gaps were')} missing only from the capture: the receiver "
             "acknowledged the bytes and nobody resent them (a capture drop, not a network loss; Wireshark "
             "counts them as lost segments all the same)."
+        )
+    if summary.sack_blocks:
+        sentences.append(
+            f"The receiver reported bytes it held beyond a gap with {_times(summary.sack_blocks, 'SACK block')} "
+            "(selective acknowledgement)."
         )
     acked_lost = sum(1 for e in events if e[1] == "ack_lost_segment")
     if acked_lost:
@@ -284,10 +295,18 @@ def _retransmissions(events: list[tuple[float, str, bool, float]], start: float)
             f"asking for it (a retransmission timeout), {_ms(waits[len(waits) // 2])} after the sender's latest "
             f"new data (median), first at {timeout[0][0] - start:.3f} s."
         )
-    if spurious:
+    acked = [e for e in spurious if not e[3]]
+    sacked = [e for e in spurious if e[3]]
+    if acked:
         sentences.append(
-            f"{_times(len(spurious), 'retransmission was', 'retransmissions were')} spurious: "
+            f"{_times(len(acked), 'retransmission was', 'retransmissions were')} spurious: "
             "every byte had been acknowledged already."
+        )
+    if sacked:
+        sentences.append(
+            f"{_times(len(sacked), 'retransmission was', 'retransmissions were')} needless: the receiver had "
+            f"reported every byte received with SACK blocks, first at {sacked[0][0] - start:.3f} s (Wireshark, "
+            "which decides from the cumulative ACK only, calls it a retransmission)."
         )
     return sentences
 

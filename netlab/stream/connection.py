@@ -7,7 +7,7 @@ the `StreamStats` field they end up in, so no count is declared twice.
 
 from __future__ import annotations
 
-from netlab.packets import Endpoint
+from netlab.packets import Endpoint, SackBlocks
 from netlab.stream.analysis import AnalysisFlag, ConnectionAnalysis, FrameAnalysis
 from netlab.stream.events import CloseReason, ControlKind, Direction, StreamStats
 from netlab.stream.flow import Flow
@@ -82,12 +82,13 @@ class Connection:
         window: int,
         length: int,
         wscale: int | None = None,
+        sack: SackBlocks = (),
     ) -> FrameAnalysis:
         """Count one segment sent along `flow` and return Wireshark's analysis of it."""
         flow.packets += 1
         self.last_ts = ts
         self.last_frame = frame
-        verdict = self.analysis.observe(flow is self.c2s, frame, ts, seq, ack, flags, window, length, wscale)
+        verdict = self.analysis.observe(flow is self.c2s, frame, ts, seq, ack, flags, window, length, wscale, sack)
         if verdict.flags:
             self.count(verdict)
         return verdict

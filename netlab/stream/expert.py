@@ -10,8 +10,16 @@ measures, per segment, what Wireshark's TCP dissector (4.0) adds to its analysis
   covers in part, and when it equals a segment's end exactly, the oldest such segment is the one
   it acknowledges: the RTT is the time since that segment (none when it is 0);
 - `bytes_in_flight` (`tcp.analysis.bytes_in_flight`): on a segment with data, the span from the
-  lowest start to the highest end of the sender's unacknowledged segments, counted only while
-  the sender's flight is valid (it stops after a lost segment, until the other side ACKs again);
+  lowest start to the highest end of the sender's unacknowledged segments, less the bytes in it the
+  receiver has reported received with SACK blocks (RFC 2018), counted only while the sender's flight
+  is valid (it stops after a lost segment, until the other side ACKs again). The SACKed bytes are a
+  scoreboard (RFC 6675): every block the receiver reported, until its cumulative ACK passes it.
+  As in Wireshark, a SYN or FIN on the segment itself is not counted (one on an earlier segment
+  still unacknowledged is). Wireshark subtracts the blocks of the receiver's latest segment only, at most three of them,
+  duplicate (D-SACK) and out-of-flight blocks included; see docs/wireshark-differences.md;
+- SACK in the verdicts: a retransmission of bytes the receiver had all SACKed already is a
+  `spurious_retransmission` (Wireshark decides from the cumulative ACK only: `retransmission`),
+  and a sequence gap the receiver SACKed across was missing only from the capture;
 - `reused_ports` (`tcp.analysis.reused_ports`): the SYN that opened the connection reuses the
   4-tuple of an earlier one with another initial sequence number (the reassembler says so), or a
   SYN (or SYN-ACK) comes with another sequence number than the one this direction started from;
@@ -31,7 +39,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netlab.packets import ACK, FIN, RST, SYN
+from netlab.packets import ACK, FIN, RST, SYN, SackBlocks
 from netlab.stream.analysis import ORDINARY, AnalysisFlag, ConnectionAnalysis, FrameAnalysis
 from netlab.stream.events import Direction
 from netlab.stream.seq import HALF, SEQ_MASK
@@ -42,6 +50,7 @@ REUSED_PORTS = "reused_ports"
 """The flag name of `tcp.analysis.reused_ports` (set by the reassembler's split, not by a rule here)."""
 
 MAX_UNACKED = 10_000  # Wireshark's TCP_MAX_UNACKED_SEGMENTS
+MAX_SACKED = 256  # disjoint SACKed ranges kept per direction (a receiver reports at most 4 per segment)
 _BIF_LIMIT = 2_000_000_000  # Wireshark shows bytes in flight only below this
 _SYN_FIN = SYN | FIN
 _CONTROL = SYN | FIN | RST
@@ -137,6 +146,8 @@ class SideFacts:
         "zero_window_since",
         "zero_window_time",
         "zero_windows",
+        "sacked",
+        "sack_blocks",
     )
 
     def __init__(self) -> None:
@@ -157,6 +168,10 @@ class SideFacts:
         self.zero_window_since: float | None = None  # this side advertises a zero window since then
         self.zero_window_time = 0.0
         self.zero_windows = 0
+        # the SACK scoreboard of this side's data: (start, end) relative to `base_seq`, sorted,
+        # disjoint, above the other side's cumulative ACK
+        self.sacked: list[tuple[int, int]] = []
+        self.sack_blocks = 0  # SACK blocks the other side reported about this side's data
 
 
 class ExpertAnalysis(ConnectionAnalysis):
@@ -220,6 +235,7 @@ class ExpertAnalysis(ConnectionAnalysis):
         window: int,
         seglen: int,
         wscale: int | None = None,
+        sack: SackBlocks = (),
     ) -> FrameAnalysis:
         """`ConnectionAnalysis.observe`, then the measurements and facts of the segment.
 
@@ -239,6 +255,11 @@ class ExpertAnalysis(ConnectionAnalysis):
                 rev.base_seq = (ack - 1) & SEQ_MASK
                 rev.base_set = True
             rev.valid_bif = True
+            if sack or rev.sacked:
+                _scoreboard(rev, ack, sack)
+        resent_sacked = bool(fwd.sacked and seglen and verdict.flags and _resends_sacked(fwd, verdict, seq, seglen))
+        if resent_sacked:
+            verdict = _spurious(verdict)
         if self.first_ts is None:
             self.first_ts = ts
         self.last_ts = ts
@@ -272,11 +293,13 @@ class ExpertAnalysis(ConnectionAnalysis):
                 fwd.saw_data = True
                 self._letter(forward, "d")
             mine = fwd.unacked
-            if len(mine) == 1 and fwd.valid_bif:  # the common case of `_in_flight`
+            if len(mine) == 1 and fwd.valid_bif and not fwd.sacked:  # the common case of `_in_flight`
                 span = int(mine[0][1] - mine[0][0]) & SEQ_MASK
                 in_flight = span if 0 < span < _BIF_LIMIT else None
             elif mine and fwd.valid_bif:
                 in_flight = _in_flight(fwd)
+            if in_flight is not None and flags & _SYN_FIN:
+                in_flight -= 1  # Wireshark: this segment's SYN or FIN is no byte in flight
         elif flags & ACK and not fwd.saw_ack and not flags & _CONTROL:
             fwd.saw_ack = True
             self._letter(forward, "a")
@@ -287,7 +310,7 @@ class ExpertAnalysis(ConnectionAnalysis):
             self.window_full_time += ts - full[1]
             self._window_full_at = None
         if verdict is not ORDINARY:
-            self._flagged(forward, fwd, verdict, ts, seglen)
+            self._flagged(forward, fwd, verdict, ts, seglen, resent_sacked)
         elif not self.keep_frames and not self._reused:
             return verdict
         reused = self._reused
@@ -381,7 +404,11 @@ class ExpertAnalysis(ConnectionAnalysis):
             if letter not in self.history:
                 self.history += letter
 
-    def _flagged(self, forward: bool, fwd: SideFacts, verdict: FrameAnalysis, ts: float, seglen: int) -> None:
+    def _flagged(
+        self, forward: bool, fwd: SideFacts, verdict: FrameAnalysis, ts: float, seglen: int, sacked: bool
+    ) -> None:
+        """Count a flagged segment's facts and keep the events the story tells (a spurious
+        retransmission's detail: 1.0 when the receiver had SACKed its bytes, 0.0 when ACKed)."""
         flags = verdict.flags
         events = self.events
         if verdict.is_retransmission and seglen:
@@ -394,7 +421,7 @@ class ExpertAnalysis(ConnectionAnalysis):
             here = self._fwd if forward else self._rev
             events.append((ts, "retransmission", forward, ts - here.nextseq_ts))
         elif AnalysisFlag.SPURIOUS_RETRANSMISSION in flags:
-            events.append((ts, "spurious_retransmission", forward, 0.0))
+            events.append((ts, "spurious_retransmission", forward, 1.0 if sacked else 0.0))
         for flag in (AnalysisFlag.LOST_SEGMENT, AnalysisFlag.ACK_LOST_SEGMENT, AnalysisFlag.OUT_OF_ORDER):
             if flag in flags:
                 events.append((ts, flag.value, forward, 0.0))
@@ -458,8 +485,61 @@ def _acknowledge_holes(side: SideFacts, ack: int) -> None:
     side.holes = kept
 
 
+def _scoreboard(side: SideFacts, ack: int, blocks: SackBlocks) -> None:
+    """The other side acknowledged `side`'s data up to `ack` and SACKed `blocks` of it: the scoreboard.
+
+    Ranges at or below the cumulative ACK leave the scoreboard (a D-SACK block, RFC 2883, reports
+    bytes received twice, not bytes in flight); the rest are merged. A gap of `side`'s that the
+    blocks cover, with nothing resent into it, was missing only from the capture (`lost_in_capture`).
+    """
+    base = side.base_seq
+    acked = (ack - base) & SEQ_MASK
+    ranges = [(start, end) for start, end in side.sacked if end > acked]
+    for left, right in blocks:
+        start, end = (left - base) & SEQ_MASK, (right - base) & SEQ_MASK
+        if start < end and end - start < HALF and end > acked:
+            ranges.append((max(start, acked), end))
+            side.sack_blocks += 1
+    if blocks:
+        ranges.sort()
+        merged: list[tuple[int, int]] = []
+        for start, end in ranges:
+            if merged and start <= merged[-1][1]:
+                if end > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], end)
+            elif len(merged) < MAX_SACKED:
+                merged.append((start, end))
+        ranges = merged
+    side.sacked = ranges
+    if blocks and side.holes:
+        kept = [hole for hole in side.holes if not _covered(side, hole[0], (hole[1] - hole[0]) & SEQ_MASK)]
+        side.lost_in_capture += len(side.holes) - len(kept)
+        side.holes = kept
+
+
+def _covered(side: SideFacts, seq: int, length: int) -> bool:
+    """True when the bytes `seq` .. `seq + length` of `side` are all on its SACK scoreboard."""
+    start = (seq - side.base_seq) & SEQ_MASK
+    end = start + length
+    return any(low <= start and end <= high for low, high in side.sacked)
+
+
+_RESENT = frozenset({AnalysisFlag.RETRANSMISSION, AnalysisFlag.FAST_RETRANSMISSION})
+
+
+def _resends_sacked(side: SideFacts, verdict: FrameAnalysis, seq: int, seglen: int) -> bool:
+    """True for a (fast) retransmission of bytes the receiver had all SACKed: needless."""
+    return not verdict.flags.isdisjoint(_RESENT) and _covered(side, seq, seglen)
+
+
+def _spurious(verdict: FrameAnalysis) -> FrameAnalysis:
+    """`verdict` with its (fast) retransmission called what it was: a spurious one."""
+    flags = (verdict.flags - _RESENT) | {AnalysisFlag.SPURIOUS_RETRANSMISSION}
+    return FrameAnalysis(frozenset(flags), verdict.dup_ack_of, verdict.dup_ack_count)
+
+
 def _in_flight(side: SideFacts) -> int | None:
-    """Wireshark's bytes in flight: highest end minus lowest start of the unacknowledged segments."""
+    """Bytes in flight: highest end minus lowest start of the unacknowledged segments, less the SACKed bytes."""
     base = side.base_seq
     first = last = None
     for entry in side.unacked:
@@ -472,6 +552,10 @@ def _in_flight(side: SideFacts) -> int | None:
     if first is None or last is None:
         return None
     span = (last - first) & SEQ_MASK
+    for low, high in side.sacked:
+        overlap = min(high, last) - max(low, first)
+        if overlap > 0:
+            span -= overlap
     return span if 0 < span < _BIF_LIMIT else None
 
 

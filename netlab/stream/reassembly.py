@@ -200,11 +200,10 @@ class Reassembler:
     def feed_batch(self, batch: Iterable[SegmentFields], events: list[Event]) -> None:
         """Feed segments given as `SegmentFields`, appending the events they cause to `events`.
 
-        The same events as `feed(Segment(*fields))` for each in turn. Fields of 12 elements
-        (up to `Segment.vlan`) and of 13 (with `Segment.wscale`, the SYN's window-scale option,
-        which the TCP analysis needs for "window full") are both accepted. The common cases (a
-        pure ACK, the next in-order bytes of a direction with nothing pending) take `_quick`
-        without building the `Segment`; anything else goes through `feed`, with no state touched
+        The same events as `feed(Segment(*fields))` for each in turn (all of `Segment`'s fields,
+        as the decoder gives them). The common cases (a pure ACK, the next in-order bytes of a
+        direction with nothing pending, neither carrying SACK blocks) take `_quick` without
+        building the `Segment`; anything else goes through `feed`, with no state touched
         before. Events land in the caller's list as they happen, so after an exception (Ctrl-C)
         it holds the events of every segment fed before.
         """
@@ -216,7 +215,7 @@ class Reassembler:
         split = self._by_vlan
         quick = self._quick
         for fields in batch:  # the per-packet loop of `follow --read`
-            if not fields[6] & _NOT_QUICK:
+            if not fields[6] & _NOT_QUICK and not fields[13]:
                 key: tuple[object, ...] = (fields[2], fields[3])
                 entry = conns.get(key + fields[11] if split else key)
                 if entry is not None and quick(entry, fields, events):
@@ -262,7 +261,9 @@ class Reassembler:
         """The work of `feed` once the segment's connection is known."""
         flags = seg.flags
         conn, flow, rev = entry
-        verdict = conn.record(flow, seg.frame, seg.ts, seg.seq, seg.ack, flags, seg.window, seg.wire_len, seg.wscale)
+        verdict = conn.record(
+            flow, seg.frame, seg.ts, seg.seq, seg.ack, flags, seg.window, seg.wire_len, seg.wscale, seg.sack
+        )
         start = len(events)
         if flags & _CONTROL:
             self._control(conn, flow, rev, seg, events)

@@ -113,11 +113,87 @@ def sack_ignored() -> list[tuple[float, Packet]]:
     return [(i * 0.001, p) for i, p in enumerate(packets)]
 
 
+def _sack(*blocks: tuple[int, int]) -> dict[str, object]:
+    """TCP options with SACK blocks over the client's data (relative sequence numbers)."""
+    return {"options": [("SAck", tuple(ISN_C + edge for block in blocks for edge in block))]}
+
+
+def _sack_flight(middle: list[Packet]) -> list[tuple[float, Packet]]:
+    """A SACK-permitted connection whose client sends 100-byte segments; `middle` after the handshake."""
+    permitted = {"options": [("SAckOK", b"")]}
+    packets = [_c(0, 0, "S", **permitted), _s(0, 1, "SA", **permitted), _c(1, 1), *middle]
+    return [(i * 0.001, p) for i, p in enumerate(packets)]
+
+
+def dsack() -> list[tuple[float, Packet]]:
+    """The receiver got a segment twice and says so with a D-SACK block (RFC 2883) below its cumulative
+    ACK (frame 7). Those bytes are not in flight; Wireshark subtracts them from the next data segments'
+    bytes in flight all the same (frame 8: none instead of 100; frame 9: 100 instead of 200)."""
+    seg = b"d" * 100
+    return _sack_flight(
+        [
+            _c(1, 1, "PA", seg),  # 4
+            _c(1, 1, "PA", seg),  # 5: resent (timer): the receiver gets it twice
+            _s(1, 101),  # 6
+            _s(1, 101, **_sack((1, 101))),  # 7: D-SACK of 1..101
+            _c(101, 1, "PA", seg),  # 8: 101..201
+            _c(201, 1, "PA", seg),  # 9: 101..301 in flight
+            _s(1, 301),
+        ]
+    )
+
+
+def sack_four_blocks() -> list[tuple[float, Packet]]:
+    """Four holes' worth of SACK blocks in one ACK (frame 12, no timestamps: four fit). Wireshark keeps
+    only the first three, so it counts the fourth block's 100 bytes as still in flight (frame 13: 500
+    instead of 400; frame 15: 400 instead of 300)."""
+    seg = b"f" * 100
+    sent = [_c(1 + 200 * i, 1, "PA", seg) for i in range(1, 5)]  # 201, 401, 601, 801: every other lost
+    blocks = [(1 + 200 * i, 101 + 200 * i) for i in range(1, 5)]
+    return _sack_flight(
+        [
+            _c(1, 1, "PA", seg),  # 4
+            _s(1, 101),  # 5
+            *sent,  # 6-9 (101..201, 301..401, 501..601, 701..801 lost)
+            _s(1, 101, **_sack(*blocks[:1])),  # 10
+            _s(1, 101, **_sack(*blocks[:3])),  # 11
+            _s(1, 101, **_sack(*blocks)),  # 12: all four
+            _c(101, 1, "PA", seg),  # 13: resent; 101..901 less the 400 bytes SACKed: 400
+            _s(1, 201, **_sack(*blocks)),  # 14
+            _c(301, 1, "PA", seg),  # 15
+        ]
+    )
+
+
+def sack_forgotten() -> list[tuple[float, Packet]]:
+    """The receiver SACKs bytes beyond a gap (frame 8), then sends data of its own without repeating the
+    block (frame 9). Wireshark forgets the blocks with every segment that lacks one, so it counts bytes
+    the receiver still holds (201..301) as in flight: frame 10, 200 instead of 100; frame 11, 300
+    instead of 200."""
+    seg = b"g" * 100
+    return _sack_flight(
+        [
+            _c(1, 1, "PA", seg),  # 4
+            _c(201, 1, "PA", seg),  # 5 (101..201 lost)
+            _s(1, 101),  # 6
+            _s(1, 101),  # 7
+            _s(1, 101, **_sack((201, 301))),  # 8
+            _s(1, 101, "PA", b"reply\n"),  # 9: no SACK option
+            _c(301, 7, "PA", seg),  # 10
+            _c(101, 7, "PA", seg),  # 11: the gap, resent
+            _s(7, 401),
+        ]
+    )
+
+
 def main() -> None:
     _write("capture_drop.pcap", capture_drop())
     _write("wire_loss.pcap", wire_loss())
     _write("two_synacks.pcap", two_synacks())
     _write("sack_ignored.pcap", sack_ignored())
+    _write("dsack.pcap", dsack())
+    _write("sack_four_blocks.pcap", sack_four_blocks())
+    _write("sack_forgotten.pcap", sack_forgotten())
 
 
 if __name__ == "__main__":

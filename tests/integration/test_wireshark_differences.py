@@ -77,12 +77,55 @@ def test_two_synacks_with_different_isns() -> None:
     assert "frames 2 and 3" in story and "acknowledged frame 3's" in story
 
 
-def test_sack_is_ignored_by_both_for_now() -> None:
+def test_a_resend_of_sacked_bytes_is_spurious_not_a_retransmission() -> None:
     """Frame 11 resends bytes the receiver's SACK blocks (frames 8, 9) reported received: needless.
-    Wireshark decides from the cumulative ACK only and calls it a retransmission; netlab's decoder
-    does not hand the SACK option over yet, so netlab says the same (docs/wireshark-differences.md)."""
+    Wireshark decides from the cumulative ACK only and calls it a retransmission; netlab calls it
+    spurious and the story says why (docs/wireshark-differences.md)."""
     path = HERE / "sack_ignored.pcap"
     theirs = tshark_flags(path)
     assert theirs[10] == {"retransmission", "fast_retransmission"} and theirs[11] == {"retransmission"}
-    ours = netlab_flags(netlab(path))
-    assert ours[11] == {"retransmission"}  # the same weakness, until SACK blocks reach the analysis
+    result = netlab(path)
+    ours = netlab_flags(result)
+    assert ours[10] == {"retransmission", "fast_retransmission"}  # the lost segment: Wireshark's verdict
+    assert ours[11] == {"retransmission", "spurious_retransmission"}
+    summary = result.summaries[0]
+    assert summary.sack_blocks == 2
+    assert summary.count("spurious_retransmission") == 1
+    assert any("needless" in s and "SACK" in s for s in summary.story)
+
+
+def tshark_in_flight(path: Path) -> dict[int, int]:
+    """tshark's `tcp.analysis.bytes_in_flight` per frame (frames with none left out)."""
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed")
+    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "frame.number"]
+    cmd += ["-e", "tcp.analysis.bytes_in_flight"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    pairs = (line.split("\t") for line in out.splitlines())
+    return {int(number): int(value) for number, value in pairs if value}
+
+
+def netlab_in_flight(path: Path) -> dict[int, int]:
+    result = analyze(read_segments(path), keep_frames=True)
+    return {f.frame: f.bytes_in_flight for f in result.frames if f.bytes_in_flight is not None}
+
+
+@pytest.mark.parametrize(
+    ("name", "theirs", "ours"),
+    [
+        # a D-SACK block (bytes received twice, below the cumulative ACK) is no delivery of bytes in flight
+        ("dsack.pcap", {4: 100, 5: 100, 9: 100}, {4: 100, 5: 100, 8: 100, 9: 200}),
+        # Wireshark keeps three of an ACK's four blocks
+        ("sack_four_blocks.pcap", {4: 100, 13: 500, 15: 400}, {4: 100, 13: 400, 15: 300}),
+        # Wireshark forgets the blocks when the receiver sends a segment without them (frame 9)
+        ("sack_forgotten.pcap", {4: 100, 9: 6, 10: 200, 11: 300}, {4: 100, 9: 6, 10: 100, 11: 200}),
+        # ...and agrees with netlab while the receiver's latest blocks say it all
+        ("sack_ignored.pcap", {4: 100, 10: 100, 11: 100}, {4: 100, 10: 100, 11: 100}),
+    ],
+)
+def test_sacked_bytes_are_not_in_flight(name: str, theirs: dict[int, int], ours: dict[int, int]) -> None:
+    """Bytes in flight less the SACKed bytes: the receiver's scoreboard (RFC 6675), not Wireshark's
+    latest three blocks of the latest segment (docs/wireshark-differences.md)."""
+    path = HERE / name
+    assert tshark_in_flight(path) == theirs
+    assert netlab_in_flight(path) == ours

@@ -333,3 +333,33 @@ def test_the_series_module_imports_no_plotting_and_no_io() -> None:
         "netlab.stream.analysis",
         "netlab.stream.seq",
     }
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, M), st.integers(0, M), st.lists(st.tuples(st.integers(1, 5000), st.integers(1, 1460)), max_size=6)
+)
+def test_sack_blocks_are_bars_at_their_acks_in_the_senders_relative_numbers(
+    isn_c: int, isn_s: int, blocks: list[tuple[int, int]]
+) -> None:
+    """Each block the receiver reports is one bar at its ACK's time, left edge to right edge, whatever the ISNs."""
+    conv = Conversation(isn_c, isn_s)
+    conv.add(True, 0, None, flags=SYN)
+    conv.add(False, 0, 1, flags=SYN | ACK)
+    conv.add(True, 1, 1)
+    conv.add(True, 1, 1, 100)
+    raw = tuple(((isn_c + left) & M, (isn_c + left + size) & M) for left, size in blocks)
+    ack = conv.add(False, 1, 101)
+    conv.segments[-1] = replace(ack, sack=raw)
+    seq = time_sequence(conv.segments)
+    assert list(zip(seq.sacks.low, seq.sacks.high, strict=True)) == [(left, left + size) for left, size in blocks]
+    assert set(seq.sacks.frames) <= {ack.frame} and len(seq.sacks) == len(blocks)
+    assert all(x == seq.acks.x[-1] for x in seq.sacks.x)
+    assert not time_sequence(conv.segments, SERVER).sacks  # the client's data only
+
+
+def test_the_sack_capture_draws_its_blocks() -> None:
+    segments = segments_by_stream(read_segments(DATA / "wireshark_differences" / "sack_four_blocks.pcap"))[0]
+    seq = time_sequence(segments)
+    assert len(seq.sacks) == 1 + 3 + 4 + 4  # frames 10, 11, 12 and 14
+    assert (201, 301) in zip(seq.sacks.low, seq.sacks.high, strict=True)
