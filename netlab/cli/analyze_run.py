@@ -22,7 +22,7 @@ from netlab.errors import NoSuchStream
 
 if TYPE_CHECKING:
     from netlab.packets import Segment
-    from netlab.stream.expert_run import AnalysisResult
+    from netlab.stream.expert_run import AnalysisResult, PacketSink
     from netlab.stream.roles import RoleJudge
 
 
@@ -135,8 +135,10 @@ def run_analyze(
     roles: RoleJudge | None = None,
     live: bool = False,
     keep_frames: bool = False,
+    packets: PacketSink | None = None,
 ) -> AnalysisResult:
-    """Analyse `segments`, write the result to stdout (text or JSON Lines) and a line of totals to stderr.
+    """Analyse `segments`, write the result to stdout (text or JSON Lines) and a line of totals to stderr
+    (`packets`: as `netlab.stream.expert_run.analyze`'s).
 
     Raises:
         NoSuchStream: after the output, when the selection names streams the capture lacks.
@@ -148,7 +150,9 @@ def run_analyze(
 
     selection = StreamFilter(frozenset(streams), frozenset(ports), frozenset(map(canonical_ip, hosts)))
     with few_collections():
-        result = analyze(segments, selection=selection, keep_frames=keep_frames, vlans=vlans.value, roles=roles)
+        result = analyze(
+            segments, selection=selection, keep_frames=keep_frames, vlans=vlans.value, roles=roles, packets=packets
+        )
     render = render_jsonl if fmt == AnalyzeFormat.json else render_text
     write = sys.stdout.write
     for part in render(result):
@@ -190,35 +194,40 @@ def graph_misuse(options: dict[str, Any]) -> bool:
 
 def analyze_file(path: Path, options: dict[str, Any], *, keep_frames: bool = False) -> AnalysisResult:
     """`netlab analyze --read FILE` with the parsed `options` (both the fast path and typer's);
-    with --graph, also draws that graph of the one --stream into --out."""
+    with --graph, also draws that graph of the one --stream into --out, from the segments the
+    same pass numbered (so the graph is of the stream the analysis names)."""
     from netlab.capture.pcapfile import read_segments
 
     ports = options["port"] or []
     graph = options["graph"]
+    keeper = None
+    if graph:
+        from netlab.graphs.streams import SegmentKeeper
+
+        keeper = SegmentKeeper(frozenset(options["stream"]).__contains__)
     result = run_analyze(
         read_segments(path),
         roles=role_judge(ports, capture_file=path),
         ports=ports,
         keep_frames=keep_frames or bool(graph),
+        packets=keeper,
         **analysis_options(options),
     )
-    if graph:
-        draw_graph(path, GraphKind(graph), options["stream"][0], Path(options["out"]), result)
+    if keeper is not None:
+        stream = options["stream"][0]
+        draw_graph(GraphKind(graph), stream, keeper.segments.get(stream, []), Path(options["out"]), result)
     return result
 
 
-def draw_graph(path: Path, kind: GraphKind, stream: int, out: Path, result: AnalysisResult) -> None:
-    """Draw graph `kind` of `stream` of the capture `path` into `out`, with the analysis' RTT samples
-    and bytes in flight (`result`, analysed with every frame kept)."""
-    from netlab.capture.pcapfile import read_segments
-    from netlab.graphs.draw import write_graph
-    from netlab.graphs.streams import segments_by_stream
+def draw_graph(kind: GraphKind, stream: int, segments: list[Segment], out: Path, result: AnalysisResult) -> None:
+    """Draw graph `kind` of `stream` (its captured `segments`) into `out`, with the analysis' RTT
+    samples and bytes in flight (`result`, analysed with every frame kept)."""
+    from netlab.graphs import draw
 
     frames = [frame for frame in result.frames if frame.stream == stream]
     rtts = [(frame.ts, frame.ack_rtt) for frame in frames if frame.ack_rtt is not None]
     in_flight = {frame.frame: frame.bytes_in_flight for frame in frames if frame.bytes_in_flight is not None}
-    segments = segments_by_stream(read_segments(path), [stream]).get(stream, [])
-    write_graph(str(kind), segments, rtts, out, in_flight=in_flight)
+    draw.write_graph(str(kind), segments, rtts, out, in_flight=in_flight)
     sys.stderr.write(f"netlab analyze: {kind} graph of stream {stream} written to {out}\n")
 
 

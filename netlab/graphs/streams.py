@@ -2,10 +2,12 @@
 
 A graph is drawn from a connection's captured segments, and a connection is what the reassembler
 says it is (Wireshark's ``tcp.stream``; a reused 4-tuple is a new stream). The reassembler, asked
-for `Packet` events, emits one for each segment it is fed, with the segment's stream number, while
-it is fed that segment; `SegmentKeeper` pairs the two. Payloads are dropped (graphs need the
-lengths, which `Segment.wire_len` keeps), and at most `cap` segments are kept per stream, so memory
-stays bounded on large captures.
+for `Packet` events, emits one for each segment it is fed, with the segment's stream number: while
+it is fed that segment, or later for a segment it holds back (a VLAN copy it compares with the
+next). `SegmentKeeper` is told of each segment fed (`fed`) and of each `Packet` event (`keep`), and
+pairs them by frame number. Payloads are dropped (graphs need the lengths, which
+`Segment.wire_len` keeps), and at most `cap` segments are kept per stream, so memory stays bounded
+on large captures.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import replace
 from netlab.packets import Segment
 from netlab.stream.events import Packet
 from netlab.stream.reassembly import Reassembler
+from netlab.stream.vlan_copies import VlanMode
 
 #: The most segments kept per connection for its graphs (the first ones, in capture order).
 MAX_GRAPH_SEGMENTS = 5000
@@ -36,10 +39,19 @@ class SegmentKeeper:
         self.cap = cap
         self.segments: dict[int, list[Segment]] = {}
         self.left_out: dict[int, int] = {}
+        self._pending: dict[int, Segment] = {}  # fed, no `Packet` event yet: by frame, oldest first
 
-    def keep(self, packet: Packet, segment: Segment) -> None:
-        """Keep `segment` for `packet`'s stream, when `packet` is that segment's event (same frame)."""
-        if packet.frame != segment.frame or (self.wanted is not None and not self.wanted(packet.stream)):
+    def fed(self, segment: Segment) -> None:
+        """`segment` is being fed to the reassembler: its `Packet` event comes now or later."""
+        pending = self._pending
+        pending[segment.frame] = segment
+        if len(pending) > _MAX_PENDING:  # a segment that makes no `Packet` (an ICMP quote): forget the oldest
+            del pending[next(iter(pending))]
+
+    def keep(self, packet: Packet) -> None:
+        """Keep the segment of `packet` (fed before, same frame) for `packet`'s stream."""
+        segment = self._pending.pop(packet.frame, None)
+        if segment is None or (self.wanted is not None and not self.wanted(packet.stream)):
             return
         kept = self.segments.setdefault(packet.stream, [])
         if len(kept) < self.cap:
@@ -48,20 +60,26 @@ class SegmentKeeper:
             self.left_out[packet.stream] = self.left_out.get(packet.stream, 0) + 1
 
 
-def segments_by_stream(
-    segments: Iterable[Segment], streams: Iterable[int] | None = None, cap: int = MAX_GRAPH_SEGMENTS
-) -> dict[int, list[Segment]]:
-    """The segments of each stream (only `streams`, when given), numbered as `netlab follow` numbers them.
+_MAX_PENDING = 4096
 
-    Segments the reassembler holds back to compare VLAN copies produce their events later and are
-    not kept (a 4-tuple seen on several VLANs at once).
-    """
+
+def segments_by_stream(
+    segments: Iterable[Segment],
+    streams: Iterable[int] | None = None,
+    cap: int = MAX_GRAPH_SEGMENTS,
+    vlans: VlanMode = "auto",
+) -> dict[int, list[Segment]]:
+    """The segments of each stream (only `streams`, when given), numbered as the reassembler numbers
+    them with `vlans` (`netlab follow`'s default; `netlab analyze` merges, as Wireshark)."""
     wanted = None if streams is None else frozenset(streams).__contains__
     keeper = SegmentKeeper(wanted, cap)
-    reassembler = Reassembler(packets=True)
+    reassembler = Reassembler(packets=True, vlans=vlans)
     for segment in segments:
+        keeper.fed(segment)
         for event in reassembler.feed(segment):
             if type(event) is Packet:
-                keeper.keep(event, segment)
-    reassembler.flush()
+                keeper.keep(event)
+    for event in reassembler.flush():
+        if type(event) is Packet:
+            keeper.keep(event)
     return keeper.segments

@@ -175,7 +175,6 @@ def collect(
     keeper = SegmentKeeper(lambda stream: stream < graphed, graph_segments)  # the graphs' segments
     count = datagrams = 0
     first_ts = last_ts = 0.0
-    current: Segment | None = None  # the segment being fed: its `Packet` event pairs with it
 
     def taker(kept: dict[int, _Accumulator], graphs: bool) -> Callable[[list[Event]], None]:
         def take(events: list[Event]) -> None:
@@ -184,24 +183,22 @@ def collect(
                 if acc is None:
                     acc = kept[event.stream] = _Accumulator(event.stream)
                 acc.add(event, cap if event.stream < drawn else 0)  # later ones: counted only
-                if graphs and type(event) is Packet and current is not None:
-                    keeper.keep(event, current)
+                if graphs and type(event) is Packet:
+                    keeper.keep(event)
 
         return take
 
     def counted() -> Iterator[Segment | Datagram]:
-        nonlocal count, datagrams, first_ts, last_ts, current
+        nonlocal count, datagrams, first_ts, last_ts
         for segment in segments:
             if type(segment) is Datagram:
                 datagrams += 1
-                current = None
             else:
                 count += 1
-                current = segment  # type: ignore[assignment]
+                keeper.fed(segment)  # type: ignore[arg-type]
             first_ts = first_ts or segment.ts
             last_ts = segment.ts
             yield segment
-        current = None
 
     renderer: Renderer = _SILENT
     udp_renderer: Renderer = _SILENT

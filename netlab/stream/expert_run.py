@@ -11,19 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from netlab.errors import NetlabError
 from netlab.packets import Endpoint, Segment
 from netlab.stream.analysis import ConnectionAnalysis
 from netlab.stream.conn_summary import ConnectionSummary, summarize
-from netlab.stream.events import Closed, Data, Event, Opened
+from netlab.stream.events import Closed, Data, Event, Opened, Packet
 from netlab.stream.expert import ExpertAnalysis, FrameResult
 from netlab.stream.pipeline import FieldBatchSource, StreamFilter
 from netlab.stream.reassembly import Reassembler
 from netlab.stream.roles import RoleJudge
 from netlab.stream.vlan_copies import VlanMode
 
-__all__ = ["AnalysisResult", "analyze"]
+__all__ = ["AnalysisResult", "PacketSink", "analyze"]
+
+
+class PacketSink(Protocol):
+    """Told of every segment fed and of its `Packet` event (`netlab.graphs.streams.SegmentKeeper`)."""
+
+    def fed(self, segment: Segment) -> None: ...
+
+    def keep(self, packet: Packet) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +101,7 @@ def analyze(
     keep_frames: bool = False,
     vlans: VlanMode = "auto",
     roles: RoleJudge | None = None,
+    packets: PacketSink | None = None,
 ) -> AnalysisResult:
     """Analyse every TCP connection in `segments` (capture order) the way Wireshark's expert info does.
 
@@ -100,17 +110,26 @@ def analyze(
         keep_frames: keep every frame's `FrameResult` of the selected streams (for graphs), not only
             the flagged ones.
         vlans, roles: as `Reassembler`'s.
+        packets: told of every segment and of its `Packet` event, in the same pass (the graphs'
+            segments, numbered as this analysis numbers them); slower: no batches.
 
     Ctrl-C (KeyboardInterrupt from the source) and a `NetlabError` from the source end the read; what
     was read is analysed (`AnalysisResult.interrupted`, `AnalysisResult.failure`).
     """
     collector = _Collector(selection or StreamFilter(), keep_frames)
-    reassembler = Reassembler(vlans=vlans, roles=roles, analysis=collector.make)
+    reassembler = Reassembler(vlans=vlans, roles=roles, analysis=collector.make, packets=packets is not None)
     interrupted = False
     failure: NetlabError | None = None
     events: list[Event] = []
     try:
-        if isinstance(segments, FieldBatchSource):
+        if packets is not None:
+            for segment in segments:
+                packets.fed(segment)
+                events = reassembler.feed(segment)
+                _tell(packets, events)
+                collector.take(events)
+                events = []
+        elif isinstance(segments, FieldBatchSource):
             for batch in segments.field_batches():
                 events = []
                 reassembler.feed_batch(batch, events)
@@ -125,7 +144,10 @@ def analyze(
         collector.take(events)  # feed_batch appended them before the interruption
     except NetlabError as error:
         failure = error
-    collector.take(reassembler.flush())
+    events = reassembler.flush()
+    if packets is not None:
+        _tell(packets, events)
+    collector.take(events)
     return AnalysisResult(
         tuple(sorted(collector.frames, key=_frame_number)),
         tuple(sorted(collector.summaries, key=_stream_number)),
@@ -134,6 +156,12 @@ def analyze(
         failure,
         dict(reassembler.unused),
     )
+
+
+def _tell(sink: PacketSink, events: list[Event]) -> None:
+    for event in events:
+        if type(event) is Packet:
+            sink.keep(event)
 
 
 def _frame_number(result: FrameResult) -> int:

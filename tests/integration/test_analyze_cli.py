@@ -87,6 +87,31 @@ def test_live_only_options_are_refused_with_read() -> None:
     assert code == 2 and "only apply to live capture" in err
 
 
+@pytest.mark.parametrize("vlans", ["merge", "auto", "split"])
+def test_the_graph_draws_the_stream_the_analysis_numbers(vlans: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The graph's segments are the analysed stream's, under the same --vlans numbering (one 4-tuple
+    on two VLANs is one stream merged, two otherwise)."""
+    import netlab.graphs.draw as draw
+    from netlab.capture.pcapfile import read_segments
+    from netlab.stream.expert_run import analyze as analyze_capture
+
+    drawn: dict[str, list[int]] = {}
+
+    def fake_write_graph(kind, segments, rtts, out, **kw):  # type: ignore[no-untyped-def]
+        drawn[kind] = [seg.frame for seg in segments]
+
+    monkeypatch.setattr(draw, "write_graph", fake_write_graph)
+    pcap = DATA / "vlan_two_connections.pcap"
+    out = tmp_path / "g.svg"
+    for stream in (0, 1) if vlans != "merge" else (0,):
+        code, _, err = analyze(
+            "--read", str(pcap), "--vlans", vlans, "--stream", str(stream), "--graph", "seq", "--out", str(out)
+        )
+        assert code == 0, err
+        result = analyze_capture(read_segments(pcap), keep_frames=True, vlans=vlans)  # type: ignore[arg-type]
+        assert drawn["seq"] == [f.frame for f in result.frames if f.stream == stream]
+
+
 @pytest.mark.parametrize(
     "args",
     [
