@@ -218,11 +218,12 @@ def tell_story(
             "acknowledged the bytes and nobody resent them (a capture drop, not a network loss; Wireshark "
             "counts them as lost segments all the same)."
         )
-    if summary.sack_blocks:
-        sentences.append(
-            f"The receiver reported bytes it held beyond a gap with {_times(summary.sack_blocks, 'SACK block')} "
-            "(selective acknowledgement)."
-        )
+    for receiver, sender, side in (("server", "client", client), ("client", "server", server)):
+        if side.sack_blocks:
+            sentences.append(
+                f"The {receiver} reported {_times(side.sack_blocks, 'SACK block')} (selective acknowledgement): "
+                f"bytes of the {sender}'s it held beyond a gap."
+            )
     acked_lost = sum(1 for e in events if e[1] == "ack_lost_segment")
     if acked_lost:
         sentences.append(f"{_times(acked_lost, 'ACK')} acknowledged data the capture never saw.")
