@@ -27,11 +27,13 @@ def run_line_ui(client: ChatClient, lines: Iterable[str], out: TextIO, linger: f
 
     When the input ends, keep receiving for `linger` seconds, then leave; a stop word (``/exit``,
     ``/quit``, ``exit``, ``выход``) leaves at once. Leaving sends what the server's dialect expects
-    (`ChatClient.close`). Raises `ChatClosed` when the server closes the connection before that.
+    (`ChatClient.close`). Raises `ChatClosed` when the server closes the connection before that,
+    lingering included.
     """
     printer = threading.Thread(target=_print_all, args=(client, out), name="join-printer")
     printer.start()
     server_gone = False
+    when = ""
     leave_reason = ""
     try:
         for raw in lines:
@@ -47,6 +49,8 @@ def run_line_ui(client: ChatClient, lines: Iterable[str], out: TextIO, linger: f
                 client.send(line)
         else:
             _linger(client, linger)
+            if client.closed:  # before we left: the server ended the chat (a crash, a kick)
+                server_gone, when = True, " while lingering after the input ended"
     except ChatClosed:
         server_gone = True
     finally:
@@ -55,7 +59,7 @@ def run_line_ui(client: ChatClient, lines: Iterable[str], out: TextIO, linger: f
         printer.join()
         out.flush()
     if server_gone:
-        raise ChatClosed(f"the server closed the connection{': ' + why if why else ''}")
+        raise ChatClosed(f"the server closed the connection{when}{': ' + why if why else ''}")
 
 
 def _linger(client: ChatClient, seconds: float) -> None:

@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
         timeout: float = typer.Option(5.0, "--timeout", min=0.1, help="Seconds to wait for connect and handshake."),
     ) -> None:
         """Join a chat. On a terminal: an interactive prompt; in a pipe: send each input line,
-        print received messages on stdout, keep listening --linger seconds, exit 0.
+        print received messages on stdout, keep listening --linger seconds, exit 0 (1 when the
+        server closes the connection first).
 
         Leave with /exit, /quit, exit, выход or Ctrl-D. Commands on netlab servers: /who, /nick NEW,
         /me ACTION, /msg NICK TEXT, /help.

@@ -125,6 +125,34 @@ def test_server_gone_mid_session_is_exit_1(tmp_path: Path) -> None:
     assert err.startswith("netlab: the server closed the connection") and err.count("\n") == 1
 
 
+def test_server_gone_while_lingering_is_exit_1_and_said() -> None:
+    """The input ended, `join` lingers for late messages, and the server closes first: not a silent 0."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"Welcome to the chat\n")
+            conn.recv(100)
+            conn.sendall(b"bye now\n")
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = str(listener.getsockname()[1])
+    cmd = [sys.executable, "-m", "netlab", "join", "--port", port, "--nick", "x", "--dialect", "raw", "--linger", "5"]
+    started = time.monotonic()
+    done = subprocess.run(cmd, input="hello\n", capture_output=True, text=True, timeout=20)
+    listener.close()
+    assert time.monotonic() - started < 4  # it did not wait the whole linger
+    assert done.returncode == 1, done.stderr
+    assert "bye now" in done.stdout
+    assert done.stderr.startswith("netlab: the server closed the connection while lingering")
+
+
 def test_unknown_dialect_is_a_usage_error(server) -> None:
     """A bad --dialect is a usage error (exit 2) like every other bad option value, listing the choices."""
     result = CliRunner().invoke(app, join_args(server, "--dialect", "irc"), input="")
