@@ -26,6 +26,7 @@ from netlab.stream.expert import (
     INACTIVE,
     PARTIAL,
     RESET,
+    SACKED_RETRANSMISSION,
     SYN_ACK_SENT,
     SYN_SENT,
     ExpertAnalysis,
@@ -296,18 +297,17 @@ def _retransmissions(events: list[tuple[float, str, bool, float]], start: float)
             f"asking for it (a retransmission timeout), {_ms(waits[len(waits) // 2])} after the sender's latest "
             f"new data (median), first at {timeout[0][0] - start:.3f} s."
         )
-    acked = [e for e in spurious if not e[3]]
-    sacked = [e for e in spurious if e[3]]
-    if acked:
+    sacked = [e for e in events if e[1] == SACKED_RETRANSMISSION]
+    if spurious:
         sentences.append(
-            f"{_times(len(acked), 'retransmission was', 'retransmissions were')} spurious: "
+            f"{_times(len(spurious), 'retransmission was', 'retransmissions were')} spurious: "
             "every byte had been acknowledged already."
         )
     if sacked:
         sentences.append(
             f"{_times(len(sacked), 'retransmission was', 'retransmissions were')} needless: the receiver had "
             f"reported every byte received with SACK blocks, first at {sacked[0][0] - start:.3f} s (Wireshark, "
-            "which decides from the cumulative ACK only, calls it a retransmission)."
+            "which decides from the cumulative ACK only, does not say so; netlab flags it sacked_retransmission)."
         )
     return sentences
 

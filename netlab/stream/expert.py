@@ -17,9 +17,10 @@ measures, per segment, what Wireshark's TCP dissector (4.0) adds to its analysis
   As in Wireshark, a SYN or FIN on the segment itself is not counted (one on an earlier segment
   still unacknowledged is). Wireshark subtracts the blocks of the receiver's latest segment only, at most three of them,
   duplicate (D-SACK) and out-of-flight blocks included; see docs/wireshark-differences.md;
-- SACK in the verdicts: a retransmission of bytes the receiver had all SACKed already is a
-  `spurious_retransmission` (Wireshark decides from the cumulative ACK only: `retransmission`),
-  and a sequence gap the receiver SACKed across was missing only from the capture;
+- SACK in the verdicts: a retransmission of bytes the receiver had all SACKed already also gets
+  netlab's own flag `sacked_retransmission` (needless; Wireshark's flags, decided from the
+  cumulative ACK only, stay as they are), and a sequence gap the receiver SACKed across was missing
+  only from the capture;
 - `reused_ports` (`tcp.analysis.reused_ports`): the SYN that opened the connection reuses the
   4-tuple of an earlier one with another initial sequence number (the reassembler says so), or a
   SYN (or SYN-ACK) comes with another sequence number than the one this direction started from;
@@ -44,10 +45,15 @@ from netlab.stream.analysis import ORDINARY, AnalysisFlag, ConnectionAnalysis, F
 from netlab.stream.events import Direction
 from netlab.stream.seq import HALF, SEQ_MASK
 
-__all__ = ["REUSED_PORTS", "ExpertAnalysis", "FrameResult", "SideFacts"]
+__all__ = ["REUSED_PORTS", "SACKED_RETRANSMISSION", "ExpertAnalysis", "FrameResult", "SideFacts"]
 
 REUSED_PORTS = "reused_ports"
 """The flag name of `tcp.analysis.reused_ports` (set by the reassembler's split, not by a rule here)."""
+
+SACKED_RETRANSMISSION = "sacked_retransmission"
+"""netlab's own flag, which Wireshark has not: a retransmission (plain or fast, as Wireshark flags it,
+and keeps flagging it) of bytes the receiver had all reported received with SACK blocks, so it was
+needless. Wireshark decides from the cumulative ACK only (docs/wireshark-differences.md)."""
 
 MAX_UNACKED = 10_000  # Wireshark's TCP_MAX_UNACKED_SEGMENTS
 MAX_SACKED = 256  # disjoint SACKed ranges kept per direction (a receiver reports at most 4 per segment)
@@ -258,8 +264,6 @@ class ExpertAnalysis(ConnectionAnalysis):
             if sack or rev.sacked:
                 _scoreboard(rev, ack, sack)
         resent_sacked = bool(fwd.sacked and seglen and verdict.flags and _resends_sacked(fwd, verdict, seq, seglen))
-        if resent_sacked:
-            verdict = _spurious(verdict)
         if self.first_ts is None:
             self.first_ts = ts
         self.last_ts = ts
@@ -322,7 +326,7 @@ class ExpertAnalysis(ConnectionAnalysis):
                 self.stream,
                 ts,
                 Direction.C2S if forward else Direction.S2C,
-                flag_names(verdict.flags, reused),
+                flag_names(verdict.flags, reused) + ((SACKED_RETRANSMISSION,) if resent_sacked else ()),
                 (seq - fwd.base_seq) & SEQ_MASK,
                 (seq + seglen + (1 if flags & _SYN_FIN else 0) - fwd.base_seq) & SEQ_MASK,
                 (ack - rev.base_seq) & SEQ_MASK if flags & ACK and rev.base_set else 0,
@@ -407,8 +411,8 @@ class ExpertAnalysis(ConnectionAnalysis):
     def _flagged(
         self, forward: bool, fwd: SideFacts, verdict: FrameAnalysis, ts: float, seglen: int, sacked: bool
     ) -> None:
-        """Count a flagged segment's facts and keep the events the story tells (a spurious
-        retransmission's detail: 1.0 when the receiver had SACKed its bytes, 0.0 when ACKed)."""
+        """Count a flagged segment's facts and keep the events the story tells (`sacked`: a
+        retransmission of bytes the receiver had all SACKed)."""
         flags = verdict.flags
         events = self.events
         if verdict.is_retransmission and seglen:
@@ -417,11 +421,13 @@ class ExpertAnalysis(ConnectionAnalysis):
         if AnalysisFlag.FAST_RETRANSMISSION in flags:
             rev = self._rev if forward else self._fwd
             events.append((ts, "fast_retransmission", forward, float(max(rev.dupacks, 2))))
-        elif AnalysisFlag.RETRANSMISSION in flags:
+        elif AnalysisFlag.RETRANSMISSION in flags and not sacked:  # (a needless one is told apart)
             here = self._fwd if forward else self._rev
             events.append((ts, "retransmission", forward, ts - here.nextseq_ts))
         elif AnalysisFlag.SPURIOUS_RETRANSMISSION in flags:
-            events.append((ts, "spurious_retransmission", forward, 1.0 if sacked else 0.0))
+            events.append((ts, "spurious_retransmission", forward, 0.0))
+        if sacked:
+            events.append((ts, SACKED_RETRANSMISSION, forward, 0.0))
         for flag in (AnalysisFlag.LOST_SEGMENT, AnalysisFlag.ACK_LOST_SEGMENT, AnalysisFlag.OUT_OF_ORDER):
             if flag in flags:
                 events.append((ts, flag.value, forward, 0.0))
@@ -530,12 +536,6 @@ _RESENT = frozenset({AnalysisFlag.RETRANSMISSION, AnalysisFlag.FAST_RETRANSMISSI
 def _resends_sacked(side: SideFacts, verdict: FrameAnalysis, seq: int, seglen: int) -> bool:
     """True for a (fast) retransmission of bytes the receiver had all SACKed: needless."""
     return not verdict.flags.isdisjoint(_RESENT) and _covered(side, seq, seglen)
-
-
-def _spurious(verdict: FrameAnalysis) -> FrameAnalysis:
-    """`verdict` with its (fast) retransmission called what it was: a spurious one."""
-    flags = (verdict.flags - _RESENT) | {AnalysisFlag.SPURIOUS_RETRANSMISSION}
-    return FrameAnalysis(frozenset(flags), verdict.dup_ack_of, verdict.dup_ack_count)
 
 
 def _in_flight(side: SideFacts) -> int | None:

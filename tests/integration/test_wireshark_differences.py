@@ -77,21 +77,23 @@ def test_two_synacks_with_different_isns() -> None:
     assert "frames 2 and 3" in story and "acknowledged frame 3's" in story
 
 
-def test_a_resend_of_sacked_bytes_is_spurious_not_a_retransmission() -> None:
+def test_a_resend_of_sacked_bytes_is_flagged_needless() -> None:
     """Frame 11 resends bytes the receiver's SACK blocks (frames 8, 9) reported received: needless.
-    Wireshark decides from the cumulative ACK only and calls it a retransmission; netlab calls it
-    spurious and the story says why (docs/wireshark-differences.md)."""
+    Wireshark decides from the cumulative ACK only and calls it a retransmission; netlab keeps
+    Wireshark's flags and adds its own, `sacked_retransmission`, and the story says why
+    (docs/wireshark-differences.md)."""
     path = HERE / "sack_ignored.pcap"
     theirs = tshark_flags(path)
     assert theirs[10] == {"retransmission", "fast_retransmission"} and theirs[11] == {"retransmission"}
     result = netlab(path)
     ours = netlab_flags(result)
     assert ours[10] == {"retransmission", "fast_retransmission"}  # the lost segment: Wireshark's verdict
-    assert ours[11] == {"retransmission", "spurious_retransmission"}
+    assert ours[11] == {"retransmission", "sacked_retransmission"}
     summary = result.summaries[0]
     assert summary.sack_blocks == 2
-    assert summary.count("spurious_retransmission") == 1
+    assert summary.count("sacked_retransmission") == 1 and summary.count("retransmission") == 2
     assert any("needless" in s and "SACK" in s for s in summary.story)
+    assert not any("timeout" in s for s in summary.story)  # frame 11 is not told as a timeout
 
 
 def tshark_in_flight(path: Path) -> dict[int, int]:
