@@ -356,7 +356,7 @@ def ethernet_ipv4_tcp(
     wscale = sack = None
     if flags & _SYN:
         wscale = syn_window_scale(buf, off + 54, off + start, off + caplen)
-    elif hlen > 20 and (hlen != 32 or buf[off + 56] != _TCP_OPTION_TIMESTAMPS):
+    elif hlen > 20 and (hlen != 32 or caplen < 57 or buf[off + 56] != _TCP_OPTION_TIMESTAMPS):
         # (the commonest options, NOP NOP Timestamps, fill 12 bytes: no room for a SACK option)
         sack = sack_blocks(buf, off + 54, off + start, off + caplen)
     payload = buf[off + start : off + (end if end <= caplen else caplen)]

@@ -709,3 +709,22 @@ def test_sack_blocks_are_the_first_whole_sack_option(options: list[bytes], flags
     assert fast is not None and general is not None
     assert fast[:10] + fast[11:] == general[:10] + general[11:]  # the fast path checksums no pure ACK
     assert fast[13] == expected
+
+
+def test_a_frame_cut_inside_its_tcp_options_never_raises_on_the_fast_path() -> None:
+    """A snap length of 54 (the headers without options) cuts a timestamped segment's options: the
+    fast path reads no byte past the frame's captured end, and claims no SACK block it did not see."""
+    from netlab.capture.decode import ethernet_ipv4_tcp
+
+    for options in (NOP2 + TIMESTAMPS, NOP2 + _sack_option((1, 2)), NOP2 + TIMESTAMPS + NOP2 + _sack_option((1, 2))):
+        frame = ETH + _syn(options, flags=0x10)
+        for cut in range(54, len(frame) + 1):
+            fields = ethernet_ipv4_tcp(frame[:cut], 0, cut, len(frame), 1, 0.0, True)
+            assert fields is not None
+            assert fields[13] == (() if cut < len(frame) else sack_of(options))
+
+
+def sack_of(options: bytes) -> tuple[tuple[int, int], ...]:
+    seg = decode(LINKTYPE_RAW, _syn(options, flags=0x10), 1, 0.0)
+    assert seg is not None
+    return seg.sack
