@@ -55,7 +55,8 @@ import struct
 from collections import Counter
 from typing import Any
 
-from netlab.capture.endpoints import endpoint_pair, interned_pairs
+from netlab.capture import endpoints, layer_tables
+from netlab.capture.endpoints import endpoint_pair
 from netlab.capture.frame_context import FrameContext, enter_tunnel, give_up, not_decoded, not_tcp
 from netlab.capture.ieee80211 import _avs, _ieee80211, _ppi, _prism, _radiotap, dot11_protected
 from netlab.capture.ip_layers import (
@@ -68,22 +69,7 @@ from netlab.capture.ip_layers import (
     _ipv6_options,
 )
 from netlab.capture.ipfrag import Defragmenter
-from netlab.capture.layer_tables import (
-    ARCNET_PROTOCOLS,
-    ETH_BRIDGED,
-    ETH_IPV4,
-    ETH_IPV6,
-    ETHERTYPES,
-    GRE_PROTOCOLS,
-    IP_PROTOCOLS,
-    IPPROTO_TCP,
-    IPPROTO_UDP,
-    JUNIPER_PROTOCOLS,
-    LINK_LAYERS,
-    PPP_PROTOCOLS,
-    UDP_PORTS,
-    Layer,
-)
+from netlab.capture.layer_tables import ETH_BRIDGED, ETH_IPV4, ETH_IPV6, IPPROTO_TCP, IPPROTO_UDP, Layer
 from netlab.capture.link_layers import (
     VLAN_TPIDS,
     _arcnet_bsd,
@@ -213,6 +199,17 @@ __all__ = [  # what callers import from here; the names stay here when their cod
     "syn_window_scale",
 ]
 
+# Bound by assignment, not imported by name: see netlab/capture/layer_tables.py (a method call per packet).
+LINK_LAYERS = layer_tables.LINK_LAYERS
+ETHERTYPES = layer_tables.ETHERTYPES
+PPP_PROTOCOLS = layer_tables.PPP_PROTOCOLS
+ARCNET_PROTOCOLS = layer_tables.ARCNET_PROTOCOLS
+JUNIPER_PROTOCOLS = layer_tables.JUNIPER_PROTOCOLS
+GRE_PROTOCOLS = layer_tables.GRE_PROTOCOLS
+IP_PROTOCOLS = layer_tables.IP_PROTOCOLS
+UDP_PORTS = layer_tables.UDP_PORTS
+_pairs = endpoints.interned_pairs
+
 _SYN = int(TcpFlag.SYN)
 
 # Ethernet + IPv4 (no options) + TCP in one unpack, from offset 12: ethertype, version/IHL and TOS
@@ -255,7 +252,7 @@ def ethernet_ipv4_tcp(
     if verify and (end > start or flags & _SYN) and caplen >= end:
         # src, dst and the TCP segment are contiguous: one slice holds all their words
         ok = checksum_ok(buf[off + 26 : off + end], IPPROTO_TCP, total - 20)
-    src, dst = interned_pairs.get(key) or endpoint_pair(key)
+    src, dst = _pairs.get(key) or endpoint_pair(key)
     wscale = sack = None
     if flags & _SYN:
         wscale = syn_window_scale(buf, off + 54, off + start, off + caplen)

@@ -11,7 +11,8 @@ from netlab.packets import Endpoint
 
 _endpoints: dict[bytes, Endpoint] = {}
 interned_pairs: dict[bytes, tuple[Endpoint, Endpoint]] = {}
-"""`endpoint_pair`'s cache, for a hot loop's `interned_pairs.get(key) or endpoint_pair(key)`."""
+"""`endpoint_pair`'s cache: a hot loop binds it to a name of its own (`_pairs = endpoints.interned_pairs`,
+see netlab/capture/layer_tables.py) and calls `_pairs.get(key) or endpoint_pair(key)`."""
 _ENDPOINT_CACHE_MAX = 1 << 20
 
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import struct
 
+from netlab.capture import layer_tables
 from netlab.capture.frame_context import FrameContext, enter_tunnel, not_decoded
-from netlab.capture.layer_tables import LINK_LAYERS
 from netlab.capture.link_layers import _llc
 from netlab.packets import SegmentFields
+
+# Bound by assignment, not imported by name: see netlab/capture/layer_tables.py (a method call per packet).
+LINK_LAYERS = layer_tables.LINK_LAYERS
 
 _DOT11_TYPE_MASK = 0x0F  # the type and protocol-version bits of the first frame-control byte
 _DOT11_DATA = 0x08  # type 2, version 0

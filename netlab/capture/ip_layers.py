@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import struct
 
+from netlab.capture import layer_tables
 from netlab.capture.frame_context import FrameContext, give_up, not_decoded
-from netlab.capture.layer_tables import IP_PROTOCOLS
 from netlab.capture.undecoded import CUT_SHORT, HELD, ip_protocol_reason
 from netlab.packets import SegmentFields
+
+# Bound by assignment, not imported by name: see netlab/capture/layer_tables.py (a method call per packet).
+IP_PROTOCOLS = layer_tables.IP_PROTOCOLS
 
 _IPV6_ROUTING = 43
 _IPV6_FRAGMENT = 44

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import struct
 
+from netlab.capture import layer_tables
 from netlab.capture.frame_context import FrameContext, give_up, not_decoded, not_tcp
 from netlab.capture.ip_layers import _ip_by_version, _ipv4
-from netlab.capture.layer_tables import ARCNET_PROTOCOLS, ETHERTYPES, JUNIPER_PROTOCOLS, PPP_PROTOCOLS
 from netlab.capture.undecoded import CUT_SHORT, ethertype_reason, ppp_protocol_reason
 from netlab.packets import SegmentFields
+
+# Bound by assignment, not imported by name: see netlab/capture/layer_tables.py (a method call per packet).
+ETHERTYPES = layer_tables.ETHERTYPES
+PPP_PROTOCOLS = layer_tables.PPP_PROTOCOLS
+ARCNET_PROTOCOLS = layer_tables.ARCNET_PROTOCOLS
+JUNIPER_PROTOCOLS = layer_tables.JUNIPER_PROTOCOLS
 
 _VLAN_TPID = 0x8100
 VLAN_TPIDS = frozenset({_VLAN_TPID, 0x88A8, 0x9100})

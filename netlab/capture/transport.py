@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import struct
 
+from netlab.capture import layer_tables
 from netlab.capture.endpoints import intern_endpoint
 from netlab.capture.frame_context import FrameContext, give_up, not_decoded, not_tcp
-from netlab.capture.layer_tables import IPPROTO_TCP, IPPROTO_UDP, UDP_PORTS
+from netlab.capture.layer_tables import IPPROTO_TCP, IPPROTO_UDP
 from netlab.capture.tcp_options import sack_blocks, syn_window_scale
 from netlab.capture.undecoded import CUT_SHORT
 from netlab.packets import QUOTED, Datagram, SackBlocks, SegmentFields, TcpFlag, segment_fields
+
+# Bound by assignment, not imported by name: see netlab/capture/layer_tables.py (a method call per packet).
+UDP_PORTS = layer_tables.UDP_PORTS
 
 _SYN = int(TcpFlag.SYN)
 _ICMP_ERRORS = frozenset({3, 4, 5, 11, 12})  # unreachable, source quench, redirect, time exceeded, parameter

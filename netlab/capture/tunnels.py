@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import struct
 
+from netlab.capture import layer_tables
 from netlab.capture.frame_context import FrameContext, enter_tunnel, give_up, not_tcp
 from netlab.capture.ip_layers import _ip_by_version, _ipv4, _ipv6
-from netlab.capture.layer_tables import ETH_BRIDGED, GRE_PROTOCOLS
+from netlab.capture.layer_tables import ETH_BRIDGED
 from netlab.capture.link_layers import _by_ethertype, _ethernet
 from netlab.capture.undecoded import CUT_SHORT, ethertype_reason
 from netlab.packets import SegmentFields
+
+# Bound by assignment, not imported by name: see netlab/capture/layer_tables.py (a method call per packet).
+GRE_PROTOCOLS = layer_tables.GRE_PROTOCOLS
 
 _GRE_CHECKSUM, _GRE_ROUTING, _GRE_KEY, _GRE_SEQUENCE = 0x8000, 0x4000, 0x2000, 0x1000
 ETH_ERSPAN = 0x88BE  # ERSPAN type II, or type I when the GRE sequence bit is clear
