@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from netlab.capture import decode as decoder  # noqa: E402
+from netlab.capture import ieee80211, ip_layers, link_layers, transport, tunnels  # noqa: E402
 from netlab.capture.ipfrag import Defragmenter  # noqa: E402
 from netlab.capture.pcapfile import read_packets  # noqa: E402
 
@@ -51,6 +52,9 @@ _NAMES = {
 
 Record = tuple[int, bytes, float, int]
 
+LAYER_MODULES = (decoder, link_layers, ieee80211, ip_layers, tunnels, transport)
+"""The decoder's modules: where a layer function calls another by name (the wrapping patches each)."""
+
 
 def _layer_functions() -> dict[str, Callable[..., Any]]:
     """Every function in one of the decoder's dispatch tables (int-keyed dicts of functions), by name."""
@@ -67,7 +71,7 @@ def layer_paths(records: list[Record]) -> collections.Counter[str]:
     """How many frames pass through each chain of layers (one untimed pass with wrapped layers)."""
     functions = _layer_functions()
     seen: list[str] = []
-    saved_globals = {name: getattr(decoder, name) for name in functions if hasattr(decoder, name)}
+    saved_globals = [(m, name, getattr(m, name)) for m in LAYER_MODULES for name in functions if hasattr(m, name)]
     saved_tables: list[tuple[dict[int, Any], int, Any]] = []
 
     def wrap(name: str, layer: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,8 +88,8 @@ def layer_paths(records: list[Record]) -> collections.Counter[str]:
                 if callable(layer) and getattr(layer, "__name__", None) in wrapped:
                     saved_tables.append((value, key, layer))
                     value[key] = wrapped[layer.__name__]
-    for name in saved_globals:
-        setattr(decoder, name, wrapped[name])
+    for module, name, _ in saved_globals:
+        setattr(module, name, wrapped[name])
     paths: collections.Counter[str] = collections.Counter()
     try:
         defrag = Defragmenter()
@@ -97,8 +101,8 @@ def layer_paths(records: list[Record]) -> collections.Counter[str]:
     finally:
         for table, key, layer in saved_tables:
             table[key] = layer
-        for name, layer in saved_globals.items():
-            setattr(decoder, name, layer)
+        for module, name, layer in saved_globals:
+            setattr(module, name, layer)
     return paths
 
 

@@ -21,17 +21,16 @@ from netlab.capture.decode import (
     LINKTYPE_JUNIPER_ETHER,
     LINKTYPE_LINUX_SLL,
     LINKTYPE_LINUX_SLL2,
-    LINKTYPE_NAMES,
     LINKTYPE_NULL,
     LINKTYPE_PPI,
     LINKTYPE_PPP,
     LINKTYPE_RAW,
     SUPPORTED_LINKTYPES,
     decode,
-    dot11_protected,
-    linktype_name,
 )
+from netlab.capture.ieee80211 import dot11_protected
 from netlab.capture.ipfrag import Defragmenter
+from netlab.capture.linktypes import LINKTYPE_NAMES, linktype_label
 from netlab.capture.pcapfile import read_packets
 from netlab.packets import NO_WINDOW_SCALE, QUOTED, Endpoint, Segment
 
@@ -533,7 +532,8 @@ def test_every_supported_link_type_has_a_name() -> None:
     assert LINKTYPE_NAMES[LINKTYPE_IEEE802_11_RADIOTAP] == "IEEE 802.11 plus radiotap radio header"
     for unsupported in (147, 162, 187, 195, 201, 220, 249, 251):  # USER0, USER15, Bluetooth, 802.15.4, USB
         assert unsupported not in LINK_LAYERS and LINKTYPE_NAMES[unsupported]
-    assert linktype_name(249) == "USB packets with USBPcap header" and linktype_name(65000) == "link type 65000"
+    assert linktype_label(249) == "link type 249 (USB packets with USBPcap header)"
+    assert linktype_label(65000) == "link type 65000"
 
 
 def test_the_8023_length_bounds_the_llc_frame() -> None:

@@ -8,7 +8,8 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netlab.capture.decode import LINK_LAYERS, LINKTYPE_NAMES, decode, decode_layers, linktype_label
+from netlab.capture.decode import LINK_LAYERS, decode, decode_layers
+from netlab.capture.linktypes import LINKTYPE_NAMES, linktype_label
 from netlab.capture.undecoded import LINK_TYPE, NOT_DECODED, NOT_TCP, Reason, summary_lines
 
 MACS = bytes.fromhex("020000000002020000000001")
