@@ -316,22 +316,26 @@ class ConnectionAnalysis:
         nextseq = fwd.nextseq
         if flags & _ACK_OR_CONTROL != ACK or seq != nextseq or not nextseq or not window:
             return False  # not an ACK, or a SYN/FIN/RST, or not at the next sequence number, or a zero window
-        # seq_gt(ack, rev.maxseqtobeacked), inlined
+        # seq_gt(ack, rev.maxseqtobeacked), inlined (commonly it acknowledges exactly that: equal, not greater)
+        tobeacked = rev.maxseqtobeacked
         if (self._syn_ts and not self._first_rtt) or (
-            rev.maxseqtobeacked and 0 < (ack - rev.maxseqtobeacked) & SEQ_MASK < _HALF
+            tobeacked and ack != tobeacked and 0 < (ack - tobeacked) & SEQ_MASK < _HALF
         ):
             return False
         lastack = fwd.lastack
         if seglen:
             if seglen == 1 and not rev.window:
                 return False  # maybe a zero-window probe
-            end = (seq + seglen) & SEQ_MASK  # seq_add and seq_gt, inlined
-            if rev.lastack and not 0 < (end - rev.lastack) & SEQ_MASK < _HALF:
+            end = (seq + seglen) & SEQ_MASK  # seq_add, inlined
+            acked = rev.lastack  # commonly `seq`: then the segment is `seglen` bytes beyond it, the sums shorter
+            # seq_gt(end, acked), inlined
+            if acked and acked != seq and not 0 < (end - acked) & SEQ_MASK < _HALF:
                 return False  # every byte acknowledged already: spurious
             scale = rev.win_scale
             if scale != _SCALE_UNKNOWN:  # window full when it fills the receive window exactly
-                # seq_diff(end, seq_add(lastack, window)) == 0, inlined
-                if not (end - rev.lastack - (rev.window << (scale if scale > 0 else 0))) & SEQ_MASK:
+                room = rev.window << (scale if scale > 0 else 0)
+                # seq_diff(end, seq_add(acked, room)) == 0, inlined
+                if seglen == room & SEQ_MASK if acked == seq else not (end - acked - room) & SEQ_MASK:
                     return False
             fwd.nextseq = end
             fwd.nextseq_ts = ts
