@@ -142,10 +142,16 @@ def measure(name: str, argv: list[str], packets: int, repeat: int | None = None)
     return row
 
 
-def cpu_seconds(argv: list[str], env: dict[str, str]) -> float:
-    """User + system CPU seconds of one run (less sensitive than wall time to a busy machine)."""
+def cpu_seconds(argv: list[str], root: Path) -> float:
+    """User + system CPU seconds of one run of the netlab in checkout `root` (less sensitive than wall time to a busy
+    machine). It runs in `root`: `python -m` puts the working directory first on the path, before PYTHONPATH."""
     result = subprocess.run(
-        ["/usr/bin/time", "-f", "%U %S", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        ["/usr/bin/time", "-f", "%U %S", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=root,
     )
     user, system = result.stderr.strip().splitlines()[-1].split()
     return float(user) + float(system)
@@ -157,7 +163,7 @@ def compare_baseline(tree: Path, argv: list[str]) -> None:
     runs: dict[str, list[float]] = {"this checkout": [], f"baseline {tree}": []}
     for _ in range(max(REPEAT, 3)):
         for times, root in zip(runs.values(), (here, tree), strict=True):
-            times.append(cpu_seconds(argv, {**os.environ, "PYTHONPATH": str(root)}))
+            times.append(cpu_seconds(argv, root))
     for name, times in runs.items():
         print(f"  {name:<44} CPU {sorted(times)[len(times) // 2]:6.2f} s (median of {len(times)}: {times})")
     mine, base = (sorted(t)[len(t) // 2] for t in runs.values())
@@ -200,7 +206,7 @@ def main() -> int:
     rows["netlab"] = measure("netlab follow --read (all streams, json)", [*netlab, str(full)], args.packets)
     rows["netlab-half"] = measure("netlab follow --read, first half", [*netlab, str(half)], args.packets // 2)
     if args.baseline:
-        compare_baseline(Path(args.baseline), [*netlab, str(full)])
+        compare_baseline(Path(args.baseline).resolve(), [*netlab, str(full.resolve())])
     if shutil.which("tcpflow"):
         with tempfile.TemporaryDirectory() as out:
             rows["tcpflow"] = measure(

@@ -276,12 +276,12 @@ class ConnectionAnalysis:
             sack: the segment's SACK blocks (`Segment.sack`). Wireshark's flags do not look at
                 them, so neither does this class; `netlab.stream.expert.ExpertAnalysis` does.
         """
+        if self._fast_path and self.ordinary(forward, frame, ts, seq, ack, flags, window, seglen):
+            return ORDINARY
         if forward:
             fwd, rev = self._fwd, self._rev
         else:
             fwd, rev = self._rev, self._fwd
-        if self._fast_path and self._ordinary(fwd, rev, frame, ts, seq, ack, flags, window, seglen):
-            return ORDINARY
         if flags & SYN:
             self._window_scale(fwd, rev, bool(flags & ACK), wscale)
         bits, dup_of = self._sequence_checks(fwd, rev, frame, ts, seq, ack, flags, window, seglen)
@@ -292,67 +292,66 @@ class ConnectionAnalysis:
 
     _fast_path = True  # tests turn it off to compare with the general path
 
-    def _ordinary(
-        self,
-        fwd: _Direction,
-        rev: _Direction,
-        frame: int,
-        ts: float,
-        seq: int,
-        ack: int,
-        flags: int,
-        window: int,
-        seglen: int,
+    def ordinary(
+        self, forward: bool, frame: int, ts: float, seq: int, ack: int, flags: int, window: int, seglen: int
     ) -> bool:
-        """The common case, decided and recorded cheaply: True when the segment gets no flag.
+        """The common case, decided and recorded cheaply: True (and the segment recorded) when it gets no flag.
+
+        Its verdict is then `ORDINARY`; on False nothing was touched, and `observe` decides. Only for
+        a plain `ConnectionAnalysis`: a subclass's `observe` may do more (the reassembler's quick path
+        calls this directly, `observe` only when it returns False).
 
         An ACK without SYN/FIN/RST at exactly the next sequence number, with an open window, that
         is neither a zero-window probe, nor a possible window-full, nor all-acknowledged data, and
         that acknowledges nothing unseen; a pure ACK must also move the acknowledgement (else it
         may be a duplicate ACK, a window update or a keep-alive ACK). Every check of the general
-        path then fails, so only the state updates remain. Anything else returns False untouched.
+        path then fails, so only the state updates remain. This runs for nearly every segment of
+        ``follow --read``, so it is written out in one function, with the `netlab.stream.seq`
+        comparisons inlined (a property test holds it to the general path).
         """
+        if forward:
+            fwd, rev = self._fwd, self._rev
+        else:
+            fwd, rev = self._rev, self._fwd
         nextseq = fwd.nextseq
         if flags & _ACK_OR_CONTROL != ACK or seq != nextseq or not nextseq or not window:
             return False  # not an ACK, or a SYN/FIN/RST, or not at the next sequence number, or a zero window
-        # seq_gt(ack, rev.maxseqtobeacked), inlined (`netlab.stream.seq` defines it): the ordinary path runs per segment
+        # seq_gt(ack, rev.maxseqtobeacked), inlined (commonly it acknowledges exactly that: equal, not greater)
+        tobeacked = rev.maxseqtobeacked
         if (self._syn_ts and not self._first_rtt) or (
-            rev.maxseqtobeacked and 0 < (ack - rev.maxseqtobeacked) & SEQ_MASK < _HALF
+            tobeacked and ack != tobeacked and 0 < (ack - tobeacked) & SEQ_MASK < _HALF
         ):
             return False
+        lastack = fwd.lastack
         if seglen:
-            if not self._ordinary_data(fwd, rev, ts, seq, seglen):
-                return False
-        elif ack == fwd.lastack:
+            if seglen == 1 and not rev.window:
+                return False  # maybe a zero-window probe
+            end = (seq + seglen) & SEQ_MASK  # seq_add, inlined
+            acked = rev.lastack  # commonly `seq`: then the segment is `seglen` bytes beyond it, the sums shorter
+            # seq_gt(end, acked), inlined
+            if acked and acked != seq and not 0 < (end - acked) & SEQ_MASK < _HALF:
+                return False  # every byte acknowledged already: spurious
+            scale = rev.win_scale
+            if scale != _SCALE_UNKNOWN:  # window full when it fills the receive window exactly
+                room = rev.window << (scale if scale > 0 else 0)
+                # seq_diff(end, seq_add(acked, room)) == 0, inlined
+                if seglen == room & SEQ_MASK if acked == seq else not (end - acked - room) & SEQ_MASK:
+                    return False
+            fwd.nextseq = end
+            fwd.nextseq_ts = ts
+            if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
+                fwd.maxseqtobeacked = end
+        elif ack == lastack:
             return False
         elif not fwd.maxseqtobeacked:
             fwd.maxseqtobeacked = nextseq
-        if ack != fwd.lastack:
+        if ack != lastack:
             fwd.last_nondup = frame
             fwd.dupacks = 0
         fwd.window = window
         fwd.lastack = ack
         fwd.lastack_ts = ts
         fwd.last_bits = 0
-        return True
-
-    @staticmethod
-    def _ordinary_data(fwd: _Direction, rev: _Direction, ts: float, seq: int, seglen: int) -> bool:
-        """`_ordinary` for data: True (and the sequence recorded) unless it may be flagged."""
-        if seglen == 1 and not rev.window:
-            return False  # maybe a zero-window probe
-        end = (seq + seglen) & SEQ_MASK  # seq_add and seq_gt, inlined as above
-        if rev.lastack and not 0 < (end - rev.lastack) & SEQ_MASK < _HALF:
-            return False  # every byte acknowledged already: spurious
-        scale = rev.win_scale
-        if scale != _SCALE_UNKNOWN:  # window full when it fills the receive window exactly
-            # seq_diff(end, seq_add(lastack, window)) == 0, inlined: this runs for every data segment
-            if not (end - rev.lastack - (rev.window << (scale if scale > 0 else 0))) & SEQ_MASK:
-                return False
-        fwd.nextseq = end
-        fwd.nextseq_ts = ts
-        if seq == fwd.maxseqtobeacked or not fwd.maxseqtobeacked:
-            fwd.maxseqtobeacked = end
         return True
 
     # -- the checks, in Wireshark's order ---------------------------------------------------

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from netlab.stream.connection import Connection
 
 RECENT_BYTES = 4 * 1024  # retransmitted bytes are compared with this much history
-_RECENT_LIMIT = 2 * RECENT_BYTES  # ...kept in a buffer trimmed back to that when it grows past this
+RECENT_LIMIT = 2 * RECENT_BYTES  # ...kept in a buffer trimmed back to that when it grows past this
 
 
 class Fragment:
@@ -152,7 +152,7 @@ def take(flow: Flow, ts: float, frame: int, data: bytes) -> Data:
         recent.clear()
     recent += data
     flow.next = flow.recent_end = nxt + length
-    if len(recent) > _RECENT_LIMIT:
+    if len(recent) > RECENT_LIMIT:
         del recent[: len(recent) - RECENT_BYTES]
     return _new_data(Data, (flow.stream, flow.direction, ts, frame, flow.src, flow.dst, data, nxt))
 

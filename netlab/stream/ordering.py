@@ -25,30 +25,13 @@ from __future__ import annotations
 from netlab.packets import SYN, Segment
 from netlab.stream.events import Event, Gap, GapReason, Notice, NoticeKind
 from netlab.stream.flow import Flow, Fragment, take
-from netlab.stream.seq import SEQ_MASK, seq_add
+from netlab.stream.seq import seq_add
 from netlab.stream.states import FlowEvent, FlowState
 
 DEFAULT_MAX_BUFFER = 8 * 1024 * 1024
 OFFLOAD_TRUST = 2  # after this many bad checksums were ACKed, stop holding (sender-side capture)
 _MAX_LEAD = 1 << 20  # an unsettled flow's start moves back by at most this much
 _PROVISIONAL_SEGMENTS = 8  # ...and is settled after this many segments even without an ACK
-_SETTLED = FlowState.SETTLED
-
-
-def in_line(flow: Flow, seq: int, data: bytes, length: int, checksum_ok: bool | None, strict: bool) -> bool:
-    """True when a segment at raw sequence number `seq` is the common case: the next bytes, whole,
-    with nothing pending, so the in-order step (`take`) is all there is to do.
-
-    `strict`: in-order bytes with a bad checksum wait (`Sequencer.prefer_good_checksum`).
-    """
-    return (
-        flow.state is _SETTLED
-        and not (seq - flow.origin - flow.next) & SEQ_MASK  # at `next`: seq_diff(...) == 0, inlined
-        and length == len(data)
-        and not flow.frags
-        and flow.held is None
-        and (checksum_ok is not False or flow.offloaded >= OFFLOAD_TRUST or not strict)
-    )
 
 
 class Sequencer:

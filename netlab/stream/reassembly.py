@@ -44,6 +44,7 @@ from netlab.stream.events import (
     CloseReason,
     Control,
     ControlKind,
+    Data,
     Direction,
     Event,
     Notice,
@@ -51,10 +52,10 @@ from netlab.stream.events import (
     Opened,
     Packet,
 )
-from netlab.stream.flow import Flow, FlowView, take
-from netlab.stream.ordering import DEFAULT_MAX_BUFFER, OFFLOAD_TRUST, Sequencer, in_line
+from netlab.stream.flow import RECENT_BYTES, RECENT_LIMIT, Flow, FlowView
+from netlab.stream.ordering import DEFAULT_MAX_BUFFER, OFFLOAD_TRUST, Sequencer
 from netlab.stream.roles import RoleJudge, RoleReason
-from netlab.stream.seq import seq_add, seq_diff
+from netlab.stream.seq import SEQ_MASK, seq_add, seq_diff
 from netlab.stream.states import FlowState
 from netlab.stream.vlan_copies import VLAN_MODES, Candidate, Verdict, VlanMode, decide, judge
 
@@ -68,6 +69,8 @@ _PACKET_PAYLOAD = 64  # payload bytes a `Packet` event keeps (for previews)
 _IDLE = FlowState.IDLE
 _UNSETTLED = FlowState.UNSETTLED
 _UNSETTLED_EMPTY = FlowState.UNSETTLED_EMPTY
+_SETTLED = FlowState.SETTLED
+_new_data = tuple.__new__  # `Data` is a NamedTuple: skipping its __new__ saves a call per chunk
 
 _Entry = tuple[Connection, Flow, Flow]  # a connection and its (this way, other way) flows
 _Key = tuple[object, ...]
@@ -131,7 +134,7 @@ class Reassembler:
         self._candidates: dict[tuple[object, ...], Candidate] = {}  # held frames on another VLAN
         self._vlans_seen: set[tuple[int, ...]] = set()
         self._bytes = Sequencer(prefer_good_checksum=prefer_good_checksum, max_buffer=max_buffer)
-        self._strict = prefer_good_checksum  # the same, at hand for `_quick`
+        self._strict = prefer_good_checksum  # the same, at hand for `feed_batch`
         self.roles = roles if roles is not None else RoleJudge()
         self.packets = packets
         self._analysis = analysis
@@ -201,11 +204,20 @@ class Reassembler:
         """Feed segments given as `SegmentFields`, appending the events they cause to `events`.
 
         The same events as `feed(Segment(*fields))` for each in turn (all of `Segment`'s fields,
-        as the decoder gives them). The common cases (a pure ACK, the next in-order bytes of a
-        direction with nothing pending, neither carrying SACK blocks) take `_quick` without
-        building the `Segment`; anything else goes through `feed`, with no state touched
-        before. Events land in the caller's list as they happen, so after an exception (Ctrl-C)
-        it holds the events of every segment fed before.
+        as the decoder gives them). The common cases take a quick path without building the
+        `Segment`: a pure ACK in a started direction, or the next bytes of a direction, whole,
+        with nothing pending and a checksum that is not known bad; without SYN, FIN, RST or SACK
+        blocks, and with an ACK that settles nothing in the other direction. Anything else goes
+        through `feed`, with no state touched before. Events land in the caller's list as they
+        happen, so after an exception (Ctrl-C) it holds the events of every segment fed before.
+
+        The quick path is written out by hand: it is the per-packet loop of ``follow --read``,
+        where a Python call costs about as much as the work of a step, so `Connection.record`,
+        the in-order test and the in-order step (`netlab.stream.flow.take`) are inlined, and the
+        plain analysis is one call (`ConnectionAnalysis.ordinary`; `observe` only for a segment
+        it may flag). tests/unit/test_reassembly.py holds it to `feed` (the general path, where
+        `Sequencer.payload` comes to the same `take`) on shuffled, duplicated and lost segments
+        with acknowledgements both ways.
         """
         if self.packets:
             for fields in batch:
@@ -213,49 +225,59 @@ class Reassembler:
             return
         conns = self._conns
         split = self._by_vlan
-        quick = self._quick
-        for fields in batch:  # the per-packet loop of `follow --read`
-            if not fields[6] & _NOT_QUICK and not fields[13]:
-                key: tuple[object, ...] = (fields[2], fields[3])
-                entry = conns.get(key + fields[11] if split else key)
-                if entry is not None and quick(entry, fields, events):
-                    continue
-            events.extend(self.feed(Segment(*fields)))
-
-    def _quick(self, entry: _Entry, fields: SegmentFields, events: list[Event]) -> bool:
-        """`_process` for a common segment without SYN, FIN or RST; False (nothing touched) if not common.
-
-        The common cases: a pure ACK in a started direction, and the next bytes of a direction,
-        whole, with nothing pending (`in_line`; the general path, `Sequencer.payload`, comes to the
-        same `take` for it); either with an ACK that settles nothing in the other direction. This
-        runs for nearly every segment of ``follow --read``, so `Connection.record` is written out
-        here: one Python call less per segment.
-        """
-        conn, flow, rev = entry
-        seq, ack, flags, window, data, length = fields[4], fields[5], fields[6], fields[7], fields[8], fields[9]
-        if flags & ACK and (
-            rev.frags
-            or rev.held is not None
-            or rev.state is _UNSETTLED
-            or rev.state is _UNSETTLED_EMPTY
-            or rev.other_isn is not None
-        ):
-            return False  # `_waits_for_ack(rev)`
-        if length:
-            if not in_line(flow, seq, data, length, fields[10], self._strict):
-                return False
-        elif flow.state is _IDLE:
-            return False
-        frame, ts = fields[0], fields[1]
-        flow.packets += 1  # `conn.record(...)`
-        conn.last_ts = ts
-        conn.last_frame = frame
-        verdict = conn.analysis.observe(flow is conn.c2s, frame, ts, seq, ack, flags, window, length)
-        if verdict.flags:
-            conn.count(verdict)
-        if length:
-            events.append(take(flow, ts, frame, data))
-        return True
+        strict = self._strict
+        plain = self._analysis is None  # a subclass's `observe` may do more than `ordinary` records
+        append = events.append
+        for fields in batch:
+            frame, ts, src, dst, seq, ack, flags, window, data, length, checksum_ok, vlan, _, sack = fields
+            entry = None if flags & _NOT_QUICK or sack else conns.get((src, dst) + vlan if split else (src, dst))
+            if entry is None:
+                events.extend(self.feed(Segment(*fields)))
+                continue
+            conn, flow, rev = entry
+            if (
+                flags & ACK  # that may settle something in the other direction: `_waits_for_ack(rev)`, inlined
+                and (
+                    rev.frags
+                    or rev.held is not None
+                    or rev.state is _UNSETTLED
+                    or rev.state is _UNSETTLED_EMPTY
+                    or rev.other_isn is not None
+                )
+            ) or (
+                not (  # data: the next bytes (`seq_diff(seq, origin + next) == 0`), whole, nothing pending
+                    flow.state is _SETTLED
+                    and not (seq - flow.origin - flow.next) & SEQ_MASK
+                    and length == len(data)
+                    and not flow.frags
+                    and flow.held is None
+                    and (checksum_ok is not False or flow.offloaded >= OFFLOAD_TRUST or not strict)
+                )
+                if length
+                else flow.state is _IDLE  # a pure ACK that starts its direction
+            ):
+                events.extend(self.feed(Segment(*fields)))
+                continue
+            flow.packets += 1  # `conn.record(...)`, inlined
+            conn.last_ts = ts
+            conn.last_frame = frame
+            analysis = conn.analysis
+            forward = flow is conn.c2s
+            if not (plain and analysis.ordinary(forward, frame, ts, seq, ack, flags, window, length)):
+                verdict = analysis.observe(forward, frame, ts, seq, ack, flags, window, length)
+                if verdict.flags:
+                    conn.count(verdict)
+            if length:  # `take(flow, ts, frame, data)`, inlined
+                nxt = flow.next
+                flow.bytes += length
+                recent = flow.recent
+                if flow.recent_end != nxt:
+                    recent.clear()
+                recent += data
+                flow.next = flow.recent_end = nxt + length
+                if len(recent) > RECENT_LIMIT:
+                    del recent[: len(recent) - RECENT_BYTES]
+                append(_new_data(Data, (flow.stream, flow.direction, ts, frame, flow.src, flow.dst, data, nxt)))
 
     def _process(self, entry: _Entry, seg: Segment, events: list[Event]) -> None:
         """The work of `feed` once the segment's connection is known."""

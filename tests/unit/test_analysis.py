@@ -373,3 +373,10 @@ def test_fast_path_gives_what_the_general_path_gives(
             nxt[fwd] = (nxt[fwd] + length + (1 if flags & FIN else 0)) & M
         args = (fwd, frame, t, seq, ack, flags, window, length, wscale)
         assert fast.observe(*args) == general.observe(*args)
+        assert _state(fast) == _state(general)  # what later verdicts depend on, too
+
+
+def _state(analysis: ConnectionAnalysis) -> list[tuple[object, ...]]:
+    """Both directions' state (white box: the slots `ConnectionAnalysis.ordinary` records)."""
+    sides = (analysis._fwd, analysis._rev)
+    return [tuple(getattr(side, name) for name in type(side).__slots__) for side in sides]

@@ -7,7 +7,7 @@ import hashlib
 import json
 
 import pytest
-from _segments import ACK, FIN, PSH, RST, SYN, Builder, gaps, stream_bytes, with_markers
+from _segments import ACK, FIN, PSH, RST, SYN, Builder, M, gaps, stream_bytes, with_markers
 from conformance_kit import KIT
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -485,3 +485,102 @@ def test_stream_numbers_are_unique_and_accounted_for(script: list[tuple[str, int
     assert set(opened) | set(r.unused) == set(range(r.streams))
     assert sorted(e.stream for e in events if isinstance(e, Closed)) == sorted(opened)
     assert run_fields(segs) == events
+
+
+@st.composite
+def acknowledged_conversation(draw: st.DrawFn) -> list[Segment]:
+    """Chat-like traffic both ways with acknowledgements, the shape `follow --read` mostly sees: data in
+    order, pure ACKs, and now and then a retransmission, two segments swapped, a lost segment, a
+    duplicate ACK, a closed window, a bad checksum, a window-scale option, a capture started
+    mid-stream, time steps from none to long, and several connections interleaved."""
+    per_conn: list[list[Segment]] = []
+    frame, ts = 0, 1000.0
+    for conn in range(draw(st.integers(1, 3))):
+        segs: list[Segment] = []
+        per_conn.append(segs)
+        client, server = Endpoint("10.0.0.1", 40000 + conn), Endpoint("10.0.0.2", 7000)
+        isn = {True: draw(st.integers(0, M)), False: draw(st.integers(0, M))}
+        nxt = {side: (isn[side] + 1) & M for side in isn}  # next sequence number each way
+        acked = dict(nxt)  # what each side acknowledged of the other
+        handshake = draw(st.booleans())
+        wscale = draw(st.sampled_from([None, 0, 2]))
+        steps: list[tuple[bool, int, int, int, bytes, int, bool | None, int | None]] = []
+        if handshake:
+            syns = [(True, isn[True], 0, SYN, b"", 65535, None, wscale)]
+            if draw(st.booleans()):  # the SYN-ACK (else not captured)
+                synack = (False, isn[False], nxt[True], SYN | ACK, b"", 65535, None, wscale)
+                syns.append(synack)
+                if draw(st.booleans()):  # and another with another ISN: the client's ACK decides (`Flow.other_isn`)
+                    other = (False, (isn[False] + 5000) & M, *synack[2:])
+                    syns.insert(draw(st.integers(1, 2)), other)
+            steps += syns
+            if draw(st.booleans()):
+                steps.append((True, nxt[True], nxt[False], ACK, b"", 65535, None, None))
+        sent: list[tuple[bool, int, bytes]] = []
+        for _ in range(draw(st.integers(0, 30))):
+            side = draw(st.booleans())
+            kind = draw(st.sampled_from(["data", "data", "data", "ack", "ack", "resend", "swap", "lose", "dup"]))
+            window = draw(st.sampled_from([65535, 65535, 65535, 0, 10]))
+            ok = draw(st.sampled_from([None, True, True, False]))
+            if kind in ("data", "swap", "lose"):
+                data = draw(st.binary(min_size=1, max_size=6))
+                step = (side, nxt[side], nxt[not side], ACK | PSH, data, window, ok, None)
+                sent.append((side, nxt[side], data))
+                nxt[side] = (nxt[side] + len(data)) & M
+                if kind == "swap" and steps:
+                    steps.insert(len(steps) - 1, step)
+                elif kind != "lose":
+                    steps.append(step)
+            elif kind == "resend" and sent:
+                who, seq, data = draw(st.sampled_from(sent))
+                steps.append((who, seq, nxt[not who], ACK | PSH, data, window, ok, None))
+            else:  # a pure ACK, moving the acknowledgement or repeating it
+                if kind == "ack":
+                    acked[side] = nxt[not side]
+                steps.append((side, nxt[side], acked[side], ACK, b"", window, None, None))
+        for forward, seq, ack, flags, data, window, ok, scale in steps:
+            frame += 1
+            ts += draw(st.sampled_from([0.0, 0.0001, 0.002, 0.5]))
+            src, dst = (client, server) if forward else (server, client)
+            seg = Segment(frame, ts, src, dst, seq, ack, flags, window, data, len(data), ok, (), scale)
+            segs.append(seg)
+    if not draw(st.booleans()):
+        return [seg for segs in per_conn for seg in segs]
+    mixed = sorted(  # interleaved, each connection's segments in their order
+        ((i, n, seg) for n, segs in enumerate(per_conn) for i, seg in enumerate(segs)), key=lambda t: t[:2]
+    )
+    return [dataclasses.replace(seg, frame=k, ts=1000.0 + k / 1000) for k, (_, _, seg) in enumerate(mixed, 1)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(acknowledged_conversation())
+def test_the_quick_path_gives_what_feed_gives_with_acknowledgements_both_ways(segs: list[Segment]) -> None:
+    """`feed_batch`'s hand-written quick path (pure ACKs and in-order data, the plain analysis' ordinary
+    segments) against `feed`: the same events, and after every segment the same state of every
+    connection (its flows and its analysis: what later segments' events and counts depend on)."""
+    names = [f.name for f in dataclasses.fields(Segment)]  # SegmentFields order
+    general, quick = Reassembler(), Reassembler()
+    for seg in segs:
+        events: list[Event] = []
+        quick.feed_batch([tuple(getattr(seg, n) for n in names)], events)  # type: ignore[list-item]
+        assert events == general.feed(seg)
+        assert _state(quick) == _state(general)
+    assert quick.flush() == general.flush()
+    assert run_fields(segs) == run(segs)
+
+
+def _state(r: Reassembler) -> list[tuple[object, ...]]:
+    """What the reassembler keeps of each open connection (white box: flows and analysis slots)."""
+
+    def slots(obj: object) -> tuple[object, ...]:
+        return tuple(
+            bytes(value) if isinstance(value, bytearray) else value
+            for name in type(obj).__slots__
+            if name not in ("conn", "frags", "held")
+            for value in [getattr(obj, name)]
+        )
+
+    return [
+        (slots(conn.c2s), slots(conn.s2c), slots(conn.analysis._fwd), slots(conn.analysis._rev), conn.counts)
+        for conn in r._all.values()
+    ]
