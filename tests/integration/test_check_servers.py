@@ -256,10 +256,14 @@ def assert_left_nothing_behind(graded: Graded, port: int) -> None:
 #   is left hanging, a line is never delivered) and that expect only fails or skips: load can only delay what
 #   a correct server does, and each such bug leaves nothing that load could make look correct;
 # - the servers that do not start.
-# The others run alone: a pass measured by latency or CPU (silent-client, clean-disconnect, many-clients of a
-# correct server), a fail measured as CPU use (a busy-wait or a spin on an empty recv(), which a crowded box
-# would dilute), and slow-consumer's 40 senders, which load the box themselves (its two failing servers are
-# graded side by side: their stall is seconds long, and another grading adds milliseconds).
+# The others are graded two at a time (`graded_in_pairs`), or alone:
+# - the correct servers whose passes rest on a latency bound (silent-client's 1 s, clean-disconnect's 1.2 s)
+#   or on their CPU use (clean-disconnect, many-clients): two at a time, the four of them; a correct server's
+#   latencies are milliseconds beside another grading that mostly waits, and its own CPU time stays its own;
+# - slow-consumer's two failures, whose 40 senders load the box themselves: side by side, with each other
+#   only (their stall is seconds long, and another grading adds milliseconds);
+# - alone: the fails measured as CPU use (a busy-wait, a spin on an empty recv()), which a crowded box
+#   would dilute.
 QUICK_CHECKS = frozenset(
     {
         "connect",
@@ -283,7 +287,11 @@ NEVER_HAPPENS = frozenset(
         "bug_dead_socket.py",  # after a leave, the others never get the line
     }
 )
-SIDE_BY_SIDE = frozenset({"bug_global_lock_send.py", "bug_blocking_send.py"})  # slow-consumer stalls
+PAIRED = (
+    frozenset({"ok_nick.py", "ok_raw.py", "ok_json_lines.py", "ok_length_prefixed.py"}),  # correct ones
+    frozenset({"bug_global_lock_send.py", "bug_blocking_send.py"}),  # slow-consumer stalls
+)
+ALONE = frozenset({"bug_busy_empty_recv.py", "bug_cap_busywait.py"})  # CPU use measured
 
 
 def _in_parallel(case: Case) -> bool:
@@ -336,11 +344,16 @@ def graded_in_parallel(request: pytest.FixtureRequest) -> dict[str, Outcome]:
 
 
 @pytest.fixture(scope="module")
-def graded_side_by_side(request: pytest.FixtureRequest) -> dict[str, Outcome]:
-    """The two slow-consumer failures, graded at the same time."""
-    cases = [c for c in BUGGY if c.server in SIDE_BY_SIDE and c.server in _selected(request, "case")]
-    outcomes = _grade_all([(c.server, c.only, c.options) for c in cases], workers=2)
-    return {case.server: outcome for case, outcome in zip(cases, outcomes, strict=True)}
+def graded_in_pairs(request: pytest.FixtureRequest) -> dict[str, Outcome]:
+    """Each group of `PAIRED` graded two at a time, one group after the other; the longest ones start first."""
+    wanted = _selected(request, "case")
+    graded: dict[str, Outcome] = {}
+    for group in PAIRED:
+        cases = [c for c in (*CORRECT, *UNRECOGNISED, *BUGGY) if c.server in group and c.server in wanted]
+        cases.sort(key=lambda c: (not c.slow, -len(c.only)))
+        outcomes = _grade_all([(c.server, c.only, c.options) for c in cases], workers=2)
+        graded |= {case.server: outcome for case, outcome in zip(cases, outcomes, strict=True)}
+    return graded
 
 
 def _outcome(graded: dict[str, Outcome], server: str) -> tuple[Graded, int]:
@@ -360,9 +373,10 @@ def _outcome(graded: dict[str, Outcome], server: str) -> tuple[Graded, int]:
 def test_check_gives_exactly_the_expected_verdicts(case: Case, request: pytest.FixtureRequest) -> None:
     if _in_parallel(case):
         graded, port = _outcome(request.getfixturevalue("graded_in_parallel"), case.server)
-    elif case.server in SIDE_BY_SIDE:
-        graded, port = _outcome(request.getfixturevalue("graded_side_by_side"), case.server)
+    elif any(case.server in group for group in PAIRED):
+        graded, port = _outcome(request.getfixturevalue("graded_in_pairs"), case.server)
     else:
+        assert case.server in ALONE, f"{case.server}: say how it is graded (pooled, paired or alone)"
         graded, port = grade(case.server, case.only, case.options)
     assert_schema(graded)
     verdicts = graded.verdicts()
