@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -489,17 +488,6 @@ def wait_until(predicate: Any, timeout: float) -> bool:
     return bool(predicate())
 
 
-@pytest.fixture
-def student_server(request: pytest.FixtureRequest) -> Iterator[tuple[Process, int]]:
-    port = free_port()
-    server = Process([sys.executable, "-u", str(SERVERS / request.param), str(port)])
-    try:
-        assert wait_until(lambda: listening(port), 10), f"{request.param} did not listen: {server.stdout()}"
-        yield server, port
-    finally:
-        server.stop()
-
-
 JOIN_SERVERS = [
     "ok_nick.py",
     "ok_name_token.py",
@@ -511,35 +499,72 @@ JOIN_SERVERS = [
 ]
 
 
-@pytest.mark.parametrize("student_server", [pytest.param(name, id=name) for name in JOIN_SERVERS], indirect=True)
-def test_join_auto_chats_both_ways_with_a_students_server(student_server: tuple[Process, int]) -> None:
-    """Two piped `netlab join --dialect auto` clients: a line from each reaches the other."""
-    server, port = student_server
-
-    def join(nick: str) -> Process:
-        args = ["-m", "netlab", "-vv", "join", "--port", str(port), "--nick", nick, "--dialect", "auto"]
-        return Process([sys.executable, *args, "--linger", "1"], stdin=True)
-
-    alice, bob = join("alice"), join("bob")
+def chat_both_ways(name: str) -> str:
+    """Two piped `netlab join --dialect auto` clients of students' server `name`: a line from each must reach
+    the other and both must end with status 0. Returns what went wrong ("" when nothing did)."""
+    port = free_port()
+    server = Process([sys.executable, "-u", str(SERVERS / name), str(port)])
     try:
-        # not a condition of the test: the servers log their joins, and join -vv may name the dialect it chose;
-        # a server that learns a name from the first line logs nothing until then
-        wait_until(lambda: server.stdout().count(" joined") >= 2, 4)
-        wait_until(lambda: all("dialect" in who.stderr().lower() for who in (alice, bob)), 3)
-        alice.type("hello from alice\n")
-        assert wait_until(lambda: "hello from alice" in bob.stdout(), 4), (
-            f"bob never saw alice's line\nbob: {bob.stdout()!r}\nalice stderr: {alice.stderr()[-1500:]}\n"
-            f"server: {server.stdout()[-1500:]}"
-        )
-        bob.type("hello from bob\n")
-        assert wait_until(lambda: "hello from bob" in alice.stdout(), 4), (
-            f"alice never saw bob's line\nalice: {alice.stdout()!r}\nbob stderr: {bob.stderr()[-1500:]}\n"
-            f"server: {server.stdout()[-1500:]}"
-        )
-        for who in (alice, bob):
-            who.end_input()
-        for who in (alice, bob):
-            assert who.proc.wait(10) == 0, who.stderr()
+        if not wait_until(lambda: listening(port), 10):
+            return f"{name} did not listen: {server.stdout()}"
+
+        def join(nick: str) -> Process:
+            args = ["-m", "netlab", "-vv", "join", "--port", str(port), "--nick", nick, "--dialect", "auto"]
+            return Process([sys.executable, *args, "--linger", "1"], stdin=True)
+
+        alice, bob = join("alice"), join("bob")
+        try:
+            # not a condition of the test: the servers log their joins, and join -vv may name the dialect it
+            # chose; a server that learns a name from the first line logs nothing until then
+            wait_until(lambda: server.stdout().count(" joined") >= 2, 4)
+            wait_until(lambda: all("dialect" in who.stderr().lower() for who in (alice, bob)), 3)
+            alice.type("hello from alice\n")
+            if not wait_until(lambda: "hello from alice" in bob.stdout(), 4):
+                return (
+                    f"bob never saw alice's line\nbob: {bob.stdout()!r}\nalice stderr: {alice.stderr()[-1500:]}\n"
+                    f"server: {server.stdout()[-1500:]}"
+                )
+            bob.type("hello from bob\n")
+            if not wait_until(lambda: "hello from bob" in alice.stdout(), 4):
+                return (
+                    f"alice never saw bob's line\nalice: {alice.stdout()!r}\nbob stderr: {bob.stderr()[-1500:]}\n"
+                    f"server: {server.stdout()[-1500:]}"
+                )
+            for who in (alice, bob):
+                who.end_input()
+            for who in (alice, bob):
+                try:
+                    code = who.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    return f"a join did not end within 10 s of its end of input: {who.stderr()[-1500:]}"
+                if code != 0:
+                    return f"a join ended with status {code}: {who.stderr()[-1500:]}"
+            return ""
+        finally:
+            alice.stop()
+            bob.stop()
     finally:
-        alice.stop()
-        bob.stop()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def chatted() -> dict[str, str | BaseException]:
+    """Each server's chat both ways, four servers at a time (each chat mostly waits for lines and lingers)."""
+
+    def run(name: str) -> str | BaseException:
+        try:
+            return chat_both_ways(name)
+        except (OSError, subprocess.SubprocessError) as error:  # raised again in its own test
+            return error
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(JOIN_SERVERS, pool.map(run, JOIN_SERVERS), strict=True))
+
+
+@pytest.mark.parametrize("server", JOIN_SERVERS)
+def test_join_auto_chats_both_ways_with_a_students_server(server: str, chatted: dict[str, str | BaseException]) -> None:
+    """Two piped `netlab join --dialect auto` clients: a line from each reaches the other."""
+    outcome = chatted[server]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    assert outcome == "", outcome
