@@ -44,7 +44,7 @@ def check(*args: str, timeout: float = 110) -> tuple[int, dict, str]:
     return done.returncode, document, done.stderr
 
 
-def student(port: int, *options: str) -> list[str]:
+def student(port: int | str, *options: str) -> list[str]:
     return ["--exec", f"{sys.executable} {STUDENT} {port} {' '.join(options)}", "--port", str(port)]
 
 
@@ -82,25 +82,29 @@ CLASSIC = {
 }
 
 
+PORT = "{PORT}"
+
+
 def only(*names: str) -> list[str]:
     return [arg for name in names for arg in ("--only", name)]
 
 
 def _jobs(folder: Path) -> dict[str, tuple[list[str], dict]]:
-    """Each grading's command line (and `subprocess.run` options), keyed by name."""
+    """Each grading's command line (and `subprocess.run` options), keyed by name; `PORT` stands for the server's
+    port, chosen free when the grading starts (a port chosen long before could be taken by then)."""
     json_check = [sys.executable, "-m", "netlab", "check", "--format", "json"]
     text_check = [sys.executable, "-m", "netlab", "check"]
     jobs: dict[str, tuple[list[str], dict]] = {}
     for name, (options, checks) in CLASSIC.items():
-        jobs[f"classic-{name}"] = ([*json_check, *student(free_port(), *options), *only(*checks)], {})
+        jobs[f"classic-{name}"] = ([*json_check, *student(PORT, *options), *only(*checks)], {})
     jobs["dies"] = (
-        [*json_check, *student(free_port(), "--bug", "die-on-reset"), *only("abrupt-disconnect", "connect")],
+        [*json_check, *student(PORT, "--bug", "die-on-reset"), *only("abrupt-disconnect", "connect")],
         {},
     )
     jobs["unrecognised"] = (
         [
             *json_check,
-            *student(free_port(), "--greeting", "json"),
+            *student(PORT, "--greeting", "json"),
             *only("broadcast", "connect-close", "silent-client"),
         ],
         {},
@@ -108,25 +112,25 @@ def _jobs(folder: Path) -> dict[str, tuple[list[str], dict]]:
     broken, silent = folder / "broken.py", folder / "silent.py"
     broken.write_text("def main(:\n    pass\n")
     silent.write_text("import time\ntime.sleep(30)\n")
-    port = free_port()
-    jobs["broken"] = ([*json_check, "--exec", f"{sys.executable} {broken}", "--port", str(port)], {})
-    port = free_port()
+    jobs["broken"] = ([*json_check, "--exec", f"{sys.executable} {broken}", "--port", PORT], {})
     jobs["silent"] = (
-        [*json_check, "--exec", f"{sys.executable} {silent}", "--port", str(port), "--start-timeout", "1"],
+        [*json_check, "--exec", f"{sys.executable} {silent}", "--port", PORT, "--start-timeout", "1"],
         {},
     )
-    text = [*student(free_port(), "--bug", "echo"), *only("sender-echo", "restart"), "--skip", "restart"]
+    text = [*student(PORT, "--bug", "echo"), *only("sender-echo", "restart"), "--skip", "restart"]
     jobs["text"] = ([*text_check, *text, "--report", str(folder / "text.html")], {"timeout": 60})
     if CAN_DROP_CAPS:
-        save = [*student(free_port(), "--greeting", "NAME"), *only("broadcast"), "--save-to", str(folder / "c.pcap")]
+        save = [*student(PORT, "--greeting", "NAME"), *only("broadcast"), "--save-to", str(folder / "c.pcap")]
         jobs["save-to"] = ([*WITHOUT_CAPS, *json_check, *save], {"timeout": 60, "cwd": "/", "env": {**os.environ}})
-    timeout = [*student(free_port()), *only("connect", "broadcast", "silent-client", "connect-close"), "--timeout", "1"]
+    timeout = [*student(PORT), *only("connect", "broadcast", "silent-client", "connect-close"), "--timeout", "1"]
     jobs["timeout"] = ([*json_check, *timeout], {})
     return jobs
 
 
 def _run(job: tuple[list[str], dict]) -> Done | BaseException:
     args, options = job
+    port = str(free_port())
+    args = [arg.replace(PORT, port) for arg in args]
     start = time.monotonic()
     try:
         done = subprocess.run(args, capture_output=True, text=True, **{"timeout": 110, **options})
