@@ -5,7 +5,7 @@ not start, a target that does not listen, usage errors; JSON and the HTML report
 The full grading of netlab serve runs alone (its load, slow-consumer and many-clients checks measure latency
 and CPU). The other gradings run only checks whose verdict no load on the box can change (no CPU measured, no
 latency bound under a second or two, see test_check_servers.py) and mostly wait, so the module grades them
-three at a time once (`graded`), each in its own `netlab check` process, and each test reads its own."""
+four at a time once (`graded`), each in its own `netlab check` process, and each test reads its own."""
 
 from __future__ import annotations
 
@@ -155,10 +155,10 @@ class Shared:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> Shared:
-    """Every shared grading, three at a time (each grading mostly waits)."""
+    """Every shared grading, four at a time (each grading mostly waits)."""
     folder = tmp_path_factory.mktemp("check-cli")
     jobs = _jobs(folder)
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         return Shared(folder, dict(zip(jobs, pool.map(_run, jobs.values()), strict=True)))
 
 
