@@ -333,7 +333,7 @@ NOT_STARTING_OPTIONS = ("--start-timeout", "3")
 @pytest.fixture(scope="module")
 def graded_in_parallel(request: pytest.FixtureRequest) -> dict[str, Outcome]:
     """The gradings that share the machine (see above), keyed by server; the longest ones start first."""
-    wanted = _selected(request, "case") | _selected(request, "server")
+    wanted = _selected(request, "case") | (_selected(request, "server") & set(NOT_STARTING))
     cases = [c for c in (*CORRECT, *UNRECOGNISED, *BUGGY) if _in_parallel(c) and c.server in wanted]
     cases.sort(key=lambda c: not c.slow)  # stable: the slow ones first, then the table's order
     jobs = [(c.server, c.only, c.options) for c in cases]
