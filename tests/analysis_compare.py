@@ -9,7 +9,6 @@ Run as a script to print the differences for captures: `python tests/analysis_co
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -21,6 +20,10 @@ from netlab.packets import QUOTED, Endpoint, Segment
 from netlab.stream.analysis import AnalysisFlag, ConnectionAnalysis, FrameAnalysis
 from netlab.stream.events import Opened
 from netlab.stream.reassembly import Reassembler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tshark_fields import tcp_columns  # noqa: E402
 
 FLAG_FIELDS = tuple(flag.value for flag in AnalysisFlag)
 
@@ -36,34 +39,19 @@ class Verdict:
 
 
 def tshark_verdicts(path: Path) -> dict[int, Verdict]:
-    """tshark's `tcp.analysis.*` flags per frame (Wireshark's default TCP preferences)."""
-    cmd = [
-        "tshark",
-        "-n",
-        "-r",
-        str(path),
-        "-Y",
-        "tcp.analysis.flags",
-        "-T",
-        "fields",
-        "-E",
-        "occurrence=f",
-        "-e",
-        "frame.number",
-        "-e",
-        "tcp.analysis.duplicate_ack_num",
-        "-e",
-        "tcp.analysis.duplicate_ack_frame",
-    ]
-    for name in FLAG_FIELDS:
-        cmd += ["-e", f"tcp.analysis.{name}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=300).stdout
+    """tshark's `tcp.analysis.*` flags per frame (Wireshark's default TCP preferences), for the frames with any
+    (one tshark run per capture, shared: `tshark_fields`)."""
+    columns = tcp_columns(path)
+    columns.check()
     verdicts: dict[int, Verdict] = {}
-    for line in out.splitlines():
-        cols = line.split("\t")
-        present = frozenset(name for name, value in zip(FLAG_FIELDS, cols[3:], strict=False) if value)
+    for row in columns.rows:
+        present = frozenset(name for name in FLAG_FIELDS if row[f"tcp.analysis.{name}"])
         if present:
-            verdicts[int(cols[0])] = Verdict(present, int(cols[1] or 0), int(cols[2] or 0))
+            verdicts[int(row["frame.number"])] = Verdict(
+                present,
+                int(row["tcp.analysis.duplicate_ack_num"] or 0),
+                int(row["tcp.analysis.duplicate_ack_frame"] or 0),
+            )
     return verdicts
 
 

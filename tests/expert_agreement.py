@@ -11,7 +11,6 @@ for a flag only when both put it in the same `tcp.stream`. `table(result)` print
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conformance_kit import KIT  # noqa: E402
+from tshark_fields import tcp_columns  # noqa: E402
 
 from netlab.capture.pcapfile import read_segments  # noqa: E402
 from netlab.stream.analysis import AnalysisFlag  # noqa: E402
@@ -70,21 +70,18 @@ class _Theirs:
 
 
 def tshark_frames(path: Path) -> dict[int, _Theirs]:
-    """tshark's stream, flags, ack_rtt and bytes in flight for every TCP frame of `path`."""
-    fields = ["frame.number", "tcp.stream", "tcp.analysis.ack_rtt", "tcp.analysis.bytes_in_flight"]
-    fields += [f"tcp.analysis.{name}" for name in FLAGS]
-    cmd = ["tshark", "-n", "-r", str(path), "-Y", "tcp", "-T", "fields", "-E", "occurrence=f"]
-    for name in fields:
-        cmd += ["-e", name]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300).stdout
+    """tshark's stream, flags, ack_rtt and bytes in flight for every TCP frame of `path` (one tshark run per
+    capture, shared: `tshark_fields`)."""
     frames = {}
-    for line in out.splitlines():
-        cols = line.split("\t")
-        if len(cols) < len(fields) or not cols[1]:
+    for row in tcp_columns(path).rows:
+        if not row["tcp.stream"]:
             continue
-        flags = frozenset(name for name, value in zip(FLAGS, cols[4:], strict=False) if value)
-        frames[int(cols[0])] = _Theirs(
-            int(cols[1]), flags, float(cols[2]) if cols[2] else None, int(cols[3]) if cols[3] else None
+        rtt, flight = row["tcp.analysis.ack_rtt"], row["tcp.analysis.bytes_in_flight"]
+        frames[int(row["frame.number"])] = _Theirs(
+            int(row["tcp.stream"]),
+            frozenset(name for name in FLAGS if row[f"tcp.analysis.{name}"]),
+            float(rtt) if rtt else None,
+            int(flight) if flight else None,
         )
     return frames
 

@@ -139,7 +139,7 @@ def classify_greeting(data: bytes, *, quiet: bool) -> Greeting | None:
         return Greeting(Handshake.ERROR, refusal.text, True, data, f"the server refused us: {refusal.text}")
     if not quiet:
         return None
-    if not data.strip():
+    if not text.strip():  # nothing, or only whitespace (a no-break space too: nothing to answer)
         return Greeting(Handshake.NONE, "", False, data, "the server sent nothing: no handshake")
     if refusal.kind is MessageKind.ERROR:
         return Greeting(Handshake.ERROR, refusal.text, False, data, f"the server refused us: {refusal.text}")

@@ -1,14 +1,23 @@
 """`netlab check` end to end, as a teacher runs it: netlab serve as shipped passes every check; small
 students'-style servers with one classic bug each fail or warn exactly where they should; a server that does
-not start, a target that does not listen, usage errors; JSON and the HTML report."""
+not start, a target that does not listen, usage errors; JSON and the HTML report.
+
+The full grading of netlab serve runs alone (its load, slow-consumer and many-clients checks measure latency
+and CPU). The other gradings run only checks whose verdict no load on the box can change (no CPU measured, no
+latency bound under a second or two, see test_check_servers.py) and mostly wait, so the module grades them
+four at a time once (`graded`), each in its own `netlab check` process, and each test reads its own."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,7 +44,7 @@ def check(*args: str, timeout: float = 110) -> tuple[int, dict, str]:
     return done.returncode, document, done.stderr
 
 
-def student(port: int, *options: str) -> list[str]:
+def student(port: int | str, *options: str) -> list[str]:
     return ["--exec", f"{sys.executable} {STUDENT} {port} {' '.join(options)}", "--port", str(port)]
 
 
@@ -45,6 +54,115 @@ def verdicts(document: dict) -> dict[str, str]:
 
 def reasons(document: dict) -> dict[str, str]:
     return {c["id"]: c["reason"] for c in document["checks"]}
+
+
+# ------------------------------------------------------------------ the gradings that share the machine
+
+
+@dataclass(frozen=True)
+class Done:
+    """One `netlab check` process: its exit status, output and wall time."""
+
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def document(self) -> dict:
+        return json.loads(self.stdout) if self.stdout.strip() else {}
+
+
+WITHOUT_CAPS = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
+CAN_DROP_CAPS = shutil.which("setpriv") is not None and os.geteuid() == 0
+CLASSIC = {
+    "echo": (("--greeting", "NAME", "--bug", "echo"), ("broadcast", "sender-echo")),
+    "chunk-prefix": (("--greeting", "prompt", "--bug", "chunk-prefix"), ("coalesced-lines", "split-line")),
+    "decode-chunk": (("--bug", "decode-chunk"), ("utf8-split",)),
+    "die-on-reset": (("--greeting", "none", "--bug", "die-on-reset"), ("abrupt-disconnect", "broadcast")),
+}
+
+
+PORT = "{PORT}"
+
+
+def only(*names: str) -> list[str]:
+    return [arg for name in names for arg in ("--only", name)]
+
+
+def _jobs(folder: Path) -> dict[str, tuple[list[str], dict]]:
+    """Each grading's command line (and `subprocess.run` options), keyed by name; `PORT` stands for the server's
+    port, chosen free when the grading starts (a port chosen long before could be taken by then)."""
+    json_check = [sys.executable, "-m", "netlab", "check", "--format", "json"]
+    text_check = [sys.executable, "-m", "netlab", "check"]
+    jobs: dict[str, tuple[list[str], dict]] = {}
+    for name, (options, checks) in CLASSIC.items():
+        jobs[f"classic-{name}"] = ([*json_check, *student(PORT, *options), *only(*checks)], {})
+    jobs["dies"] = (
+        [*json_check, *student(PORT, "--bug", "die-on-reset"), *only("abrupt-disconnect", "connect")],
+        {},
+    )
+    jobs["unrecognised"] = (
+        [
+            *json_check,
+            *student(PORT, "--greeting", "json"),
+            *only("broadcast", "connect-close", "silent-client"),
+        ],
+        {},
+    )
+    broken, silent = folder / "broken.py", folder / "silent.py"
+    broken.write_text("def main(:\n    pass\n")
+    silent.write_text("import time\ntime.sleep(30)\n")
+    jobs["broken"] = ([*json_check, "--exec", f"{sys.executable} {broken}", "--port", PORT], {})
+    jobs["silent"] = (
+        [*json_check, "--exec", f"{sys.executable} {silent}", "--port", PORT, "--start-timeout", "1"],
+        {},
+    )
+    text = [*student(PORT, "--bug", "echo"), *only("sender-echo", "restart"), "--skip", "restart"]
+    jobs["text"] = ([*text_check, *text, "--report", str(folder / "text.html")], {"timeout": 60})
+    if CAN_DROP_CAPS:
+        save = [*student(PORT, "--greeting", "NAME"), *only("broadcast"), "--save-to", str(folder / "c.pcap")]
+        jobs["save-to"] = ([*WITHOUT_CAPS, *json_check, *save], {"timeout": 60, "cwd": "/", "env": {**os.environ}})
+    timeout = [*student(PORT), *only("connect", "broadcast", "silent-client", "connect-close"), "--timeout", "1"]
+    jobs["timeout"] = ([*json_check, *timeout], {})
+    return jobs
+
+
+def _run(job: tuple[list[str], dict]) -> Done | BaseException:
+    args, options = job
+    port = str(free_port())
+    args = [arg.replace(PORT, port) for arg in args]
+    start = time.monotonic()
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, **{"timeout": 110, **options})
+    except (OSError, subprocess.SubprocessError) as error:  # raised again in its own test
+        return error
+    return Done(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The shared gradings' outcomes by name, and the folder of their files."""
+
+    folder: Path
+    outcomes: dict[str, Done | BaseException]
+
+    def __getitem__(self, name: str) -> Done:
+        outcome = self.outcomes[name]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Shared:
+    """Every shared grading, four at a time (each grading mostly waits)."""
+    folder = tmp_path_factory.mktemp("check-cli")
+    jobs = _jobs(folder)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return Shared(folder, dict(zip(jobs, pool.map(_run, jobs.values()), strict=True)))
+
+
+# ------------------------------------------------------------------ the tests
 
 
 def test_netlab_serve_as_shipped_passes_every_check_within_a_minute(tmp_path: Path) -> None:
@@ -63,91 +181,61 @@ def test_netlab_serve_as_shipped_passes_every_check_within_a_minute(tmp_path: Pa
     many = next(c for c in document["checks"] if c["id"] == "many-clients")
     assert many["evidence"]["measurements"]["served"] == 100
     assert stderr.count("netlab: [") == 17  # one progress line per check
+    long_line = next(c for c in document["checks"] if c["id"] == "long-line")
+    assert long_line["seconds"] < 3.0, long_line  # its sender closed: the wait for a delivery ends at once
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<table" in page and "src=" not in page and "17 passed, 0 failed, 0 warnings" in page
 
 
 @pytest.mark.parametrize(
-    ("options", "only", "expected", "phrase"),
+    ("name", "expected", "phrase"),
     [
-        (
-            ("--greeting", "NAME", "--bug", "echo"),
-            ("broadcast", "sender-echo"),
-            {"broadcast": "pass", "sender-echo": "warn"},
-            "own line back",
-        ),
-        (
-            ("--greeting", "prompt", "--bug", "chunk-prefix"),
-            ("coalesced-lines", "split-line"),
-            {"coalesced-lines": "fail", "split-line": "fail"},
-            "prefix",
-        ),
-        (("--bug", "decode-chunk"), ("utf8-split",), {"utf8-split": "fail"}, "UTF-8"),
-        (
-            ("--greeting", "none", "--bug", "die-on-reset"),
-            ("abrupt-disconnect", "broadcast"),
-            {"abrupt-disconnect": "fail", "broadcast": "pass"},
-            "died",
-        ),
+        ("echo", {"broadcast": "pass", "sender-echo": "warn"}, "own line back"),
+        ("chunk-prefix", {"coalesced-lines": "fail", "split-line": "fail"}, "prefix"),
+        ("decode-chunk", {"utf8-split": "fail"}, "UTF-8"),
+        ("die-on-reset", {"abrupt-disconnect": "fail", "broadcast": "pass"}, "died"),
     ],
-    ids=["echo", "chunk-prefix", "decode-chunk", "die-on-reset"],  # the other bugs: test_check_servers.py
+    ids=list(CLASSIC),  # the other bugs: test_check_servers.py
 )
-def test_one_classic_bug_each(
-    options: tuple[str, ...], only: tuple[str, ...], expected: dict[str, str], phrase: str
-) -> None:
-    port = free_port()
-    selection = [arg for name in only for arg in ("--only", name)]
-    code, document, stderr = check(*student(port, *options), *selection)
-    assert verdicts(document) == expected, (reasons(document), stderr)
-    assert code == (1 if "fail" in expected.values() else 0)
+def test_one_classic_bug_each(name: str, expected: dict[str, str], phrase: str, graded: Shared) -> None:
+    done = graded[f"classic-{name}"]
+    document = done.document()
+    assert set(expected) == set(CLASSIC[name][1])
+    assert verdicts(document) == expected, (reasons(document), done.stderr)
+    assert done.code == (1 if "fail" in expected.values() else 0)
     flagged = [c for c in document["checks"] if c["verdict"] in ("fail", "warn")]
     assert any(phrase in c["reason"] for c in flagged), reasons(document)
     for item in flagged:  # the evidence quotes the bytes
         assert item["evidence"]["sent"] or item["evidence"]["received"]
 
 
-def test_a_server_that_dies_is_restarted_and_said_so() -> None:
-    port = free_port()
-    code, document, _ = check(
-        *student(port, "--bug", "die-on-reset"), "--only", "abrupt-disconnect", "--only", "connect"
-    )
+def test_a_server_that_dies_is_restarted_and_said_so(graded: Shared) -> None:
+    done = graded["dies"]
+    document = done.document()
     assert verdicts(document) == {"connect": "pass", "abrupt-disconnect": "fail"}
-    assert code == 1
+    assert done.code == 1
     assert any("restarted" in note for note in document["server_notes"]), document["server_notes"]
 
 
-def test_an_unrecognised_protocol_is_skipped_never_failed() -> None:
-    port = free_port()
-    code, document, _ = check(
-        *student(port, "--greeting", "json"),
-        "--only",
-        "broadcast",
-        "--only",
-        "connect-close",
-        "--only",
-        "silent-client",
-    )
+def test_an_unrecognised_protocol_is_skipped_never_failed(graded: Shared) -> None:
+    done = graded["unrecognised"]
+    document = done.document()
     assert document["dialect"] == "unrecognised" and "JSON" in document["detection"]
     assert verdicts(document) == {"broadcast": "skip", "silent-client": "pass", "connect-close": "pass"}
     assert "JSON" in reasons(document)["broadcast"] and '{"type"' in reasons(document)["broadcast"]
-    assert code == 0
+    assert done.code == 0
 
 
-def test_a_server_that_does_not_start(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.py"
-    broken.write_text("def main(:\n    pass\n")
-    port = free_port()
-    code, document, stderr = check("--exec", f"{sys.executable} {broken}", "--port", str(port))
-    assert code == 1
+def test_a_server_that_does_not_start(graded: Shared) -> None:
+    done = graded["broken"]
+    document = done.document()
+    assert done.code == 1
     assert set(verdicts(document).values()) == {"skip"}
     assert any("SyntaxError" in line for line in document["server_stderr"])
     assert "did not start" in reasons(document)["connect"] and "SyntaxError" in reasons(document)["connect"]
-    silent = tmp_path / "silent.py"
-    silent.write_text("import time\ntime.sleep(30)\n")
-    start = time.monotonic()
-    code, document, _ = check("--exec", f"{sys.executable} {silent}", "--port", str(port), "--start-timeout", "1")
-    assert code == 1 and time.monotonic() - start < 15
-    assert "did not listen on port" in reasons(document)["connect"]
+    done = graded["silent"]
+    assert done.code == 1 and done.seconds < 15
+    assert "did not listen on port" in reasons(done.document())["connect"]
 
 
 def test_unreachable_and_usage_errors() -> None:
@@ -163,57 +251,29 @@ def test_unreachable_and_usage_errors() -> None:
         assert done.returncode == 2, (args, done.stderr)
 
 
-def test_text_output_and_skip(tmp_path: Path) -> None:
-    port = free_port()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "netlab",
-            "check",
-            *student(port, "--bug", "echo"),
-            "--only",
-            "sender-echo",
-            "--only",
-            "restart",
-            "--skip",
-            "restart",
-            "--report",
-            str(tmp_path / "r.html"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
+def test_text_output_and_skip(graded: Shared) -> None:
+    done = graded["text"]
+    assert done.code == 0, done.stderr
     assert "sender-echo" in done.stdout and "restart" not in done.stdout.split("VERDICT", 1)[1]
     assert done.stdout.rstrip().endswith("0 passed, 0 failed, 1 warning")
     assert "\x1b[" not in done.stdout
-    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    page = (graded.folder / "text.html").read_text(encoding="utf-8")
     assert 'id="check-sender-echo"' in page and "own line back" in page
 
 
-def test_save_to_without_capture_rights_still_grades_then_exits_77(tmp_path: Path) -> None:
-    import os
-    import shutil
-
-    if shutil.which("setpriv") is None or os.geteuid() != 0:
+def test_save_to_without_capture_rights_still_grades_then_exits_77(graded: Shared) -> None:
+    if not CAN_DROP_CAPS:
         pytest.skip("needs root and setpriv to drop the capture capabilities")
-    without_caps = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
-    port = free_port()
-    command = [*without_caps, sys.executable, "-m", "netlab", "check", "--format", "json"]
-    command += [*student(port, "--greeting", "NAME"), "--only", "broadcast", "--save-to", str(tmp_path / "c.pcap")]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd="/", env={**os.environ})
-    assert done.returncode == 77, done.stderr
-    document = json.loads(done.stdout)
+    done = graded["save-to"]
+    assert done.code == 77, done.stderr
+    document = done.document()
     assert verdicts(document) == {"broadcast": "pass"}  # the checks still ran; the evidence quotes the clients
     assert document["checks"][0]["evidence"]["received"] and document["capture"] is None
     assert "no capture" in done.stderr
 
 
-def test_the_run_timeout_skips_what_is_left() -> None:
-    port = free_port()
-    only = ["--only", "connect", "--only", "broadcast", "--only", "silent-client", "--only", "connect-close"]
-    code, document, _ = check(*student(port), *only, "--timeout", "1")
-    assert code == 0
+def test_the_run_timeout_skips_what_is_left(graded: Shared) -> None:
+    done = graded["timeout"]
+    document = done.document()
+    assert done.code == 0
     assert verdicts(document)["connect-close"] == "skip" and "--timeout" in reasons(document)["connect-close"]

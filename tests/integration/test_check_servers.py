@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,6 +180,7 @@ class Graded:
     stdout: str
     stderr: str
     document: dict[str, Any]
+    lingering: list[int]  # of the server's port and the one above it, those still listening after the run
 
     def verdicts(self) -> dict[str, str]:
         return {check["id"]: check["verdict"] for check in self.document["checks"]}
@@ -206,7 +206,8 @@ def grade(server: str, only: tuple[str, ...], options: tuple[str, ...] = ()) -> 
         document = json.loads(result.stdout)
     except ValueError as error:
         raise AssertionError(f"stdout is not one JSON document ({error})\n{context}") from None
-    return Graded(result.returncode, result.stdout, result.stderr, document), port
+    lingering = [at for at in (port, port + 1) if still_listening(at)]  # at once: the test may come much later
+    return Graded(result.returncode, result.stdout, result.stderr, document, lingering), port
 
 
 def assert_schema(graded: Graded, started: bool = True) -> None:
@@ -231,20 +232,37 @@ def assert_schema(graded: Graded, started: bool = True) -> None:
     assert graded.exit_code == expected_exit, (graded.exit_code, counted, graded.stderr[-2000:])
 
 
-def assert_left_nothing_behind(port: int) -> None:
-    """The server started by --exec is stopped at the end, whatever it did (killed if it must be)."""
+def still_listening(port: int) -> bool:
+    """Whether something still listens on `port` 5 s from now (returns as soon as nothing does)."""
     deadline = time.monotonic() + 5
     while listening(port) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not listening(port), f"something still listens on {port} after netlab check ended"
+    return listening(port)
+
+
+def assert_left_nothing_behind(graded: Graded, port: int) -> None:
+    """The server started by --exec was stopped at the end of the run, whatever it did (killed if it must be)."""
+    assert port not in graded.lingering, f"something still listened on {port} after netlab check ended"
 
 
 # ------------------------------------------------------------------ netlab check
 
 
-# Checks that measure no CPU time and no latency beyond a bound of a second or two: the cases that run
-# only these are graded three at a time (a grading mostly waits), to keep the suite's time down; the
-# others (slow-consumer, many-clients, load, silent-client, clean-disconnect's CPU, restart) run alone.
+# A grading mostly waits (for handshakes, deliveries, timeouts), so gradings whose expected verdicts no load
+# on the box can change share the machine, four at a time:
+# - the cases that run only checks measuring no CPU time and no latency beyond a bound of a second or two;
+# - the cases whose bug shows as something that never happens (the server does not exit or rebind, a client
+#   is left hanging, a line is never delivered) and that expect only fails or skips: load can only delay what
+#   a correct server does, and each such bug leaves nothing that load could make look correct;
+# - the servers that do not start.
+# The others are graded two at a time (`graded_in_pairs`), or alone:
+# - the correct servers whose passes rest on a latency bound (silent-client's 1 s, clean-disconnect's 1.2 s)
+#   or on their CPU use (clean-disconnect, many-clients): two at a time, the four of them; a correct server's
+#   latencies are milliseconds beside another grading that mostly waits, and its own CPU time stays its own;
+# - slow-consumer's two failures, whose 40 senders load the box themselves: side by side, with each other
+#   only (their stall is seconds long, and another grading adds milliseconds);
+# - alone, every other case: a spin on an empty recv() fails as CPU use, which a crowded box would dilute,
+#   and a busy-waiting cap burns a core while it is graded (a table edit that fits no group runs alone too).
 QUICK_CHECKS = frozenset(
     {
         "connect",
@@ -258,25 +276,89 @@ QUICK_CHECKS = frozenset(
         "abrupt-disconnect",
     }
 )
+NEVER_HAPPENS = frozenset(
+    {
+        "bug_restart_no_reuseaddr.py",  # the restarted server never binds
+        "bug_restart_nondaemon.py",  # it never exits
+        "bug_handshake_in_accept.py",  # the second client never gets its greeting
+        "bug_cap_hangs.py",  # clients past the cap are left hanging
+        "bug_list_mutated.py",  # after a leave, a live client's line is never delivered
+        "bug_dead_socket.py",  # after a leave, the others never get the line
+    }
+)
+PAIRED = (
+    frozenset({"ok_nick.py", "ok_raw.py", "ok_json_lines.py", "ok_length_prefixed.py"}),  # correct ones
+    frozenset({"bug_global_lock_send.py", "bug_blocking_send.py"}),  # slow-consumer stalls
+)
 
 
 def _in_parallel(case: Case) -> bool:
+    if case.server in NEVER_HAPPENS:
+        return not set(case.only) - case.fail - case.skip  # nothing expected to pass
     return not case.slow and set(case.only) <= QUICK_CHECKS
 
 
-@pytest.fixture(scope="module")
-def graded_in_parallel() -> dict[str, tuple[Graded, int] | BaseException]:
-    """Each quick case's grading (or what it raised), three at a time."""
-    cases = [case for case in (*CORRECT, *UNRECOGNISED, *BUGGY) if _in_parallel(case)]
+def _selected(request: pytest.FixtureRequest, param: str) -> set[str]:
+    """The values of `param` in the tests this run selected (a `-k` or `-m` run grades only those)."""
+    values = set()
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and param in callspec.params:
+            value = callspec.params[param]
+            values.add(value.server if isinstance(value, Case) else value)
+    return values
 
-    def run(case: Case) -> tuple[Graded, int] | BaseException:
+
+Outcome = tuple[Graded, int] | BaseException
+
+
+def _grade_all(jobs: list[tuple[str, tuple[str, ...], tuple[str, ...]]], workers: int) -> list[Outcome]:
+    """Each job's grading (or what it raised, raised again in its own test), `workers` at a time."""
+
+    def run(job: tuple[str, tuple[str, ...], tuple[str, ...]]) -> Outcome:
         try:
-            return grade(case.server, case.only, case.options)
-        except (AssertionError, OSError, subprocess.SubprocessError) as error:  # raised again in its own test
+            return grade(*job)
+        except (AssertionError, OSError, subprocess.SubprocessError) as error:
             return error
 
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(zip((case.server for case in cases), pool.map(run, cases), strict=True))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, jobs))
+
+
+NOT_STARTING_ONLY = ("connect", "broadcast", "connect-close")
+NOT_STARTING_OPTIONS = ("--start-timeout", "3")
+
+
+@pytest.fixture(scope="module")
+def graded_in_parallel(request: pytest.FixtureRequest) -> dict[str, Outcome]:
+    """The gradings that share the machine (see above), keyed by server; the longest ones start first."""
+    wanted = _selected(request, "case") | (_selected(request, "server") & set(NOT_STARTING))
+    cases = [c for c in (*CORRECT, *UNRECOGNISED, *BUGGY) if _in_parallel(c) and c.server in wanted]
+    cases.sort(key=lambda c: not c.slow)  # stable: the slow ones first, then the table's order
+    jobs = [(c.server, c.only, c.options) for c in cases]
+    jobs += [(server, NOT_STARTING_ONLY, NOT_STARTING_OPTIONS) for server in NOT_STARTING if server in wanted]
+    outcomes = _grade_all(jobs, workers=4)
+    return {server: outcome for (server, _, _), outcome in zip(jobs, outcomes, strict=True)}
+
+
+@pytest.fixture(scope="module")
+def graded_in_pairs(request: pytest.FixtureRequest) -> dict[str, Outcome]:
+    """Each group of `PAIRED` graded two at a time, one group after the other; the longest ones start first."""
+    wanted = _selected(request, "case")
+    graded: dict[str, Outcome] = {}
+    for group in PAIRED:
+        cases = [c for c in (*CORRECT, *UNRECOGNISED, *BUGGY) if c.server in group and c.server in wanted]
+        cases.sort(key=lambda c: (not c.slow, -len(c.only)))
+        outcomes = _grade_all([(c.server, c.only, c.options) for c in cases], workers=2)
+        graded |= {case.server: outcome for case, outcome in zip(cases, outcomes, strict=True)}
+    return graded
+
+
+def _outcome(graded: dict[str, Outcome], server: str) -> tuple[Graded, int]:
+    outcome = graded[server]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 @pytest.mark.parametrize(
@@ -288,10 +370,9 @@ def graded_in_parallel() -> dict[str, tuple[Graded, int] | BaseException]:
 )
 def test_check_gives_exactly_the_expected_verdicts(case: Case, request: pytest.FixtureRequest) -> None:
     if _in_parallel(case):
-        outcome = request.getfixturevalue("graded_in_parallel")[case.server]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        graded, port = outcome
+        graded, port = _outcome(request.getfixturevalue("graded_in_parallel"), case.server)
+    elif any(case.server in group for group in PAIRED):
+        graded, port = _outcome(request.getfixturevalue("graded_in_pairs"), case.server)
     else:
         graded, port = grade(case.server, case.only, case.options)
     assert_schema(graded)
@@ -312,23 +393,27 @@ def test_check_gives_exactly_the_expected_verdicts(case: Case, request: pytest.F
         said = json.dumps([graded.document["dialect"], skipped], ensure_ascii=False)
         quotes = ("hello" in said.lower(), base64.b64encode(case.first_bytes[:6]).decode() in said)
         assert any(quotes), f"the server's first bytes are not quoted: {said[:2000]}"
-    assert_left_nothing_behind(port)
+    assert_left_nothing_behind(graded, port)
 
 
 @pytest.mark.parametrize("server", NOT_STARTING)
-def test_a_server_that_does_not_start_is_reported_and_every_check_skips(server: str) -> None:
+def test_a_server_that_does_not_start_is_reported_and_every_check_skips(
+    server: str, graded_in_parallel: dict[str, Outcome]
+) -> None:
     """Exit 1, every check skipped, "did not start" said (the issue's words), a SyntaxError quoted from the
     server's stderr, and the server stopped even when it listens on the wrong port."""
-    graded, port = grade(server, ("connect", "broadcast", "connect-close"), ("--start-timeout", "3"))
+    graded, port = _outcome(graded_in_parallel, server)
     assert_schema(graded, started=False)
     assert all(check["verdict"] == "skip" for check in graded.document["checks"]), graded.document
     said = (graded.stdout + graded.stderr).lower()
     assert "did not start" in said, said[-2000:]
     if server.startswith("bug_syntax_error"):
         assert "syntaxerror" in said, "the server's last stderr lines are not quoted"
-    assert_left_nothing_behind(port)
+    assert_left_nothing_behind(graded, port)
     if server == "bug_wrong_port.py":
-        assert_left_nothing_behind(port + 1)  # the server on the wrong port is stopped too (grade() chose it free)
+        assert_left_nothing_behind(
+            graded, port + 1
+        )  # the server on the wrong port is stopped too (grade() chose it free)
 
 
 # ------------------------------------------------------------------ netlab join --dialect auto
@@ -401,17 +486,6 @@ def wait_until(predicate: Any, timeout: float) -> bool:
     return bool(predicate())
 
 
-@pytest.fixture
-def student_server(request: pytest.FixtureRequest) -> Iterator[tuple[Process, int]]:
-    port = free_port()
-    server = Process([sys.executable, "-u", str(SERVERS / request.param), str(port)])
-    try:
-        assert wait_until(lambda: listening(port), 10), f"{request.param} did not listen: {server.stdout()}"
-        yield server, port
-    finally:
-        server.stop()
-
-
 JOIN_SERVERS = [
     "ok_nick.py",
     "ok_name_token.py",
@@ -423,35 +497,72 @@ JOIN_SERVERS = [
 ]
 
 
-@pytest.mark.parametrize("student_server", [pytest.param(name, id=name) for name in JOIN_SERVERS], indirect=True)
-def test_join_auto_chats_both_ways_with_a_students_server(student_server: tuple[Process, int]) -> None:
-    """Two piped `netlab join --dialect auto` clients: a line from each reaches the other."""
-    server, port = student_server
-
-    def join(nick: str) -> Process:
-        args = ["-m", "netlab", "-vv", "join", "--port", str(port), "--nick", nick, "--dialect", "auto"]
-        return Process([sys.executable, *args, "--linger", "1"], stdin=True)
-
-    alice, bob = join("alice"), join("bob")
+def chat_both_ways(name: str) -> str:
+    """Two piped `netlab join --dialect auto` clients of students' server `name`: a line from each must reach
+    the other and both must end with status 0. Returns what went wrong ("" when nothing did)."""
+    port = free_port()
+    server = Process([sys.executable, "-u", str(SERVERS / name), str(port)])
     try:
-        # not a condition of the test: the servers log their joins, and join -vv may name the dialect it chose;
-        # a server that learns a name from the first line logs nothing until then
-        wait_until(lambda: server.stdout().count(" joined") >= 2, 4)
-        wait_until(lambda: all("dialect" in who.stderr().lower() for who in (alice, bob)), 3)
-        alice.type("hello from alice\n")
-        assert wait_until(lambda: "hello from alice" in bob.stdout(), 4), (
-            f"bob never saw alice's line\nbob: {bob.stdout()!r}\nalice stderr: {alice.stderr()[-1500:]}\n"
-            f"server: {server.stdout()[-1500:]}"
-        )
-        bob.type("hello from bob\n")
-        assert wait_until(lambda: "hello from bob" in alice.stdout(), 4), (
-            f"alice never saw bob's line\nalice: {alice.stdout()!r}\nbob stderr: {bob.stderr()[-1500:]}\n"
-            f"server: {server.stdout()[-1500:]}"
-        )
-        for who in (alice, bob):
-            who.end_input()
-        for who in (alice, bob):
-            assert who.proc.wait(10) == 0, who.stderr()
+        if not wait_until(lambda: listening(port), 10):
+            return f"{name} did not listen: {server.stdout()}"
+
+        def join(nick: str) -> Process:
+            args = ["-m", "netlab", "-vv", "join", "--port", str(port), "--nick", nick, "--dialect", "auto"]
+            return Process([sys.executable, *args, "--linger", "1"], stdin=True)
+
+        alice, bob = join("alice"), join("bob")
+        try:
+            # not a condition of the test: the servers log their joins, and join -vv may name the dialect it
+            # chose; a server that learns a name from the first line logs nothing until then
+            wait_until(lambda: server.stdout().count(" joined") >= 2, 4)
+            wait_until(lambda: all("dialect" in who.stderr().lower() for who in (alice, bob)), 3)
+            alice.type("hello from alice\n")
+            if not wait_until(lambda: "hello from alice" in bob.stdout(), 4):
+                return (
+                    f"bob never saw alice's line\nbob: {bob.stdout()!r}\nalice stderr: {alice.stderr()[-1500:]}\n"
+                    f"server: {server.stdout()[-1500:]}"
+                )
+            bob.type("hello from bob\n")
+            if not wait_until(lambda: "hello from bob" in alice.stdout(), 4):
+                return (
+                    f"alice never saw bob's line\nalice: {alice.stdout()!r}\nbob stderr: {bob.stderr()[-1500:]}\n"
+                    f"server: {server.stdout()[-1500:]}"
+                )
+            for who in (alice, bob):
+                who.end_input()
+            for who in (alice, bob):
+                try:
+                    code = who.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    return f"a join did not end within 10 s of its end of input: {who.stderr()[-1500:]}"
+                if code != 0:
+                    return f"a join ended with status {code}: {who.stderr()[-1500:]}"
+            return ""
+        finally:
+            alice.stop()
+            bob.stop()
     finally:
-        alice.stop()
-        bob.stop()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def chatted() -> dict[str, str | BaseException]:
+    """Each server's chat both ways, four servers at a time (each chat mostly waits for lines and lingers)."""
+
+    def run(name: str) -> str | BaseException:
+        try:
+            return chat_both_ways(name)
+        except (OSError, subprocess.SubprocessError) as error:  # raised again in its own test
+            return error
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(JOIN_SERVERS, pool.map(run, JOIN_SERVERS), strict=True))
+
+
+@pytest.mark.parametrize("server", JOIN_SERVERS)
+def test_join_auto_chats_both_ways_with_a_students_server(server: str, chatted: dict[str, str | BaseException]) -> None:
+    """Two piped `netlab join --dialect auto` clients: a line from each reaches the other."""
+    outcome = chatted[server]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    assert outcome == "", outcome

@@ -33,6 +33,7 @@ STAMP = "2026-11-23 16:20:00"
         (b"Entrez votre pseudo\n", Handshake.PROMPT, b"alice\n"),
         (b"> ", Handshake.PROMPT, b"alice\n"),
         (b"", Handshake.NONE, b"alice\n"),
+        ("\u00a0\r\n".encode(), Handshake.NONE, b"alice\n"),  # only whitespace, if Unicode's
         (b"Connected to the server.\n", Handshake.NONE, b"alice\n"),
         (f"[{STAMP}] !!! Room full (2 clients); try again later\n".encode(), Handshake.ERROR, b""),
         (b'{"type": "hello"}\n', Handshake.UNRECOGNISED, b""),
