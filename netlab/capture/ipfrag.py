@@ -81,6 +81,7 @@ class Defragmenter:
         self._held = 0
         self.completed = 0  # datagrams returned whole
         self.dropped = 0  # datagrams given up (timeout, limits, contradictions)
+        self.taken = 0  # fragments accepted (held, or completing a datagram)
 
     @property
     def pending(self) -> int:
@@ -118,6 +119,7 @@ class Defragmenter:
             self._drop(key)
             return None
         pending.parts.append((offset, length, data))
+        self.taken += 1
         pending.held += len(data)
         self._held += len(data)
         if pending.complete():

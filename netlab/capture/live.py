@@ -164,6 +164,7 @@ class LiveFollow:
         undecoded = self.tally.undecoded
         for frame in capture:
             found: list[Segment | Datagram]
+            taken = defrag.taken
             if udp:
                 found = decode_all(
                     linktype,
@@ -188,8 +189,10 @@ class LiveFollow:
                 )
                 found = [] if segment is None else [segment]
             found = [item for item in found if _matches(item, ports, hosts)]
-            if not found:
+            if not found and defrag.taken == taken:
                 continue  # slipped past the kernel filter (no libpcap, or before it was attached)
+            # (an IP fragment held for a datagram still incomplete is numbered and saved like the frame
+            # that completes it, so that `--read` of the saved file reassembles the same datagram)
             number += 1
             progress.frames = number
             progress.last_frame = time.monotonic()
