@@ -28,6 +28,12 @@ def _udp_socket() -> socket.socket:
     return sock
 
 
+def _read_back(saved: Path) -> bytes:
+    """`netlab follow --read` of the saved capture, JSON Lines."""
+    cmd = [sys.executable, "-m", "netlab", "follow", "-r", str(saved), "--udp", "-f", "json"]
+    return subprocess.run(cmd, capture_output=True, timeout=60, check=True).stdout
+
+
 def test_a_live_udp_chat_is_followed_datagram_by_datagram(tmp_path: Path) -> None:
     server, alice, bob = _udp_socket(), _udp_socket(), _udp_socket()
     port = server.getsockname()[1]
@@ -65,13 +71,7 @@ def test_a_live_udp_chat_is_followed_datagram_by_datagram(tmp_path: Path) -> Non
         expected = [part for sock, line in sent if sock is who for part in ([line] if line else []) + [b"> " + line]]
         assert data == expected
     assert "2 of 2 UDP conversation(s), 10 datagrams" in follower.stderr
-    again = subprocess.run(
-        [sys.executable, "-m", "netlab", "follow", "-r", str(saved), "--udp", "-f", "json"],
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
-    assert again.stdout == follower.output
+    assert _read_back(saved) == follower.output
     for stream in (0, 1):
         ours = subprocess.run(
             [
@@ -150,10 +150,4 @@ def test_a_fragmented_datagram_is_saved_whole_so_the_saved_file_gives_it_too(tmp
     lines = [json.loads(line) for line in follower.output.splitlines()]
     data = [base64.b64decode(line["data"]) for line in lines if "data" in line]
     assert payload in data
-    again = subprocess.run(
-        [sys.executable, "-m", "netlab", "follow", "-r", str(saved), "--udp", "-f", "json"],
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
-    assert again.stdout == follower.output
+    assert _read_back(saved) == follower.output
